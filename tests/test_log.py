@@ -1,0 +1,115 @@
+"""The run log: ids 1..n, subscribers get the backlog then live events exactly once, across threads."""
+
+import asyncio
+import threading
+
+import pytest
+
+from workbench import events as ev
+from workbench.errors import UserError
+from workbench.log import LogClosed, RunLog
+
+
+def delta(i: int) -> ev.ThinkingDeltaData:
+    return ev.ThinkingDeltaData(step_id="s1", delta=f"{i} ")
+
+
+def test_ids_run_from_one_without_gaps_and_nothing_follows_the_terminal_event():
+    log = RunLog("r")
+    ids = [log.append(delta(i)).id for i in range(5)]
+    assert ids == [1, 2, 3, 4, 5]
+    log.append(ev.ExecutionCancelledData(reason="x", duration=1))
+    assert log.closed
+    with pytest.raises(LogClosed):
+        log.append(delta(9))
+
+
+async def test_subscribe_gives_backlog_then_live_then_ends_after_terminal():
+    log = RunLog("r")
+    for i in range(3):
+        log.append(delta(i))
+    seen: list[int] = []
+
+    async def reader(after: int) -> list[int]:
+        return [e.id async for e in log.subscribe(after=after)]
+
+    task_all = asyncio.create_task(reader(0))
+    task_tail = asyncio.create_task(reader(2))
+    await asyncio.sleep(0.01)
+    for i in range(3, 6):
+        log.append(delta(i))
+        await asyncio.sleep(0)
+    log.append(ev.ExecutionCancelledData(reason="x", duration=1))
+    seen = await asyncio.wait_for(task_all, 2)
+    assert seen == [1, 2, 3, 4, 5, 6, 7]
+    assert await asyncio.wait_for(task_tail, 2) == [3, 4, 5, 6, 7]
+    assert [e.id async for e in log.subscribe(after=7)] == []
+
+
+async def test_a_slow_subscriber_loses_nothing_and_does_not_hold_the_writer():
+    log = RunLog("r")
+
+    async def slow() -> list[int]:
+        out = []
+        async for e in log.subscribe():
+            out.append(e.id)
+            await asyncio.sleep(0.001)
+        return out
+
+    task = asyncio.create_task(slow())
+    await asyncio.sleep(0)
+    for i in range(500):  # the writer never waits for the reader
+        log.append(delta(i))
+    log.append(ev.ExecutionCancelledData(reason="x", duration=1))
+    assert len(log) == 501
+    assert await asyncio.wait_for(task, 20) == list(range(1, 502))
+
+
+async def test_subscribers_on_another_threads_loop_are_woken():
+    log = RunLog("r")
+    received: list[int] = []
+
+    def other_thread() -> None:
+        async def read() -> None:
+            async for e in log.subscribe():
+                received.append(e.id)
+        asyncio.run(read())
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    await asyncio.sleep(0.05)
+    for i in range(100):
+        log.append(delta(i))
+        if i % 10 == 0:
+            await asyncio.sleep(0.001)
+    log.append(ev.ExecutionCancelledData(reason="x", duration=1))
+    thread.join(5)
+    assert not thread.is_alive()
+    assert received == list(range(1, 102))
+
+
+async def test_cancelled_subscriber_leaves_no_waiter_behind():
+    log = RunLog("r")
+
+    async def read() -> None:
+        async for _ in log.subscribe():
+            pass
+
+    task = asyncio.create_task(read())
+    await asyncio.sleep(0.01)
+    assert len(log._waiters) == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert log._waiters == []
+
+
+def test_extend_requires_continuing_ids_and_negative_after_is_refused():
+    log = RunLog("r")
+    first = ev.make_event(delta(0), id=1, run_id="r")
+    third = ev.make_event(delta(1), id=3, run_id="r")
+    log.extend([first])
+    with pytest.raises(UserError, match="expected event id 2, got 3"):
+        log.extend([third])
+    with pytest.raises(UserError):
+        asyncio.run(anext(log.subscribe(after=-1)))

@@ -1,0 +1,64 @@
+"""Agent Workbench: watch and study LLM agents, with every step of a run in an event log.
+
+    import workbench as wb
+    run = wb.run("Write a short guide to tide pools")   # offline simulator without a key
+    state = await run                                    # or run.wait() outside async code
+    run.save("tide-pools.jsonl")
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Sequence
+
+from . import events
+from .errors import LimitExceeded, RunFailed, RunFileError, ToolError, UserError, WorkbenchError
+from .launch import start_run
+from .reducer import RunState, fold, reduce
+from .run import Run
+from .tools import Tool, ToolContext, current_context, tool
+
+__all__ = [
+    "run",
+    "load",
+    "tool",
+    "Tool",
+    "ToolContext",
+    "current_context",
+    "Run",
+    "RunState",
+    "reduce",
+    "fold",
+    "events",
+    "WorkbenchError",
+    "UserError",
+    "RunFailed",
+    "RunFileError",
+    "LimitExceeded",
+    "ToolError",
+]
+
+__version__ = "0.1.0"
+
+
+def run(
+    task: str,
+    *,
+    model: str | None = None,
+    strategy: str = "plan",
+    tools: Sequence[Tool | str | Callable[..., Any]] | None = None,
+    options: dict[str, Any] | None = None,
+) -> Run:
+    """Start an agent on ``task`` in the background and return its :class:`Run` at once.
+
+    ``model``: ``"simulated"`` (offline; the default when no ``ANTHROPIC_API_KEY`` is set)
+    or a Claude model id. ``strategy``: ``"plan"`` (plan, then phases) or ``"react"`` (one
+    loop). ``tools``: built-in tool names, ``@workbench.tool`` functions, or plain typed
+    functions; default: the built-in workspace file tools. ``options``: see the README.
+    """
+    return start_run(task, model=model, strategy=strategy, tools=tools, options=options)
+
+
+def load(path: str | os.PathLike[str]) -> Run:
+    """Open a run file written by :meth:`Run.save` (or downloaded from a server)."""
+    return Run.from_file(path)

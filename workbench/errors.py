@@ -1,0 +1,54 @@
+"""Every exception the workbench raises on purpose.
+
+Misuse (a bad argument, a file that is not a run file, a model without a key) is a
+:class:`UserError`: its message says what to do. A run that fails is not an exception
+in the caller's code; it ends with an ``execution:error`` event, and awaiting it raises
+:class:`RunFailed` only when asked to.
+"""
+
+from __future__ import annotations
+
+__all__ = ["WorkbenchError", "UserError", "RunFileError", "RunFailed", "LimitExceeded", "ToolError"]
+
+
+class WorkbenchError(Exception):
+    """Base of the workbench's own exceptions."""
+
+
+class UserError(WorkbenchError, ValueError):
+    """The caller asked for something that cannot work; the message says how to fix it."""
+
+
+class RunFileError(UserError):
+    """A run file that cannot be read: unknown format, newer version, or a malformed line."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        where = ""
+        if path is not None:
+            where = f"{path}"
+            if line is not None:
+                where += f", line {line}"
+            where += ": "
+        super().__init__(where + message)
+        self.path = path
+        self.line = line
+
+
+class RunFailed(WorkbenchError):
+    """A run ended with ``execution:error``; ``error_type`` is the event's ``error.type``."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(f"{error_type}: {message}")
+        self.error_type = error_type
+
+
+class LimitExceeded(WorkbenchError):
+    """A run went past one of its limits (iterations, tokens, wall time)."""
+
+    def __init__(self, limit: str, message: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class ToolError(WorkbenchError):
+    """Raised by a tool to report a failure to the model without a traceback."""

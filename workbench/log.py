@@ -1,0 +1,150 @@
+"""The append-only log of one run: the single source of truth for everything shown.
+
+Events get ids 1..n in append order. Subscribers do not get queues: each one reads the
+log itself from its own position, so a slow subscriber costs the writer nothing and can
+never lose an event — it simply catches up. Appending only wakes subscribers that are
+waiting, once per wake-up, and works across event loops in different threads (the
+orchestrator may run on the workbench's background loop while a notebook reads on the
+kernel's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import AsyncIterator, Callable, Iterable, Sequence
+
+from . import events as ev
+from .errors import UserError
+
+__all__ = ["RunLog", "LogClosed"]
+
+
+class LogClosed(UserError):
+    """An event was appended after the run's terminal event."""
+
+
+class RunLog:
+    """The events of one run, in order, with live subscription."""
+
+    def __init__(self, run_id: str, *, on_append: Callable[[ev.Event], None] | None = None) -> None:
+        self.run_id = run_id
+        self._events: list[ev.Event] = []
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._listeners: list[Callable[[ev.Event], None]] = [on_append] if on_append else []
+
+    # --- writing -----------------------------------------------------------------------
+
+    def append(self, data: ev.EventData, *, ts: str | None = None) -> ev.Event:
+        """Wrap ``data`` in the next envelope, store it and wake subscribers."""
+        with self._lock:
+            if self._closed:
+                raise LogClosed(f"run {self.run_id} has ended; no event can follow its terminal event")
+            event = ev.make_event(data, id=len(self._events) + 1, run_id=self.run_id, ts=ts)
+            self._push(event)
+        return event
+
+    def extend(self, events: Iterable[ev.Event]) -> None:
+        """Add already-built events (from a run file or a store); their ids must continue the log."""
+        with self._lock:
+            for event in events:
+                if self._closed:
+                    raise LogClosed(f"run {self.run_id}: event {event.id} follows the terminal event")
+                if event.id != len(self._events) + 1:
+                    raise UserError(
+                        f"run {self.run_id}: expected event id {len(self._events) + 1}, got {event.id}"
+                    )
+                self._push(event)
+
+    def _push(self, event: ev.Event) -> None:
+        # Called with the lock held.
+        self._events.append(event)
+        if event.type in ev.TERMINAL_TYPES:
+            self._closed = True
+        for listener in self._listeners:
+            listener(event)
+        if self._waiters:
+            waiters, self._waiters = self._waiters, []
+            for loop, future in waiters:
+                _wake(loop, future)
+
+    def add_listener(self, listener: Callable[[ev.Event], None]) -> None:
+        """Call ``listener(event)`` synchronously for every event appended from now on."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def close(self) -> None:
+        """End the log without a terminal event (e.g. a run file cut short); subscribers finish."""
+        with self._lock:
+            self._closed = True
+            waiters, self._waiters = self._waiters, []
+        for loop, future in waiters:
+            _wake(loop, future)
+
+    # --- reading -----------------------------------------------------------------------
+
+    @property
+    def events(self) -> Sequence[ev.Event]:
+        """All events so far (a live view; do not modify)."""
+        return self._events
+
+    @property
+    def closed(self) -> bool:
+        """Whether the terminal event is in (no more events will come)."""
+        return self._closed
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    async def subscribe(self, after: int = 0) -> AsyncIterator[ev.Event]:
+        """The events with id > ``after``: first the backlog, then live ones, each exactly once.
+
+        Ends after the terminal event (or when the log is closed).
+        """
+        if after < 0:
+            raise UserError(f"'after' must be 0 or a positive event id, not {after}")
+        position = after
+        while True:
+            while position < len(self._events):
+                event = self._events[position]
+                position += 1
+                yield event
+            if not await self._wait_beyond(position):
+                return
+
+    async def _wait_beyond(self, position: int) -> bool:
+        """Wait until the log holds more than ``position`` events; False when it never will."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if len(self._events) > position:
+                return True
+            if self._closed:
+                return False
+            future: asyncio.Future[None] = loop.create_future()
+            self._waiters.append((loop, future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            with self._lock:
+                self._waiters = [w for w in self._waiters if w[1] is not future]
+            raise
+        return True
+
+
+def _wake(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        if not future.done():
+            future.set_result(None)
+    elif not loop.is_closed():
+        loop.call_soon_threadsafe(_resolve, future)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -1,0 +1,178 @@
+"""A run as the user holds it: its log, its live state, and its controls."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import threading
+from pathlib import Path
+from typing import Any, AsyncIterator, Generator, Sequence
+
+from . import events as ev
+from .errors import RunFailed, UserError
+from .log import RunLog
+from .reducer import RunState, _apply, initial_state
+from .runfile import RunHeader, read_run_file, write_run_file
+
+__all__ = ["Run", "new_run_id"]
+
+
+def new_run_id() -> str:
+    """A fresh, URL-safe, unguessable run id."""
+    return "r_" + secrets.token_hex(8)
+
+
+class Run:
+    """One run of an agent: an append-only event log, folded into :attr:`state` on demand.
+
+    Start one with :func:`workbench.run`, or open a saved one with :func:`workbench.load`.
+    ``await run`` (or ``run.wait()`` outside async code) waits for its end and returns the
+    final state.
+    """
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        task: str,
+        model: str,
+        strategy: str,
+        created_at: str,
+        log: RunLog | None = None,
+        workspace: Path | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self.id = run_id
+        self.task = task
+        self.model = model
+        self.strategy = strategy
+        self.created_at = created_at
+        self.workspace = workspace
+        self.owner = owner
+        self.log = log if log is not None else RunLog(run_id)
+        self._state = initial_state()
+        self._folded = 0
+        self._fold_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: object | None = None  # keeps the running task referenced
+        self._orchestrator: Any = None
+
+    # --- reading -------------------------------------------------------------------------
+
+    @property
+    def events(self) -> Sequence[ev.Event]:
+        """Every event so far, in order."""
+        return self.log.events
+
+    @property
+    def state(self) -> RunState:
+        """The run folded up to its latest event (the same object, brought up to date)."""
+        with self._fold_lock:
+            events = self.log.events
+            while self._folded < len(events):
+                _apply(self._state, events[self._folded])
+                self._folded += 1
+            return self._state
+
+    @property
+    def status(self) -> str:
+        return self.state.status
+
+    @property
+    def done(self) -> bool:
+        """Whether the run has ended (its terminal event is in the log)."""
+        return self.log.closed
+
+    @property
+    def result(self) -> str | None:
+        """The final answer, once the run has completed."""
+        return self.state.result
+
+    def subscribe(self, after: int = 0) -> AsyncIterator[ev.Event]:
+        """The events after id ``after``: the backlog, then live ones until the run ends."""
+        return self.log.subscribe(after)
+
+    def summary(self) -> dict[str, Any]:
+        """The run summary of the HTTP contract."""
+        state = self.state
+        return {
+            "id": self.id,
+            "task": self.task,
+            "model": self.model,
+            "strategy": self.strategy,
+            "status": "running" if state.status == "pending" else state.status,
+            "createdAt": self.created_at,
+            "endedAt": state.ended_at,
+            "eventCount": len(self.log),
+        }
+
+    def header(self) -> RunHeader:
+        return RunHeader(run_id=self.id, task=self.task, model=self.model, created_at=self.created_at,
+                         extra={"strategy": self.strategy})
+
+    # --- controls ------------------------------------------------------------------------
+
+    def cancel(self, reason: str = "cancelled by the user") -> bool:
+        """Stop the run promptly with ``execution:cancelled``; False if it had already ended."""
+        if self.done or self._orchestrator is None or self._loop is None:
+            return False
+        self._loop.call_soon_threadsafe(self._orchestrator.request_cancel, reason)
+        return True
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the run as a run file (JSON Lines) and return its path. Works mid-run too."""
+        return write_run_file(path, self.header(), list(self.log.events))
+
+    async def wait_async(self, *, raise_on_error: bool = False) -> RunState:
+        """Wait for the run's end and return its final state."""
+        async for _ in self.log.subscribe(len(self.log)):
+            pass
+        return self._final(raise_on_error)
+
+    def wait(self, timeout: float | None = None, *, raise_on_error: bool = False) -> RunState:
+        """Block until the run ends (outside async code) and return its final state."""
+        if self._loop is not None and _running_loop() is self._loop:
+            raise UserError("run.wait() would block the loop the run executes on; use 'await run' instead")
+        finished = threading.Event()
+        self.log.add_listener(lambda e: finished.set() if e.type in ev.TERMINAL_TYPES else None)
+        if not self.done and not finished.wait(timeout):
+            raise TimeoutError(f"run {self.id} did not end within {timeout} s")
+        return self._final(raise_on_error)
+
+    def _final(self, raise_on_error: bool) -> RunState:
+        state = self.state
+        if raise_on_error and state.status == "error" and state.error is not None:
+            raise RunFailed(state.error.type, state.error.message)
+        return state
+
+    def __await__(self) -> Generator[Any, None, RunState]:
+        return self.wait_async().__await__()
+
+    # --- construction --------------------------------------------------------------------
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> "Run":
+        """A finished run read from a run file."""
+        header, events = read_run_file(path)
+        run = cls(
+            run_id=header.run_id,
+            task=header.task,
+            model=header.model,
+            strategy=str((header.extra or {}).get("strategy", "")),
+            created_at=header.created_at,
+        )
+        run.log.extend(events)
+        run.log.close()
+        return run
+
+    def __repr__(self) -> str:
+        state = self.state
+        return f"<Run {self.id} {state.status} model={self.model!r} events={len(self.log)} task={self.task!r}>"
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
