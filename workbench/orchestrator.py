@@ -27,12 +27,12 @@ import httpx2
 
 from . import events as ev
 from . import prompts
-from .errors import LimitExceeded, RunFailed
+from .errors import LimitExceeded, RunFailed, ToolError
 from .log import RunLog
 from .models import ModelClient, thinking_param
 from .options import RunOptions
 from .redact import redact
-from .tools import Tool, ToolContext, call_tool
+from .tools import Tool, ToolContext, ToolOutcome, call_tool, tool_by_name
 
 __all__ = ["RunConfig", "Orchestrator", "STRATEGIES"]
 
@@ -250,21 +250,20 @@ class Orchestrator:
         params = block.input if isinstance(block.input, dict) else {}
         self._emit(ev.ToolStartData(tool_name=block.name, params=params, tool_use_id=block.id, phase_id=phase_id))
         self._open_tools[block.id] = block.name
-        tool = self._tools.get(block.name)
-        if tool is None:
-            known = ", ".join(sorted(self._tools)) or "none"
-            content, result, is_error, duration = f"Unknown tool {block.name!r}. Available tools: {known}.", None, True, 0.0
-            result = content
+        try:
+            tool = tool_by_name(self._tools, block.name)
+        except ToolError as exc:  # the model named a tool it was not given: tell it which exist
+            outcome = ToolOutcome.failure(str(exc))
         else:
-            context = ToolContext(workspace=self.config.workspace, run_id=self.log.run_id)
+            context = ToolContext(workspace=self.config.workspace, run_id=self.log.run_id, phase_id=phase_id, tool_use_id=block.id)
             outcome = await call_tool(
                 tool, params, context=context, timeout=self.options.tool_timeout, max_output_chars=self.options.max_tool_output
             )
-            content, result, is_error, duration = outcome.content, outcome.result, outcome.is_error, outcome.duration_ms
+        content, result, is_error = outcome.content, outcome.result, outcome.is_error
         if is_error:
             content, result = redact(content), redact(result) if isinstance(result, str) else result
         del self._open_tools[block.id]
-        self._emit(ev.ToolCompleteData(tool_name=block.name, result=result, duration=round(duration, 3), tool_use_id=block.id, is_error=is_error))
+        self._emit(ev.ToolCompleteData(tool_name=block.name, result=result, duration=round(outcome.duration_ms, 3), tool_use_id=block.id, is_error=is_error))
         answer: dict[str, Any] = {"type": "tool_result", "tool_use_id": block.id, "content": content}
         if is_error:
             answer["is_error"] = True
