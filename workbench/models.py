@@ -89,7 +89,7 @@ def _retry_middleware(observer: RetryObserver, max_retries: int) -> Callable[...
         if retryable and request.retries_taken < max_retries:
             headers = response.headers
             delay_ms = _retry_after_ms(headers)
-            error_type = _error_type(response)
+            error_type = await _error_type(response)
             reason = f"{status} {error_type}".strip()
             observer(request.retries_taken + 1, reason, delay_ms)
         return response
@@ -108,11 +108,11 @@ def _retry_after_ms(headers: httpx2.Headers) -> float:
     return 500.0  # the SDK's first backoff when the server names no delay
 
 
-def _error_type(response: Any) -> str:
+async def _error_type(response: Any) -> str:
     try:
-        body = response.http_response.json()
+        body = await response.json()  # an error answer is small and the SDK reads it anyway
         return str(body["error"]["type"])
-    except Exception:  # not JSON, or streamed: the status says enough
+    except Exception:  # not JSON: the status says enough
         return ""
 
 

@@ -1,0 +1,28 @@
+"""Shared fixtures: every test gets its own workbench home and no Anthropic credentials."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path_factory.mktemp("workbench-home")
+    monkeypatch.setenv("WORKBENCH_HOME", str(home))
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "WORKBENCH_MODEL",
+                 "WORKBENCH_URL", "WORKBENCH_TOKEN", "ANTHROPIC_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    # The SDK may also read credentials from a profile on disk; point it at an empty folder.
+    monkeypatch.setenv("ANTHROPIC_CONFIG_DIR", str(home / "anthropic-config"))
+    return home
+
+
+def write_scenario(path: Path, **fields: Any) -> str:
+    """Write a scenario file with the given fields (camelCase) and return its path."""
+    body = {"format": "workbench-scenario", "version": 1, **fields}
+    path.write_text(json.dumps(body))
+    return str(path)
