@@ -20,7 +20,7 @@ from workbench.simulator import Simulator, serve
 
 from conftest import write_scenario
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "anthropic"
+FIXTURES = Path(__file__).parent / "fixtures" / "anthropic"
 
 PLAN = {"goal": "A haiku about tides", "phases": [
     {"name": "Draft", "description": "Write the haiku"},

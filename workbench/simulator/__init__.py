@@ -1,0 +1,76 @@
+"""An offline simulator of the Anthropic Messages API, and a fault injector.
+
+It answers the real ``anthropic`` SDK with the exact streaming wire format, either
+in-process (:class:`SimulatorTransport`, no socket) or over HTTP (:func:`serve`,
+``python -m workbench.simulator``). What the model thinks, says and calls comes from a
+scenario (:func:`load_scenario`) or, by default, from :func:`generic_scenario` for the
+task at hand; faults (429, 529, a mid-stream ``error`` event, a dropped connection, a
+stream without ``message_stop``) are injected by request number.
+"""
+
+from __future__ import annotations
+
+from .engine import (
+    DEFAULT_MODELS,
+    ConnectionDropped,
+    RequestRecord,
+    SimResponse,
+    Simulator,
+)
+from .generic import generic_scenario
+from .rules import ApiError
+from .scenario import (
+    Fault,
+    FaultKind,
+    Plan,
+    PlanPhase,
+    Scenario,
+    ToolCall,
+    Turn,
+    dump_scenario,
+    load_scenario,
+    parse_scenario,
+    select_turn,
+)
+from .server import make_app, serve
+from .transport import SimulatorTransport
+from .wire import (
+    Frame,
+    encode_frames,
+    frame,
+    make_message,
+    message_frames,
+    sign_thinking,
+    verify_thinking,
+)
+
+__all__ = [
+    "Simulator",
+    "SimResponse",
+    "RequestRecord",
+    "ConnectionDropped",
+    "ApiError",
+    "DEFAULT_MODELS",
+    "SimulatorTransport",
+    "make_app",
+    "serve",
+    "Scenario",
+    "Plan",
+    "PlanPhase",
+    "Turn",
+    "ToolCall",
+    "Fault",
+    "FaultKind",
+    "load_scenario",
+    "parse_scenario",
+    "dump_scenario",
+    "select_turn",
+    "generic_scenario",
+    "Frame",
+    "frame",
+    "encode_frames",
+    "make_message",
+    "message_frames",
+    "sign_thinking",
+    "verify_thinking",
+]
