@@ -386,3 +386,14 @@ def test_wait_works_without_an_event_loop(tmp_path: Path):
     run = wb.run("Write a haiku", model="simulated", options={"scenario": scenario(tmp_path)})
     state = run.wait(timeout=30)
     assert state.status == "complete" and run.done
+
+
+def test_polling_wait_leaves_no_listener_behind():
+    run = wb.run("Write a haiku", model="simulated", options={"pace": 200})
+    before = len(run.log._listeners)
+    with pytest.raises(TimeoutError):
+        run.wait(timeout=0.01)
+    assert len(run.log._listeners) == before
+    run.cancel()
+    run.wait(timeout=10)
+    assert len(run.log._listeners) == before

@@ -75,6 +75,12 @@ class RunLog:
         with self._lock:
             self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[ev.Event], None]) -> None:
+        """Stop calling ``listener``; a listener that is not there is ignored."""
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
     def close(self) -> None:
         """End the log without a terminal event (e.g. a run file cut short); subscribers finish."""
         with self._lock:

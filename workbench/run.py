@@ -135,9 +135,17 @@ class Run:
         if self._loop is not None and _running_loop() is self._loop:
             raise UserError("run.wait() would block the loop the run executes on; use 'await run' instead")
         finished = threading.Event()
-        self.log.add_listener(lambda e: finished.set() if e.type in ev.TERMINAL_TYPES else None)
-        if not self.done and not finished.wait(timeout):
-            raise TimeoutError(f"run {self.id} did not end within {timeout} s")
+
+        def on_event(event: ev.Event) -> None:
+            if event.type in ev.TERMINAL_TYPES:
+                finished.set()
+
+        self.log.add_listener(on_event)
+        try:
+            if not self.done and not finished.wait(timeout):
+                raise TimeoutError(f"run {self.id} did not end within {timeout} s")
+        finally:
+            self.log.remove_listener(on_event)
         return self._final(raise_on_error)
 
     def _final(self, raise_on_error: bool) -> RunState:

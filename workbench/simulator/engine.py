@@ -73,6 +73,10 @@ class SimResponse:
         return b"".join([chunk async for chunk in self.body])
 
 
+_YIELD_EVERY = 64
+"""At pace 0, frames sent between two turns of the event loop."""
+
+
 @dataclass(frozen=True)
 class RequestRecord:
     """What the simulator did with one ``POST /v1/messages`` request."""
@@ -359,9 +363,13 @@ class Simulator:
         self._counters.open_streams += 1
         try:
             delay = 1.0 / self.pace if self.pace > 0 else 0.0
-            for f in frames:
+            for number, f in enumerate(frames):
                 if delay and f.is_delta:
                     await asyncio.sleep(delay)
+                elif not delay and number % _YIELD_EVERY == _YIELD_EVERY - 1:
+                    # At pace 0 nothing here ever waits: give the loop a turn now and then so
+                    # subscribers, other runs and a cancel are not held up for a whole answer.
+                    await asyncio.sleep(0)
                 yield f.encode()
             if kind == "midstream_error":
                 yield frame("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
