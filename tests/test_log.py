@@ -113,3 +113,18 @@ def test_extend_requires_continuing_ids_and_negative_after_is_refused():
         log.extend([third])
     with pytest.raises(UserError):
         asyncio.run(anext(log.subscribe(after=-1)))
+
+
+def test_a_listener_may_remove_itself_and_others_still_run():
+    log = RunLog("r")
+    calls: list[str] = []
+
+    def once(event: ev.Event) -> None:
+        calls.append("once")
+        log.remove_listener(once)
+
+    log.add_listener(once)
+    log.add_listener(lambda e: calls.append("always"))
+    log.append(delta(0))
+    log.append(delta(1))
+    assert calls == ["once", "always", "always"]

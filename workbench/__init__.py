@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 from . import events
 from .errors import LimitExceeded, RunFailed, RunFileError, ToolError, UserError, WorkbenchError
 from .launch import start_run
+from .recorder import Recorder, record
 from .reducer import RunState, fold, reduce
 from .run import Run
 from .tools import Tool, ToolContext, current_context, tool
@@ -21,6 +22,8 @@ from .tools import Tool, ToolContext, current_context, tool
 __all__ = [
     "run",
     "load",
+    "record",
+    "Recorder",
     "tool",
     "Tool",
     "ToolContext",
@@ -62,3 +65,10 @@ def run(
 def load(path: str | os.PathLike[str]) -> Run:
     """Open a run file written by :meth:`Run.save` (or downloaded from a server)."""
     return Run.from_file(path)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext workbench``: adds the ``%%agent`` cell magic."""
+    from .magics import load_ipython_extension as load_magics
+
+    load_magics(ipython)

@@ -89,7 +89,7 @@ def start_run(
 
 def _schedule(run: Run, orchestrator: Orchestrator, loop: asyncio.AbstractEventLoop) -> None:
     run._loop = loop
-    run._orchestrator = orchestrator
+    run._canceller = lambda reason: loop.call_soon_threadsafe(orchestrator.request_cancel, reason)
     try:
         current = asyncio.get_running_loop()
     except RuntimeError:

@@ -31,9 +31,11 @@ class RunLog:
         self.run_id = run_id
         self._events: list[ev.Event] = []
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
-        self._lock = threading.Lock()
+        # Reentrant: a listener may add or remove listeners while it is being called.
+        self._lock = threading.RLock()
         self._closed = False
-        self._listeners: list[Callable[[ev.Event], None]] = [on_append] if on_append else []
+        # Replaced, never mutated, so _push can iterate while a listener changes it.
+        self._listeners: tuple[Callable[[ev.Event], None], ...] = (on_append,) if on_append else ()
 
     # --- writing -----------------------------------------------------------------------
 
@@ -73,13 +75,12 @@ class RunLog:
     def add_listener(self, listener: Callable[[ev.Event], None]) -> None:
         """Call ``listener(event)`` synchronously for every event appended from now on."""
         with self._lock:
-            self._listeners.append(listener)
+            self._listeners = (*self._listeners, listener)
 
     def remove_listener(self, listener: Callable[[ev.Event], None]) -> None:
         """Stop calling ``listener``; a listener that is not there is ignored."""
         with self._lock:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
+            self._listeners = tuple(x for x in self._listeners if x is not listener)
 
     def close(self) -> None:
         """End the log without a terminal event (e.g. a run file cut short); subscribers finish."""

@@ -9,7 +9,14 @@ from typing import AsyncIterator, Iterable
 from . import events as ev
 from .errors import UserError
 
-__all__ = ["replay_events", "parse_ts"]
+__all__ = ["replay_events", "parse_ts", "check_speed"]
+
+
+def check_speed(speed: float) -> float:
+    """``speed`` if it is a usable replay speed (0 or infinity: at once); a :class:`UserError` if not."""
+    if not isinstance(speed, (int, float)) or speed != speed or speed < 0:
+        raise UserError(f"speed must be 0 (at once) or a positive number, not {speed!r}")
+    return float(speed)
 
 
 def parse_ts(ts: str) -> float:
@@ -29,8 +36,7 @@ async def replay_events(
     seconds (after scaling) is shortened to it, so a run that waited on a slow tool does
     not make its replay wait too.
     """
-    if speed < 0:
-        raise UserError(f"speed must be positive, not {speed}")
+    check_speed(speed)
     instant = speed == 0 or speed == float("inf")
     previous: float | None = None
     for event in events:

@@ -7,13 +7,16 @@ import os
 import secrets
 import threading
 from pathlib import Path
-from typing import Any, AsyncIterator, Generator, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Generator, Sequence
 
 from . import events as ev
 from .errors import RunFailed, UserError
 from .log import RunLog
 from .reducer import RunState, _apply, initial_state
 from .runfile import RunHeader, read_run_file, write_run_file
+
+if TYPE_CHECKING:
+    import pandas
 
 __all__ = ["Run", "new_run_id"]
 
@@ -55,8 +58,10 @@ class Run:
         self._folded = 0
         self._fold_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        """The loop the run executes on; None for a finished run read from a file or store."""
         self._task: object | None = None  # keeps the running task referenced
-        self._orchestrator: Any = None
+        self._canceller: Callable[[str], None] | None = None
+        """Stops whatever feeds the log (an orchestrator, a replay); set by whoever starts it."""
 
     # --- reading -------------------------------------------------------------------------
 
@@ -115,9 +120,9 @@ class Run:
 
     def cancel(self, reason: str = "cancelled by the user") -> bool:
         """Stop the run promptly with ``execution:cancelled``; False if it had already ended."""
-        if self.done or self._orchestrator is None or self._loop is None:
+        if self.done or self._canceller is None:
             return False
-        self._loop.call_soon_threadsafe(self._orchestrator.request_cancel, reason)
+        self._canceller(reason)
         return True
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -173,6 +178,66 @@ class Run:
         run.log.extend(events)
         run.log.close()
         return run
+
+    # --- other views of the log -----------------------------------------------------------
+
+    def replay(self, speed: float = 1.0, *, max_gap: float = 2.0) -> "Run":
+        """A new :class:`Run` that re-streams these events with their original timing, ``speed`` times faster.
+
+        Display it in a notebook to watch the run again in a live widget; ``cancel()`` stops it.
+        """
+        from ._runtime import background_loop
+        from .replay import check_speed, replay_events
+
+        clone = Run(run_id=self.id, task=self.task, model=self.model, strategy=self.strategy,
+                    created_at=self.created_at, workspace=self.workspace, owner=self.owner)
+        source = list(self.log.events)
+        check_speed(speed)  # now, not later in the background
+
+        async def feed() -> None:
+            try:
+                async for event in replay_events(source, speed=speed, max_gap=max_gap):
+                    clone.log.extend([event])
+            finally:
+                clone.log.close()
+
+        loop = background_loop()
+        future = asyncio.run_coroutine_threadsafe(feed(), loop)
+        clone._loop, clone._task = loop, future
+        clone._canceller = lambda reason: loop.call_soon_threadsafe(future.cancel)
+        return clone
+
+    def to_pandas(self) -> "pandas.DataFrame":
+        """One row per event: id, type, ts, phase, step, tool, duration, error flag, text and the raw data."""
+        try:
+            import pandas
+        except ImportError:
+            raise UserError("to_pandas() needs pandas: pip install pandas") from None
+        from .tabular import event_rows
+
+        frame = pandas.DataFrame(event_rows(self.events))
+        frame["ts"] = pandas.to_datetime(frame["ts"], utc=True)
+        return frame
+
+    def to_html(self, path: str | os.PathLike[str] | None = None) -> str:
+        """One self-contained HTML page of the whole run, viewable offline without Jupyter.
+
+        Writes it to ``path`` when given; returns the HTML either way.
+        """
+        from .widget import export_html
+
+        return export_html(self, path)
+
+    def view(self) -> Any:
+        """The live widget for this run (what a notebook shows when the run is a cell's value)."""
+        from .widget import RunView
+
+        return RunView(self)
+
+    def _ipython_display_(self) -> None:
+        from .display import display_run
+
+        display_run(self)
 
     def __repr__(self) -> str:
         state = self.state
