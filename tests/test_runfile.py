@@ -92,3 +92,14 @@ def test_a_failed_write_keeps_the_old_file(tmp_path: Path):
         write_run_file(path, HEADER, broken())
     assert path.read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["run.jsonl"]
+
+
+def test_run_files_get_the_usual_permissions(tmp_path: Path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = write_run_file(tmp_path / "run.jsonl", HEADER, sample_run())
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -56,7 +56,9 @@ def write_run_file(path: str | os.PathLike[str], header: RunHeader, events: Iter
     """Write a run file atomically: a reader never sees half a file, and a failed write keeps the old one."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    # Not mkstemp: its files are 0600; a run file gets the usual permissions (0666 less the umask).
+    tmp = str(target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             out.write(header_line(header) + "\n")
