@@ -397,3 +397,17 @@ def test_polling_wait_leaves_no_listener_behind():
     run.cancel()
     run.wait(timeout=10)
     assert len(run.log._listeners) == before
+
+
+async def test_interrupt_ends_a_run_as_interrupted_not_cancelled():
+    run = wb.run("Write a long essay", model="simulated", options={"pace": 50})
+    async for event in run.subscribe():
+        if event.type == "thinking:delta":
+            break
+    assert run.interrupt("the server is shutting down")
+    await asyncio.wait_for(run.wait_async(), 5)
+    last = run.events[-1]
+    assert (last.type, last.data.error.type, last.data.error.message) == (
+        "execution:error", "interrupted", "the server is shutting down")
+    assert run.state.status == "interrupted"
+    assert_contract(list(run.events))

@@ -89,7 +89,9 @@ def start_run(
 
 def _schedule(run: Run, orchestrator: Orchestrator, loop: asyncio.AbstractEventLoop) -> None:
     run._loop = loop
-    run._canceller = lambda reason: loop.call_soon_threadsafe(orchestrator.request_cancel, reason)
+    run._canceller = lambda reason, interrupted=False: loop.call_soon_threadsafe(
+        lambda: orchestrator.request_cancel(reason, interrupted=interrupted)
+    )
     try:
         current = asyncio.get_running_loop()
     except RuntimeError:

@@ -120,13 +120,19 @@ class Orchestrator:
         self._thinking: dict[str, Any] | None = None
         self._cancel_reason = "cancelled"
         self._cancel_requested = False
+        self._interrupted = False
         self._task: asyncio.Task[Any] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
 
-    def request_cancel(self, reason: str) -> None:
-        """Cancel the run; call on the loop the run executes on."""
+    def request_cancel(self, reason: str, *, interrupted: bool = False) -> None:
+        """Cancel the run; call on the loop the run executes on.
+
+        ``interrupted`` ends it with ``execution:error`` of type ``interrupted`` instead of
+        ``execution:cancelled``: the host is going away, nobody chose to stop the run.
+        """
         self._cancel_reason = reason
+        self._interrupted = interrupted
         if self._task is not None:
             self._task.cancel()
         else:  # not started yet: execute() stops at its first step
@@ -144,8 +150,11 @@ class Orchestrator:
             async with asyncio.timeout(self.options.timeout):
                 result = await self._work()
         except asyncio.CancelledError:
-            self._close_open_tools("interrupted: the run was cancelled")
-            self._emit(ev.ExecutionCancelledData(reason=self._cancel_reason, duration=self._elapsed_ms()))
+            if self._interrupted:
+                self._fail("interrupted", self._cancel_reason, None)
+            else:
+                self._close_open_tools("interrupted: the run was cancelled")
+                self._emit(ev.ExecutionCancelledData(reason=self._cancel_reason, duration=self._elapsed_ms()))
             return
         except TimeoutError:
             self._fail("limit_exceeded", f"the run took longer than its time limit of {self.options.timeout:g} s "

@@ -60,7 +60,7 @@ class Run:
         self._loop: asyncio.AbstractEventLoop | None = None
         """The loop the run executes on; None for a finished run read from a file or store."""
         self._task: object | None = None  # keeps the running task referenced
-        self._canceller: Callable[[str], None] | None = None
+        self._canceller: Callable[..., None] | None = None
         """Stops whatever feeds the log (an orchestrator, a replay); set by whoever starts it."""
 
     # --- reading -------------------------------------------------------------------------
@@ -123,6 +123,13 @@ class Run:
         if self.done or self._canceller is None:
             return False
         self._canceller(reason)
+        return True
+
+    def interrupt(self, reason: str = "the server stopped while this run was going") -> bool:
+        """End the run now with ``execution:error`` of type ``interrupted`` (its host is going away)."""
+        if self.done or self._canceller is None:
+            return False
+        self._canceller(reason, interrupted=True)
         return True
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -204,7 +211,7 @@ class Run:
         loop = background_loop()
         future = asyncio.run_coroutine_threadsafe(feed(), loop)
         clone._loop, clone._task = loop, future
-        clone._canceller = lambda reason: loop.call_soon_threadsafe(future.cancel)
+        clone._canceller = lambda reason, interrupted=False: loop.call_soon_threadsafe(future.cancel)
         return clone
 
     def to_pandas(self) -> "pandas.DataFrame":

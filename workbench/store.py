@@ -159,6 +159,11 @@ class RunStore:
             for r in rows
         ]
 
+    def is_shared(self, run_id: str) -> bool:
+        with self._db_lock:
+            row = self._db.execute("SELECT shared FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return bool(row and row[0])
+
     def run_ids(self) -> list[str]:
         with self._db_lock:
             return [r[0] for r in self._db.execute("SELECT id FROM runs ORDER BY created_at")]

@@ -1,0 +1,138 @@
+"""The run service both servers share, and the SSE bytes they send."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from workbench import sse
+from workbench.contract import contract_violations
+from workbench.log import RunLog
+from workbench.service import ApiError, Principal, RunService
+from test_reducer import sample_run
+
+ADA, BOB = Principal("ada"), Principal("bob")
+
+
+@pytest.fixture
+async def service(tmp_path: Path):
+    svc = RunService(store_path=tmp_path / "runs.db", workspace_root=tmp_path / "ws")
+    yield svc
+    await svc.close()
+
+
+async def test_a_run_belongs_to_its_owner(service: RunService):
+    run = service.create(ADA, {"task": "Write a haiku", "model": "simulated", "strategy": "react"})
+    await asyncio.wait_for(run.wait_async(), 20)
+    assert [s["id"] for s in service.list(ADA)] == [run.id]
+    assert service.list(BOB) == []
+    for call in (lambda: service.get(BOB, run.id), lambda: service.cancel(BOB, run.id), lambda: service.get(ADA, "r_0000000000000000")):
+        with pytest.raises(ApiError) as info:
+            call()
+        assert info.value.status == 404
+    summary = service.list(ADA)[0]
+    assert set(summary) == {"id", "task", "model", "strategy", "status", "createdAt", "endedAt", "eventCount"}
+    assert summary["status"] == "complete" and summary["eventCount"] == len(run.events)
+    detail = service.detail(ADA, run.id)
+    assert detail["state"]["status"] == "complete"
+    lines = list(service.run_file(ADA, run.id))
+    assert json.loads(lines[0])["format"] == "workbench-run" and len(lines) == len(run.events) + 1
+    assert str(service.workspace_root / "ada" / run.id) == str(run.workspace)
+    with pytest.raises(ApiError) as info:
+        service.cancel(ADA, run.id)
+    assert info.value.status == 409
+
+
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        ([1, 2], 400, "JSON object"),
+        ({}, 400, "non-empty string"),
+        ({"task": "  "}, 400, "non-empty string"),
+        ({"task": "x" * 50_001}, 400, "limit is 50,000"),
+        ({"task": "t", "model": "gpt-4"}, 400, "unknown model"),
+        ({"task": "t", "model": "claude-sonnet-4-6"}, 400, "ANTHROPIC_API_KEY"),
+        ({"task": "t", "strategy": "yolo"}, 400, "unknown strategy"),
+        ({"task": "t", "tools": ["teleport"]}, 400, "not available here"),
+        ({"task": "t", "options": {"workspace": "/etc"}}, 400, "cannot be set over HTTP"),
+        ({"task": "t", "options": {"scenario": "/etc/passwd"}}, 400, "cannot be set over HTTP"),
+        ({"task": "t", "options": {"pace": -1}}, 400, "pace"),
+        ({"task": "t", "bogus": 1}, 400, "unknown fields"),
+    ],
+)
+async def test_bad_input_is_a_4xx_with_a_clear_message(service: RunService, body, status, message):
+    with pytest.raises(ApiError) as info:
+        service.create(ADA, body)
+    assert info.value.status == status and message in info.value.message
+    assert service.list(ADA) == []
+
+
+async def test_limits_per_user_and_participants(service: RunService):
+    runs = [service.create(ADA, {"task": f"t{i}", "model": "simulated", "options": {"pace": 5}}) for i in range(4)]
+    with pytest.raises(ApiError) as info:
+        service.create(ADA, {"task": "one too many", "model": "simulated"})
+    assert info.value.status == 429
+    service.create(BOB, {"task": "bob's", "model": "simulated"})  # other users are not held up
+    with pytest.raises(ApiError) as info:
+        service.create(Principal("pat", "participant"), {"task": "t"})
+    assert info.value.status == 403
+    service.cancel(ADA, runs[0].id)
+    await asyncio.wait_for(runs[0].wait_async(), 5)
+    assert runs[0].state.status == "cancelled"
+
+
+async def test_close_interrupts_live_runs_and_a_new_service_serves_them(tmp_path: Path):
+    first = RunService(store_path=tmp_path / "runs.db", workspace_root=tmp_path / "ws")
+    run = first.create(ADA, {"task": "A long one", "model": "simulated", "options": {"pace": 20}})
+    await asyncio.sleep(0.2)
+    await first.close()
+    assert run.events[-1].data.error.type == "interrupted"
+    second = RunService(store_path=tmp_path / "runs.db", workspace_root=tmp_path / "ws")
+    again = second.get(ADA, run.id)
+    assert [e.to_dict() for e in again.events] == [e.to_dict() for e in run.events]
+    assert second.list(ADA)[0]["status"] == "interrupted"
+    assert contract_violations(list(again.events)) == []
+    await second.close()
+
+
+def test_sse_frames_are_exact():
+    event = sample_run()[0]
+    assert sse.encode_event(event) == (
+        b"id: 1\nevent: execution:started\ndata: " + event.to_json().encode() + b"\n\n")
+    assert sse.retry_frame() == b"retry: 2000\n\n"
+    assert sse.KEEPALIVE == b": keep-alive\n\n"
+
+
+@pytest.mark.parametrize("header, query, expected", [(None, None, 0), ("5", None, 5), (None, "7", 7), ("3", "9", 3), (" 4 ", None, 4)])
+def test_resume_points(header, query, expected):
+    assert sse.parse_resume(header, query) == expected
+
+
+@pytest.mark.parametrize("header, query", [("abc", None), ("-1", None), (None, "1.5"), ("9" * 40, None)])
+def test_malformed_resume_points_are_refused(header, query):
+    with pytest.raises(sse.ResumeError):
+        sse.parse_resume(header, query)
+
+
+async def test_run_stream_gives_the_backlog_after_n_then_live_events_then_ends():
+    log = RunLog("r_test")
+    events = sample_run()
+    log.extend(events[:5])
+    chunks: list[bytes] = []
+
+    async def read() -> None:
+        async for chunk in sse.run_stream(log, after=3, heartbeat=0.05):
+            chunks.append(chunk)
+
+    task = asyncio.create_task(read())
+    await asyncio.sleep(0.12)  # idle: keep-alives
+    log.extend(events[5:])
+    await asyncio.wait_for(task, 5)
+    body = b"".join(chunks)
+    expected = b"".join(sse.encode_event(e) for e in events[3:])
+    assert chunks[0] == b"retry: 2000\n\n"
+    assert sse.KEEPALIVE in chunks
+    assert body.replace(sse.KEEPALIVE, b"") == b"retry: 2000\n\n" + expected

@@ -1,0 +1,233 @@
+"""The runs a server hosts: creation, ownership, listing, cancel, persistence, shutdown.
+
+Both HTTP servers (the Jupyter server extension and ``workbench serve``) are thin layers
+over one :class:`RunService`: they authenticate, turn the request into a call here, and
+encode the answer. Every refusal is an :class:`ApiError` whose status and message are
+what the client gets; a run belonging to someone else looks exactly like an unknown one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+from .errors import UserError
+from .launch import start_run
+from .redact import redact
+from .run import Run, new_run_id
+from .runfile import header_line
+from .store import RunStore
+from .tools import BUILTIN_TOOLS
+
+__all__ = ["ApiError", "Principal", "RunService", "MAX_BODY_BYTES", "CLIENT_OPTIONS"]
+
+log = logging.getLogger("workbench.server")
+
+MAX_BODY_BYTES = 1_000_000
+"""The largest request body accepted."""
+
+CLIENT_OPTIONS = frozenset(
+    {"pace", "seed", "faults", "maxIterations", "maxTokens", "timeout", "maxOutputTokens", "thinking",
+     "thinkingBudget", "maxRetries", "retryDelay", "toolTimeout", "maxToolOutput"}
+)
+"""Options an HTTP client may set. ``workspace`` and ``scenario`` name server paths: never from a client."""
+
+_RUN_ID = re.compile(r"^r_[0-9a-f]{16}$")
+
+Role = Literal["user", "instructor", "participant"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: a user name and, in workshop mode, a role."""
+
+    name: str
+    role: Role = "user"
+
+    @property
+    def may_start(self) -> bool:
+        return self.role != "participant"
+
+
+class ApiError(Exception):
+    """A refusal with its HTTP status, error type and a message a person can act on."""
+
+    def __init__(self, status: int, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.message = redact(message)
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"type": self.error_type, "message": self.message}}
+
+    def json(self) -> str:
+        return json.dumps(self.body())
+
+
+def _not_found(run_id: str) -> ApiError:
+    return ApiError(404, "not_found", f"no run {run_id[:40]!r} here; list yours with GET /runs")
+
+
+class RunService:
+    """Runs for many users, on one event loop, persisted in SQLite."""
+
+    def __init__(
+        self,
+        *,
+        store_path: str | Path,
+        workspace_root: str | Path,
+        default_model: str | None = None,
+        max_runs_per_user: int = 4,
+        allowed_tools: list[str] | None = None,
+        share_instructor_runs: bool = True,
+    ) -> None:
+        self.store = RunStore(store_path)
+        self.workspace_root = Path(workspace_root)
+        self.default_model = default_model or None
+        self.max_runs_per_user = max_runs_per_user
+        self.allowed_tools = list(BUILTIN_TOOLS) if allowed_tools is None else list(allowed_tools)
+        unknown = [t for t in self.allowed_tools if t not in BUILTIN_TOOLS]
+        if unknown:
+            raise UserError(f"unknown tools in allowed_tools: {unknown}; built-in tools are {sorted(BUILTIN_TOOLS)}")
+        self.share_instructor_runs = share_instructor_runs
+        self._live: dict[str, Run] = {}
+        self._closing = False
+        interrupted = self.store.recover()
+        if interrupted:
+            log.info("marked %d runs interrupted by the last stop: %s", len(interrupted), ", ".join(interrupted))
+
+    # --- commands ------------------------------------------------------------------------
+
+    def create(self, who: Principal, body: Any) -> Run:
+        """Start a run from a request body ``{task, model?, strategy?, tools?, options?}``."""
+        if self._closing:
+            raise ApiError(503, "unavailable", "the server is shutting down; try again when it is back")
+        if not who.may_start:
+            raise ApiError(403, "forbidden", "participants watch runs; only the instructor starts them")
+        if not isinstance(body, dict):
+            raise ApiError(400, "invalid_request", "the body must be a JSON object such as {\"task\": \"…\"}")
+        unknown = sorted(set(body) - {"task", "model", "strategy", "tools", "options"})
+        if unknown:
+            raise ApiError(400, "invalid_request", f"unknown fields {unknown}; use task, model, strategy, tools, options")
+        tools = body.get("tools")
+        if tools is not None:
+            if not isinstance(tools, list) or not all(isinstance(t, str) for t in tools):
+                raise ApiError(400, "invalid_request", "tools must be a list of built-in tool names")
+            refused = [t for t in tools if t not in self.allowed_tools]
+            if refused:
+                raise ApiError(400, "invalid_request", f"tools {refused} are not available here; available: {self.allowed_tools}")
+        else:
+            tools = self.allowed_tools
+        options = body.get("options") or {}
+        if not isinstance(options, dict):
+            raise ApiError(400, "invalid_request", "options must be a JSON object")
+        refused = sorted(set(options) - CLIENT_OPTIONS)
+        if refused:
+            raise ApiError(400, "invalid_request", f"options {refused} cannot be set over HTTP; allowed: {sorted(CLIENT_OPTIONS)}")
+        running = sum(1 for r in self._live.values() if r.owner == who.name and not r.done)
+        if running >= self.max_runs_per_user:
+            raise ApiError(429, "too_many_runs", f"you have {running} runs going, the most allowed here; wait for one to end or cancel one")
+        model = body.get("model", self.default_model)
+        if model is not None and not isinstance(model, str):
+            raise ApiError(400, "invalid_request", "model must be a string")
+        strategy = body.get("strategy", "plan")
+        if not isinstance(strategy, str):
+            raise ApiError(400, "invalid_request", "strategy must be a string")
+        run_id = new_run_id()
+        workspace = self.workspace_root / _safe_segment(who.name) / run_id
+        try:
+            run = start_run(
+                body.get("task"),  # type: ignore[arg-type]
+                model=model,
+                strategy=strategy,
+                tools=tools,
+                options={**options, "workspace": str(workspace)},
+                loop=asyncio.get_running_loop(),
+                owner=who.name,
+                run_id=run_id,
+            )
+        except UserError as exc:
+            raise ApiError(400, "invalid_request", str(exc)) from None
+        self._live[run.id] = run
+        self.store.add(run, shared=self.share_instructor_runs and who.role == "instructor")
+        return run
+
+    def cancel(self, who: Principal, run_id: str) -> Run:
+        run = self.get(who, run_id)  # 404 unless who may read it
+        if run.owner != who.name:  # a participant watching a shared run
+            raise ApiError(403, "forbidden", "only the person who started a run can cancel it")
+        if run.done or not run.cancel(f"cancelled by {who.name}"):
+            raise ApiError(409, "already_finished", f"run {run_id} has already ended ({run.state.status})")
+        return run
+
+    # --- queries -------------------------------------------------------------------------
+
+    def list(self, who: Principal) -> list[dict[str, Any]]:
+        """The runs ``who`` may see, newest first, as contract summaries."""
+        summaries = self.store.summaries(who.name, include_shared=who.role == "participant")
+        out = []
+        for summary in summaries:
+            live = self._live.get(summary["id"])
+            item = live.summary() if live is not None else _contract_summary(summary)
+            if summary["owner"] != who.name:
+                item["owner"] = summary["owner"]
+            out.append(item)
+        return out
+
+    def get(self, who: Principal, run_id: str) -> Run:
+        """A run ``who`` may read; 404 for unknown ids and other people's runs alike."""
+        if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+            raise _not_found(run_id)
+        run = self._live.get(run_id)
+        if run is None:
+            run = self.store.load(run_id)
+            if run is None:
+                raise _not_found(run_id)
+        if run.owner != who.name and not (who.role == "participant" and self.store.is_shared(run_id)):
+            raise _not_found(run_id)
+        return run
+
+    def run_file(self, who: Principal, run_id: str) -> Iterator[str]:
+        """The run as a run file, line by line (header first)."""
+        run = self.get(who, run_id)
+        yield header_line(run.header()) + "\n"
+        for event in list(run.log.events):
+            yield event.to_json() + "\n"
+
+    def detail(self, who: Principal, run_id: str) -> dict[str, Any]:
+        """``GET /runs/{id}``: the summary and the folded state."""
+        run = self.get(who, run_id)
+        return {**run.summary(), "state": run.state.to_dict()}
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def close(self, reason: str = "the server stopped while this run was going", timeout: float = 5.0) -> None:
+        """Interrupt live runs (each gets its terminal event), write everything and close the store."""
+        self._closing = True
+        going = [run for run in self._live.values() if not run.done]
+        for run in going:
+            run.interrupt(reason)
+        if going:
+            try:
+                await asyncio.wait_for(asyncio.gather(*(r.wait_async() for r in going)), timeout)
+            except TimeoutError:
+                log.warning("%d runs did not end within %.0f s of shutdown", sum(not r.done for r in going), timeout)
+        self.store.flush()
+        self.store.close()
+
+
+def _contract_summary(row: dict[str, Any]) -> dict[str, Any]:
+    keys = ("id", "task", "model", "strategy", "status", "createdAt", "endedAt", "eventCount")
+    return {k: row[k] for k in keys}
+
+
+def _safe_segment(name: str) -> str:
+    """A user name as one safe folder name."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip(".") or "user"
+    return cleaned[:64]

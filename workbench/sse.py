@@ -1,0 +1,93 @@
+"""Server-Sent Events: the one encoder both servers use, and the stream of a run as bytes.
+
+Encoding is kept apart from transport: :func:`run_stream` yields ready-to-write chunks
+(the ``retry:`` frame, batches of event frames, keep-alive comments), and each server only
+writes and flushes them. When many events are waiting, they go out as one chunk, so a
+server flushes once per batch, not once per event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import AsyncIterator
+
+from . import events as ev
+from .log import RunLog
+
+__all__ = [
+    "RETRY_MS",
+    "HEADERS",
+    "KEEPALIVE",
+    "retry_frame",
+    "encode_event",
+    "parse_resume",
+    "run_stream",
+    "ResumeError",
+]
+
+RETRY_MS = 2000
+"""How long a client waits before reconnecting (the first frame of every stream)."""
+
+HEADERS = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}
+"""Response headers of an event stream; no compression, so nothing buffers it."""
+
+KEEPALIVE = b": keep-alive\n\n"
+"""Sent when a stream has been idle for the heartbeat interval, so proxies keep it open."""
+
+MAX_BATCH = 500
+"""Events written together at most, so one flush never holds a huge buffer."""
+
+
+class ResumeError(ValueError):
+    """A malformed ``Last-Event-ID`` header or ``after`` query parameter."""
+
+
+def retry_frame(milliseconds: int = RETRY_MS) -> bytes:
+    return f"retry: {milliseconds}\n\n".encode()
+
+
+def encode_event(event: ev.Event) -> bytes:
+    """One event as an SSE frame: ``id:``, ``event:`` and a single ``data:`` line with the envelope."""
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (event.id, event.type.encode(), event.to_json().encode())
+
+
+def parse_resume(last_event_id: str | None, after: str | None) -> int:
+    """The id to resume after: the ``Last-Event-ID`` header wins over ``?after=``; 0 for neither."""
+    for name, value in (("Last-Event-ID", last_event_id), ("after", after)):
+        if value is None:
+            continue
+        text = value.strip()
+        if not text.isdigit() or len(text) > 18:
+            raise ResumeError(f"{name} must be a non-negative event id, such as 0 or 42; got {value[:40]!r}")
+        return int(text)
+    return 0
+
+
+async def run_stream(log: RunLog, *, after: int = 0, heartbeat: float = 15.0) -> AsyncIterator[bytes]:
+    """The bytes of a run's event stream: ``retry:``, the events after ``after``, keep-alives.
+
+    Ends after the terminal event (or at once past the end of a finished log).
+    """
+    yield retry_frame()
+    position = max(after, 0)
+    while True:
+        events = log.events
+        if position < len(events):
+            batch = events[position : position + MAX_BATCH]
+            position += len(batch)
+            yield b"".join(encode_event(e) for e in batch)
+            continue
+        if log.closed:
+            return
+        try:
+            await asyncio.wait_for(_more(log, position), timeout=heartbeat)
+        except TimeoutError:
+            yield KEEPALIVE
+
+
+async def _more(log: RunLog, position: int) -> None:
+    await log._wait_beyond(position)
