@@ -32,7 +32,7 @@ def test_run_shows_the_run_and_saves_a_file_that_keeps_the_contract(tmp_path: Pa
     assert any(line.startswith("  → write_file ") for line in lines)
     assert any(line.startswith("  ← write_file (") and " ms): Wrote " in line for line in lines)
     assert any(line.startswith("Complete in ") and "tokens:" in line for line in lines)
-    assert f"Saved" in done.stderr and str(out) in done.stderr
+    assert "Saved" in done.stderr and str(out) in done.stderr
     header, events = read_run_file(out)
     assert header.task == "Plan a picnic for twelve people"
     assert contract_violations(events) == []

@@ -411,3 +411,17 @@ async def test_interrupt_ends_a_run_as_interrupted_not_cancelled():
         "execution:error", "interrupted", "the server is shutting down")
     assert run.state.status == "interrupted"
     assert_contract(list(run.events))
+
+
+def test_log_lines_never_carry_a_credential(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture):
+    from workbench.redact import get_logger
+
+    key = "sk-ant-api03-secret-in-a-log-line-0123456789"
+    monkeypatch.setenv("ANTHROPIC_API_KEY", key)
+    caplog.set_level("DEBUG")
+    try:
+        raise RuntimeError(f"upstream said: bad key {key}")
+    except RuntimeError:
+        get_logger("workbench.server").exception("request failed with %s", key)
+    assert caplog.records and all(key not in r.getMessage() and key not in (r.exc_text or "") for r in caplog.records)
+    assert "[redacted]" in caplog.text and key not in caplog.text

@@ -7,7 +7,6 @@ so the SDK's own request building, retries and stream parsing run in every test.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any, Awaitable, Callable
 import anthropic
 import httpx2
 
+from .redact import get_logger
 from .errors import UserError
 from .options import RunOptions
 
@@ -29,7 +29,7 @@ __all__ = [
     "RetryObserver",
 ]
 
-log = logging.getLogger("workbench")
+log = get_logger("workbench")
 
 SIMULATED = "simulated"
 DEFAULT_CLAUDE_MODEL = "claude-sonnet-4-6"

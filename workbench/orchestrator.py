@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import random
 import time
 import traceback
@@ -31,12 +30,12 @@ from .errors import LimitExceeded, RunFailed, ToolError
 from .log import RunLog
 from .models import ModelClient, thinking_param
 from .options import RunOptions
-from .redact import redact
+from .redact import get_logger, redact
 from .tools import Tool, ToolContext, ToolOutcome, call_tool, tool_by_name
 
 __all__ = ["RunConfig", "Orchestrator", "STRATEGIES"]
 
-log = logging.getLogger("workbench")
+log = get_logger("workbench")
 
 Strategy = Literal["plan", "react"]
 STRATEGIES: tuple[str, ...] = ("plan", "react")

@@ -6,10 +6,11 @@ text from outside the workbench (an exception, a tool's output) can enter them.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 
-__all__ = ["redact", "REDACTED"]
+__all__ = ["redact", "REDACTED", "RedactingFilter", "get_logger"]
 
 REDACTED = "[redacted]"
 
@@ -28,3 +29,27 @@ def redact(text: str, *extra_secrets: str | None) -> str:
         if secret and len(secret) >= 6 and secret in text:
             text = text.replace(secret, REDACTED)
     return _PATTERNS.sub(REDACTED, text)
+
+
+class RedactingFilter(logging.Filter):
+    """Scrubs credentials from a log record's message and traceback before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = ()
+        if record.exc_info:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def get_logger(name: str = "workbench") -> logging.Logger:
+    """The logger ``name`` with a :class:`RedactingFilter` attached (once).
+
+    Every workbench module logs through this: a logger's filters only see records logged
+    to that very logger, not those propagated from its children, so each gets its own.
+    """
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
+    return logger

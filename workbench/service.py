@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any, Iterator, Literal
 
 from .errors import UserError
 from .launch import start_run
-from .redact import redact
+from .redact import get_logger, redact
 from .run import Run, new_run_id
 from .runfile import header_line
 from .store import RunStore
@@ -26,7 +25,7 @@ from .tools import BUILTIN_TOOLS
 
 __all__ = ["ApiError", "Principal", "RunService", "MAX_BODY_BYTES", "CLIENT_OPTIONS"]
 
-log = logging.getLogger("workbench.server")
+log = get_logger("workbench.server")
 
 MAX_BODY_BYTES = 1_000_000
 """The largest request body accepted."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
-import logging
 import math
 import os
 import threading
@@ -31,6 +30,7 @@ import pydantic
 import pydantic_core
 
 from ..errors import UserError
+from ..redact import get_logger
 from ._context import _CURRENT, ToolContext
 from ._decorator import Tool
 from ._output import (
@@ -43,7 +43,7 @@ from ._output import (
 
 __all__ = ["DEFAULT_MAX_OUTPUT_CHARS", "DEFAULT_TIMEOUT", "ToolOutcome", "call_tool"]
 
-log = logging.getLogger("workbench.tools")
+log = get_logger("workbench.tools")
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds a tool call may take when neither the tool nor the caller says otherwise."""
