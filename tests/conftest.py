@@ -1,4 +1,5 @@
-"""Shared fixtures: every test gets its own workbench home and no Anthropic credentials."""
+"""Shared fixtures: every test gets its own workbench home (credentials are gone for the
+whole session: see the root conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,6 @@ import pytest
 def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path_factory.mktemp("workbench-home")
     monkeypatch.setenv("WORKBENCH_HOME", str(home))
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "WORKBENCH_MODEL",
-                 "WORKBENCH_URL", "WORKBENCH_TOKEN", "ANTHROPIC_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
     # The SDK may also read credentials from a profile on disk; point it at an empty folder.
     monkeypatch.setenv("ANTHROPIC_CONFIG_DIR", str(home / "anthropic-config"))
     return home
