@@ -128,3 +128,10 @@ def test_a_listener_may_remove_itself_and_others_still_run():
     log.append(delta(0))
     log.append(delta(1))
     assert calls == ["once", "always", "always"]
+
+
+def test_wait_closed_wakes_on_close_without_a_terminal_event():
+    log = RunLog("r")
+    threading.Timer(0.05, log.close).start()
+    assert log.wait_closed(5)
+    assert not RunLog("r2").wait_closed(0.01)

@@ -60,6 +60,7 @@ async def test_a_run_belongs_to_its_owner(service: RunService):
         ({"task": "t", "options": {"workspace": "/etc"}}, 400, "cannot be set over HTTP"),
         ({"task": "t", "options": {"scenario": "/etc/passwd"}}, 400, "cannot be set over HTTP"),
         ({"task": "t", "options": {"pace": -1}}, 400, "pace"),
+        ({"task": "t", "options": []}, 400, "options must be a JSON object"),
         ({"task": "t", "bogus": 1}, 400, "unknown fields"),
     ],
 )

@@ -8,12 +8,10 @@ Skipped when /usr/bin/chromium is missing, unless WORKBENCH_REQUIRE_BROWSER=1.
 from __future__ import annotations
 
 import json
-import os
 import time
-from pathlib import Path
-from typing import Any
 
 import pytest
+from browser import ARTIFACTS, chromium
 
 import workbench as wb
 from workbench import events as ev
@@ -21,32 +19,14 @@ from workbench.widget import export_html
 from workbench.widget._wire import merged_items
 from workbench.widget.view import STATIC
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 LIVE = "[data-testid=live-view] "
 SNAP = "[data-testid=inspector-view] [data-testid=snapshot-view] "
 
 
 @pytest.fixture(scope="module")
 def browser():
-    problem = None
-    if not CHROMIUM.exists():
-        problem = f"no Chromium at {CHROMIUM} (install Debian's chromium package)"
-    else:
-        try:
-            from playwright.sync_api import sync_playwright
-        except ImportError:
-            problem = "the playwright package is not installed (pip install playwright)"
-    if problem:
-        if os.environ.get("WORKBENCH_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"WORKBENCH_REQUIRE_BROWSER=1 but {problem}")
-        pytest.skip(problem)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@
     run = wb.run("Write a short guide to tide pools")   # offline simulator without a key
     state = await run                                    # or run.wait() outside async code
     run.save("tide-pools.jsonl")
+
+    wb.connect()                                         # from now on, runs go to a server
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 from typing import Any, Callable, Sequence
 
 from . import events
+from .client import attach, connect, disconnect, runs
 from .errors import LimitExceeded, RunFailed, RunFileError, ToolError, UserError, WorkbenchError
 from .launch import start_run
 from .recorder import Recorder, record
@@ -22,6 +25,10 @@ from .tools import Tool, ToolContext, current_context, tool
 __all__ = [
     "run",
     "load",
+    "connect",
+    "disconnect",
+    "attach",
+    "runs",
     "record",
     "Recorder",
     "tool",
@@ -58,7 +65,15 @@ def run(
     or a Claude model id. ``strategy``: ``"plan"`` (plan, then phases) or ``"react"`` (one
     loop). ``tools``: built-in tool names, ``@workbench.tool`` functions, or plain typed
     functions; default: the built-in workspace file tools. ``options``: see the README.
+
+    After :func:`connect`, the run goes to the server instead (``tools`` then names the
+    server's built-in tools); :func:`disconnect` brings runs back to this process.
     """
+    from .client import current, start_remote
+
+    connection = current()
+    if connection is not None:
+        return start_remote(connection, task, model=model, strategy=strategy, tools=tools, options=options)
     return start_run(task, model=model, strategy=strategy, tools=tools, options=options)
 
 
@@ -72,3 +87,10 @@ def load_ipython_extension(ipython: Any) -> None:
     from .magics import load_ipython_extension as load_magics
 
     load_magics(ipython)
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    """The Jupyter server extension (``jpserver_extensions: {"workbench": true}``)."""
+    from .server_ext import WorkbenchApp
+
+    return [{"module": "workbench.server_ext", "app": WorkbenchApp}]

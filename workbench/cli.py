@@ -1,4 +1,4 @@
-"""The ``workbench`` command: run a task, replay a run file."""
+"""The ``workbench`` command: run a task, replay a run file, serve the HTTP API."""
 
 from __future__ import annotations
 
@@ -36,6 +36,21 @@ def _parser() -> argparse.ArgumentParser:
     replay = commands.add_parser("replay", help="re-stream a saved run", description="Re-stream a saved run file.")
     replay.add_argument("file", type=Path)
     replay.add_argument("--speed", type=float, default=1.0, help="times faster than recorded (0: instant)")
+
+    serve = commands.add_parser(
+        "serve", help="serve the workbench HTTP API (standalone server)",
+        description="Serve the workbench HTTP API under /api. Without a token it only listens on loopback.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks a free one)")
+    serve.add_argument("--token", help="token clients must send (default: $WORKBENCH_TOKEN, which other users "
+                       "cannot read in the process list); required off loopback")
+    serve.add_argument("--store", metavar="PATH", help="SQLite file of runs (default: $WORKBENCH_HOME/server/runs.db)")
+    serve.add_argument("--workspace-root", metavar="DIR",
+                       help="folder of the runs' workspaces (default: $WORKBENCH_HOME/server/workspaces)")
+    serve.add_argument("--model", help="model of runs that name none (default: simulated without a key)")
+    serve.add_argument("--heartbeat", type=float, default=15.0, help="seconds of idle stream before a keep-alive")
+    serve.add_argument("--cors-origin", metavar="ORIGIN", nargs="+", action="extend", default=[],
+                       help="browser origins allowed to call the API, e.g. http://localhost:3000 (default: none)")
     return parser
 
 
@@ -73,10 +88,47 @@ async def _replay_command(args: argparse.Namespace, view: TerminalView) -> int:
     return EXIT_OK
 
 
+async def _serve_command(args: argparse.Namespace, view: TerminalView) -> int:
+    import os
+
+    from .launch import workbench_home
+    from .server import is_loopback, serve
+
+    token = args.token or os.environ.get("WORKBENCH_TOKEN") or None
+    if not token and not is_loopback(args.host):
+        print(f"workbench: error: refusing to listen on {args.host} without a token: anyone who can reach it "
+              "could run agents. Set WORKBENCH_TOKEN (or pass --token), or listen on 127.0.0.1.", file=sys.stderr)
+        return EXIT_USAGE
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port must be between 0 and 65535, not {args.port}")
+    if not args.heartbeat > 0:
+        raise UserError("--heartbeat must be a positive number of seconds")
+    server_home = workbench_home() / "server"
+    store = Path(args.store) if args.store else server_home / "runs.db"
+    workspaces = Path(args.workspace_root) if args.workspace_root else server_home / "workspaces"
+    try:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        workspaces.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {exc.filename}: {exc.strerror}") from None
+
+    def out(line: str) -> None:
+        print(line, flush=True)
+
+    import logging
+
+    logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", level=logging.WARNING)
+    for name in ("workbench", "aiohttp.access"):
+        logging.getLogger(name).setLevel(logging.INFO)
+
+    return await serve(host=args.host, port=args.port, token=token, store=str(store), workspace_root=str(workspaces),
+                       model=args.model, heartbeat=args.heartbeat, cors_origins=args.cors_origin, out=out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     view = TerminalView()
-    command = {"run": _run_command, "replay": _replay_command}[args.command]
+    command = {"run": _run_command, "replay": _replay_command, "serve": _serve_command}[args.command]
     try:
         return asyncio.run(command(args, view))
     except UserError as exc:

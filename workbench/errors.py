@@ -8,7 +8,7 @@ in the caller's code; it ends with an ``execution:error`` event, and awaiting it
 
 from __future__ import annotations
 
-__all__ = ["WorkbenchError", "UserError", "RunFileError", "RunFailed", "LimitExceeded", "ToolError"]
+__all__ = ["WorkbenchError", "UserError", "RunFileError", "ServerError", "RunFailed", "LimitExceeded", "ToolError"]
 
 
 class WorkbenchError(Exception):
@@ -32,6 +32,44 @@ class RunFileError(UserError):
         super().__init__(where + message)
         self.path = path
         self.line = line
+
+
+class ServerError(UserError):
+    """A workbench server refused a request, could not be reached, or could no longer be followed.
+
+    ``status`` is the HTTP status (None when there was no answer); ``error_type`` is the
+    ``error.type`` of the server's JSON answer when it gave one.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, error_type: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+
+    @classmethod
+    def from_response(cls, status: int, body: str, *, url: str) -> "ServerError":
+        """The error of an HTTP answer, with the server's own message when its body has one."""
+        import json
+
+        error_type, message = None, ""
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            error = parsed.get("error")
+            if isinstance(error, dict):  # the contract's {"error": {"type", "message"}}
+                error_type, message = error.get("type"), str(error.get("message") or "")
+            elif isinstance(parsed.get("message"), str):  # Jupyter's {"message", "reason"}
+                message = parsed["message"]
+        elif body.strip() and not body.lstrip().startswith("<"):
+            message = body.strip().splitlines()[0][:200]
+        if status in (401, 403):
+            text = (f"the server at {url} refused the credentials (HTTP {status}){': ' + message if message else ''}. "
+                    "Check the token (argument token=, or WORKBENCH_TOKEN)")
+        else:
+            text = f"{url} answered HTTP {status}{': ' + message if message else ''}"
+        return cls(text, status=status, error_type=error_type)
 
 
 class RunFailed(WorkbenchError):

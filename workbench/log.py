@@ -34,6 +34,7 @@ class RunLog:
         # Reentrant: a listener may add or remove listeners while it is being called.
         self._lock = threading.RLock()
         self._closed = False
+        self._ended = threading.Event()  # set with _closed, for waiters outside any event loop
         # Replaced, never mutated, so _push can iterate while a listener changes it.
         self._listeners: tuple[Callable[[ev.Event], None], ...] = (on_append,) if on_append else ()
 
@@ -65,6 +66,7 @@ class RunLog:
         self._events.append(event)
         if event.type in ev.TERMINAL_TYPES:
             self._closed = True
+            self._ended.set()
         for listener in self._listeners:
             listener(event)
         if self._waiters:
@@ -86,6 +88,7 @@ class RunLog:
         """End the log without a terminal event (e.g. a run file cut short); subscribers finish."""
         with self._lock:
             self._closed = True
+            self._ended.set()
             waiters, self._waiters = self._waiters, []
         for loop, future in waiters:
             _wake(loop, future)
@@ -101,6 +104,10 @@ class RunLog:
     def closed(self) -> bool:
         """Whether the terminal event is in (no more events will come)."""
         return self._closed
+
+    def wait_closed(self, timeout: float | None = None) -> bool:
+        """Block (outside async code) until the log is closed; False if ``timeout`` passed first."""
+        return self._ended.wait(timeout)
 
     def __len__(self) -> int:
         return len(self._events)

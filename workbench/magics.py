@@ -9,6 +9,7 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from .errors import UserError
+from .client import current, start_remote
 from .launch import start_run
 
 __all__ = ["WorkbenchMagics", "load_ipython_extension"]
@@ -25,11 +26,18 @@ class WorkbenchMagics(Magics):
     @argument("--name", "-n", default=None, help="also keep the run in this variable")
     @cell_magic
     def agent(self, line: str, cell: str) -> Any:
-        """Run the cell's text as a task and show the run live: ``%%agent --model simulated``."""
+        """Run the cell's text as a task and show the run live: ``%%agent --model simulated``.
+
+        After ``wb.connect()``, the run goes to the server, as ``wb.run`` does.
+        """
         args = parse_argstring(self.agent, line)
         options = {k: v for k, v in (("pace", args.pace), ("seed", args.seed), ("scenario", args.scenario)) if v is not None}
         try:
-            run = start_run(cell, model=args.model, strategy=args.strategy, options=options)
+            connection = current()
+            if connection is not None:
+                run = start_remote(connection, cell, model=args.model, strategy=args.strategy, options=options)
+            else:
+                run = start_run(cell, model=args.model, strategy=args.strategy, options=options)
         except UserError as exc:
             print(f"workbench: {exc}", file=sys.stderr)
             return None

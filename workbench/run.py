@@ -146,18 +146,8 @@ class Run:
         """Block until the run ends (outside async code) and return its final state."""
         if self._loop is not None and _running_loop() is self._loop:
             raise UserError("run.wait() would block the loop the run executes on; use 'await run' instead")
-        finished = threading.Event()
-
-        def on_event(event: ev.Event) -> None:
-            if event.type in ev.TERMINAL_TYPES:
-                finished.set()
-
-        self.log.add_listener(on_event)
-        try:
-            if not self.done and not finished.wait(timeout):
-                raise TimeoutError(f"run {self.id} did not end within {timeout} s")
-        finally:
-            self.log.remove_listener(on_event)
+        if not self.log.wait_closed(timeout):
+            raise TimeoutError(f"run {self.id} did not end within {timeout} s")
         return self._final(raise_on_error)
 
     def _final(self, raise_on_error: bool) -> RunState:

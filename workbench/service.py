@@ -123,7 +123,9 @@ class RunService:
                 raise ApiError(400, "invalid_request", f"tools {refused} are not available here; available: {self.allowed_tools}")
         else:
             tools = self.allowed_tools
-        options = body.get("options") or {}
+        options = body.get("options")
+        if options is None:
+            options = {}
         if not isinstance(options, dict):
             raise ApiError(400, "invalid_request", "options must be a JSON object")
         refused = sorted(set(options) - CLIENT_OPTIONS)

@@ -1,0 +1,56 @@
+"""Shared by the browser tests: Debian's Chromium driven by Playwright for Python.
+
+Playwright never downloads a browser here (no ``playwright install``); it drives the
+system's Chromium. :func:`chromium` skips the test when that browser or Playwright is
+missing, unless ``WORKBENCH_REQUIRE_BROWSER=1`` (CI), where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+"""Screenshots for a person to look at (ignored by git)."""
+
+
+def browser_problem() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    if not CHROMIUM.exists():
+        return f"no Chromium at {CHROMIUM} (install Debian's chromium package)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install playwright)"
+    return None
+
+
+def skip_without_browser() -> None:
+    """Skip the calling test (or fail it, under WORKBENCH_REQUIRE_BROWSER=1) when there is no browser."""
+    problem = browser_problem()
+    if problem:
+        if os.environ.get("WORKBENCH_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"WORKBENCH_REQUIRE_BROWSER=1 but {problem}")
+        pytest.skip(problem)
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """A headless Chromium (a Playwright ``Browser``), closed afterwards; skips when there is none."""
+    skip_without_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -1,0 +1,426 @@
+"""The standalone server (``workbench serve``): every route over real sockets, auth, CORS,
+exact SSE bytes, and a graceful stop as a real process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from workbench import sse
+from workbench._follow import SseParser
+from workbench.contract import contract_violations
+from workbench.events import parse_event
+from workbench.server import is_loopback
+from workbench.service import MAX_BODY_BYTES, Principal
+from servers import Served, raw_get, start_server
+
+TOKEN = "s3cret-t0ken"
+QUICK = {"task": "Write a haiku", "model": "simulated", "strategy": "react"}
+SLOW = {"task": "Write a long essay", "model": "simulated", "strategy": "react", "options": {"pace": 20}}
+
+
+@pytest.fixture
+async def servers(tmp_path: Path):
+    started: list[Served] = []
+
+    async def start(**kwargs) -> Served:
+        served = await start_server(tmp_path, **kwargs)
+        started.append(served)
+        return served
+
+    yield start
+    for served in started:
+        await served.runner.cleanup()
+
+
+@pytest.fixture
+async def http():
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def bearer(token: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def finished(served: Served, run_id: str) -> None:
+    run = served.service.get(Principal("owner"), run_id)
+    await asyncio.wait_for(run.wait_async(), 20)
+
+
+async def test_every_route(servers, http: aiohttp.ClientSession):
+    served = await servers(token=TOKEN)
+    api = served.api
+    async with http.post(f"{api}/runs", json=QUICK, headers=bearer()) as r:
+        assert r.status == 201
+        created = await r.json()
+        assert r.headers["Location"] == f"/api/runs/{created['id']}"
+    assert set(created) >= {"id", "task", "model", "strategy", "status", "createdAt", "endedAt", "eventCount"}
+    assert (created["task"], created["model"], created["strategy"], created["status"]) == (
+        "Write a haiku", "simulated", "react", "running")
+    run_id = created["id"]
+    await finished(served, run_id)
+
+    async with http.get(f"{api}/runs", headers=bearer()) as r:
+        assert r.status == 200
+        listed = (await r.json())["runs"]
+    assert [s["id"] for s in listed] == [run_id] and listed[0]["status"] == "complete"
+
+    async with http.get(f"{api}/runs/{run_id}", headers=bearer()) as r:
+        assert r.status == 200
+        detail = await r.json()
+    assert detail["status"] == "complete" and detail["state"]["status"] == "complete"
+    assert detail["eventCount"] == listed[0]["eventCount"]
+
+    async with http.get(f"{api}/runs/{run_id}/events", headers=bearer()) as r:
+        assert r.status == 200 and r.headers["Content-Type"] == "text/event-stream"
+        streamed = [parse_event(f.data) for f in SseParser().feed(await r.read())]
+    async with http.get(f"{api}/runs/{run_id}/log", headers=bearer()) as r:
+        assert r.status == 200 and r.headers["Content-Type"] == "application/x-ndjson"
+        assert r.headers["Content-Disposition"] == f'attachment; filename="{run_id}.jsonl"'
+        lines = (await r.text()).splitlines()
+    header, logged = json.loads(lines[0]), [parse_event(line) for line in lines[1:]]
+    assert header["format"] == "workbench-run" and header["runId"] == run_id
+    assert [e.to_dict() for e in streamed] == [e.to_dict() for e in logged]
+    assert len(logged) == detail["eventCount"] and contract_violations(logged) == []
+
+    async with http.get(f"{api}/runs/{run_id}/events?after={len(logged) - 2}", headers=bearer()) as r:
+        tail = [parse_event(f.data) for f in SseParser().feed(await r.read())]
+    assert [e.id for e in tail] == [len(logged) - 1, len(logged)]
+
+    async with http.post(f"{api}/runs", json=SLOW, headers=bearer()) as r:
+        slow_id = (await r.json())["id"]
+    async with http.post(f"{api}/runs/{slow_id}/cancel", headers=bearer()) as r:
+        assert r.status == 202
+        assert (await r.json())["id"] == slow_id
+    await finished(served, slow_id)
+    async with http.get(f"{api}/runs/{slow_id}", headers=bearer()) as r:
+        assert (await r.json())["status"] == "cancelled"
+    async with http.post(f"{api}/runs/{slow_id}/cancel", headers=bearer()) as r:
+        assert r.status == 409
+        assert (await r.json())["error"]["type"] == "already_finished"
+
+
+def _error_shape(body: object) -> bool:
+    return (isinstance(body, dict) and set(body) == {"error"} and isinstance(body["error"]["type"], str)
+            and isinstance(body["error"]["message"], str) and body["error"]["message"])
+
+
+@pytest.mark.parametrize(
+    "method, path, kwargs, status, error_type, words",
+    [
+        ("POST", "/api/runs", {"data": b"{not json"}, 400, "invalid_json", "not valid JSON"),
+        ("POST", "/api/runs", {"data": b""}, 400, "invalid_request", "JSON object"),
+        ("POST", "/api/runs", {"data": b"\xff\xfe\x00garbage"}, 400, "invalid_json", "not valid JSON"),
+        ("POST", "/api/runs", {"data": b'{"task": NaN}'}, 400, "invalid_json", "NaN"),
+        ("POST", "/api/runs", {"data": b"[" * 100_000}, 400, "invalid_json", "nested too deeply"),
+        ("POST", "/api/runs", {"json": [1, 2]}, 400, "invalid_request", "JSON object"),
+        ("POST", "/api/runs", {"json": {"task": ""}}, 400, "invalid_request", "non-empty string"),
+        ("POST", "/api/runs", {"json": {"task": "t", "model": "gpt-4"}}, 400, "invalid_request", "unknown model"),
+        ("POST", "/api/runs", {"json": {"task": "t", "options": {"workspace": "/etc"}}}, 400, "invalid_request",
+         "cannot be set over HTTP"),
+        ("POST", "/api/runs", {"data": b'{"task": "' + b"x" * MAX_BODY_BYTES + b'"}'}, 413, "too_large", "1,000,000"),
+        ("GET", "/api/runs/r_0000000000000000", {}, 404, "not_found", "no run"),
+        ("GET", "/api/runs/../../etc/passwd", {}, 404, "not_found", ""),
+        ("GET", "/api/runs/r_0000000000000000/events", {}, 404, "not_found", "no run"),
+        ("GET", "/api/runs/r_0000000000000000/log", {}, 404, "not_found", "no run"),
+        ("POST", "/api/runs/r_0000000000000000/cancel", {}, 404, "not_found", "no run"),
+        ("GET", "/api/nothing-here", {}, 404, "not_found", "no route"),
+        ("GET", "/", {}, 404, "not_found", "no route"),
+        ("DELETE", "/api/runs", {}, 405, "method_not_allowed", "DELETE"),
+        ("PUT", "/api/runs/r_0000000000000000/cancel", {}, 405, "method_not_allowed", "PUT"),
+    ],
+)
+async def test_bad_input_is_a_4xx_json_error(servers, http, method, path, kwargs, status, error_type, words):
+    served = await servers(token=TOKEN)
+    async with http.request(method, served.root + path, headers=bearer(), **kwargs) as r:
+        assert r.status == status
+        assert r.headers["Content-Type"].startswith("application/json")
+        body = await r.json()
+    assert _error_shape(body) and body["error"]["type"] == error_type and words in body["error"]["message"]
+    assert served.service.list(Principal("owner")) == []
+
+
+async def test_a_chunked_body_over_the_limit_is_a_413(servers, http):
+    served = await servers(token=TOKEN)
+
+    async def chunks():
+        for _ in range(MAX_BODY_BYTES // 50_000 + 2):
+            yield b" " * 50_000
+
+    async with http.post(served.api + "/runs", data=chunks(), headers=bearer()) as r:
+        assert r.status == 413 and (await r.json())["error"]["type"] == "too_large"
+
+
+@pytest.mark.parametrize("header, query", [("Last-Event-ID", None), (None, "after")])
+@pytest.mark.parametrize("value", ["abc", "-1", "1.5", "9" * 40])
+async def test_malformed_resume_points_are_a_400(servers, http, header, query, value):
+    served = await servers(token=TOKEN)
+    async with http.post(served.api + "/runs", json=QUICK, headers=bearer()) as r:
+        run_id = (await r.json())["id"]
+    headers = {**bearer(), **({header: value} if header else {})}
+    params = {query: value} if query else None
+    async with http.get(f"{served.api}/runs/{run_id}/events", headers=headers, params=params) as r:
+        assert r.status == 400
+        body = await r.json()
+    assert body["error"]["type"] == "invalid_request" and "non-negative event id" in body["error"]["message"]
+    await finished(served, run_id)
+
+
+async def test_requests_without_the_right_token_are_refused_and_learn_nothing(servers, http):
+    served = await servers(token=TOKEN)
+    async with http.post(served.api + "/runs", json=QUICK, headers=bearer()) as r:
+        run_id = (await r.json())["id"]
+    await finished(served, run_id)
+    paths = [("POST", "/runs"), ("GET", "/runs"), ("GET", f"/runs/{run_id}"), ("POST", f"/runs/{run_id}/cancel"),
+             ("GET", f"/runs/{run_id}/events"), ("GET", f"/runs/{run_id}/log"), ("GET", "/runs/r_0000000000000000"),
+             ("GET", "/elsewhere")]
+    refusals = [({}, None), (bearer("wrong"), None), (bearer(TOKEN + "x"), None), (bearer(TOKEN[:-1]), None),
+                ({"Authorization": f"Basic {TOKEN}"}, None), ({"Authorization": TOKEN}, None),
+                ({"Authorization": "Bearer"}, None), ({}, {"token": "wrong"}), ({}, {"token": ""}),
+                (bearer("wrong"), {"token": TOKEN})]  # a header, once sent, is what counts
+    bodies = set()
+    for method, path in paths:
+        for headers, params in refusals:
+            async with http.request(method, served.api + path, headers=headers, params=params, json=QUICK) as r:
+                assert r.status == 401, (method, path, headers, params)
+                assert r.headers["WWW-Authenticate"].startswith("Bearer")
+                bodies.add(await r.text())
+    assert len(bodies) == 1 and json.loads(bodies.pop())["error"]["type"] == "unauthorized"
+    assert [s["id"] for s in served.service.list(Principal("owner"))] == [run_id]  # no run was started
+
+    async with http.get(f"{served.api}/runs/{run_id}", params={"token": TOKEN}) as r:
+        assert r.status == 200
+    async with http.get(f"{served.api}/runs/{run_id}/events", params={"token": TOKEN, "after": "3"}) as r:
+        assert r.status == 200 and b"id: 4\n" in await r.read()
+
+
+async def test_the_token_in_a_query_never_reaches_the_access_log(servers, http, caplog):
+    served = await servers(token=TOKEN)
+    with caplog.at_level(logging.INFO, logger="aiohttp.access"):
+        async with http.get(served.api + "/runs", params={"token": TOKEN}) as r:
+            assert r.status == 200
+        await asyncio.sleep(0.05)
+    lines = [rec.getMessage() for rec in caplog.records if rec.name == "aiohttp.access"]
+    assert lines and lines[0].startswith("GET /api/runs 200") and all(TOKEN not in line for line in lines)
+
+
+async def test_each_token_is_a_person_and_runs_are_theirs(servers, http):
+    served = await servers(tokens={"ada-token": Principal("ada"), "bob-token": Principal("bob")})
+    async with http.post(served.api + "/runs", json=QUICK, headers=bearer("ada-token")) as r:
+        run_id = (await r.json())["id"]
+    await asyncio.wait_for(served.service.get(Principal("ada"), run_id).wait_async(), 20)
+    async with http.get(served.api + "/runs", headers=bearer("bob-token")) as r:
+        assert (await r.json())["runs"] == []
+    for path in (f"/runs/{run_id}", f"/runs/{run_id}/events", f"/runs/{run_id}/log"):
+        async with http.get(served.api + path, headers=bearer("bob-token")) as r:
+            assert r.status == 404
+    async with http.get(served.api + "/runs", headers=bearer("ada-token")) as r:
+        assert [s["id"] for s in (await r.json())["runs"]] == [run_id]
+
+
+async def test_without_a_token_on_loopback_everyone_is_the_one_local_user(servers, http):
+    served = await servers()
+    async with http.post(served.api + "/runs", json=QUICK) as r:
+        assert r.status == 201
+    async with http.get(served.api + "/runs", headers=bearer("anything")) as r:
+        assert len((await r.json())["runs"]) == 1
+
+
+async def test_sse_bytes_on_the_wire_are_the_shared_encoder_s(servers, http):
+    served = await servers(token=TOKEN, heartbeat=0.05)
+    async with http.post(served.api + "/runs", json=QUICK, headers=bearer()) as r:
+        run_id = (await r.json())["id"]
+    await finished(served, run_id)
+    run = served.service.get(Principal("owner"), run_id)
+    path = f"/api/runs/{run_id}/events"
+
+    whole = await raw_get(served.port, path, {**bearer(), "Accept": "text/event-stream", "Accept-Encoding": "gzip"})
+    assert whole.status == 200
+    assert whole.headers["content-type"] == "text/event-stream"
+    assert whole.headers["cache-control"] == "no-cache"
+    assert whole.headers["x-accel-buffering"] == "no"
+    assert "content-encoding" not in whole.headers
+    assert whole.body == sse.retry_frame() + b"".join(sse.encode_event(e) for e in run.events)
+
+    resumed = await raw_get(served.port, path, {**bearer(), "Last-Event-ID": "200"})
+    assert resumed.body == b"retry: 2000\n\n" + b"".join(sse.encode_event(e) for e in run.events[200:])
+    past_the_end = await raw_get(served.port, f"{path}?after={len(run.events)}", bearer())
+    assert past_the_end.body == b"retry: 2000\n\n"
+
+
+async def test_a_live_stream_gets_keep_alives_and_no_ping_of_aiohttp_sse(servers, http):
+    served = await servers(token=TOKEN, heartbeat=0.05)
+    async with http.post(served.api + "/runs", json={**QUICK, "options": {"pace": 8}}, headers=bearer()) as r:
+        run_id = (await r.json())["id"]
+    reading = asyncio.create_task(raw_get(served.port, f"/api/runs/{run_id}/events", bearer()))
+    await asyncio.sleep(1.0)
+    async with http.post(f"{served.api}/runs/{run_id}/cancel", headers=bearer()) as r:
+        assert r.status == 202
+    response = await asyncio.wait_for(reading, 10)  # the stream ends after the terminal event
+    run = served.service.get(Principal("owner"), run_id)
+    assert run.done and run.events[-1].type == "execution:cancelled"
+    assert sse.KEEPALIVE in response.body and b"ping" not in response.body
+    assert response.body.replace(sse.KEEPALIVE, b"") == (
+        sse.retry_frame() + b"".join(sse.encode_event(e) for e in run.events))
+
+
+async def test_cors_allow_list(servers, http):
+    allowed, other = "http://localhost:3000", "https://evil.example"
+    served = await servers(token=TOKEN, cors=[allowed])
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+    async with http.options(served.api + "/runs", headers={"Origin": allowed, **preflight}) as r:
+        assert r.status == 204
+        assert r.headers["Access-Control-Allow-Origin"] == allowed
+        assert "Authorization" in r.headers["Access-Control-Allow-Headers"]
+        assert "POST" in r.headers["Access-Control-Allow-Methods"]
+    async with http.options(served.api + "/runs", headers={"Origin": other, **preflight}) as r:
+        assert r.status == 403 and "Access-Control-Allow-Origin" not in r.headers
+    async with http.get(served.api + "/runs", headers={"Origin": allowed, **bearer()}) as r:
+        assert r.status == 200 and r.headers["Access-Control-Allow-Origin"] == allowed
+    async with http.get(served.api + "/runs", headers={"Origin": allowed}) as r:  # a browser can read the 401
+        assert r.status == 401 and r.headers["Access-Control-Allow-Origin"] == allowed
+    async with http.get(served.api + "/runs", headers={"Origin": other, **bearer()}) as r:
+        assert r.status == 200 and "Access-Control-Allow-Origin" not in r.headers
+    async with http.post(served.api + "/runs", json=QUICK, headers={"Origin": allowed, **bearer()}) as r:
+        run_id = (await r.json())["id"]
+    async with http.get(f"{served.api}/runs/{run_id}/events", params={"token": TOKEN}, headers={"Origin": allowed}) as r:
+        assert r.headers["Access-Control-Allow-Origin"] == allowed  # EventSource from that page
+        await r.read()
+
+    closed = await servers(token=TOKEN)  # none by default
+    async with http.options(closed.api + "/runs", headers={"Origin": allowed, **preflight}) as r:
+        assert r.status == 403 and "Access-Control-Allow-Origin" not in r.headers
+    async with http.get(closed.api + "/runs", headers={"Origin": allowed, **bearer()}) as r:
+        assert "Access-Control-Allow-Origin" not in r.headers
+
+
+# --- workbench serve, as a real process ---------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "NO_COLOR": "1", **extra}
+
+
+async def _serve(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "workbench.cli", "serve", *args, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=env or _env())
+
+
+async def _started(process: asyncio.subprocess.Process) -> tuple[int, list[str]]:
+    lines = []
+    while True:
+        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+        assert line, (lines, (await process.stderr.read()).decode())
+        lines.append(line.rstrip("\n"))
+        if line.startswith("Workbench server on "):
+            url = line.split()[3]
+            port = int(url.rsplit(":", 1)[1].split("/")[0])
+        if line.startswith("Stop with Ctrl-C"):
+            return port, lines
+
+
+@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("127.8.0.1", True), ("::1", True), ("[::1]", True),
+                                            ("localhost", True), ("0.0.0.0", False), ("::", False), ("", False),
+                                            ("192.0.2.1", False), ("example.org", False), ("localhost.evil", False)])
+def test_what_counts_as_loopback(host: str, loopback: bool):
+    assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "example.org"])
+async def test_serve_refuses_to_listen_off_loopback_without_a_token(tmp_path: Path, host: str):
+    port = _free_port()
+    process = await _serve("--host", host, "--port", str(port), "--store", str(tmp_path / "runs.db"))
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 2
+    assert f"refusing to listen on {host} without a token" in err.decode() and "WORKBENCH_TOKEN" in err.decode()
+    assert "Traceback" not in err.decode() and out == b""
+    assert not _listening(port)
+    assert not (tmp_path / "runs.db").exists()
+
+
+async def test_serve_with_a_token_from_the_environment_listens_and_says_how_to_connect(tmp_path: Path, http):
+    process = await _serve("--port", "0", "--store", str(tmp_path / "runs.db"), "--workspace-root", str(tmp_path / "ws"),
+                           env=_env(WORKBENCH_TOKEN=TOKEN))
+    try:
+        port, lines = await _started(process)
+        text = "\n".join(lines)
+        assert f"http://127.0.0.1:{port}/api" in text and "wb.connect(" in text and TOKEN not in text
+        async with http.get(f"http://127.0.0.1:{port}/api/runs") as r:
+            assert r.status == 401
+        async with http.get(f"http://127.0.0.1:{port}/api/runs", headers=bearer()) as r:
+            assert r.status == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(process.wait(), 15) == 0
+
+
+async def test_serve_on_a_busy_port_is_a_clear_error(tmp_path: Path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        process = await _serve("--port", str(busy.getsockname()[1]), "--store", str(tmp_path / "runs.db"))
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 1 and "cannot listen on" in (out + err).decode() and b"Traceback" not in err
+
+
+async def test_sigterm_ends_open_streams_interrupts_runs_and_a_new_server_serves_them(tmp_path: Path, http):
+    store, workspaces = str(tmp_path / "runs.db"), str(tmp_path / "ws")
+    process = await _serve("--port", "0", "--store", store, "--workspace-root", workspaces, "--heartbeat", "0.5")
+    port, lines = await _started(process)
+    assert any("No token" in line for line in lines)
+    api = f"http://127.0.0.1:{port}/api"
+    async with http.post(api + "/runs", json={**SLOW, "strategy": "plan"}) as r:
+        run_id = (await r.json())["id"]
+    parser, frames = SseParser(), []
+    async with http.get(f"{api}/runs/{run_id}/events") as stream:
+        async for chunk in stream.content.iter_any():
+            frames += parser.feed(chunk)
+            if len(frames) >= 5 and process.returncode is None and not hasattr(stream, "_signalled"):
+                stream._signalled = time.monotonic()  # type: ignore[attr-defined]
+                process.send_signal(signal.SIGTERM)
+        ended = time.monotonic() - stream._signalled  # type: ignore[attr-defined]
+    assert ended < 5, f"the stream took {ended:.1f} s to end"
+    assert await asyncio.wait_for(process.wait(), 10) == 0
+    out = (await process.stdout.read()).decode()
+    assert "Stopping" in out and "Stopped." in out
+    received = [parse_event(f.data) for f in frames]
+    assert received[-1].type == "execution:error" and received[-1].data.error.type == "interrupted"
+    assert [e.id for e in received] == list(range(1, len(received) + 1))
+
+    again = await _serve("--port", "0", "--store", store, "--workspace-root", workspaces)
+    try:
+        port, _ = await _started(again)
+        api = f"http://127.0.0.1:{port}/api"
+        async with http.get(f"{api}/runs/{run_id}") as r:
+            detail = await r.json()
+        assert detail["status"] == "interrupted" and detail["eventCount"] == len(received)
+        async with http.get(f"{api}/runs/{run_id}/log") as r:
+            logged = [parse_event(line) for line in (await r.text()).splitlines()[1:]]
+        assert [e.to_dict() for e in logged] == [e.to_dict() for e in received]
+        assert contract_violations(logged) == []
+    finally:
+        again.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(again.wait(), 15) == 0

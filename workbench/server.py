@@ -1,0 +1,378 @@
+"""The standalone server (``workbench serve``): the HTTP contract over aiohttp and aiohttp-sse.
+
+Handlers are thin: they parse, authorize, call the :class:`~workbench.service.RunService`
+and encode. Every refusal is JSON of the contract's error shape; an event stream's bytes
+come from :func:`workbench.sse.run_stream`, the one encoder both servers share.
+
+    app = create_app(RunService(store_path=..., workspace_root=...), authenticate=single_token("s3cret"))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any, Awaitable, Callable, Iterable
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp_sse import EventSourceResponse, sse_response
+
+from . import sse
+from .service import MAX_BODY_BYTES, ApiError, Principal, RunService
+from .tokens import Authenticator
+
+__all__ = ["create_app", "make_runner", "API_PREFIX", "SEND_TIMEOUT"]
+
+log = logging.getLogger("workbench.server")
+
+API_PREFIX = "/api"
+SEND_TIMEOUT = 60.0
+"""Seconds a write to a stalled client may take before its connection is dropped."""
+STREAM_GRACE = 2.0
+"""Seconds streams get, at shutdown, to send their runs' last events before they are cut."""
+
+SERVICE = web.AppKey("workbench.service", RunService)
+AUTHENTICATE: web.AppKey[Authenticator] = web.AppKey("workbench.authenticate")
+HEARTBEAT = web.AppKey("workbench.heartbeat", float)
+CORS_ORIGINS: web.AppKey[frozenset[str]] = web.AppKey("workbench.cors_origins")
+STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("workbench.streams")
+PRINCIPAL = web.RequestKey("workbench.principal", Principal)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def create_app(
+    service: RunService,
+    *,
+    authenticate: Authenticator,
+    heartbeat: float = 15.0,
+    cors_origins: Iterable[str] = (),
+) -> web.Application:
+    """The application; it owns ``service`` and closes it (interrupting live runs) on shutdown."""
+    if heartbeat <= 0:
+        raise ValueError("heartbeat must be a positive number of seconds")
+    app = web.Application(middlewares=[_preflight, _errors, _authenticate], client_max_size=MAX_BODY_BYTES)
+    app[SERVICE] = service
+    app[AUTHENTICATE] = authenticate
+    app[HEARTBEAT] = float(heartbeat)
+    app[CORS_ORIGINS] = frozenset(o.rstrip("/") for o in cors_origins)
+    app[STREAMS] = set()
+    p = API_PREFIX
+    app.router.add_post(f"{p}/runs", create_run)
+    app.router.add_get(f"{p}/runs", list_runs, allow_head=False)
+    app.router.add_get(f"{p}/runs/{{run_id}}", run_detail, allow_head=False)
+    app.router.add_post(f"{p}/runs/{{run_id}}/cancel", cancel_run)
+    app.router.add_get(f"{p}/runs/{{run_id}}/events", run_events, allow_head=False)
+    app.router.add_get(f"{p}/runs/{{run_id}}/log", run_log, allow_head=False)
+    app.on_response_prepare.append(_cors_headers)
+    app.on_shutdown.append(_shutdown)
+    return app
+
+
+def make_runner(app: web.Application, *, shutdown_timeout: float = 5.0) -> web.AppRunner:
+    """An AppRunner that cancels a handler whose client went away and never logs query strings."""
+    return web.AppRunner(app, handle_signals=False, handler_cancellation=True,
+                         access_log_class=_AccessLogger, shutdown_timeout=shutdown_timeout)
+
+
+# --- handlers -----------------------------------------------------------------------------
+
+
+async def create_run(request: web.Request) -> web.Response:
+    body = await _json_body(request)
+    run = request.app[SERVICE].create(_who(request), body)
+    return web.json_response(run.summary(), status=201, headers={"Location": f"{API_PREFIX}/runs/{run.id}"})
+
+
+async def list_runs(request: web.Request) -> web.Response:
+    return web.json_response({"runs": request.app[SERVICE].list(_who(request))})
+
+
+async def run_detail(request: web.Request) -> web.Response:
+    return web.json_response(request.app[SERVICE].detail(_who(request), request.match_info["run_id"]))
+
+
+async def cancel_run(request: web.Request) -> web.Response:
+    run = request.app[SERVICE].cancel(_who(request), request.match_info["run_id"])
+    return web.json_response(run.summary(), status=202)
+
+
+async def run_events(request: web.Request) -> web.StreamResponse:
+    run = request.app[SERVICE].get(_who(request), request.match_info["run_id"])
+    try:
+        after = sse.parse_resume(request.headers.get("Last-Event-ID"), request.query.get("after"))
+    except sse.ResumeError as exc:
+        raise ApiError(400, "invalid_request", str(exc)) from None
+    streams = request.app[STREAMS]
+    task = asyncio.current_task()
+    assert task is not None
+    streams.add(task)
+    stream: _EventStream | None = None
+    try:
+        async with sse_response(request, headers=sse.HEADERS, response_cls=_EventStream,
+                                send_timeout=SEND_TIMEOUT) as stream:
+            async for chunk in sse.run_stream(run.log, after=after, heartbeat=request.app[HEARTBEAT]):
+                async with asyncio.timeout(SEND_TIMEOUT):
+                    await stream.write(chunk)
+    except (ConnectionError, TimeoutError):  # the client went away or stalled: nothing more to send
+        if request.transport is not None:
+            request.transport.abort()
+    finally:
+        streams.discard(task)
+    assert stream is not None
+    return stream
+
+
+async def run_log(request: web.Request) -> web.StreamResponse:
+    run_id = request.match_info["run_id"]
+    lines = request.app[SERVICE].run_file(_who(request), run_id)
+    first = next(lines)  # raises the 404 before anything is sent
+    response = web.StreamResponse(headers={
+        "Content-Type": "application/x-ndjson",
+        "Content-Disposition": f'attachment; filename="{run_id}.jsonl"',
+    })
+    await response.prepare(request)
+    batch = [first]
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= 500:
+            await response.write("".join(batch).encode())
+            batch = []
+    await response.write("".join(batch).encode())
+    await response.write_eof()
+    return response
+
+
+class _EventStream(EventSourceResponse):
+    """aiohttp-sse's response lifecycle without its own ``: ping`` frames.
+
+    Keep-alives come from :func:`workbench.sse.run_stream`, framed as the contract says.
+    """
+
+    async def _ping(self) -> None:
+        await asyncio.get_running_loop().create_future()  # until stop_streaming() cancels it
+
+
+# --- request helpers -----------------------------------------------------------------------
+
+
+def _who(request: web.Request) -> Principal:
+    return request[PRINCIPAL]
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def _json_body(request: web.Request) -> Any:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise _too_large()
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise _too_large() from None
+    if not raw.strip():
+        raise ApiError(400, "invalid_request", 'the body must be a JSON object such as {"task": "Write a haiku"}')
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        detail = str(exc).splitlines()[0][:120] if not isinstance(exc, RecursionError) else "nested too deeply"
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON ({detail}); send an object such as "
+                                            '{"task": "Write a haiku"}') from None
+
+
+def _too_large() -> ApiError:
+    return ApiError(413, "too_large", f"the request body is larger than {MAX_BODY_BYTES:,} bytes")
+
+
+def _presented_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, value = header.strip().partition(" ")
+        return value.strip() if scheme.lower() == "bearer" else ""
+    return request.query.get("token")
+
+
+# --- middlewares and signals --------------------------------------------------------------
+
+
+@web.middleware
+async def _preflight(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """CORS preflight for allowed origins; everything else goes on (headers: :func:`_cors_headers`)."""
+    origin = request.headers.get("Origin")
+    if request.method == "OPTIONS" and origin is not None and "Access-Control-Request-Method" in request.headers:
+        if origin.rstrip("/") not in request.app[CORS_ORIGINS]:
+            return _error_response(ApiError(403, "forbidden", "this origin may not use the API; the server "
+                                                              "allows the origins given with --cors-origin"))
+        return web.Response(status=204, headers={
+            "Access-Control-Allow-Methods": "GET, POST",
+            "Access-Control-Allow-Headers": "Authorization, Content-Type, Last-Event-ID",
+            "Access-Control-Max-Age": "600",
+        })
+    return await handler(request)
+
+
+async def _cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    origins = request.app[CORS_ORIGINS]
+    if not origins:
+        return
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.rstrip("/") in origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Vary"] = "Origin"
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure as the contract's JSON error; bad input never becomes a 5xx."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return _error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _error_response(_from_http_exception(request, exc), headers=_allow_header(exc))
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unexpected error in %s %s", request.method, request.path)
+        return _error_response(ApiError(500, "internal_error", "the server failed on this request; "
+                                                               "its log has the details"))
+
+
+@web.middleware
+async def _authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    principal = request.app[AUTHENTICATE](_presented_token(request))
+    if principal is None:
+        raise ApiError(401, "unauthorized", "missing or wrong token: send 'Authorization: Bearer <token>' "
+                                            "(or '?token=<token>' where headers cannot be set)")
+    request[PRINCIPAL] = principal
+    return await handler(request)
+
+
+async def _shutdown(app: web.Application) -> None:
+    """Interrupt live runs (streams send their terminal events and end), then cut what is left."""
+    await app[SERVICE].close()
+    streams = app[STREAMS].copy()
+    if streams:
+        _, pending = await asyncio.wait(streams, timeout=STREAM_GRACE)
+        for task in pending:
+            task.cancel()
+
+
+def _error_response(error: ApiError, headers: dict[str, str] | None = None) -> web.Response:
+    headers = dict(headers or {})
+    if error.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="workbench"'
+    return web.Response(status=error.status, text=error.json(), content_type="application/json", headers=headers)
+
+
+def _from_http_exception(request: web.Request, exc: web.HTTPException) -> ApiError:
+    if exc.status == 404:
+        return ApiError(404, "not_found", f"no route {request.path[:80]!r}; the API is GET/POST "
+                                          f"{API_PREFIX}/runs and {API_PREFIX}/runs/{{id}}[/events|/log|/cancel]")
+    if exc.status == 405:
+        return ApiError(405, "method_not_allowed", f"{request.method} is not allowed on {request.path[:80]!r}")
+    if exc.status == 413:
+        return _too_large()
+    return ApiError(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+
+
+def _allow_header(exc: web.HTTPException) -> dict[str, str]:
+    allow = exc.headers.get("Allow")
+    return {"Allow": allow} if allow else {}
+
+
+class _AccessLogger(AbstractAccessLogger):
+    """Method, path and status; never the query string, which may hold a token."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, duration: float) -> None:
+        self.logger.info("%s %s %d %.0f ms", request.method, request.path, response.status, duration * 1000)
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
+
+
+# --- workbench serve ------------------------------------------------------------------------
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only listens on this machine (literal loopback addresses and localhost)."""
+    import ipaddress
+
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+async def serve(
+    *,
+    host: str,
+    port: int,
+    token: str | None,
+    store: str,
+    workspace_root: str,
+    model: str | None,
+    heartbeat: float,
+    cors_origins: list[str],
+    out: Callable[[str], None],
+) -> int:
+    """``workbench serve``: listen until SIGINT or SIGTERM, then stop gracefully. Returns the exit code."""
+    import signal
+    import sqlite3
+
+    from .errors import UserError
+    from .models import validate_model
+    from .tokens import open_access, single_token
+
+    if model is not None:
+        validate_model(model)
+    authenticate = single_token(token) if token else open_access()
+    try:
+        service = RunService(store_path=store, workspace_root=workspace_root, default_model=model)
+    except (OSError, sqlite3.Error) as exc:
+        raise UserError(f"cannot open the run store {store}: {exc}") from None
+    runner = make_runner(create_app(service, authenticate=authenticate, heartbeat=heartbeat, cors_origins=cors_origins))
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        out(f"workbench: error: cannot listen on {_url(host, port)}: {exc.strerror or exc}")
+        return 1
+    bound = runner.addresses[0][1] if runner.addresses else port
+    url = _url(host, bound)
+    out(f"Workbench server on {url}{API_PREFIX} (store: {store})")
+    if token:
+        out("Requests need the token: 'Authorization: Bearer <token>' or '?token=<token>'.")
+        out(f'From a notebook: import workbench as wb; wb.connect("{url}", token="<token>")  '
+            "(or set WORKBENCH_URL and WORKBENCH_TOKEN, then wb.connect())")
+    else:
+        out("No token: anyone who can connect to this machine's loopback address uses it as one local user. "
+            "Set WORKBENCH_TOKEN or --token to require one.")
+        out(f'From a notebook: import workbench as wb; wb.connect("{url}")')
+    out("Stop with Ctrl-C: live runs are marked interrupted.")
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - not on this platform
+            pass
+    await stop.wait()
+    out("Stopping: interrupting live runs and closing streams…")
+    await runner.cleanup()
+    out("Stopped.")
+    return 0

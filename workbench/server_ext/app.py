@@ -1,0 +1,126 @@
+"""The workbench as a Jupyter server extension: one :class:`RunService`, configured by traits."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Any
+
+from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.auth.identity import (
+    IdentityProvider,
+    LegacyIdentityProvider,
+    PasswordIdentityProvider,
+)
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Float, Int, List, TraitError, Unicode, default, validate
+
+from ..service import Principal, RunService
+from ..tools import BUILTIN_TOOLS
+from .handlers import handlers
+
+__all__ = ["WorkbenchApp"]
+
+_SINGLE_CREDENTIAL_PROVIDERS = (IdentityProvider, PasswordIdentityProvider, LegacyIdentityProvider)
+"""jupyter_server's own providers: one token or password, held by one person."""
+
+
+class WorkbenchApp(ExtensionApp):
+    """Runs agents in the Jupyter server and serves the workbench HTTP contract under ``workbench/api``."""
+
+    name = "workbench"
+    description = "Agent Workbench: runs that outlive kernels, streamed over SSE"
+    load_other_extensions = True
+
+    default_model = Unicode(
+        "",
+        config=True,
+        help="Model of runs that name none: 'simulated' or a Claude model id. "
+        "Empty: the simulator without ANTHROPIC_API_KEY, else claude-sonnet-4-6 (or $WORKBENCH_MODEL).",
+    )
+    store_path = Unicode(
+        config=True,
+        help="SQLite file holding every run and its events; default <jupyter data dir>/workbench/runs.db.",
+    )
+    workspace_root = Unicode(
+        config=True,
+        help="Folder under which each run gets its workspace (<root>/<user>/<run id>); "
+        "default <jupyter data dir>/workbench/workspaces.",
+    )
+    heartbeat_seconds = Float(
+        15.0,
+        config=True,
+        help="Seconds an event stream may stay idle before a ': keep-alive' comment goes out.",
+    )
+    max_runs_per_user = Int(4, config=True, help="Runs one user may have going at once.")
+    allowed_tools = List(
+        Unicode(),
+        default_value=list(BUILTIN_TOOLS),
+        config=True,
+        help="Built-in tools runs started over HTTP may use (and get when they name none).",
+    )
+    per_user_runs = Bool(
+        None,
+        allow_none=True,
+        config=True,
+        help="Keep each Jupyter user's runs apart, by User.username. Default (None): yes when the "
+        "server's IdentityProvider names its users (JupyterHub, a custom provider); no for jupyter_server's "
+        "own token/password providers, whose users are anonymous per browser session, so every holder "
+        "of the one token or password owns all runs.",
+    )
+
+    @validate("heartbeat_seconds")
+    def _valid_heartbeat(self, proposal: Any) -> float:
+        if not proposal["value"] > 0:
+            raise TraitError(f"heartbeat_seconds must be more than 0 seconds, not {proposal['value']}")
+        return float(proposal["value"])
+
+    @default("store_path")
+    def _default_store_path(self) -> str:
+        return os.path.join(jupyter_data_dir(), "workbench", "runs.db")
+
+    @default("workspace_root")
+    def _default_workspace_root(self) -> str:
+        return os.path.join(jupyter_data_dir(), "workbench", "workspaces")
+
+    service: RunService | None = None
+
+    def initialize_settings(self) -> None:
+        # Created (and the store recovered) before the server takes requests; the service starts
+        # each run on the loop of the request that asks, which is the server's loop.
+        self.service = RunService(
+            store_path=self.store_path,
+            workspace_root=self.workspace_root,
+            default_model=self.default_model or None,
+            max_runs_per_user=self.max_runs_per_user,
+            allowed_tools=list(self.allowed_tools),
+        )
+        self.streams: set[Any] = set()
+        """The event streams being served right now (their handlers); tests check it empties."""
+        self.log.info("workbench: runs stored in %s", self.store_path)
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(handlers())
+
+    def principal(self, user: Any) -> Principal:
+        """The owner of the runs an authenticated Jupyter user starts and sees."""
+        per_user = self.per_user_runs
+        if per_user is None:
+            provider = getattr(self.serverapp, "identity_provider", None)
+            per_user = type(provider) not in _SINGLE_CREDENTIAL_PROVIDERS
+        if per_user:
+            return Principal(user.username)
+        return Principal(_server_owner())
+
+    async def stop_extension(self) -> None:
+        """Interrupt live runs (each gets its terminal event, so streams end) and flush the store."""
+        service, self.service = self.service, None
+        if service is not None:
+            await service.close()
+
+
+def _server_owner() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in this environment (some containers)
+        return "jupyter"

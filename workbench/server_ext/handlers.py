@@ -1,0 +1,253 @@
+"""The HTTP contract in the Jupyter server: thin Tornado handlers over the shared :class:`RunService`.
+
+Each handler authenticates (Jupyter's token or login cookie, XSRF on POST for cookie
+clients), authorizes on the ``workbench`` resource, turns the request into one service
+call and encodes the answer. Every refusal is JSON ``{"error": {"type", "message"}}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from http.client import responses
+from typing import TYPE_CHECKING, Any
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from tornado import web
+from tornado.iostream import StreamClosedError
+
+from .. import sse
+from ..service import MAX_BODY_BYTES, ApiError, Principal, RunService
+
+if TYPE_CHECKING:
+    from .app import WorkbenchApp
+
+__all__ = ["API", "handlers"]
+
+API = "workbench/api"
+"""Where the routes live, under the server's ``base_url``."""
+
+_RUN = r"(?P<run_id>[^/]+)"
+
+_ERROR_TYPES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    429: "too_many_requests",
+    503: "unavailable",
+}
+
+_LOG_BATCH = 1000
+"""Run-file lines written between two flushes."""
+
+
+class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
+    """What every route shares: the service, the caller as a :class:`Principal`, JSON errors."""
+
+    auth_resource = "workbench"
+
+    @property
+    def app(self) -> WorkbenchApp:
+        return self.extensionapp  # type: ignore[return-value]
+
+    @property
+    def service(self) -> RunService:
+        service = self.app.service
+        if service is None:
+            raise ApiError(503, "unavailable", "the workbench is shutting down; try again when the server is back")
+        return service
+
+    @property
+    def principal(self) -> Principal:
+        return self.app.principal(self.current_user)
+
+    def body_json(self) -> Any:
+        body = self.request.body or b""
+        if len(body) > MAX_BODY_BYTES:
+            raise ApiError(413, "too_large", f"the body is {len(body):,} bytes; the limit is {MAX_BODY_BYTES:,}")
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(400, "invalid_json", f"the body is not valid JSON ({exc}); send an object such as "
+                           '{"task": "Write a haiku"}') from None
+
+    def reply(self, status: int, payload: Any) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(payload))
+
+    # --- errors: always the contract's JSON shape ----------------------------------------------
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ApiError):
+            status, error_type, message = exc.status, exc.error_type, exc.message
+        elif isinstance(exc, web.HTTPError) or exc is None:
+            status = status_code
+            error_type = _ERROR_TYPES.get(status, "http_error")
+            if status == 403 and not self._logged_in():  # say so, whichever check (XSRF, login) came first
+                message = "not logged in to Jupyter: send the server's token (Authorization: token …) or its login cookie"
+            else:
+                message = (exc.log_message if isinstance(exc, web.HTTPError) else None) or _default_message(self, status)
+        else:  # a bug: say so without details (they are in the server log)
+            status, error_type = 500, "internal_error"
+            message = "the workbench failed unexpectedly; the Jupyter server log has the details"
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": {"type": error_type, "message": message}}))
+
+    def _logged_in(self) -> bool:
+        try:
+            return bool(self.current_user)
+        except RuntimeError:  # refused before Jupyter looked at the credentials
+            return False
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, ApiError):  # a refusal, not a failure
+            self.log.info("%s %s -> %d %s", self.request.method, self.request.path, value.status, value.message)
+        else:
+            super().log_exception(typ, value, tb)
+
+
+def _default_message(handler: WorkbenchHandler, status: int) -> str:
+    if status == 404:
+        return "no such workbench route; see GET runs, POST runs, GET runs/{id}, runs/{id}/events, runs/{id}/log"
+    if status == 405:
+        return f"{handler.request.method} is not allowed on this workbench route"
+    return responses.get(status, "error")
+
+
+class RunsHandler(WorkbenchHandler):
+    """``POST /runs`` starts a run; ``GET /runs`` lists the caller's runs, newest first."""
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        run = self.service.create(self.principal, self.body_json())
+        self.set_header("Location", f"{self.base_url}{API}/runs/{run.id}")
+        self.reply(201, run.summary())
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.reply(200, {"runs": self.service.list(self.principal)})
+
+
+class RunHandler(WorkbenchHandler):
+    """``GET /runs/{id}``: the summary and the folded state."""
+
+    @web.authenticated
+    @authorized
+    def get(self, run_id: str) -> None:
+        self.reply(200, self.service.detail(self.principal, run_id))
+
+
+class CancelHandler(WorkbenchHandler):
+    """``POST /runs/{id}/cancel``: 202 with the summary; 409 once the run has ended."""
+
+    @web.authenticated
+    @authorized
+    def post(self, run_id: str) -> None:
+        run = self.service.cancel(self.principal, run_id)
+        self.reply(202, run.summary())
+
+
+class LogHandler(WorkbenchHandler):
+    """``GET /runs/{id}/log``: the run file (JSON Lines), streamed."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        lines = self.service.run_file(self.principal, run_id)
+        first = next(lines)  # the header; raises the 404 before anything is sent
+        self.set_header("Content-Type", "application/x-ndjson")
+        self.set_header("Content-Disposition", f'attachment; filename="{run_id}.jsonl"')
+        self.write(first)
+        try:
+            for n, line in enumerate(lines, 1):
+                self.write(line)
+                if n % _LOG_BATCH == 0:
+                    await self.flush()
+        except StreamClosedError:  # the client went away
+            return
+        self.finish(set_content_type="application/x-ndjson")
+
+
+class EventsHandler(WorkbenchHandler):
+    """``GET /runs/{id}/events``: the run as Server-Sent Events, resumable with ``Last-Event-ID``."""
+
+    _pump: asyncio.Task[None] | None = None
+
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        run = self.service.get(self.principal, run_id)
+        try:
+            after = sse.parse_resume(self.request.headers.get("Last-Event-ID"), self.get_query_argument("after", None))
+        except sse.ResumeError as exc:
+            raise ApiError(400, "invalid_request", str(exc)) from None
+        for name, value in sse.HEADERS.items():
+            self.set_header(name, value)
+        self._transforms = []  # never gzip an event stream (compress_response), nothing may buffer it
+        chunks = sse.run_stream(run.log, after=after, heartbeat=self.app.heartbeat_seconds)
+        # The stream runs as a task of its own, so that a client going away cancels it at once,
+        # even while it waits for the next event (which also drops its waiter on the log).
+        pump = self._pump = asyncio.ensure_future(self._send(chunks))
+        self.app.streams.add(self)
+        try:
+            await asyncio.wait([pump])
+            if not pump.cancelled() and pump.exception() is not None:
+                raise pump.exception()  # type: ignore[misc]
+        finally:
+            pump.cancel()  # no-op once done
+            self._pump = None
+            self.app.streams.discard(self)
+
+    async def _send(self, chunks: Any) -> None:
+        try:
+            async for chunk in chunks:
+                self.write(chunk)
+                await self.flush()
+        except StreamClosedError:
+            pass
+        finally:
+            await chunks.aclose()
+
+    def on_connection_close(self) -> None:
+        super().on_connection_close()
+        if self._pump is not None:
+            self._pump.cancel()
+
+
+def _not_found() -> Any:
+    # A fresh function per method: @authorized settles its action on first use.
+    @web.authenticated
+    @authorized
+    def method(self: WorkbenchHandler, *args: Any) -> None:
+        raise web.HTTPError(404)
+
+    return method
+
+
+class NotFoundHandler(WorkbenchHandler):
+    """Anything else under ``workbench/api``: the contract's JSON 404 (after authentication)."""
+
+    get, post, put, patch, delete = (_not_found() for _ in range(5))
+
+
+def handlers() -> list[tuple[str, type[WorkbenchHandler]]]:
+    """The routes, relative to the server's ``base_url``."""
+    return [
+        (rf"/{API}/runs", RunsHandler),
+        (rf"/{API}/runs/{_RUN}", RunHandler),
+        (rf"/{API}/runs/{_RUN}/cancel", CancelHandler),
+        (rf"/{API}/runs/{_RUN}/events", EventsHandler),
+        (rf"/{API}/runs/{_RUN}/log", LogHandler),
+        (rf"/{API}(?:/.*)?", NotFoundHandler),
+    ]
