@@ -137,3 +137,20 @@ async def test_run_stream_gives_the_backlog_after_n_then_live_events_then_ends()
     assert chunks[0] == b"retry: 2000\n\n"
     assert sse.KEEPALIVE in chunks
     assert body.replace(sse.KEEPALIVE, b"") == b"retry: 2000\n\n" + expected
+
+
+async def test_finished_runs_are_read_from_the_store_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    first = RunService(store_path=tmp_path / "runs.db", workspace_root=tmp_path / "ws")
+    run = first.create(ADA, {"task": "Write a haiku", "model": "simulated", "strategy": "react"})
+    await asyncio.wait_for(run.wait_async(), 20)
+    await first.close()
+    second = RunService(store_path=tmp_path / "runs.db", workspace_root=tmp_path / "ws")
+    loads: list[str] = []
+    original = second.store.load
+    monkeypatch.setattr(second.store, "load", lambda run_id: loads.append(run_id) or original(run_id))
+    for _ in range(3):
+        assert len(second.get(ADA, run.id).events) == len(run.events)
+    assert loads == [run.id]
+    with pytest.raises(ApiError):
+        second.get(BOB, run.id)  # the cache does not bypass ownership
+    await second.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Literal
@@ -26,6 +27,9 @@ from .tools import BUILTIN_TOOLS
 __all__ = ["ApiError", "Principal", "RunService", "MAX_BODY_BYTES", "CLIENT_OPTIONS"]
 
 log = get_logger("workbench.server")
+
+FINISHED_CACHE_SIZE = 32
+"""Finished runs kept in memory after being read back from the store."""
 
 MAX_BODY_BYTES = 1_000_000
 """The largest request body accepted."""
@@ -96,6 +100,9 @@ class RunService:
             raise UserError(f"unknown tools in allowed_tools: {unknown}; built-in tools are {sorted(BUILTIN_TOOLS)}")
         self.share_instructor_runs = share_instructor_runs
         self._live: dict[str, Run] = {}
+        # Finished runs read back from the store, newest use last: a stream, a detail and a
+        # download of one run should not each parse it from SQLite on the event loop.
+        self._finished: OrderedDict[str, Run] = OrderedDict()
         self._closing = False
         interrupted = self.store.recover()
         if interrupted:
@@ -185,11 +192,12 @@ class RunService:
         """A run ``who`` may read; 404 for unknown ids and other people's runs alike."""
         if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
             raise _not_found(run_id)
-        run = self._live.get(run_id)
+        run = self._live.get(run_id) or self._finished.get(run_id)
         if run is None:
             run = self.store.load(run_id)
             if run is None:
                 raise _not_found(run_id)
+            self._remember_finished(run)
         if run.owner != who.name and not (who.role == "participant" and self.store.is_shared(run_id)):
             raise _not_found(run_id)
         return run
@@ -205,6 +213,12 @@ class RunService:
         """``GET /runs/{id}``: the summary and the folded state."""
         run = self.get(who, run_id)
         return {**run.summary(), "state": run.state.to_dict()}
+
+    def _remember_finished(self, run: Run) -> None:
+        self._finished[run.id] = run
+        self._finished.move_to_end(run.id)
+        while len(self._finished) > FINISHED_CACHE_SIZE:
+            self._finished.popitem(last=False)
 
     # --- lifecycle -------------------------------------------------------------------------
 
