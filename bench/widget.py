@@ -622,13 +622,16 @@ def bench(mode: Mode, tmp: Path, screenshots: Path | None) -> int:
         how = {"replay": "the replay's messages", "live": "the live run's messages, at their live times",
                "unmerged": "no merging: every event its own item, all at once"}[name.split("-")[0]]
         times = ", ".join(f"{x.ms:,.0f}" if x.ok and x.ms is not None else "DID NOT FINISH" for x in runs)
-        print(f"   {name:<15} {n:>7,} events, {len(timeline):,} messages, {fmt_bytes(size)} ({how})")
+        print(f"   {name:<15} {n:>7,} events, {len(timeline):,} message{'s' if len(timeline) != 1 else ''}, "
+              f"{fmt_bytes(size)} ({how})")
         if r.ok and r.ms is not None:
             lag = f", {r.ms - r.last_message_ms:,.0f} ms after the last message" if r.last_message_ms else ""
             print(f"      complete on screen (painted) after {r.ms:,.0f} ms{lag}; in the DOM after {r.dom_ms:,.0f} ms "
                   f"(each render: {times} ms)")
+            task = (f"longest long task {r.longest_task_ms:,.0f} ms" if r.longest_task_ms
+                    else "no single task ≥ 50 ms")
             print(f"      longest main-thread stall {r.stall_ms:,.0f} ms, longest frame gap {r.frame_gap_ms:,.0f} ms, "
-                  f"longest long task {r.longest_task_ms:,.0f} ms (worst of the renders; the page at rest: "
+                  f"{task} (worst of the renders; the page at rest: "
                   f"{r.idle_stall_ms:,.0f} ms stall, {r.idle_frame_gap_ms:,.0f} ms frame gap); "
                   f"{r.steps_in_dom:,} steps in the DOM at the end")
         else:

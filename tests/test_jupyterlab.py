@@ -188,6 +188,7 @@ def start_lab(tmp: Path) -> Lab:
     env.update(
         WORKBENCH_HOME=str(tmp / "workbench-home"),
         JUPYTER_CONFIG_DIR=str(tmp / "config"),  # no user configuration of this machine
+        JUPYTER_DATA_DIR=str(tmp / "data"),  # the workbench extension keeps its run store here
         JUPYTER_RUNTIME_DIR=str(runtime),  # kernels' connection files: how leftovers are found
         JUPYTERLAB_SETTINGS_DIR=str(tmp / "lab-settings"),
         JUPYTERLAB_WORKSPACES_DIR=str(tmp / "lab-workspaces"),

@@ -237,7 +237,9 @@ def test_live_view_follows_stops_and_applies_each_event_once(browser, finished):
         # Scrolling up to read stops following; nothing jumps while events keep coming.
         body.hover()
         page.mouse.wheel(0, -300)
-        page.wait_for_function("document.querySelector('[data-testid=live-view] .wb-body').scrollTop > 0")
+        # mouse.wheel does not wait for the scroll: wait until it has moved the view off the bottom.
+        page.wait_for_function("(b => b.scrollHeight - b.scrollTop - b.clientHeight >= 4)"
+                               "(document.querySelector('[data-testid=live-view] .wb-body'))")
         page.wait_for_selector(LIVE + "[data-testid=follow]", state="visible")
         top = body.evaluate("b => b.scrollTop")
         deliver(page, events[b + 30:b + 200])
