@@ -13,7 +13,7 @@ from aiohttp import web
 
 from workbench.server import create_app, make_runner
 from workbench.service import Principal, RunService
-from workbench.tokens import open_access, single_token, token_table
+from workbench.tokens import Authenticator, open_access, single_token, token_table
 
 T = TypeVar("T")
 
@@ -40,12 +40,19 @@ async def start_server(
     *,
     token: str | None = None,
     tokens: Mapping[str, Principal] | None = None,
+    authenticate: Authenticator | None = None,
     heartbeat: float = 15.0,
     cors: Iterable[str] = (),
+    **service_options: Any,
 ) -> Served:
-    """The standalone server on 127.0.0.1 and a free port, in the running loop."""
-    service = RunService(store_path=tmp_path / "runs.db", workspace_root=tmp_path / "workspaces")
-    authenticate = token_table(tokens) if tokens else single_token(token) if token else open_access()
+    """The standalone server on 127.0.0.1 and a free port, in the running loop.
+
+    Who may use it: ``authenticate`` (e.g. a workshop's ``principal_for``), else ``tokens``
+    (token → principal), else one ``token``, else anyone (one local user).
+    """
+    service = RunService(store_path=tmp_path / "runs.db", workspace_root=tmp_path / "workspaces", **service_options)
+    if authenticate is None:
+        authenticate = token_table(tokens) if tokens else single_token(token) if token else open_access()
     runner = make_runner(create_app(service, authenticate=authenticate, heartbeat=heartbeat, cors_origins=cors))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()

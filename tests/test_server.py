@@ -1,5 +1,9 @@
-"""The standalone server (``workbench serve``): every route over real sockets, auth, CORS,
-exact SSE bytes, and a graceful stop as a real process."""
+"""What only the standalone server (``workbench serve``) has: its token handling, the access
+log, CORS, loopback refusal, and the CLI as a real process (a graceful stop on SIGTERM).
+
+The HTTP contract itself (routes, statuses, SSE bytes, resume, bad input, ownership, run
+files) is tested once for both servers in ``test_contract.py``.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +20,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from workbench import sse
 from workbench._follow import SseParser
 from workbench.contract import contract_violations
 from workbench.events import parse_event
 from workbench.server import is_loopback
-from workbench.service import MAX_BODY_BYTES, Principal
-from servers import Served, raw_get, start_server
+from workbench.service import Principal
+from servers import Served, start_server
 
 TOKEN = "s3cret-t0ken"
 QUICK = {"task": "Write a haiku", "model": "simulated", "strategy": "react"}
@@ -56,125 +59,6 @@ def bearer(token: str = TOKEN) -> dict[str, str]:
 async def finished(served: Served, run_id: str) -> None:
     run = served.service.get(Principal("owner"), run_id)
     await asyncio.wait_for(run.wait_async(), 20)
-
-
-async def test_every_route(servers, http: aiohttp.ClientSession):
-    served = await servers(token=TOKEN)
-    api = served.api
-    async with http.post(f"{api}/runs", json=QUICK, headers=bearer()) as r:
-        assert r.status == 201
-        created = await r.json()
-        assert r.headers["Location"] == f"/api/runs/{created['id']}"
-    assert set(created) >= {"id", "task", "model", "strategy", "status", "createdAt", "endedAt", "eventCount"}
-    assert (created["task"], created["model"], created["strategy"], created["status"]) == (
-        "Write a haiku", "simulated", "react", "running")
-    run_id = created["id"]
-    await finished(served, run_id)
-
-    async with http.get(f"{api}/runs", headers=bearer()) as r:
-        assert r.status == 200
-        listed = (await r.json())["runs"]
-    assert [s["id"] for s in listed] == [run_id] and listed[0]["status"] == "complete"
-
-    async with http.get(f"{api}/runs/{run_id}", headers=bearer()) as r:
-        assert r.status == 200
-        detail = await r.json()
-    assert detail["status"] == "complete" and detail["state"]["status"] == "complete"
-    assert detail["eventCount"] == listed[0]["eventCount"]
-
-    async with http.get(f"{api}/runs/{run_id}/events", headers=bearer()) as r:
-        assert r.status == 200 and r.headers["Content-Type"] == "text/event-stream"
-        streamed = [parse_event(f.data) for f in SseParser().feed(await r.read())]
-    async with http.get(f"{api}/runs/{run_id}/log", headers=bearer()) as r:
-        assert r.status == 200 and r.headers["Content-Type"] == "application/x-ndjson"
-        assert r.headers["Content-Disposition"] == f'attachment; filename="{run_id}.jsonl"'
-        lines = (await r.text()).splitlines()
-    header, logged = json.loads(lines[0]), [parse_event(line) for line in lines[1:]]
-    assert header["format"] == "workbench-run" and header["runId"] == run_id
-    assert [e.to_dict() for e in streamed] == [e.to_dict() for e in logged]
-    assert len(logged) == detail["eventCount"] and contract_violations(logged) == []
-
-    async with http.get(f"{api}/runs/{run_id}/events?after={len(logged) - 2}", headers=bearer()) as r:
-        tail = [parse_event(f.data) for f in SseParser().feed(await r.read())]
-    assert [e.id for e in tail] == [len(logged) - 1, len(logged)]
-
-    async with http.post(f"{api}/runs", json=SLOW, headers=bearer()) as r:
-        slow_id = (await r.json())["id"]
-    async with http.post(f"{api}/runs/{slow_id}/cancel", headers=bearer()) as r:
-        assert r.status == 202
-        assert (await r.json())["id"] == slow_id
-    await finished(served, slow_id)
-    async with http.get(f"{api}/runs/{slow_id}", headers=bearer()) as r:
-        assert (await r.json())["status"] == "cancelled"
-    async with http.post(f"{api}/runs/{slow_id}/cancel", headers=bearer()) as r:
-        assert r.status == 409
-        assert (await r.json())["error"]["type"] == "already_finished"
-
-
-def _error_shape(body: object) -> bool:
-    return (isinstance(body, dict) and set(body) == {"error"} and isinstance(body["error"]["type"], str)
-            and isinstance(body["error"]["message"], str) and body["error"]["message"])
-
-
-@pytest.mark.parametrize(
-    "method, path, kwargs, status, error_type, words",
-    [
-        ("POST", "/api/runs", {"data": b"{not json"}, 400, "invalid_json", "not valid JSON"),
-        ("POST", "/api/runs", {"data": b""}, 400, "invalid_request", "JSON object"),
-        ("POST", "/api/runs", {"data": b"\xff\xfe\x00garbage"}, 400, "invalid_json", "not valid JSON"),
-        ("POST", "/api/runs", {"data": b'{"task": NaN}'}, 400, "invalid_json", "NaN"),
-        ("POST", "/api/runs", {"data": b"[" * 100_000}, 400, "invalid_json", "nested too deeply"),
-        ("POST", "/api/runs", {"json": [1, 2]}, 400, "invalid_request", "JSON object"),
-        ("POST", "/api/runs", {"json": {"task": ""}}, 400, "invalid_request", "non-empty string"),
-        ("POST", "/api/runs", {"json": {"task": "t", "model": "gpt-4"}}, 400, "invalid_request", "unknown model"),
-        ("POST", "/api/runs", {"json": {"task": "t", "options": {"workspace": "/etc"}}}, 400, "invalid_request",
-         "cannot be set over HTTP"),
-        ("POST", "/api/runs", {"data": b'{"task": "' + b"x" * MAX_BODY_BYTES + b'"}'}, 413, "too_large", "1,000,000"),
-        ("GET", "/api/runs/r_0000000000000000", {}, 404, "not_found", "no run"),
-        ("GET", "/api/runs/../../etc/passwd", {}, 404, "not_found", ""),
-        ("GET", "/api/runs/r_0000000000000000/events", {}, 404, "not_found", "no run"),
-        ("GET", "/api/runs/r_0000000000000000/log", {}, 404, "not_found", "no run"),
-        ("POST", "/api/runs/r_0000000000000000/cancel", {}, 404, "not_found", "no run"),
-        ("GET", "/api/nothing-here", {}, 404, "not_found", "no route"),
-        ("GET", "/", {}, 404, "not_found", "no route"),
-        ("DELETE", "/api/runs", {}, 405, "method_not_allowed", "DELETE"),
-        ("PUT", "/api/runs/r_0000000000000000/cancel", {}, 405, "method_not_allowed", "PUT"),
-    ],
-)
-async def test_bad_input_is_a_4xx_json_error(servers, http, method, path, kwargs, status, error_type, words):
-    served = await servers(token=TOKEN)
-    async with http.request(method, served.root + path, headers=bearer(), **kwargs) as r:
-        assert r.status == status
-        assert r.headers["Content-Type"].startswith("application/json")
-        body = await r.json()
-    assert _error_shape(body) and body["error"]["type"] == error_type and words in body["error"]["message"]
-    assert served.service.list(Principal("owner")) == []
-
-
-async def test_a_chunked_body_over_the_limit_is_a_413(servers, http):
-    served = await servers(token=TOKEN)
-
-    async def chunks():
-        for _ in range(MAX_BODY_BYTES // 50_000 + 2):
-            yield b" " * 50_000
-
-    async with http.post(served.api + "/runs", data=chunks(), headers=bearer()) as r:
-        assert r.status == 413 and (await r.json())["error"]["type"] == "too_large"
-
-
-@pytest.mark.parametrize("header, query", [("Last-Event-ID", None), (None, "after")])
-@pytest.mark.parametrize("value", ["abc", "-1", "1.5", "9" * 40])
-async def test_malformed_resume_points_are_a_400(servers, http, header, query, value):
-    served = await servers(token=TOKEN)
-    async with http.post(served.api + "/runs", json=QUICK, headers=bearer()) as r:
-        run_id = (await r.json())["id"]
-    headers = {**bearer(), **({header: value} if header else {})}
-    params = {query: value} if query else None
-    async with http.get(f"{served.api}/runs/{run_id}/events", headers=headers, params=params) as r:
-        assert r.status == 400
-        body = await r.json()
-    assert body["error"]["type"] == "invalid_request" and "non-negative event id" in body["error"]["message"]
-    await finished(served, run_id)
 
 
 async def test_requests_without_the_right_token_are_refused_and_learn_nothing(servers, http):
@@ -215,18 +99,13 @@ async def test_the_token_in_a_query_never_reaches_the_access_log(servers, http, 
     assert lines and lines[0].startswith("GET /api/runs 200") and all(TOKEN not in line for line in lines)
 
 
-async def test_each_token_is_a_person_and_runs_are_theirs(servers, http):
-    served = await servers(tokens={"ada-token": Principal("ada"), "bob-token": Principal("bob")})
-    async with http.post(served.api + "/runs", json=QUICK, headers=bearer("ada-token")) as r:
-        run_id = (await r.json())["id"]
-    await asyncio.wait_for(served.service.get(Principal("ada"), run_id).wait_async(), 20)
-    async with http.get(served.api + "/runs", headers=bearer("bob-token")) as r:
-        assert (await r.json())["runs"] == []
-    for path in (f"/runs/{run_id}", f"/runs/{run_id}/events", f"/runs/{run_id}/log"):
-        async with http.get(served.api + path, headers=bearer("bob-token")) as r:
-            assert r.status == 404
-    async with http.get(served.api + "/runs", headers=bearer("ada-token")) as r:
-        assert [s["id"] for s in (await r.json())["runs"]] == [run_id]
+async def test_paths_outside_the_api_are_json_404s(servers, http):
+    served = await servers(token=TOKEN)
+    for path in ("/", "/index.html", "/api", "/apis/runs"):
+        async with http.get(served.root + path, headers=bearer()) as r:
+            assert r.status == 404 and r.headers["Content-Type"].startswith("application/json")
+            body = await r.json()
+        assert body["error"]["type"] == "not_found" and "no route" in body["error"]["message"]
 
 
 async def test_without_a_token_on_loopback_everyone_is_the_one_local_user(servers, http):
@@ -235,44 +114,6 @@ async def test_without_a_token_on_loopback_everyone_is_the_one_local_user(server
         assert r.status == 201
     async with http.get(served.api + "/runs", headers=bearer("anything")) as r:
         assert len((await r.json())["runs"]) == 1
-
-
-async def test_sse_bytes_on_the_wire_are_the_shared_encoder_s(servers, http):
-    served = await servers(token=TOKEN, heartbeat=0.05)
-    async with http.post(served.api + "/runs", json=QUICK, headers=bearer()) as r:
-        run_id = (await r.json())["id"]
-    await finished(served, run_id)
-    run = served.service.get(Principal("owner"), run_id)
-    path = f"/api/runs/{run_id}/events"
-
-    whole = await raw_get(served.port, path, {**bearer(), "Accept": "text/event-stream", "Accept-Encoding": "gzip"})
-    assert whole.status == 200
-    assert whole.headers["content-type"] == "text/event-stream"
-    assert whole.headers["cache-control"] == "no-cache"
-    assert whole.headers["x-accel-buffering"] == "no"
-    assert "content-encoding" not in whole.headers
-    assert whole.body == sse.retry_frame() + b"".join(sse.encode_event(e) for e in run.events)
-
-    resumed = await raw_get(served.port, path, {**bearer(), "Last-Event-ID": "200"})
-    assert resumed.body == b"retry: 2000\n\n" + b"".join(sse.encode_event(e) for e in run.events[200:])
-    past_the_end = await raw_get(served.port, f"{path}?after={len(run.events)}", bearer())
-    assert past_the_end.body == b"retry: 2000\n\n"
-
-
-async def test_a_live_stream_gets_keep_alives_and_no_ping_of_aiohttp_sse(servers, http):
-    served = await servers(token=TOKEN, heartbeat=0.05)
-    async with http.post(served.api + "/runs", json={**QUICK, "options": {"pace": 8}}, headers=bearer()) as r:
-        run_id = (await r.json())["id"]
-    reading = asyncio.create_task(raw_get(served.port, f"/api/runs/{run_id}/events", bearer()))
-    await asyncio.sleep(1.0)
-    async with http.post(f"{served.api}/runs/{run_id}/cancel", headers=bearer()) as r:
-        assert r.status == 202
-    response = await asyncio.wait_for(reading, 10)  # the stream ends after the terminal event
-    run = served.service.get(Principal("owner"), run_id)
-    assert run.done and run.events[-1].type == "execution:cancelled"
-    assert sse.KEEPALIVE in response.body and b"ping" not in response.body
-    assert response.body.replace(sse.KEEPALIVE, b"") == (
-        sse.retry_frame() + b"".join(sse.encode_event(e) for e in run.events))
 
 
 async def test_cors_allow_list(servers, http):

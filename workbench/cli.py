@@ -39,11 +39,15 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser(
         "serve", help="serve the workbench HTTP API (standalone server)",
-        description="Serve the workbench HTTP API under /api. Without a token it only listens on loopback.")
+        description="Serve the workbench HTTP API under /api. Without a token (or a workshop file) it only listens "
+        "on loopback.")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks a free one)")
     serve.add_argument("--token", help="token clients must send (default: $WORKBENCH_TOKEN, which other users "
-                       "cannot read in the process list); required off loopback")
+                       "cannot read in the process list); required off loopback, unless --workshop gives the tokens")
+    serve.add_argument("--workshop", metavar="FILE",
+                       help="workshop mode: the people (instructors and participants) and their tokens, from a TOML "
+                       "file (see workbench.workshop); instead of --token, and allowed off loopback")
     serve.add_argument("--store", metavar="PATH", help="SQLite file of runs (default: $WORKBENCH_HOME/server/runs.db)")
     serve.add_argument("--workspace-root", metavar="DIR",
                        help="folder of the runs' workspaces (default: $WORKBENCH_HOME/server/workspaces)")
@@ -94,8 +98,22 @@ async def _serve_command(args: argparse.Namespace, view: TerminalView) -> int:
     from .launch import workbench_home
     from .server import is_loopback, serve
 
-    token = args.token or os.environ.get("WORKBENCH_TOKEN") or None
-    if not token and not is_loopback(args.host):
+    workshop = None
+    if args.workshop is not None:
+        if args.token:
+            print("workbench: error: --workshop and --token cannot be used together: in workshop mode every person "
+                  "sends their own token from the workshop file. Drop --token.", file=sys.stderr)
+            return EXIT_USAGE
+        from .workshop import load_workshop
+
+        workshop = load_workshop(args.workshop)  # a mistake in the file: UserError, exit 2
+        if os.environ.get("WORKBENCH_TOKEN"):
+            print("workbench: note: WORKBENCH_TOKEN is ignored in workshop mode; the tokens of the workshop file "
+                  "are the ones that count.", file=sys.stderr)
+        token = None
+    else:
+        token = args.token or os.environ.get("WORKBENCH_TOKEN") or None
+    if not token and workshop is None and not is_loopback(args.host):
         print(f"workbench: error: refusing to listen on {args.host} without a token: anyone who can reach it "
               "could run agents. Set WORKBENCH_TOKEN (or pass --token), or listen on 127.0.0.1.", file=sys.stderr)
         return EXIT_USAGE
@@ -122,7 +140,8 @@ async def _serve_command(args: argparse.Namespace, view: TerminalView) -> int:
         logging.getLogger(name).setLevel(logging.INFO)
 
     return await serve(host=args.host, port=args.port, token=token, store=str(store), workspace_root=str(workspaces),
-                       model=args.model, heartbeat=args.heartbeat, cors_origins=args.cors_origin, out=out)
+                       model=args.model, heartbeat=args.heartbeat, cors_origins=args.cors_origin, out=out,
+                       workshop=workshop, workshop_file=args.workshop)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

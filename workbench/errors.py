@@ -64,7 +64,11 @@ class ServerError(UserError):
                 message = parsed["message"]
         elif body.strip() and not body.lstrip().startswith("<"):
             message = body.strip().splitlines()[0][:200]
-        if status in (401, 403):
+        if status == 403 and error_type not in (None, "unauthorized") and message:
+            # A refusal of the request, not of the credentials (a workshop participant starting
+            # a run, Jupyter's authorizer): its message says what is wrong.
+            text = f"the server at {url} refused this request (HTTP 403): {message}"
+        elif status in (401, 403):
             text = (f"the server at {url} refused the credentials (HTTP {status}){': ' + message if message else ''}. "
                     "Check the token (argument token=, or WORKBENCH_TOKEN)")
         else:

@@ -10,17 +10,19 @@ come from :func:`workbench.sse.run_stream`, the one encoder both servers share.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from typing import Any, Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp_sse import EventSourceResponse, sse_response
 
 from . import sse
-from .service import MAX_BODY_BYTES, ApiError, Principal, RunService
+from .service import MAX_BODY_BYTES, ApiError, Principal, RunService, parse_body, too_large
 from .tokens import Authenticator
+
+if TYPE_CHECKING:
+    from .workshop import Workshop
 
 __all__ = ["create_app", "make_runner", "API_PREFIX", "SEND_TIMEOUT"]
 
@@ -80,8 +82,9 @@ def make_runner(app: web.Application, *, shutdown_timeout: float = 5.0) -> web.A
 
 
 async def create_run(request: web.Request) -> web.Response:
-    body = await _json_body(request)
-    run = request.app[SERVICE].create(_who(request), body)
+    service, who = request.app[SERVICE], _who(request)
+    service.check_may_start(who)  # a participant gets the 403, whatever the body
+    run = service.create(who, await _json_body(request))
     return web.json_response(run.summary(), status=201, headers={"Location": f"{API_PREFIX}/runs/{run.id}"})
 
 
@@ -161,29 +164,14 @@ def _who(request: web.Request) -> Principal:
     return request[PRINCIPAL]
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 async def _json_body(request: web.Request) -> Any:
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise _too_large()
+        raise too_large()
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise _too_large() from None
-    if not raw.strip():
-        raise ApiError(400, "invalid_request", 'the body must be a JSON object such as {"task": "Write a haiku"}')
-    try:
-        return json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        detail = str(exc).splitlines()[0][:120] if not isinstance(exc, RecursionError) else "nested too deeply"
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON ({detail}); send an object such as "
-                                            '{"task": "Write a haiku"}') from None
-
-
-def _too_large() -> ApiError:
-    return ApiError(413, "too_large", f"the request body is larger than {MAX_BODY_BYTES:,} bytes")
+        raise too_large() from None
+    return parse_body(raw)
 
 
 def _presented_token(request: web.Request) -> str | None:
@@ -276,7 +264,7 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> ApiErr
     if exc.status == 405:
         return ApiError(405, "method_not_allowed", f"{request.method} is not allowed on {request.path[:80]!r}")
     if exc.status == 413:
-        return _too_large()
+        return too_large()
     return ApiError(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
 
 
@@ -311,6 +299,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _url(host: str, port: int) -> str:
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
@@ -327,8 +319,14 @@ async def serve(
     heartbeat: float,
     cors_origins: list[str],
     out: Callable[[str], None],
+    workshop: Workshop | None = None,
+    workshop_file: str | None = None,
 ) -> int:
-    """``workbench serve``: listen until SIGINT or SIGTERM, then stop gracefully. Returns the exit code."""
+    """``workbench serve``: listen until SIGINT or SIGTERM, then stop gracefully. Returns the exit code.
+
+    With ``workshop``, requests authenticate with the tokens of its people (instructors and
+    participants) instead of ``token``.
+    """
     import signal
     import sqlite3
 
@@ -338,7 +336,10 @@ async def serve(
 
     if model is not None:
         validate_model(model)
-    authenticate = single_token(token) if token else open_access()
+    if workshop is not None:
+        authenticate: Authenticator = workshop.principal_for
+    else:
+        authenticate = single_token(token) if token else open_access()
     try:
         service = RunService(store_path=store, workspace_root=workspace_root, default_model=model)
     except (OSError, sqlite3.Error) as exc:
@@ -354,7 +355,15 @@ async def serve(
     bound = runner.addresses[0][1] if runner.addresses else port
     url = _url(host, bound)
     out(f"Workbench server on {url}{API_PREFIX} (store: {store})")
-    if token:
+    if workshop is not None:
+        instructors = _count(len(workshop.instructors), "instructor")
+        participants = _count(len(workshop.participants), "participant")
+        out(f"Workshop mode ({workshop_file or 'workshop file'}): {instructors} and {participants} loaded. "
+            "Each person sends their own token from the file: 'Authorization: Bearer <token>' or '?token=<token>'.")
+        out("Instructors start and cancel runs; participants list, watch and download the instructors' runs.")
+        out(f'From a notebook: import workbench as wb; wb.connect("{url}", token="<your token>"); '
+            "then wb.runs() and wb.attach(run_id)")
+    elif token:
         out("Requests need the token: 'Authorization: Bearer <token>' or '?token=<token>'.")
         out(f'From a notebook: import workbench as wb; wb.connect("{url}", token="<token>")  '
             "(or set WORKBENCH_URL and WORKBENCH_TOKEN, then wb.connect())")
@@ -362,6 +371,9 @@ async def serve(
         out("No token: anyone who can connect to this machine's loopback address uses it as one local user. "
             "Set WORKBENCH_TOKEN or --token to require one.")
         out(f'From a notebook: import workbench as wb; wb.connect("{url}")')
+    if not is_loopback(host):
+        out("Off loopback, requests and tokens travel as plain HTTP: on a network you do not trust, put the server "
+            "behind HTTPS (a reverse proxy).")
     out("Stop with Ctrl-C: live runs are marked interrupted.")
 
     stop = asyncio.Event()

@@ -24,7 +24,7 @@ from .runfile import header_line
 from .store import RunStore
 from .tools import BUILTIN_TOOLS
 
-__all__ = ["ApiError", "Principal", "RunService", "MAX_BODY_BYTES", "CLIENT_OPTIONS"]
+__all__ = ["ApiError", "Principal", "RunService", "MAX_BODY_BYTES", "CLIENT_OPTIONS", "parse_body", "too_large"]
 
 log = get_logger("workbench.server")
 
@@ -73,6 +73,33 @@ class ApiError(Exception):
         return json.dumps(self.body())
 
 
+def too_large() -> ApiError:
+    """The refusal of a request body over :data:`MAX_BODY_BYTES` (both servers send this one)."""
+    return ApiError(413, "too_large", f"the request body is larger than {MAX_BODY_BYTES:,} bytes, the limit here")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_body(raw: bytes) -> Any:
+    """A request body as JSON, or the :class:`ApiError` both servers answer for it.
+
+    Strict JSON: ``NaN`` and ``Infinity`` are refused, and so is nesting too deep to parse
+    (a 400, never a 500).
+    """
+    if len(raw) > MAX_BODY_BYTES:
+        raise too_large()
+    if not raw.strip():
+        raise ApiError(400, "invalid_request", 'the body must be a JSON object such as {"task": "Write a haiku"}')
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        detail = str(exc).splitlines()[0][:120] if not isinstance(exc, RecursionError) else "nested too deeply"
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON ({detail}); send an object such as "
+                                            '{"task": "Write a haiku"}') from None
+
+
 def _not_found(run_id: str) -> ApiError:
     return ApiError(404, "not_found", f"no run {run_id[:40]!r} here; list yours with GET /runs")
 
@@ -114,8 +141,7 @@ class RunService:
         """Start a run from a request body ``{task, model?, strategy?, tools?, options?}``."""
         if self._closing:
             raise ApiError(503, "unavailable", "the server is shutting down; try again when it is back")
-        if not who.may_start:
-            raise ApiError(403, "forbidden", "participants watch runs; only the instructor starts them")
+        self.check_may_start(who)
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_request", "the body must be a JSON object such as {\"task\": \"…\"}")
         unknown = sorted(set(body) - {"task", "model", "strategy", "tools", "options"})
@@ -166,10 +192,18 @@ class RunService:
         self.store.add(run, shared=self.share_instructor_runs and who.role == "instructor")
         return run
 
+    @staticmethod
+    def check_may_start(who: Principal) -> None:
+        """Refuse (403) whoever may not start runs: a workshop's participants. Servers ask before reading the body."""
+        if not who.may_start:
+            raise ApiError(403, "forbidden", "participants watch runs; only an instructor starts them. "
+                                             "The instructors' runs are listed by GET /runs (wb.runs() in Python)")
+
     def cancel(self, who: Principal, run_id: str) -> Run:
         run = self.get(who, run_id)  # 404 unless who may read it
         if run.owner != who.name:  # a participant watching a shared run
-            raise ApiError(403, "forbidden", "only the person who started a run can cancel it")
+            raise ApiError(403, "forbidden",
+                           f"participants watch runs; only {run.owner}, who started this run, can cancel it")
         if run.done or not run.cancel(f"cancelled by {who.name}"):
             raise ApiError(409, "already_finished", f"run {run_id} has already ended ({run.state.status})")
         return run
@@ -212,7 +246,10 @@ class RunService:
     def detail(self, who: Principal, run_id: str) -> dict[str, Any]:
         """``GET /runs/{id}``: the summary and the folded state."""
         run = self.get(who, run_id)
-        return {**run.summary(), "state": run.state.to_dict()}
+        summary = run.summary()
+        if run.owner != who.name:  # a shared run: say whose it is, as GET /runs does
+            summary["owner"] = run.owner
+        return {**summary, "state": run.state.to_dict()}
 
     def _remember_finished(self, run: Run) -> None:
         self._finished[run.id] = run

@@ -13,6 +13,9 @@
 
 An instructor starts and cancels runs, which are shared with every participant. A
 participant can list, watch and download the shared runs, and can start or cancel nothing.
+Serve it with ``workbench serve --workshop workshop.toml`` (instead of ``--token``; allowed
+off loopback, since everyone needs a token); each person then connects with their own
+token, e.g. ``wb.connect(url, token=...)``.
 """
 
 from __future__ import annotations
@@ -60,6 +63,10 @@ class Workshop:
     @property
     def instructors(self) -> list[str]:
         return [p.name for _, p in self.people if p.role == "instructor"]
+
+    @property
+    def participants(self) -> list[str]:
+        return [p.name for _, p in self.people if p.role == "participant"]
 
 
 def _entry(raw: Any, index: int, where: str) -> tuple[str, Principal]:

@@ -19,7 +19,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from .. import sse
-from ..service import MAX_BODY_BYTES, ApiError, Principal, RunService
+from ..service import ApiError, Principal, RunService, parse_body
 
 if TYPE_CHECKING:
     from .app import WorkbenchApp
@@ -68,14 +68,7 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
         return self.app.principal(self.current_user)
 
     def body_json(self) -> Any:
-        body = self.request.body or b""
-        if len(body) > MAX_BODY_BYTES:
-            raise ApiError(413, "too_large", f"the body is {len(body):,} bytes; the limit is {MAX_BODY_BYTES:,}")
-        try:
-            return json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(400, "invalid_json", f"the body is not valid JSON ({exc}); send an object such as "
-                           '{"task": "Write a haiku"}') from None
+        return parse_body(self.request.body or b"")
 
     def reply(self, status: int, payload: Any) -> None:
         self.set_status(status)
@@ -92,6 +85,8 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
             status = status_code
             error_type = _ERROR_TYPES.get(status, "http_error")
             if status == 403 and not self._logged_in():  # say so, whichever check (XSRF, login) came first
+                # "unauthorized", as the standalone server's 401: the credentials, not the request, are wrong
+                error_type = "unauthorized"
                 message = "not logged in to Jupyter: send the server's token (Authorization: token …) or its login cookie"
             else:
                 message = (exc.log_message if isinstance(exc, web.HTTPError) else None) or _default_message(self, status)

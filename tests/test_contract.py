@@ -1,0 +1,519 @@
+"""The HTTP contract (/work/shared/contract.md, sections 3 to 6), written once, run against both servers.
+
+Every test takes the ``server`` fixture, which is parametrized: ``jupyter`` is a real
+jupyter_server ServerApp with the workbench extension (pytest-jupyter), whose identity
+provider knows two tokens, one per person; ``standalone`` is ``workbench serve``'s
+application with a token table of the same two people. Both listen on 127.0.0.1, and a
+test reaches either through the same small client: the API's URL (prefix included), the
+headers of "ada", of "bob", of a wrong token or of no credentials at all, and raw sockets
+for the exact bytes. What only one server has (Jupyter's XSRF, authorizer, traits and
+restart; the CLI, loopback refusal, SIGTERM and CORS of ``workbench serve``) is tested in
+``test_server_ext.py`` and ``test_server.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, AsyncIterator, ClassVar, Iterator, Mapping
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+from jupyter_server.auth import IdentityProvider
+from jupyter_server.auth.identity import User
+from jupyter_server.serverapp import ServerApp
+from yarl import URL
+
+# pytest-jupyter's fixtures (jp_serverapp, jp_server_config, …) for this module only, as in
+# test_server_ext.py: a session-wide ``pytest_plugins`` would wrap every other test too.
+from pytest_jupyter.jupyter_server import *
+
+import workbench as wb
+from workbench import events as ev
+from workbench import sse
+from workbench.contract import contract_violations
+from workbench.run import Run
+from workbench.runfile import read_run_file
+from workbench.service import MAX_BODY_BYTES, Principal
+from servers import start_server
+
+PEOPLE = {"ada": "token-of-ada-0001", "bob": "token-of-bob-0002"}
+WRONG = "token-of-nobody-9"
+HEARTBEAT = 0.1
+SUMMARY_KEYS = {"id", "task", "model", "strategy", "status", "createdAt", "endedAt", "eventCount"}
+UNKNOWN = "r_0000000000000000"
+QUICK = {"task": "Write a haiku about tides", "model": "simulated", "strategy": "react"}
+
+
+# --- the two servers behind one small client ---------------------------------------------
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class RawResponse:
+    """An HTTP/1.1 response read off a raw socket: status, headers, the de-chunked body."""
+
+    raw: bytes
+    status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    ended: bool = False  # the final chunk arrived: the server ended the response
+
+    def __post_init__(self) -> None:
+        head, sep, rest = self.raw.partition(b"\r\n\r\n")
+        if not sep:
+            return
+        lines = head.decode("latin-1").split("\r\n")
+        self.status = int(lines[0].split()[1])
+        self.headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)}
+        if self.headers.get("transfer-encoding") == "chunked":
+            self.body, self.ended = _dechunk(rest)
+        else:
+            self.body = rest
+
+
+def _dechunk(data: bytes) -> tuple[bytes, bool]:
+    """The body of a chunked transfer, also when cut short; True when the final chunk came."""
+    out, pos = bytearray(), 0
+    while True:
+        end = data.find(b"\r\n", pos)
+        if end < 0:
+            return bytes(out), False
+        size = int(data[pos:end], 16)
+        if size == 0:
+            return bytes(out), True
+        out += data[end + 2 : end + 2 + size]
+        if end + 2 + size + 2 > len(data):
+            return bytes(out), False
+        pos = end + 2 + size + 2
+
+
+@dataclass
+class Server:
+    """One server under test, as a client sees it."""
+
+    kind: str
+    port: int
+    prefix: str
+    """The API's path: ``{base_url}workbench/api`` or ``/api``."""
+    scheme: str
+    """``token`` (Jupyter) or ``Bearer`` (standalone)."""
+    service: Any
+    session: aiohttp.ClientSession
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.prefix}"
+
+    def headers(self, who: str | None = "ada") -> dict[str, str]:
+        """The credentials of ``who``: "ada", "bob", "wrong" (a token nobody has) or None (none at all)."""
+        if who is None:
+            return {}
+        return {"Authorization": f"{self.scheme} {PEOPLE.get(who, WRONG)}"}
+
+    async def request(self, method: str, path: str, *, who: str | None = "ada", json_body: Any = None,
+                      data: Any = None, headers: Mapping[str, str] | None = None,
+                      params: Mapping[str, str] | None = None) -> Reply:
+        kwargs: dict[str, Any] = {"json": json_body} if json_body is not None else {"data": data}
+        # encoded=True: the path goes out as written (Jupyter's base URL in tests is /a%40b/)
+        url = URL(self.url + path + (f"?{urlencode(params)}" if params else ""), encoded=True)
+        async with self.session.request(method, url, headers={**self.headers(who), **(headers or {})},
+                                        allow_redirects=False, **kwargs) as r:
+            return Reply(r.status, r.headers, await r.read())
+
+    async def start(self, who: str = "ada", **fields: Any) -> dict[str, Any]:
+        reply = await self.request("POST", "/runs", who=who, json_body={**QUICK, **fields})
+        assert reply.status == 201, reply.body
+        return reply.json()
+
+    async def raw_get(self, path: str, *, who: str | None = "ada", headers: Mapping[str, str] | None = None,
+                      cut: int | None = None, timeout: float = 20.0) -> RawResponse:
+        """A hand-written HTTP/1.1 GET; reads to the end of the response, or drops the connection at byte ``cut``."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        lines = [f"GET {self.prefix}{path} HTTP/1.1", f"Host: 127.0.0.1:{self.port}", "Accept: text/event-stream",
+                 "Accept-Encoding: gzip, deflate"]
+        lines += [f"{k}: {v}" for k, v in {**self.headers(who), **(headers or {})}.items()]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        raw = b""
+        try:
+            async with asyncio.timeout(timeout):
+                while cut is None or len(raw) < cut:
+                    piece = await reader.read(65536 if cut is None else max(1, min(65536, cut - len(raw))))
+                    if not piece:
+                        break
+                    raw += piece
+                    if raw.endswith(b"\r\n0\r\n\r\n"):  # the last chunk: the response is complete
+                        break
+        finally:
+            writer.transport.abort()  # drop it, as a client that goes away would
+        return RawResponse(raw[:cut] if cut is not None else raw)
+
+    def run(self, run_id: str, who: str = "ada") -> Run:
+        """The server's own run object, the truth a client's view is compared with."""
+        return self.service.get(Principal(who), run_id)
+
+
+class TwoPeople(IdentityProvider):
+    """Jupyter's side of the two people: each token is one user."""
+
+    users: ClassVar[dict[str, str]] = {token: name for name, token in PEOPLE.items()}
+
+    async def get_user_token(self, handler: Any) -> User | None:
+        name = self.users.get(self.get_token(handler) or "")
+        return User(username=name) if name else None
+
+
+@pytest.fixture
+async def jp_asyncio_loop():
+    """pytest-jupyter drives its server on ``jp_asyncio_loop``: make it the loop the test runs on."""
+    return asyncio.get_running_loop()
+
+
+@pytest.fixture
+def jp_server_cleanup() -> None:
+    """Replaces pytest-jupyter's autouse cleanup, which would make a ServerApp for the standalone
+    tests too; ``jupyter_server`` cleans up the server it started."""
+
+
+@pytest.fixture
+def jp_server_config(tmp_path: Path) -> dict[str, Any]:
+    return {
+        "ServerApp": {"jpserver_extensions": {"workbench": True}, "identity_provider_class": TwoPeople,
+                      # gzip is on for the server's answers; an event stream must never be compressed
+                      "tornado_settings": {"compress_response": True}},
+        "WorkbenchApp": {"store_path": str(tmp_path / "store" / "runs.db"),
+                         "workspace_root": str(tmp_path / "workspaces"), "heartbeat_seconds": HEARTBEAT},
+    }
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+@pytest.fixture
+def jupyter_server(jp_serverapp: ServerApp, http_server_client: Any, jp_base_url: str, jp_asyncio_loop: Any,
+                   session) -> Iterator[Server]:
+    ext = jp_serverapp.web_app.settings["workbench"]
+
+    class Service:  # the extension's service, looked up when used (it goes away at shutdown)
+        def get(self, who: Principal, run_id: str) -> Run:
+            return ext.service.get(ext.principal(User(who.name)), run_id)
+
+    yield Server("jupyter", http_server_client.get_http_port(), f"{jp_base_url}workbench/api", "token", Service(),
+                 session)
+    # What pytest-jupyter's jp_server_cleanup does: stop the server (and the extension, which ends
+    # live runs and closes the store).
+    jp_asyncio_loop.run_until_complete(jp_serverapp._cleanup())
+    if hasattr(jp_serverapp, "kernel_manager"):
+        jp_serverapp.kernel_manager.context.destroy()
+    ServerApp.clear_instance()
+    assert ext.service is None
+
+
+@pytest.fixture
+async def standalone_server(tmp_path: Path, session) -> AsyncIterator[Server]:
+    served = await start_server(tmp_path, tokens={token: Principal(name) for name, token in PEOPLE.items()},
+                                heartbeat=HEARTBEAT)
+    yield Server("standalone", served.port, "/api", "Bearer", served.service, session)
+    await served.runner.cleanup()
+
+
+@pytest.fixture(params=["jupyter", "standalone"])
+def server(request: pytest.FixtureRequest) -> Server:
+    return request.getfixturevalue(f"{request.param}_server")
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def frames_of(events: list[ev.Event]) -> bytes:
+    return b"".join(sse.encode_event(e) for e in events)
+
+
+def without_keepalives(data: bytes) -> bytes:
+    return data.replace(sse.KEEPALIVE, b"")
+
+
+def complete_frames(data: bytes) -> list[bytes]:
+    """The whole SSE frames in ``data`` (each with its blank line), dropping a cut-off tail."""
+    return [p + b"\n\n" for p in data.split(b"\n\n")[:-1]]
+
+
+def event_frames(data: bytes) -> list[bytes]:
+    return [f for f in complete_frames(data) if f.startswith(b"id: ")]
+
+
+def assert_error(reply: Reply, status: int | tuple[int, ...], error_type: str | None = None,
+                 message: str = "") -> dict[str, str]:
+    """A refusal in the contract's shape: JSON ``{"error": {"type", "message"}}`` with a message a person can read."""
+    statuses = (status,) if isinstance(status, int) else status
+    assert reply.status in statuses, (reply.status, reply.body)
+    assert reply.headers["Content-Type"].startswith("application/json"), reply.headers
+    payload = reply.json()
+    assert set(payload) == {"error"} and set(payload["error"]) == {"type", "message"}, payload
+    assert isinstance(payload["error"]["type"], str) and payload["error"]["message"].strip(), payload
+    if error_type is not None:
+        assert payload["error"]["type"] == error_type, payload
+    assert message in payload["error"]["message"], payload
+    return payload["error"]
+
+
+async def ended(server: Server, run_id: str, who: str = "ada") -> Run:
+    run = server.run(run_id, who)
+    await asyncio.wait_for(run.wait_async(), 30)
+    return run
+
+
+# --- routes, statuses, summaries ---------------------------------------------------------------
+
+
+async def test_every_route_answers_with_the_contract_s_status_and_summary(server: Server):
+    created = await server.request("POST", "/runs", json_body=QUICK)
+    assert created.status == 201 and created.headers["Content-Type"].startswith("application/json")
+    first = created.json()
+    assert set(first) == SUMMARY_KEYS
+    assert re.fullmatch(r"r_[0-9a-f]{16}", first["id"]) and first["status"] == "running" and first["endedAt"] is None
+    assert (first["task"], first["model"], first["strategy"]) == (QUICK["task"], "simulated", "react")
+    assert created.headers["Location"] == f"{server.prefix}/runs/{first['id']}"
+
+    stream = await server.request("GET", f"/runs/{first['id']}/events")
+    assert stream.status == 200 and stream.headers["Content-Type"] == "text/event-stream"
+    run = await ended(server, first["id"])
+    detail = await server.request("GET", f"/runs/{first['id']}")
+    assert detail.status == 200
+    state = detail.json()
+    assert set(state) == SUMMARY_KEYS | {"state"}
+    assert state["status"] == "complete" and state["eventCount"] == len(run.events) and state["endedAt"]
+    assert state["state"]["status"] == "complete" and state["state"]["result"]
+
+    second = await server.start(task="Plan a picnic", strategy="plan", options={"pace": 50})
+    listed = await server.request("GET", "/runs")
+    assert listed.status == 200 and set(listed.json()) == {"runs"}
+    runs = listed.json()["runs"]
+    assert [r["id"] for r in runs] == [second["id"], first["id"]]  # newest first
+    assert all(set(r) == SUMMARY_KEYS for r in runs)
+    assert [r["status"] for r in runs] == ["running", "complete"] and runs[1]["eventCount"] == len(run.events)
+
+    # Cancel: 202 with the summary while it runs, 409 once it has ended, 404 for an unknown id.
+    cancelled = await server.request("POST", f"/runs/{second['id']}/cancel")
+    assert cancelled.status == 202 and cancelled.json()["id"] == second["id"] and set(cancelled.json()) == SUMMARY_KEYS
+    rest = await server.request("GET", f"/runs/{second['id']}/events")
+    assert b"\nevent: execution:cancelled\n" in event_frames(rest.body)[-1]
+    assert (await server.request("GET", f"/runs/{second['id']}")).json()["status"] == "cancelled"
+    assert_error(await server.request("POST", f"/runs/{second['id']}/cancel"), 409, "already_finished", "already ended")
+    assert_error(await server.request("POST", f"/runs/{UNKNOWN}/cancel"), 404, "not_found")
+    for path in ("", "/events", "/log"):
+        assert_error(await server.request("GET", f"/runs/{UNKNOWN}{path}"), 404, "not_found", "no run")
+
+
+# --- SSE framing ----------------------------------------------------------------------------------
+
+
+async def test_sse_bytes_on_the_wire_exactly(server: Server):
+    finished = await server.start()
+    run = await ended(server, finished["id"])
+    response = await server.raw_get(f"/runs/{finished['id']}/events")
+    assert response.status == 200
+    assert response.headers["content-type"] == "text/event-stream"
+    assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["x-accel-buffering"] == "no"
+    assert "content-encoding" not in response.headers  # gzip was asked for: never for an event stream
+    assert response.ended  # the stream ends after the terminal event
+    assert response.body == b"retry: 2000\n\n" + frames_of(list(run.events))
+    assert all(sse.encode_event(e).count(b"\ndata: ") == 1 for e in run.events)  # one data line per event
+
+    # Live and idle: keep-alives between whole frames, the end right after the terminal event.
+    slow = await server.start(task="Slow", options={"pace": 3})
+    reading = asyncio.ensure_future(server.raw_get(f"/runs/{slow['id']}/events"))
+    await asyncio.sleep(HEARTBEAT * 3)
+    assert (await server.request("POST", f"/runs/{slow['id']}/cancel")).status == 202
+    live = await asyncio.wait_for(reading, 10)
+    run = await ended(server, slow["id"])
+    assert run.events[-1].type == "execution:cancelled" and live.ended
+    assert live.body.startswith(b"retry: 2000\n\n") and sse.KEEPALIVE in live.body
+    assert without_keepalives(live.body) == b"retry: 2000\n\n" + frames_of(list(run.events))
+    assert live.body.endswith(frames_of(list(run.events)[-1:]))
+    assert all(f in (b"retry: 2000\n\n", sse.KEEPALIVE) or f.startswith(b"id: ") for f in complete_frames(live.body))
+
+
+async def test_resume_with_last_event_id_or_after(server: Server):
+    finished = await server.start()
+    events = list((await ended(server, finished["id"])).events)
+    path = f"/runs/{finished['id']}/events"
+    for after in (0, 1, 17, len(events) - 1, len(events), len(events) + 5):
+        by_query = await server.request("GET", path, params={"after": str(after)})
+        by_header = await server.request("GET", path, headers={"Last-Event-ID": str(after)})
+        assert by_query.body == by_header.body == b"retry: 2000\n\n" + frames_of(events[after:])
+    both = await server.request("GET", path, params={"after": "3"}, headers={"Last-Event-ID": "5"})
+    assert both.body == b"retry: 2000\n\n" + frames_of(events[5:])  # the header wins
+
+
+async def test_a_client_cut_off_anywhere_resumes_without_gaps_or_duplicates(server: Server):
+    async def follow(seed: int) -> tuple[str, list[bytes], int]:
+        rng = random.Random(seed)
+        run_id = (await server.start(task=f"Resume test {seed}", options={"pace": 250, "seed": seed}))["id"]
+        live = server.run(run_id)
+        received: list[bytes] = []
+        last_id: str | None = None
+        connections = 0
+        while True:
+            cut = rng.choice([rng.randrange(0, 600), rng.randrange(0, 20_000)])
+            connections += not live.done
+            response = await server.raw_get(f"/runs/{run_id}/events", cut=cut,
+                                            headers={"Last-Event-ID": last_id} if last_id is not None else {})
+            assert response.status in (0, 200)  # 0: cut before the whole head arrived
+            frames = event_frames(response.body)
+            received += frames
+            if frames:
+                last_id = frames[-1].split(b"\n", 1)[0][4:].decode()
+            if frames and b"\nevent: execution:complete\n" in frames[-1]:
+                return run_id, received, connections
+            assert len(received) < 10_000
+
+    for run_id, received, live_connections in await asyncio.gather(follow(1), follow(2)):
+        assert b"".join(received) == frames_of(list(server.run(run_id).events)), f"gap or duplicate in {run_id}"
+        assert live_connections > 3  # cut many times while the run was going
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+BAD_BODIES = [
+    (b'{"task": ', 400, "invalid_json", "not valid JSON"),
+    (b"\xff\xfe\x00garbage", 400, "invalid_json", "not valid JSON"),
+    (b'{"task": NaN}', 400, "invalid_json", "NaN"),
+    (b"[" * 100_000, 400, "invalid_json", "nested too deeply"),
+    (b"", 400, "invalid_request", "JSON object"),
+    (b"[1, 2]", 400, "invalid_request", "JSON object"),
+    (b"{}", 400, "invalid_request", "non-empty string"),
+    (b'{"task": "   "}', 400, "invalid_request", "non-empty string"),
+    (json.dumps({"task": "x" * 50_001}).encode(), 400, "invalid_request", "limit is 50,000"),
+    (b'{"task": "t", "model": "gpt-4"}', 400, "invalid_request", "unknown model"),
+    (b'{"task": "t", "model": "claude-sonnet-4-6"}', 400, "invalid_request", "ANTHROPIC_API_KEY"),
+    (b'{"task": "t", "strategy": "yolo"}', 400, "invalid_request", "unknown strategy"),
+    (b'{"task": "t", "tools": ["teleport"]}', 400, "invalid_request", "not available here"),
+    (b'{"task": "t", "tools": "read_file"}', 400, "invalid_request", "list of built-in tool names"),
+    (b'{"task": "t", "bogus": 1}', 400, "invalid_request", "unknown fields"),
+    (b'{"task": "t", "options": {"workspace": "/etc"}}', 400, "invalid_request", "cannot be set over HTTP"),
+    (b'{"task": "t", "options": {"scenario": "/etc/passwd"}}', 400, "invalid_request", "cannot be set over HTTP"),
+    (b'{"task": "t", "options": {"pace": -1}}', 400, "invalid_request", "pace"),
+    (b'{"task": "t", "options": []}', 400, "invalid_request", "options must be a JSON object"),
+    (b'{"task": "' + b"x" * MAX_BODY_BYTES + b'"}', 413, "too_large", "1,000,000"),
+]
+
+
+async def chunks_over_the_limit() -> AsyncIterator[bytes]:
+    for _ in range(MAX_BODY_BYTES // 50_000 + 2):
+        yield b" " * 50_000
+
+
+async def test_bad_input_is_a_4xx_json_error_and_the_running_run_goes_on(server: Server):
+    going = await server.start(task="Keep going", options={"pace": 400})
+    run_id = going["id"]
+    for payload, status, error_type, message in BAD_BODIES:
+        reply = await server.request("POST", "/runs", data=payload, headers={"Content-Type": "application/json"})
+        assert_error(reply, status, error_type, message)
+    assert_error(await server.request("POST", "/runs", data=chunks_over_the_limit()), 413, "too_large")
+    assert [r["id"] for r in (await server.request("GET", "/runs")).json()["runs"]] == [run_id]  # nothing half-made
+
+    for value in ("abc", "-1", "1.5", " ", "9" * 40):
+        reply = await server.request("GET", f"/runs/{run_id}/events", headers={"Last-Event-ID": value})
+        assert_error(reply, 400, "invalid_request", "Last-Event-ID must be a non-negative event id")
+        reply = await server.request("GET", f"/runs/{run_id}/events", params={"after": value})
+        assert_error(reply, 400, "invalid_request", "after must be a non-negative event id")
+
+    for method, path in [("GET", f"/runs/{UNKNOWN}"), ("GET", f"/runs/{UNKNOWN}/events"),
+                         ("GET", f"/runs/{UNKNOWN}/log"), ("POST", f"/runs/{UNKNOWN}/cancel"),
+                         ("GET", "/runs/not-an-id"), ("GET", "/runs/R_" + "0" * 16), ("GET", f"/runs/{run_id}/bogus"),
+                         ("GET", "/nope"), ("POST", f"/runs/{run_id}/events/more")]:
+        assert_error(await server.request(method, path, data=b"" if method == "POST" else None), 404, "not_found")
+    for method, path in [("PUT", "/runs"), ("DELETE", f"/runs/{run_id}"), ("GET", f"/runs/{run_id}/cancel"),
+                         ("POST", f"/runs/{run_id}/events")]:
+        assert_error(await server.request(method, path, data=b"{}"), 405, "method_not_allowed", method)
+
+    # None of that touched the run that was going.
+    stream = await server.request("GET", f"/runs/{run_id}/events")
+    events = list((await ended(server, run_id)).events)
+    assert events[-1].type == "execution:complete" and contract_violations(events) == []
+    assert without_keepalives(stream.body) == b"retry: 2000\n\n" + frames_of(events)
+
+
+# --- authentication and ownership ----------------------------------------------------------------
+
+ROUTES = [("GET", "/runs"), ("POST", "/runs"), ("GET", "/runs/{id}"), ("POST", "/runs/{id}/cancel"),
+          ("GET", "/runs/{id}/events"), ("GET", "/runs/{id}/log"), ("GET", f"/runs/{UNKNOWN}"), ("GET", "/elsewhere")]
+
+
+async def test_without_credentials_every_route_refuses_and_shows_nothing(server: Server):
+    run = await server.start(task="A secret task", options={"pace": 20})
+    for method, route in ROUTES:
+        for who in (None, "wrong"):
+            reply = await server.request(method, route.format(id=run["id"]), who=who,
+                                         json_body={"task": "x", "model": "simulated"} if method == "POST" else None)
+            error = assert_error(reply, (401, 403), "unauthorized")  # 403 is Jupyter's way; the type is one
+            assert "token" in error["message"]  # says what to send
+            assert run["id"].encode() not in reply.body and b"secret" not in reply.body
+    listed = (await server.request("GET", "/runs")).json()["runs"]
+    assert [r["id"] for r in listed] == [run["id"]]  # the refused POSTs started nothing
+    assert not server.run(run["id"]).done  # nor cancelled anything
+    assert (await server.request("POST", f"/runs/{run['id']}/cancel")).status == 202
+
+
+async def test_another_user_s_run_is_a_404_exactly_like_an_unknown_id(server: Server):
+    ada_run = await server.start("ada", task="Ada's task", options={"pace": 20})
+    bob_run = await server.start("bob", task="Bob's task")
+    assert [r["id"] for r in (await server.request("GET", "/runs", who="ada")).json()["runs"]] == [ada_run["id"]]
+    assert [r["id"] for r in (await server.request("GET", "/runs", who="bob")).json()["runs"]] == [bob_run["id"]]
+    for me, theirs in (("bob", ada_run), ("ada", bob_run)):
+        for method, route in ROUTES[2:6]:
+            reply = await server.request(method, route.format(id=theirs["id"]), who=me)
+            unknown = await server.request(method, route.format(id=UNKNOWN), who=me)
+            assert_error(reply, 404, "not_found")
+            assert reply.body == unknown.body.replace(UNKNOWN.encode(), theirs["id"].encode())
+            assert theirs["task"].encode() not in reply.body
+    # Each one's own routes work, and their workspaces are apart.
+    assert (await server.request("GET", f"/runs/{bob_run['id']}/log", who="bob")).status == 200
+    assert (await server.request("POST", f"/runs/{ada_run['id']}/cancel", who="ada")).status == 202
+    assert server.run(ada_run["id"], "ada").workspace.parent.name == "ada"
+    assert server.run(bob_run["id"], "bob").workspace.parent.name == "bob"
+
+
+# --- run files -------------------------------------------------------------------------------------
+
+
+async def test_the_run_file_from_log(server: Server, tmp_path: Path):
+    created = await server.start(task="Plan a picnic for twelve people", strategy="plan")
+    run = await ended(server, created["id"])
+    reply = await server.request("GET", f"/runs/{created['id']}/log")
+    assert reply.status == 200 and reply.headers["Content-Type"] == "application/x-ndjson"
+    assert reply.headers["Content-Disposition"] == f'attachment; filename="{created["id"]}.jsonl"'
+    first = json.loads(reply.body.splitlines()[0])
+    assert first["format"] == "workbench-run" and first["version"] == 1
+    assert (first["runId"], first["task"], first["model"], first["createdAt"]) == (
+        created["id"], created["task"], created["model"], created["createdAt"])
+
+    path = tmp_path / f"{created['id']}.jsonl"
+    path.write_bytes(reply.body)
+    header, events = read_run_file(path)
+    events = list(events)
+    assert header.run_id == created["id"] and [e.id for e in events] == list(range(1, len(events) + 1))
+    assert [e.to_dict() for e in events] == [e.to_dict() for e in run.events] and contract_violations(events) == []
+    stream = await server.request("GET", f"/runs/{created['id']}/events")
+    assert stream.body == b"retry: 2000\n\n" + frames_of(events)  # the stream and the file are one log
+    detail = (await server.request("GET", f"/runs/{created['id']}")).json()
+    assert wb.load(path).state.to_dict() == detail["state"]
