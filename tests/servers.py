@@ -129,3 +129,49 @@ def dechunk(body: bytes) -> bytes:
         out += body[:size]
         assert body[size:size + 2] == b"\r\n", "malformed chunk"
         body = body[size + 2:]
+
+
+# --- reading raw HTTP/1.1 responses and SSE bodies (shared by the contract and extension tests) ---
+
+
+class HttpReply:
+    """An HTTP/1.1 response read off a raw socket: status, headers, the de-chunked body."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        head, sep, rest = raw.partition(b"\r\n\r\n")
+        self.complete_head = bool(sep)
+        lines = head.decode("latin-1").split("\r\n")
+        self.status = int(lines[0].split()[1]) if sep else 0
+        self.headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)}
+        chunked = self.headers.get("transfer-encoding") == "chunked"
+        self.body, self.ended = read_chunks(rest) if chunked else (rest, False)
+
+
+def read_chunks(data: bytes) -> tuple[bytes, bool]:
+    """The body of a chunked transfer, also when cut short; True when the final chunk came."""
+    out, pos = bytearray(), 0
+    while True:
+        end = data.find(b"\r\n", pos)
+        if end < 0:
+            return bytes(out), False
+        size = int(data[pos:end], 16)
+        if size == 0:
+            return bytes(out), True
+        out += data[end + 2 : end + 2 + size]
+        if end + 2 + size + 2 > len(data):
+            return bytes(out), False
+        pos = end + 2 + size + 2
+
+
+def frames_of(events: list[Any]) -> bytes:
+    """The exact SSE frames of ``events``."""
+    from workbench import sse
+
+    return b"".join(sse.encode_event(e) for e in events)
+
+
+def without_keepalives(data: bytes) -> bytes:
+    from workbench import sse
+
+    return data.replace(sse.KEEPALIVE, b"")

@@ -17,7 +17,7 @@ import asyncio
 import json
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, ClassVar, Iterator, Mapping
 from urllib.parse import urlencode
@@ -34,13 +34,12 @@ from yarl import URL
 from pytest_jupyter.jupyter_server import *
 
 import workbench as wb
-from workbench import events as ev
 from workbench import sse
 from workbench.contract import contract_violations
 from workbench.run import Run
 from workbench.runfile import read_run_file
 from workbench.service import MAX_BODY_BYTES, Principal
-from servers import start_server
+from servers import HttpReply, frames_of, start_server, without_keepalives
 
 PEOPLE = {"ada": "token-of-ada-0001", "bob": "token-of-bob-0002"}
 WRONG = "token-of-nobody-9"
@@ -61,45 +60,6 @@ class Reply:
 
     def json(self) -> Any:
         return json.loads(self.body)
-
-
-@dataclass
-class RawResponse:
-    """An HTTP/1.1 response read off a raw socket: status, headers, the de-chunked body."""
-
-    raw: bytes
-    status: int = 0
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    ended: bool = False  # the final chunk arrived: the server ended the response
-
-    def __post_init__(self) -> None:
-        head, sep, rest = self.raw.partition(b"\r\n\r\n")
-        if not sep:
-            return
-        lines = head.decode("latin-1").split("\r\n")
-        self.status = int(lines[0].split()[1])
-        self.headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)}
-        if self.headers.get("transfer-encoding") == "chunked":
-            self.body, self.ended = _dechunk(rest)
-        else:
-            self.body = rest
-
-
-def _dechunk(data: bytes) -> tuple[bytes, bool]:
-    """The body of a chunked transfer, also when cut short; True when the final chunk came."""
-    out, pos = bytearray(), 0
-    while True:
-        end = data.find(b"\r\n", pos)
-        if end < 0:
-            return bytes(out), False
-        size = int(data[pos:end], 16)
-        if size == 0:
-            return bytes(out), True
-        out += data[end + 2 : end + 2 + size]
-        if end + 2 + size + 2 > len(data):
-            return bytes(out), False
-        pos = end + 2 + size + 2
 
 
 @dataclass
@@ -141,7 +101,7 @@ class Server:
         return reply.json()
 
     async def raw_get(self, path: str, *, who: str | None = "ada", headers: Mapping[str, str] | None = None,
-                      cut: int | None = None, timeout: float = 20.0) -> RawResponse:
+                      cut: int | None = None, timeout: float = 20.0) -> HttpReply:
         """A hand-written HTTP/1.1 GET; reads to the end of the response, or drops the connection at byte ``cut``."""
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
         lines = [f"GET {self.prefix}{path} HTTP/1.1", f"Host: 127.0.0.1:{self.port}", "Accept: text/event-stream",
@@ -160,7 +120,7 @@ class Server:
                         break
         finally:
             writer.transport.abort()  # drop it, as a client that goes away would
-        return RawResponse(raw[:cut] if cut is not None else raw)
+        return HttpReply(raw[:cut] if cut is not None else raw)
 
     def run(self, run_id: str, who: str = "ada") -> Run:
         """The server's own run object, the truth a client's view is compared with."""
@@ -240,14 +200,6 @@ def server(request: pytest.FixtureRequest) -> Server:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def frames_of(events: list[ev.Event]) -> bytes:
-    return b"".join(sse.encode_event(e) for e in events)
-
-
-def without_keepalives(data: bytes) -> bytes:
-    return data.replace(sse.KEEPALIVE, b"")
 
 
 def complete_frames(data: bytes) -> list[bytes]:

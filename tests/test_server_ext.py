@@ -32,11 +32,11 @@ from pytest_jupyter.jupyter_server import *
 from traitlets import TraitError
 
 from workbench import events as ev
-from workbench import sse
 from workbench.contract import contract_violations
 from workbench.runfile import read_run_file
 from workbench.server_ext import WorkbenchApp
 from workbench.server_ext.handlers import EventsHandler
+from servers import HttpReply, frames_of, without_keepalives
 
 API = ("workbench", "api")
 
@@ -105,14 +105,6 @@ async def start(fetch: Any, task: str = "Write a haiku about tides", **fields: A
     return body(response)
 
 
-def frames_of(events: list[ev.Event]) -> bytes:
-    return b"".join(sse.encode_event(e) for e in events)
-
-
-def without_keepalives(data: bytes) -> bytes:
-    return data.replace(sse.KEEPALIVE, b"")
-
-
 async def until(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -121,37 +113,8 @@ async def until(predicate: Any, timeout: float = 10.0, what: str = "condition") 
         await asyncio.sleep(0.01)
 
 
-class RawResponse:
-    """An HTTP/1.1 response read off a raw socket: status, headers, the de-chunked body."""
-
-    def __init__(self, raw: bytes) -> None:
-        self.raw = raw
-        head, sep, rest = raw.partition(b"\r\n\r\n")
-        self.complete_head = bool(sep)
-        lines = head.decode("latin-1").split("\r\n")
-        self.status = int(lines[0].split()[1]) if sep else 0
-        self.headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)}
-        self.body, self.ended = _dechunk(rest) if self.headers.get("transfer-encoding") == "chunked" else (rest, False)
-
-
-def _dechunk(data: bytes) -> tuple[bytes, bool]:
-    """The body of a chunked transfer, also when cut short; True when the final chunk came."""
-    out, pos = bytearray(), 0
-    while True:
-        end = data.find(b"\r\n", pos)
-        if end < 0:
-            return bytes(out), False
-        size = int(data[pos:end], 16)
-        if size == 0:
-            return bytes(out), True
-        out += data[end + 2 : end + 2 + size]
-        if end + 2 + size + 2 > len(data):
-            return bytes(out), False
-        pos = end + 2 + size + 2
-
-
 async def raw_get(port: int, path: str, token: str, *, headers: dict[str, str] | None = None,
-                  cut: int | None = None, timeout: float = 20.0) -> RawResponse:
+                  cut: int | None = None, timeout: float = 20.0) -> HttpReply:
     """A hand-written HTTP/1.1 GET; reads to the end of the response, or drops the connection at byte ``cut``."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Authorization: token {token}",
@@ -170,7 +133,7 @@ async def raw_get(port: int, path: str, token: str, *, headers: dict[str, str] |
                     break
     finally:
         writer.transport.abort()  # drop it, as a client that goes away would
-    return RawResponse(raw[:cut] if cut is not None else raw)
+    return HttpReply(raw[:cut] if cut is not None else raw)
 
 
 def events_path(base_url: str, run_id: str, query: str = "") -> str:
