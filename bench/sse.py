@@ -51,8 +51,8 @@ Figures per server and subscriber count:
   the stalls of its event loop (turns that kept a 5 ms sleeper waiting 30 ms more or longer).
 
 When a target is missed (or with ``--profile``), the extension is run again under cProfile, then
-with cumulative what-if changes made inside its server process only (``gc.freeze()``, frames
-encoded once per event, waits without an extra Task), to show what each hot spot costs.
+with cumulative what-if changes made inside its server process only (``gc.freeze()``, then
+frames encoded once per event), to show what the two largest hot spots cost.
 
 This is a benchmark, not a test: it prints figures, says plainly when a target is missed, and
 exits 0 either way (1 only if something misbehaved: a lost, repeated or reordered event, a stream
@@ -130,10 +130,10 @@ class Mode:
     real_seconds: float | None
     """How long the real simulated run cross-check streams before it is cancelled (None: skipped)."""
     reruns: int
-    """Disturbed cases run again at most this many times in all (the 1,000-subscriber cases first)."""
+    """Runs of disturbed cases made again, in all (the 1,000-subscriber cases first)."""
 
 
-FULL = Mode("full", duration=10.0, grace=20.0, whatif_duration=5.0, real_seconds=8.0, reruns=3)
+FULL = Mode("full", duration=10.0, grace=20.0, whatif_duration=5.0, real_seconds=8.0, reruns=4)
 QUICK = Mode("quick", duration=2.0, grace=8.0, whatif_duration=1.5, real_seconds=None, reruns=0)
 REAL_PACE = 200.0
 """Pace of the real simulated run (content deltas per second)."""
@@ -302,7 +302,7 @@ class BaselineHost(Host):
         stream = self.streams[sid]
         n = len(stream.items) + 1
         kind, rest = self.rest[index]
-        data = '{"id":%d' % n + rest
+        data = f'{{"id":{n}' + rest
         stream.items.append((str(n), kind, data))
         stream.frames.append(b"id: %d\nevent: %s\ndata: %s\n\n" % (n, kind.encode(), data.encode()))
         if kind.startswith("execution:") and kind != "execution:started":
@@ -505,30 +505,6 @@ def serve_main(kind: str, feed_path: str, port: int, token: str, tmp: str) -> No
                         return frame
 
                     wsse.encode_event = cached  # run_stream looks it up on each call
-                elif msg["what"] == "timeout_wait":
-                    import workbench.sse as wsse
-
-                    async def run_stream(log: Any, *, after: int = 0, heartbeat: float = 15.0) -> Any:
-                        # workbench.sse.run_stream, waiting with asyncio.timeout() (3.11) instead of
-                        # asyncio.wait_for(), which wraps every wait in a Task of its own.
-                        yield wsse.retry_frame()
-                        position = max(after, 0)
-                        while True:
-                            events = log.events
-                            if position < len(events):
-                                batch = events[position:position + wsse.MAX_BATCH]
-                                position += len(batch)
-                                yield b"".join(wsse.encode_event(e) for e in batch)
-                                continue
-                            if log.closed:
-                                return
-                            try:
-                                async with asyncio.timeout(heartbeat):
-                                    await log._wait_beyond(position)
-                            except TimeoutError:
-                                yield wsse.KEEPALIVE
-
-                    wsse.run_stream = run_stream  # the handler calls sse.run_stream(...) per request
                 emit({"seq": seq, "ok": True})
             elif cmd == "gc_pauses":  # since the last time asked, with the loop's stalls
                 pauses, late = gc_pauses[:], stalls[:]
@@ -791,11 +767,11 @@ def client_main(port: int, path: str, authorization: str, n: int, last_id: int, 
             break
         for fd, _ in ep.poll(0.05):
             i = fd_index[fd]
-            sock = socks[i]
-            if sock is None:
+            reader = socks[i]
+            if reader is None:
                 continue
             try:
-                data, ancillary, _, _ = sock.recvmsg(READ_SIZE, CMSG_SPACE)
+                data, ancillary, _, _ = reader.recvmsg(READ_SIZE, CMSG_SPACE)
             except BlockingIOError:
                 continue
             except OSError as exc:
@@ -868,7 +844,7 @@ class Child:
     def __init__(self, argv: list[str], log_path: Path, name: str) -> None:
         self.name = name
         self.log_path = log_path
-        self._log = open(log_path, "wb")
+        self._log = open(log_path, "wb")  # noqa: SIM115 - the child's stderr for its whole life; closed by stop()
         env = {**os.environ, "SSE_BENCH_PARENT": str(os.getpid()), "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), *argv], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self._log, env=env)
@@ -956,10 +932,10 @@ class Child:
 
 
 def stop_all_children() -> None:
-    for child in list(CHILDREN):
+    for child in CHILDREN[:]:  # stop() removes each from CHILDREN
         try:
             child.stop(graceful=False)
-        except Exception:  # noqa: BLE001 - stopping the rest matters more
+        except Exception:  # noqa: BLE001, S110 - stopping the rest matters more
             pass
 
 
@@ -1398,7 +1374,7 @@ def _group(filename: str) -> str:
     for name in ("tornado", "jupyter_server", "pydantic_core", "pydantic", "traitlets", "sqlite3"):
         if f"/site-packages/{name}/" in filename:
             return name
-    if filename.startswith("~") or filename.startswith("<"):
+    if filename.startswith(("~", "<")):
         return "builtins (C: socket send, json, pydantic-core…)"
     if "/asyncio/" in filename:
         return "asyncio"
@@ -1414,7 +1390,7 @@ def machine() -> str:
         try:
             module = __import__(name)
             versions.append(f"{name} {getattr(module, '__version__', getattr(module, 'version', '?'))}")
-        except Exception:  # noqa: BLE001 - only for the label
+        except Exception:  # noqa: BLE001, S110 - only for the label
             pass
     return text + "\n         " + ", ".join(versions)
 
@@ -1468,7 +1444,6 @@ def isolate(tmp: Path) -> None:
 WHAT_IFS = (
     ("freeze", "gc.freeze() once, so full collections skip the server's 300,000 start-up objects"),
     ("cache_frames", "+ each event's SSE frame encoded once, not once per subscriber"),
-    ("timeout_wait", "+ run_stream waits with asyncio.timeout(), not wait_for() (no extra Task per wait)"),
 )
 """Cumulative what-if changes made inside the extension's server process (never in the package)."""
 
@@ -1493,9 +1468,9 @@ def bench(mode: Mode, tmp: Path, quick: bool, force_profile: bool) -> int:
     print(f"processes: each server pinned to CPU {SERVER_CPU}; the subscribers (raw sockets, one epoll loop, one "
           f"process) and this parent pinned to CPU {CLIENT_CPU}; servers and subscribers at nice {PRIORITY} where "
           f"allowed; loopback; open-files limit {limit:,}. Receipt times are the client kernel's (SO_TIMESTAMPNS). A case "
-          f"where the server waited for its CPU more than {DISTURBED:.0%} of the time (other work on the machine had it) "
-          f"is 'disturbed': up to {mode.reruns} disturbed cases are run once more (1,000 subscribers and the extension "
-          f"first) and the less disturbed run is judged.")
+          f"where the server was ready to run but not running more than {DISTURBED:.0%} of the time (run-queue delay) "
+          f"is 'disturbed' and run again ({mode.reruns} more runs at most, 1,000 subscribers and the extension first); "
+          f"the least disturbed run of each case is judged.")
 
     bad: list[str] = []
     runs: dict[tuple[str, int], list[Load]] = {}
@@ -1535,10 +1510,19 @@ def bench(mode: Mode, tmp: Path, quick: bool, force_profile: bool) -> int:
             runs[(kind, n)] = [measure_load(servers[kind], n, count, mode, tmp)]
             print(f"   {LABEL[kind]:<21} {n:>5} subs: {case_line(runs[(kind, n)][0])}")
     order = sorted(runs, key=lambda key: (-key[1], KINDS[::-1].index(key[0])))  # 1,000 first; ext first
-    for kind, n in [key for key in order if runs[key][0].disturbed > DISTURBED][:mode.reruns]:
+
+    def most_reps(key: tuple[str, int]) -> int:  # the judged cases may be run three times
+        return 3 if key[1] == SUBSCRIBERS[-1] and key[0] != "aiohttp-sse" else 2
+
+    for _ in range(mode.reruns):
+        todo = [key for key in order
+                if min(r.disturbed for r in runs[key]) > DISTURBED and len(runs[key]) < most_reps(key)]
+        if not todo:
+            break
+        kind, n = min(todo, key=lambda key: (len(runs[key]), order.index(key)))
         reps = runs[(kind, n)]
-        reps.append(measure_load(servers[kind], n, count, mode, tmp, rep=2))
-        print(f"   {LABEL[kind]:<21} {n:>5} subs, again (rep 2): {case_line(reps[-1])}")
+        reps.append(measure_load(servers[kind], n, count, mode, tmp, rep=len(reps) + 1))
+        print(f"   {LABEL[kind]:<21} {n:>5} subs, again (rep {len(reps)}): {case_line(reps[-1])}")
     for (kind, n), reps in runs.items():
         for load in reps:
             if load.problems:
@@ -1570,7 +1554,8 @@ def bench(mode: Mode, tmp: Path, quick: bool, force_profile: bool) -> int:
     print("\n3. Every run (latency = client receipt − server append over every (subscriber, event) pair; 'p99 due' from "
           "the feeder's schedule instead, so it adds the feeder's own lag behind a busy loop; catch-up = last receipt − "
           "last append; server/client = CPU seconds per second of that process; s.wait/c.wait = seconds per second "
-          "it was ready to run but waited for its CPU; c.lag = p99 of how much later than the kernel's receive time "
+          "it was ready to run but not running (run-queue delay: other work on the machine, or this VM waking an idle "
+          "CPU); c.lag = p99 of how much later than the kernel's receive time "
           "the subscribers read their data, which is not counted; GC = the server's collections: count/full/longest "
           "pause; stalls = turns of the server's event loop that ran 30 ms or more late: count/longest)")
     unstamped = [x for reps in runs.values() for x in reps if x.kernel_stamped < 0.99]
@@ -1623,18 +1608,21 @@ def bench(mode: Mode, tmp: Path, quick: bool, force_profile: bool) -> int:
 
     # --- summary -------------------------------------------------------------------------------
     rows = [
-        (f"p99 latency, {top:,} subscribers, {RATE:g} ev/s", f"{ext.p99_ms:,.1f} ms "
-         f"(aiohttp-sse {aio.p99_ms:,.1f}, tornado {tor.p99_ms:,.1f})", f"< {TARGET_P99_MS:g} ms", verdict(p99_ok, quick)),
-        (f"aggregate delivery, {top:,} subscribers", f"{ext.delivered_rate:,.0f} ev/s = {delivery_ratio:.2f}× "
-         f"aiohttp-sse ({aio.delivered_rate:,.0f})", "≥ 1× aiohttp-sse", verdict(delivery_ok, quick)),
-        ("server memory per idle subscriber", f"{idles['ext'].per_subscriber_kb:.1f} KB "
-         f"(aiohttp-sse {idles['aiohttp-sse'].per_subscriber_kb:.1f}, tornado {idles['tornado'].per_subscriber_kb:.1f})",
+        (f"p99 latency, {top:,} subscribers, {RATE:g} ev/s",
+         f"{ext.p99_ms:,.1f} ms (aiohttp-sse {aio.p99_ms:,.1f}, tornado {tor.p99_ms:,.1f})",
+         f"< {TARGET_P99_MS:g} ms", verdict(p99_ok, quick)),
+        (f"aggregate delivery, {top:,} subscribers",
+         f"{ext.delivered_rate:,.0f} ev/s = {delivery_ratio:.2f}× aiohttp-sse ({aio.delivered_rate:,.0f})",
+         "≥ 1× aiohttp-sse", verdict(delivery_ok, quick)),
+        ("server memory per idle subscriber",
+         (f"{idles['ext'].per_subscriber_kb:.1f} KB (aiohttp-sse {idles['aiohttp-sse'].per_subscriber_kb:.1f}, "
+          f"tornado {idles['tornado'].per_subscriber_kb:.1f})"),
          f"< {TARGET_IDLE_KB:g} KB", verdict(idle_ok, quick)),
     ]
     for n in SUBSCRIBERS[:-1]:
         e, a, t = loads[("ext", n)], loads[("aiohttp-sse", n)], loads[("tornado", n)]
-        rows.append((f"p99 latency, {n:,} subscribers", f"{e.p99_ms:,.1f} ms (aiohttp-sse {a.p99_ms:,.1f}, "
-                     f"tornado {t.p99_ms:,.1f})", "(no target)", ""))
+        rows.append((f"p99 latency, {n:,} subscribers",
+                     f"{e.p99_ms:,.1f} ms (aiohttp-sse {a.p99_ms:,.1f}, tornado {t.p99_ms:,.1f})", "(no target)", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     print(f"\nSummary (the extension against baselines measured in this same run; {RATE:g} events/s for "
           f"{mode.duration:g} s; least disturbed run of each case)")
