@@ -154,3 +154,21 @@ async def test_finished_runs_are_read_from_the_store_once(tmp_path: Path, monkey
     with pytest.raises(ApiError):
         second.get(BOB, run.id)  # the cache does not bypass ownership
     await second.close()
+
+
+async def test_ended_runs_leave_the_live_table_and_an_event_is_encoded_once(service: RunService, monkeypatch):
+    runs = []
+    for i in range(3):
+        run = service.create(ADA, {"task": f"t{i}", "model": "simulated", "strategy": "react"})
+        await asyncio.wait_for(run.wait_async(), 20)
+        runs.append(run)
+    service.create(ADA, {"task": "one more", "model": "simulated", "strategy": "react"})
+    assert all(r.id not in service._live for r in runs)
+    assert service.get(ADA, runs[0].id) is runs[0]  # still served, from the bounded cache
+    encoded: list[int] = []
+    original = sse.encode_event
+    monkeypatch.setattr(sse, "encode_event", lambda e: encoded.append(e.id) or original(e))
+    log = runs[1].log
+    bodies = [b"".join([c async for c in sse.run_stream(log)]) for _ in range(3)]
+    assert bodies[0] == bodies[1] == bodies[2] == sse.retry_frame() + b"".join(original(e) for e in log.events)
+    assert sorted(encoded) == list(range(1, len(log.events) + 1))  # once each, for three streams

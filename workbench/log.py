@@ -35,6 +35,9 @@ class RunLog:
         self._lock = threading.RLock()
         self._closed = False
         self._ended = threading.Event()  # set with _closed, for waiters outside any event loop
+        self.frames: list[bytes] = []
+        """Each event's SSE frame, filled by :mod:`workbench.sse` so an event is encoded once per
+        run, however many streams send it."""
         # Replaced, never mutated, so _push can iterate while a listener changes it.
         self._listeners: tuple[Callable[[ev.Event], None], ...] = (on_append,) if on_append else ()
 

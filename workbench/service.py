@@ -141,6 +141,7 @@ class RunService:
         """Start a run from a request body ``{task, model?, strategy?, tools?, options?}``."""
         if self._closing:
             raise ApiError(503, "unavailable", "the server is shutting down; try again when it is back")
+        self._retire_finished()
         self.check_may_start(who)
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_request", "the body must be a JSON object such as {\"task\": \"…\"}")
@@ -250,6 +251,14 @@ class RunService:
         if run.owner != who.name:  # a shared run: say whose it is, as GET /runs does
             summary["owner"] = run.owner
         return {**summary, "state": run.state.to_dict()}
+
+    def _retire_finished(self) -> None:
+        """Move ended runs out of the live table into the bounded cache, so a long-lived
+        server does not keep every run it ever hosted in memory (the store has them all)."""
+        for run_id, run in list(self._live.items()):
+            if run.done:
+                del self._live[run_id]
+                self._remember_finished(run)
 
     def _remember_finished(self, run: Run) -> None:
         self._finished[run.id] = run

@@ -75,11 +75,11 @@ async def run_stream(log: RunLog, *, after: int = 0, heartbeat: float = 15.0) ->
     yield retry_frame()
     position = max(after, 0)
     while True:
-        events = log.events
-        if position < len(events):
-            batch = events[position : position + MAX_BATCH]
+        frames = _frames(log)
+        if position < len(frames):
+            batch = frames[position : position + MAX_BATCH]
             position += len(batch)
-            yield b"".join(encode_event(e) for e in batch)
+            yield b"".join(batch)
             continue
         if log.closed:
             return
@@ -87,6 +87,14 @@ async def run_stream(log: RunLog, *, after: int = 0, heartbeat: float = 15.0) ->
             await asyncio.wait_for(_more(log, position), timeout=heartbeat)
         except TimeoutError:
             yield KEEPALIVE
+
+
+def _frames(log: RunLog) -> list[bytes]:
+    """The log's events as SSE frames, encoding only those no stream has encoded yet."""
+    frames, events = log.frames, log.events
+    for event in events[len(frames) :]:
+        frames.append(encode_event(event))
+    return frames
 
 
 async def _more(log: RunLog, position: int) -> None:
