@@ -91,46 +91,6 @@ class LoopThread:
         self.loop.close()
 
 
-@dataclass
-class RawResponse:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
-async def raw_get(port: int, path: str, headers: Mapping[str, str] | None = None, timeout: float = 30.0) -> RawResponse:
-    """GET over a plain socket with a hand-written HTTP/1.1 request; the body de-chunked, byte for byte."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close",
-             *(f"{k}: {v}" for k, v in (headers or {}).items())]
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-    await writer.drain()
-    data = await asyncio.wait_for(reader.read(-1), timeout)
-    writer.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    parsed = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        parsed[name.strip().lower()] = value.strip()
-    if parsed.get("transfer-encoding") == "chunked":
-        body = dechunk(body)
-    return RawResponse(int(status_line.split()[1]), parsed, body)
-
-
-def dechunk(body: bytes) -> bytes:
-    """The payload of a chunked HTTP/1.1 body (which must be complete)."""
-    out = bytearray()
-    while True:
-        size_line, _, body = body.partition(b"\r\n")
-        size = int(size_line.split(b";")[0], 16)
-        if size == 0:
-            return bytes(out)
-        out += body[:size]
-        assert body[size:size + 2] == b"\r\n", "malformed chunk"
-        body = body[size + 2:]
-
-
 # --- reading raw HTTP/1.1 responses and SSE bodies (shared by the contract and extension tests) ---
 
 
@@ -146,6 +106,39 @@ class HttpReply:
         self.headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)}
         chunked = self.headers.get("transfer-encoding") == "chunked"
         self.body, self.ended = read_chunks(rest) if chunked else (rest, False)
+
+
+async def raw_get(port: int, path: str, headers: Mapping[str, str] | None = None, *,
+                  cut: int | None = None, timeout: float = 30.0) -> HttpReply:
+    """A hand-written HTTP/1.1 GET over a plain socket: reads to the end of the response (the
+    last chunk, or Content-Length bytes), or drops the connection at byte ``cut``."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Accept: text/event-stream",
+             "Accept-Encoding: gzip, deflate", *(f"{k}: {v}" for k, v in (headers or {}).items())]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    raw = b""
+    try:
+        async with asyncio.timeout(timeout):
+            while cut is None or len(raw) < cut:
+                piece = await reader.read(65536 if cut is None else max(1, min(65536, cut - len(raw))))
+                if not piece:
+                    break
+                raw += piece
+                if raw.endswith(b"\r\n0\r\n\r\n") or _has_whole_body(raw):
+                    break
+    finally:
+        writer.transport.abort()  # drop it, as a client that goes away would
+    return HttpReply(raw[:cut] if cut is not None else raw)
+
+
+def _has_whole_body(raw: bytes) -> bool:
+    """Whether a response with a Content-Length has all of its body."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n")[1:] if sep else ():
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    return False
 
 
 def read_chunks(data: bytes) -> tuple[bytes, bool]:

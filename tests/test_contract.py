@@ -39,7 +39,7 @@ from workbench.contract import contract_violations
 from workbench.run import Run
 from workbench.runfile import read_run_file
 from workbench.service import MAX_BODY_BYTES, Principal
-from servers import HttpReply, frames_of, start_server, without_keepalives
+from servers import HttpReply, frames_of, raw_get, start_server, without_keepalives
 
 PEOPLE = {"ada": "token-of-ada-0001", "bob": "token-of-bob-0002"}
 WRONG = "token-of-nobody-9"
@@ -102,25 +102,9 @@ class Server:
 
     async def raw_get(self, path: str, *, who: str | None = "ada", headers: Mapping[str, str] | None = None,
                       cut: int | None = None, timeout: float = 20.0) -> HttpReply:
-        """A hand-written HTTP/1.1 GET; reads to the end of the response, or drops the connection at byte ``cut``."""
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        lines = [f"GET {self.prefix}{path} HTTP/1.1", f"Host: 127.0.0.1:{self.port}", "Accept: text/event-stream",
-                 "Accept-Encoding: gzip, deflate"]
-        lines += [f"{k}: {v}" for k, v in {**self.headers(who), **(headers or {})}.items()]
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-        raw = b""
-        try:
-            async with asyncio.timeout(timeout):
-                while cut is None or len(raw) < cut:
-                    piece = await reader.read(65536 if cut is None else max(1, min(65536, cut - len(raw))))
-                    if not piece:
-                        break
-                    raw += piece
-                    if raw.endswith(b"\r\n0\r\n\r\n"):  # the last chunk: the response is complete
-                        break
-        finally:
-            writer.transport.abort()  # drop it, as a client that goes away would
-        return HttpReply(raw[:cut] if cut is not None else raw)
+        """A hand-written HTTP/1.1 GET as ``who``; see :func:`servers.raw_get`."""
+        return await raw_get(self.port, self.prefix + path, {**self.headers(who), **(headers or {})},
+                             cut=cut, timeout=timeout)
 
     def run(self, run_id: str, who: str = "ada") -> Run:
         """The server's own run object, the truth a client's view is compared with."""

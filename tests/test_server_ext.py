@@ -36,7 +36,7 @@ from workbench.contract import contract_violations
 from workbench.runfile import read_run_file
 from workbench.server_ext import WorkbenchApp
 from workbench.server_ext.handlers import EventsHandler
-from servers import HttpReply, frames_of, without_keepalives
+from servers import frames_of, raw_get, without_keepalives
 
 API = ("workbench", "api")
 
@@ -111,29 +111,6 @@ async def until(predicate: Any, timeout: float = 10.0, what: str = "condition") 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.01)
-
-
-async def raw_get(port: int, path: str, token: str, *, headers: dict[str, str] | None = None,
-                  cut: int | None = None, timeout: float = 20.0) -> HttpReply:
-    """A hand-written HTTP/1.1 GET; reads to the end of the response, or drops the connection at byte ``cut``."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Authorization: token {token}",
-             "Accept: text/event-stream", "Accept-Encoding: gzip, deflate"]
-    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-    raw = b""
-    try:
-        async with asyncio.timeout(timeout):
-            while cut is None or len(raw) < cut:
-                piece = await reader.read(65536 if cut is None else max(1, min(65536, cut - len(raw))))
-                if not piece:
-                    break
-                raw += piece
-                if raw.endswith(b"\r\n0\r\n\r\n"):  # the last chunk: the response is complete
-                    break
-    finally:
-        writer.transport.abort()  # drop it, as a client that goes away would
-    return HttpReply(raw[:cut] if cut is not None else raw)
 
 
 def events_path(base_url: str, run_id: str, query: str = "") -> str:
@@ -266,7 +243,7 @@ async def test_runs_survive_a_restart_and_live_ones_end_interrupted(
     done = await start(jp_fetch, "Finished before the stop", strategy="react")
     await jp_fetch(*API, "runs", done["id"], "events")
     going = await start(jp_fetch, "Going when the server stops", options={"pace": 20})
-    watching = asyncio.ensure_future(raw_get(port, events_path(jp_base_url, going["id"]), token))
+    watching = asyncio.ensure_future(raw_get(port, events_path(jp_base_url, going["id"]), {"Authorization": f"token {token}"}))
     await asyncio.sleep(0.3)
 
     await jp_serverapp._cleanup()  # what `jupyter server` does on stop (and pytest-jupyter at teardown)
