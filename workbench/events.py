@@ -16,7 +16,7 @@ import json
 import time
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -506,7 +506,3 @@ def parse_event(line: str | bytes, *, keep_unknown: bool = False) -> Event | Non
     if not isinstance(obj, dict):
         raise ValueError("an event must be a JSON object")
     return event_from_dict(obj, keep_unknown=keep_unknown)
-
-
-# Re-exported so callers can catch validation failures without importing pydantic.
-EventValidationError = ValidationError

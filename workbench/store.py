@@ -164,10 +164,6 @@ class RunStore:
             row = self._db.execute("SELECT shared FROM runs WHERE id = ?", (run_id,)).fetchone()
         return bool(row and row[0])
 
-    def run_ids(self) -> list[str]:
-        with self._db_lock:
-            return [r[0] for r in self._db.execute("SELECT id FROM runs ORDER BY created_at")]
-
     def iter_events(self, run_id: str, after: int = 0) -> Iterator[ev.Event]:
         with self._db_lock:
             rows = self._db.execute(
