@@ -10,10 +10,18 @@ from __future__ import annotations
 import asyncio
 import threading
 
-__all__ = ["background_loop"]
+__all__ = ["background_loop", "running_loop"]
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running in this thread, or None outside async code."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def background_loop() -> asyncio.AbstractEventLoop:

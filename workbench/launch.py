@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import events as ev
-from ._runtime import background_loop
+from ._runtime import background_loop, running_loop
 from .errors import UserError
 from .log import RunLog
 from .models import default_model, make_client, validate_model
@@ -92,11 +92,7 @@ def _schedule(run: Run, orchestrator: Orchestrator, loop: asyncio.AbstractEventL
     run._canceller = lambda reason, interrupted=False: loop.call_soon_threadsafe(
         lambda: orchestrator.request_cancel(reason, interrupted=interrupted)
     )
-    try:
-        current = asyncio.get_running_loop()
-    except RuntimeError:
-        current = None
-    if current is loop:
+    if running_loop() is loop:
         run._task = loop.create_task(orchestrator.execute(), name=f"workbench-run-{run.id}")
     else:
         # The task handle is kept so the loop does not garbage-collect a running task.

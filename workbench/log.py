@@ -15,6 +15,7 @@ import threading
 from typing import AsyncIterator, Callable, Iterable, Sequence
 
 from . import events as ev
+from ._runtime import running_loop
 from .errors import UserError
 
 __all__ = ["RunLog", "LogClosed"]
@@ -151,11 +152,7 @@ class RunLog:
 
 
 def _wake(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is loop:
+    if running_loop() is loop:
         if not future.done():
             future.set_result(None)
     elif not loop.is_closed():

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Generator, Sequence
 
 from . import events as ev
+from ._runtime import running_loop
 from .errors import RunFailed, UserError
 from .log import RunLog
 from .reducer import RunState, _apply, initial_state
@@ -144,7 +145,7 @@ class Run:
 
     def wait(self, timeout: float | None = None, *, raise_on_error: bool = False) -> RunState:
         """Block until the run ends (outside async code) and return its final state."""
-        if self._loop is not None and _running_loop() is self._loop:
+        if self._loop is not None and running_loop() is self._loop:
             raise UserError("run.wait() would block the loop the run executes on; use 'await run' instead")
         if not self.log.wait_closed(timeout):
             raise TimeoutError(f"run {self.id} did not end within {timeout} s")
@@ -239,10 +240,3 @@ class Run:
     def __repr__(self) -> str:
         state = self.state
         return f"<Run {self.id} {state.status} model={self.model!r} events={len(self.log)} task={self.task!r}>"
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
