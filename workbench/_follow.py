@@ -10,7 +10,6 @@ that retrying cannot fix (401, 403, 404, a malformed event) end it with an error
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Mapping
@@ -20,10 +19,11 @@ import aiohttp
 from . import events as ev
 from .errors import ServerError
 from .log import RunLog
+from .redact import get_logger
 
 __all__ = ["SseFrame", "SseParser", "Backoff", "follow_events", "FATAL_STATUSES"]
 
-log = logging.getLogger("workbench.client")
+log = get_logger("workbench.client")
 
 FATAL_STATUSES = frozenset({400, 401, 403, 404, 410})
 """Answers that another attempt would only repeat: the follower stops with an error."""

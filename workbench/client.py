@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
-import logging
 import os
 import re
 import threading
@@ -29,15 +28,16 @@ import aiohttp
 
 from . import events as ev
 from ._follow import Backoff, FollowStats, follow_events
-from ._runtime import background_loop
+from ._runtime import background_loop, running_loop
 from .errors import ServerError, UserError
+from .redact import get_logger
 from .reducer import RunState
 from .run import Run
 from .tools import BUILTIN_TOOLS
 
 __all__ = ["Connection", "RemoteRun", "connect", "disconnect", "current", "attach", "runs", "start_remote"]
 
-log = logging.getLogger("workbench.client")
+log = get_logger("workbench.client")
 
 Kind = Literal["standalone", "jupyter"]
 T = TypeVar("T")
@@ -236,18 +236,6 @@ class RemoteRun(Run):
         self._follower.cancel()
         return True
 
-    def wait(self, timeout: float | None = None, *, raise_on_error: bool = False) -> RunState:
-        """Block until the run ends, or following it fails (outside async code), and return its final state."""
-        if _running_loop() is self._loop:
-            raise UserError("run.wait() would block the loop the run is followed on; use 'await run' instead")
-        try:
-            self._follower.result(timeout)  # the follower ends when the log does
-        except concurrent.futures.TimeoutError:
-            raise TimeoutError(f"run {self.id} did not end within {timeout} s") from None
-        except concurrent.futures.CancelledError:
-            pass
-        return self._final(raise_on_error)
-
     def _final(self, raise_on_error: bool) -> RunState:
         events = self.log.events
         ended = bool(events) and events[-1].type in ev.TERMINAL_TYPES
@@ -262,17 +250,10 @@ class RemoteRun(Run):
 # --- HTTP ---------------------------------------------------------------------------------------
 
 
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
 def _call(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run ``coroutine`` on the workbench's background loop and wait for it (any thread but that loop's)."""
     loop = background_loop()
-    if _running_loop() is loop:
+    if running_loop() is loop:
         coroutine.close()
         raise UserError("the workbench client cannot be called from the workbench's own loop (e.g. inside a tool)")
     return asyncio.run_coroutine_threadsafe(coroutine, loop).result()

@@ -18,6 +18,7 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp_sse import EventSourceResponse, sse_response
 
 from . import sse
+from .redact import get_logger
 from .service import MAX_BODY_BYTES, ApiError, Principal, RunService, parse_body, too_large
 from .tokens import Authenticator
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["create_app", "make_runner", "API_PREFIX", "SEND_TIMEOUT"]
 
-log = logging.getLogger("workbench.server")
+log = get_logger("workbench.server")
 
 API_PREFIX = "/api"
 SEND_TIMEOUT = 60.0
