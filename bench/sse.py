@@ -1352,7 +1352,7 @@ def print_profile(path: Path, load: Load, top: int = 22) -> None:
     print(f"   functions by own time (top {top}); calls per (subscriber, event) receipt = calls / {receipts:,}:")
     for (filename, line, name), (_, nc, tt, ct, _) in sorted(raw.items(), key=lambda kv: -kv[1][2])[:top]:
         print(f"     {tt:6.2f} s own {ct:6.2f} s cum {nc:>9,} calls ({nc / receipts:5.2f}/receipt)  {_short(filename)}:{line} {name}")
-    wanted = ("encode_event", "to_json", "run_stream", "_send", "flush", "write", "_wait_beyond", "_wake", "_push",
+    wanted = ("encode_event", "to_json", "run_stream", "_send", "flush", "write", "wait_beyond", "_wake", "_push",
               "model_dump_json", "wait_for")
     print("   selected call counts:")
     for (filename, line, name), (_, nc, tt, ct, _) in sorted(raw.items(), key=lambda kv: -kv[1][3]):

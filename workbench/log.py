@@ -129,10 +129,10 @@ class RunLog:
                 event = self._events[position]
                 position += 1
                 yield event
-            if not await self._wait_beyond(position):
+            if not await self.wait_beyond(position):
                 return
 
-    async def _wait_beyond(self, position: int) -> bool:
+    async def wait_beyond(self, position: int) -> bool:
         """Wait until the log holds more than ``position`` events; False when it never will."""
         loop = asyncio.get_running_loop()
         with self._lock:

@@ -84,7 +84,7 @@ async def run_stream(log: RunLog, *, after: int = 0, heartbeat: float = 15.0) ->
         if log.closed:
             return
         try:
-            await asyncio.wait_for(_more(log, position), timeout=heartbeat)
+            await asyncio.wait_for(log.wait_beyond(position), timeout=heartbeat)
         except TimeoutError:
             yield KEEPALIVE
 
@@ -95,7 +95,3 @@ def _frames(log: RunLog) -> list[bytes]:
     for event in events[len(frames) :]:
         frames.append(encode_event(event))
     return frames
-
-
-async def _more(log: RunLog, position: int) -> None:
-    await log._wait_beyond(position)

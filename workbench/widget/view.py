@@ -99,7 +99,7 @@ class RunView(anywidget.AnyWidget):
             self._pumping = False
 
     async def _wait(self, log: Any) -> None:
-        waits = [asyncio.ensure_future(log._wait_beyond(self._sent)), asyncio.ensure_future(self._wake.wait())]
+        waits = [asyncio.ensure_future(log.wait_beyond(self._sent)), asyncio.ensure_future(self._wake.wait())]
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
