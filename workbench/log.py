@@ -75,8 +75,7 @@ class RunLog:
             listener(event)
         if self._waiters:
             waiters, self._waiters = self._waiters, []
-            for loop, future in waiters:
-                _wake(loop, future)
+            _wake_all(waiters)
 
     def add_listener(self, listener: Callable[[ev.Event], None]) -> None:
         """Call ``listener(event)`` synchronously for every event appended from now on."""
@@ -94,8 +93,7 @@ class RunLog:
             self._closed = True
             self._ended.set()
             waiters, self._waiters = self._waiters, []
-        for loop, future in waiters:
-            _wake(loop, future)
+        _wake_all(waiters)
 
     # --- reading -----------------------------------------------------------------------
 
@@ -151,12 +149,14 @@ class RunLog:
         return True
 
 
-def _wake(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
-    if running_loop() is loop:
-        if not future.done():
-            future.set_result(None)
-    elif not loop.is_closed():
-        loop.call_soon_threadsafe(_resolve, future)
+def _wake_all(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]) -> None:
+    here = running_loop()  # once, not per waiter: a run may have a thousand streams waiting
+    for loop, future in waiters:
+        if loop is here:
+            if not future.done():
+                future.set_result(None)
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(_resolve, future)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

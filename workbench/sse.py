@@ -84,7 +84,10 @@ async def run_stream(log: RunLog, *, after: int = 0, heartbeat: float = 15.0) ->
         if log.closed:
             return
         try:
-            await asyncio.wait_for(log.wait_beyond(position), timeout=heartbeat)
+            # asyncio.timeout, not wait_for: wait_for wraps every wait in a Task of its own, which
+            # with a thousand streams of one run is a thousand extra Tasks per event.
+            async with asyncio.timeout(heartbeat):
+                await log.wait_beyond(position)
         except TimeoutError:
             yield KEEPALIVE
 
