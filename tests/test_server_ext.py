@@ -10,7 +10,9 @@ bytes, resume, bad input, two users, run files) is tested once for both servers 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -124,7 +126,7 @@ def events_path(base_url: str, run_id: str, query: str = "") -> str:
 async def test_config_traits_and_their_defaults(jp_fetch, ext, jp_data_dir):
     traits = WorkbenchApp.class_own_traits(config=True)
     assert {"default_model", "store_path", "heartbeat_seconds", "max_runs_per_user", "allowed_tools",
-            "workspace_root", "per_user_runs"} <= set(traits)
+            "workspace_root", "per_user_runs", "freeze_startup_objects"} <= set(traits)
     assert all(trait.help for trait in traits.values())
     assert ext.store_path == str(jp_data_dir / "workbench" / "runs.db") and Path(ext.store_path).exists()
     assert ext.workspace_root == str(jp_data_dir / "workbench" / "workspaces")
@@ -140,6 +142,28 @@ async def test_config_traits_and_their_defaults(jp_fetch, ext, jp_data_dir):
     assert Path(ext.workspace_root, ext.principal(User("me")).name, run["id"]).is_dir()
     response = await jp_fetch(*API, "runs", method="POST", body=json.dumps({"task": "t"}), raise_error=False)
     assert_error(response, 429, "too_many_runs")
+
+
+async def test_start_up_objects_are_frozen_out_of_garbage_collection_once_the_server_runs(
+    jp_serverapp, ext, caplog: pytest.LogCaptureFixture
+):
+    assert gc.get_freeze_count() == 0  # pytest-jupyter never runs the started-server hook itself
+    try:
+        ext.freeze_startup_objects = False
+        await jp_serverapp.extension_manager.start_all_extensions()  # what jupyter_server does once started
+        assert gc.get_freeze_count() == 0
+        ext.freeze_startup_objects = True
+        ext.log.addHandler(caplog.handler)  # the app's logger does not propagate to the root one
+        try:
+            await jp_serverapp.extension_manager.start_all_extensions()
+        finally:
+            ext.log.removeHandler(caplog.handler)
+        said = re.search(r"workbench: (\d+) start-up objects left out of garbage collection", caplog.text)
+        assert said, caplog.text
+        # the server's modules, classes and state, at the least (some may have been freed since)
+        assert int(said.group(1)) > 10_000 and gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()  # this test process goes on to start other servers
 
 
 # --- authentication, XSRF, users -----------------------------------------------------------
