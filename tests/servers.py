@@ -4,6 +4,7 @@ thread (for code under test that blocks, like ``wb.connect``), and raw HTTP over
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,18 @@ class LoopThread:
 
 
 # --- reading raw HTTP/1.1 responses and SSE bodies (shared by the contract and extension tests) ---
+
+
+@dataclass
+class Reply:
+    """A whole HTTP answer, whatever its status, as a test client read it."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
 
 
 class HttpReply:

@@ -39,7 +39,7 @@ from workbench.contract import contract_violations
 from workbench.run import Run
 from workbench.runfile import read_run_file
 from workbench.service import MAX_BODY_BYTES, Principal
-from servers import HttpReply, frames_of, raw_get, start_server, without_keepalives
+from servers import HttpReply, Reply, frames_of, raw_get, start_server, without_keepalives
 
 PEOPLE = {"ada": "token-of-ada-0001", "bob": "token-of-bob-0002"}
 WRONG = "token-of-nobody-9"
@@ -50,16 +50,6 @@ QUICK = {"task": "Write a haiku about tides", "model": "simulated", "strategy": 
 
 
 # --- the two servers behind one small client ---------------------------------------------
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 @dataclass

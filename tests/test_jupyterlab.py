@@ -14,16 +14,8 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
-import secrets
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +24,7 @@ from typing import Any
 
 import pytest
 from browser import ARTIFACTS, chromium
+from jupyter_process import STARTUP_S, Jupyter, start_jupyter, stop_jupyter
 
 import workbench as wb
 
@@ -43,7 +36,6 @@ LIVE_PACE = 100
 SLOW_TASK = "Write a long report"
 SLOW_CELL = f'import workbench as wb\n\nslow = wb.run("{SLOW_TASK}", model="simulated", options={{"pace": 20}})\nslow'
 CHECK_CELL = 'print("kernel sees:", slow.state.status)'
-STARTUP_S = 30.0
 LIVE = "[data-testid=live-view]"
 
 # Everything the test reads from a run view, in one pass over the DOM (so a check such as
@@ -151,121 +143,6 @@ def _char_offset(line: str, utf8_offset: int) -> int:
 # --- the JupyterLab server ------------------------------------------------------------------
 
 
-@dataclass
-class Lab:
-    url: str
-    token: str
-    root: Path
-    runtime: Path
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def api(self, method: str, path: str) -> Any:
-        request = urllib.request.Request(f"{self.url}{path}", method=method,
-                                         headers={"Authorization": f"token {self.token}"})
-        with urllib.request.urlopen(request, timeout=5) as answer:
-            body = answer.read()
-        return json.loads(body) if body else None
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log.read_text("utf-8", "replace").splitlines()[-lines:])
-        except OSError:
-            return "(no server log)"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_lab(tmp: Path) -> Lab:
-    root, runtime = tmp / "root", tmp / "runtime"
-    root.mkdir()
-    token, port = secrets.token_hex(16), free_port()
-    env = os.environ.copy()
-    env.update(
-        WORKBENCH_HOME=str(tmp / "workbench-home"),
-        JUPYTER_CONFIG_DIR=str(tmp / "config"),  # no user configuration of this machine
-        JUPYTER_DATA_DIR=str(tmp / "data"),  # the workbench extension keeps its run store here
-        JUPYTER_RUNTIME_DIR=str(runtime),  # kernels' connection files: how leftovers are found
-        JUPYTERLAB_SETTINGS_DIR=str(tmp / "lab-settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(tmp / "lab-workspaces"),
-        # The kernelspec runs "python": make it this interpreter, which has the workbench.
-        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
-    )
-    log = tmp / "jupyter.log"
-    command = [
-        sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.allow_root=True",
-        # Nothing reaches out to the network: no news feed, no update check, no PyPI extension manager.
-        "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--LabApp.extension_manager=readonly",
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   cwd=root, start_new_session=True)
-    lab = Lab(url=f"http://127.0.0.1:{port}", token=token, root=root, runtime=runtime, process=process, log=log)
-    deadline = time.monotonic() + STARTUP_S
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"JupyterLab exited with {process.returncode} before answering:\n{lab.log_tail()}")
-        try:
-            with urllib.request.urlopen(f"{lab.url}/api/status?token={token}", timeout=1) as answer:
-                if answer.status == 200:
-                    return lab
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            stop_lab(lab)
-            pytest.fail(f"JupyterLab did not answer /api/status within {STARTUP_S:.0f} s:\n{lab.log_tail()}")
-        time.sleep(0.1)
-
-
-def kernel_processes(runtime: Path) -> list[int]:
-    """Processes started with a connection file in ``runtime``: this server's kernels."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-            except OSError:
-                continue
-            if str(runtime) in cmdline and "kernel" in cmdline:
-                pids.append(int(entry.name))
-    return pids
-
-
-def stop_lab(lab: Lab) -> list[int]:
-    """Stop the server and its kernels; the pids of kernels that had to be killed (none, normally)."""
-    process = lab.process
-    if process.poll() is None:
-        try:  # shut the kernels down first, then the server, as a person's "Shut Down" would
-            for kernel in lab.api("GET", "/api/kernels"):
-                lab.api("DELETE", f"/api/kernels/{kernel['id']}")
-            lab.api("POST", "/api/shutdown")
-            process.wait(timeout=10)
-        except (urllib.error.URLError, OSError, subprocess.TimeoutExpired, ValueError):
-            pass
-    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(process.pid, sig)  # the server's whole process group
-        except ProcessLookupError:
-            break
-        try:
-            process.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            pass
-    leftovers = kernel_processes(lab.runtime)
-    for pid in leftovers:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    return leftovers
-
-
 @pytest.fixture
 def browser():
     with chromium() as browser:
@@ -273,17 +150,17 @@ def browser():
 
 
 @pytest.fixture
-def lab(browser, tmp_path: Path) -> Iterator[Lab]:
+def lab(browser, tmp_path: Path) -> Iterator[Jupyter]:
     """A JupyterLab server in a subprocess, stopped afterwards with no kernel left behind.
 
     Depends on ``browser`` so that a machine without Chromium skips before starting a server.
     """
     pytest.importorskip("jupyterlab")
-    lab = start_lab(tmp_path)
+    lab = start_jupyter(tmp_path, "lab")
     try:
         yield lab
     finally:
-        leftovers = stop_lab(lab)
+        leftovers = stop_jupyter(lab)
     assert not leftovers, f"kernel processes were still running after the server stopped: {leftovers}"
 
 
