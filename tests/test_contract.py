@@ -17,6 +17,7 @@ import asyncio
 import json
 import random
 import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, ClassVar, Iterator, Mapping
@@ -34,6 +35,7 @@ from yarl import URL
 from pytest_jupyter.jupyter_server import *
 
 import workbench as wb
+from workbench import events as ev
 from workbench import sse
 from workbench.contract import contract_violations
 from workbench.run import Run
@@ -315,6 +317,43 @@ async def test_a_client_cut_off_anywhere_resumes_without_gaps_or_duplicates(serv
     for run_id, received, live_connections in await asyncio.gather(follow(1), follow(2)):
         assert b"".join(received) == frames_of(list(server.run(run_id).events)), f"gap or duplicate in {run_id}"
         assert live_connections > 3  # cut many times while the run was going
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_the_run_goes_on(server: Server, monkeypatch):
+    monkeypatch.setattr(sse, "SEND_TIMEOUT", 0.5)
+    run_id = (await server.start(task="Very slow", strategy="react", options={"pace": 0.5}))["id"]
+    run = server.run(run_id)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window, so the server's writes back up
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
+    reader, writer = await asyncio.open_connection(sock=sock, limit=4096)
+    request = [f"GET {server.prefix}/runs/{run_id}/events HTTP/1.1", "Host: 127.0.0.1",
+               *(f"{k}: {v}" for k, v in server.headers().items())]
+    writer.write(("\r\n".join(request) + "\r\n\r\n").encode())
+    received = await reader.readuntil(b"retry: 2000\n\n")
+    # Megabytes of events that the client does not read: a laptop that went to sleep.
+    for i in range(2_000):
+        run.log.append(ev.TextDeltaData(step_id="flood", delta=f"{i:04d}" + "x" * 4_000))
+    await asyncio.sleep(2.0)  # SEND_TIMEOUT, and then some
+    try:  # what was in flight, then the end: the server has let the connection go
+        async with asyncio.timeout(10):  # (a server that kept the stream would send for ever)
+            while chunk := await reader.read(1 << 16):
+                received += chunk
+    except ConnectionResetError:
+        pass
+    finally:
+        writer.transport.abort()
+    reply = HttpReply(received)
+    assert reply.status == 200 and not reply.ended, "the stream was dropped, not ended"
+    got = event_frames(reply.body)
+    assert 0 < len(got) < len(run.events) and b"".join(got) == frames_of(run.events[: len(got)])
+    # The run goes on, and the client can come back for the rest from its last id.
+    assert not run.done
+    resumed = await server.raw_get(f"/runs/{run_id}/events", headers={"Last-Event-ID": str(len(got))}, cut=20_000)
+    assert event_frames(resumed.body)[:2] == [frames_of(run.events[len(got) : len(got) + 1]),
+                                             frames_of(run.events[len(got) + 1 : len(got) + 2])]
+    assert (await server.request("POST", f"/runs/{run_id}/cancel", data=b"")).status == 202
 
 
 # --- bad input ----------------------------------------------------------------------------------

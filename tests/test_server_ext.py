@@ -34,6 +34,7 @@ from pytest_jupyter.jupyter_server import *
 from traitlets import TraitError
 
 from workbench import events as ev
+from workbench import sse
 from workbench.contract import contract_violations
 from workbench.runfile import read_run_file
 from workbench.server_ext import WorkbenchApp
@@ -256,6 +257,31 @@ async def test_a_client_that_goes_away_leaves_nothing_behind(jp_fetch, jp_base_u
     assert not run.done  # the run itself goes on
     assert not [t for t in asyncio.all_tasks() if "_send" in repr(t.get_coro())]
     await jp_fetch(*API, "runs", run.id, "cancel", method="POST", body=b"")
+
+
+async def test_a_backlog_goes_out_in_a_few_flushes_not_one_per_event(
+    jp_fetch, jp_base_url, port, token, ext, monkeypatch: pytest.MonkeyPatch
+):
+    finished = await start(jp_fetch, "Write a long guide to tide pools", strategy="react")
+    run = ext.service.get(ext.principal(User("me")), finished["id"])
+    await asyncio.wait_for(run.wait_async(), 30)
+    flushes: list[int] = []
+    flush = EventsHandler.flush
+
+    def counted(self: EventsHandler, *args: Any, **kwargs: Any) -> Any:
+        flushes.append(len(self._write_buffer))
+        return flush(self, *args, **kwargs)
+
+    monkeypatch.setattr(EventsHandler, "flush", counted)
+    for after in (0, 7):
+        flushes.clear()
+        reply = await raw_get(port, events_path(jp_base_url, run.id), {"Authorization": f"token {token}",
+                                                                         "Last-Event-ID": str(after)})
+        assert reply.ended and reply.body == b"retry: 2000\n\n" + frames_of(run.events[after:])
+        # retry:, the events after `after` at most MAX_BATCH to a flush, then the end of the response
+        batches = -(-(len(run.events) - after) // sse.MAX_BATCH)
+        assert len(flushes) == 1 + batches + 1, (len(run.events), flushes)
+    assert len(run.events) > 20
 
 
 # --- persistence across a restart -------------------------------------------------------------

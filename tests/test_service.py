@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from workbench import events as ev
 from workbench import sse
 from workbench.contract import contract_violations
 from workbench.log import RunLog
@@ -137,6 +138,29 @@ async def test_run_stream_gives_the_backlog_after_n_then_live_events_then_ends()
     assert chunks[0] == b"retry: 2000\n\n"
     assert sse.KEEPALIVE in chunks
     assert body.replace(sse.KEEPALIVE, b"") == b"retry: 2000\n\n" + expected
+
+
+async def test_run_stream_sends_what_is_waiting_as_one_chunk_of_at_most_max_batch_events():
+    log = RunLog("r_test")
+    events = sample_run()
+    log.extend(events[:-1])
+    while len(log) < 1_200:  # a long answer
+        log.append(ev.TextDeltaData(step_id="s9", delta=f"word{len(log)} ", phase_id="p2"))
+    stream = sse.run_stream(log, heartbeat=60)
+    chunks = [await anext(stream) for _ in range(1 + 3)]  # retry, then the backlog in three chunks
+    frames = [sse.encode_event(e) for e in log.events]
+    assert chunks == [sse.retry_frame(), b"".join(frames[:500]), b"".join(frames[500:1_000]),
+                      b"".join(frames[1_000:])]
+    # Events appended while the stream is not being read go out together, as one chunk.
+    waiting = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    log.append(ev.TextDeltaData(step_id="s9", delta="more", phase_id="p2"))
+    log.append(ev.MessageData(step_id="s9", text="…", phase_id="p2"))
+    log.append(events[-1].data)
+    assert await asyncio.wait_for(waiting, 5) == b"".join(sse.encode_event(e) for e in log.events[1_200:])
+    with pytest.raises(StopAsyncIteration):  # the terminal event was the last
+        await anext(stream)
 
 
 async def test_finished_runs_are_read_from_the_store_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -25,13 +25,11 @@ from .tokens import Authenticator
 if TYPE_CHECKING:
     from .workshop import Workshop
 
-__all__ = ["create_app", "make_runner", "API_PREFIX", "SEND_TIMEOUT"]
+__all__ = ["create_app", "make_runner", "API_PREFIX"]
 
 log = get_logger("workbench.server")
 
 API_PREFIX = "/api"
-SEND_TIMEOUT = 60.0
-"""Seconds a write to a stalled client may take before its connection is dropped."""
 STREAM_GRACE = 2.0
 """Seconds streams get, at shutdown, to send their runs' last events before they are cut."""
 
@@ -115,9 +113,9 @@ async def run_events(request: web.Request) -> web.StreamResponse:
     stream: _EventStream | None = None
     try:
         async with sse_response(request, headers=sse.HEADERS, response_cls=_EventStream,
-                                send_timeout=SEND_TIMEOUT) as stream:
+                                send_timeout=sse.SEND_TIMEOUT) as stream:
             async for chunk in sse.run_stream(run.log, after=after, heartbeat=request.app[HEARTBEAT]):
-                async with asyncio.timeout(SEND_TIMEOUT):
+                async with asyncio.timeout(sse.SEND_TIMEOUT):
                     await stream.write(chunk)
     except (ConnectionError, TimeoutError):  # the client went away or stalled: nothing more to send
         if request.transport is not None:

@@ -18,6 +18,7 @@ __all__ = [
     "RETRY_MS",
     "HEADERS",
     "KEEPALIVE",
+    "SEND_TIMEOUT",
     "retry_frame",
     "encode_event",
     "parse_resume",
@@ -37,6 +38,11 @@ HEADERS = {
 
 KEEPALIVE = b": keep-alive\n\n"
 """Sent when a stream has been idle for the heartbeat interval, so proxies keep it open."""
+
+SEND_TIMEOUT = 60.0
+"""Seconds a stream waits for its client to take what was written before it drops the client:
+one that stopped reading (a suspended laptop, a stuck proxy) would otherwise hold its stream
+and its unsent bytes for as long as TCP keeps the connection."""
 
 MAX_BATCH = 500
 """Events written together at most, so one flush never holds a huge buffer."""

@@ -208,9 +208,17 @@ class EventsHandler(WorkbenchHandler):
         try:
             async for chunk in chunks:
                 self.write(chunk)
-                await self.flush()
+                flushed = self.flush()
+                if flushed.done():  # the socket took it all at once, as it mostly does: no timer needed
+                    flushed.result()  # raises StreamClosedError if the client has gone
+                else:
+                    async with asyncio.timeout(sse.SEND_TIMEOUT):
+                        await flushed
         except StreamClosedError:
             pass
+        except TimeoutError:  # the client stopped reading: let it go (it can resume from its last id)
+            self.log.info("workbench: dropped an event stream whose client took nothing for %g s", sse.SEND_TIMEOUT)
+            self.request.connection.close()
         finally:
             await chunks.aclose()
 
