@@ -451,10 +451,13 @@ def test_connect_with_no_arguments_uses_the_kernel_s_jupyter_server(monkeypatch:
     monkeypatch.setattr(_discovery, "running_servers", lambda: servers)
     try:
         monkeypatch.setattr(_discovery, "kernel_id", lambda: "k-ours")
+        # A token for some workbench serve elsewhere is not sent to the Jupyter server found.
+        monkeypatch.setenv("WORKBENCH_TOKEN", "t-of-another-server")
         connection = wb.connect()
         assert connection.kind == "jupyter"
         assert connection.api == f"http://127.0.0.1:{ours[1]}/user/ada/workbench/api"
         assert connection.headers() == {"Authorization": "token t-ada"}
+        monkeypatch.delenv("WORKBENCH_TOKEN")
         assert wb.runs() == [] and "t-ada" not in repr(connection)
 
         monkeypatch.setattr(_discovery, "kernel_id", lambda: "k-bare")

@@ -396,7 +396,7 @@ async def test_bad_input_is_a_4xx_json_error_and_the_running_run_goes_on(server:
     assert_error(await server.request("POST", "/runs", data=chunks_over_the_limit()), 413, "too_large")
     assert [r["id"] for r in (await server.request("GET", "/runs")).json()["runs"]] == [run_id]  # nothing half-made
 
-    for value in ("abc", "-1", "1.5", " ", "9" * 40):
+    for value in ("abc", "-1", "1.5", " ", "9" * 40, "²", "１２", "١٢"):  # digits to str.isdigit(), not ids
         reply = await server.request("GET", f"/runs/{run_id}/events", headers={"Last-Event-ID": value})
         assert_error(reply, 400, "invalid_request", "Last-Event-ID must be a non-negative event id")
         reply = await server.request("GET", f"/runs/{run_id}/events", params={"after": value})

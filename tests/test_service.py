@@ -113,7 +113,8 @@ def test_resume_points(header, query, expected):
     assert sse.parse_resume(header, query) == expected
 
 
-@pytest.mark.parametrize("header, query", [("abc", None), ("-1", None), (None, "1.5"), ("9" * 40, None)])
+@pytest.mark.parametrize("header, query", [("abc", None), ("-1", None), (None, "1.5"), ("9" * 40, None), ("²", None),
+                                           (None, "１２")])
 def test_malformed_resume_points_are_refused(header, query):
     with pytest.raises(sse.ResumeError):
         sse.parse_resume(header, query)

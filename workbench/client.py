@@ -95,7 +95,7 @@ def connect(url: str | None = None, token: str | None = None, *, kind: Kind | No
     if kind not in (None, "standalone", "jupyter"):
         raise UserError(f"kind must be 'standalone' or 'jupyter', not {kind!r}")
     url = url or os.environ.get("WORKBENCH_URL") or None
-    if token is None:
+    if token is None and url is not None:  # a found Jupyter server comes with its own token
         token = os.environ.get("WORKBENCH_TOKEN") or None
     if url is None:
         if kind == "standalone":

@@ -9,6 +9,7 @@ server flushes once per batch, not once per event.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import AsyncIterator
 
 from . import events as ev
@@ -48,6 +49,9 @@ MAX_BATCH = 500
 """Events written together at most, so one flush never holds a huge buffer."""
 
 
+_EVENT_ID = re.compile(r"[0-9]{1,18}")
+
+
 class ResumeError(ValueError):
     """A malformed ``Last-Event-ID`` header or ``after`` query parameter."""
 
@@ -67,7 +71,7 @@ def parse_resume(last_event_id: str | None, after: str | None) -> int:
         if value is None:
             continue
         text = value.strip()
-        if not text.isdigit() or len(text) > 18:
+        if not _EVENT_ID.fullmatch(text):  # not str.isdigit(): it takes "²" and "١", which int() refuses or misreads
             raise ResumeError(f"{name} must be a non-negative event id, such as 0 or 42; got {value[:40]!r}")
         return int(text)
     return 0
