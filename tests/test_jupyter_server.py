@@ -174,11 +174,23 @@ def test_a_plain_jupyter_server_serves_the_workbench_contract(server: Jupyter, t
         assert events[-1].type in ev.TERMINAL_TYPES and len(events) > 10
         assert without_keepalives(whole.body) == b"retry: 2000\n\n" + frames_of(events)
         assert whole.body.endswith(frames_of(events[-1:]))
-        # Resuming after event k gives exactly the events after k.
-        k = len(events) // 2
-        resumed = stream(server, f"{API}/runs/{run['id']}/events", {"Last-Event-ID": str(k)})
-        assert resumed.status == 200 and resumed.ended
-        assert without_keepalives(resumed.body) == b"retry: 2000\n\n" + frames_of(events[k:])
+        # Resuming after event k gives exactly the events after k, from any k.
+        for k in (0, 1, len(events) // 2, len(events) - 1, len(events)):
+            resumed = stream(server, f"{API}/runs/{run['id']}/events", {"Last-Event-ID": str(k)})
+            assert resumed.status == 200 and resumed.ended
+            assert without_keepalives(resumed.body) == b"retry: 2000\n\n" + frames_of(events[k:])
+        assert_json_error(server.request("GET", f"{API}/runs/{run['id']}/events",
+                                         headers={**token_header(server), "Last-Event-ID": "abc"}), (400,))
+
+        # Cancel: a run that is going stops (202), one that has ended cannot (409).
+        slow = post_run(server, json.dumps({"task": "Write a long report", "model": "simulated",
+                                            "options": {"pace": 5}}).encode(), **token_header(server)).json()
+        cancelled = server.request("POST", f"{API}/runs/{slow['id']}/cancel", b"", headers=token_header(server))
+        assert cancelled.status == 202, cancelled
+        ended = stream(server, f"{API}/runs/{slow['id']}/events")
+        assert ended.ended and b"event: execution:cancelled\n" in ended.body
+        again = server.request("POST", f"{API}/runs/{slow['id']}/cancel", b"", headers=token_header(server))
+        assert_json_error(again, (409,))
 
         # No token, or a wrong one: refused, in the contract's JSON shape, with no run data.
         for headers in ({}, {"Authorization": "token not-the-token"}):

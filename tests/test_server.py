@@ -37,7 +37,7 @@ async def servers(tmp_path: Path):
     started: list[Served] = []
 
     async def start(**kwargs) -> Served:
-        served = await start_server(tmp_path, **kwargs)
+        served = await start_server(tmp_path / f"server-{len(started)}", **kwargs)  # a store each
         started.append(served)
         return served
 
@@ -225,6 +225,27 @@ async def test_serve_on_a_busy_port_is_a_clear_error(tmp_path: Path):
         process = await _serve("--port", str(busy.getsockname()[1]), "--store", str(tmp_path / "runs.db"))
         out, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 1 and "cannot listen on" in (out + err).decode() and b"Traceback" not in err
+
+
+async def test_a_second_server_on_the_same_store_is_refused_and_the_first_goes_on(tmp_path: Path, http):
+    store, env = str(tmp_path / "runs.db"), _env(WORKBENCH_TOKEN=TOKEN)
+    first = await _serve("--port", "0", "--store", store, "--workspace-root", str(tmp_path / "ws"), env=env)
+    try:
+        port, _ = await _started(first)
+        api = f"http://127.0.0.1:{port}/api"
+        body = {"task": "Write a long report", "model": "simulated", "options": {"pace": 20}}
+        async with http.post(f"{api}/runs", json=body, headers=bearer()) as r:
+            assert r.status == 201
+            run = await r.json()
+        second = await _serve("--port", "0", "--store", store, "--workspace-root", str(tmp_path / "ws"), env=env)
+        out, err = await asyncio.wait_for(second.communicate(), 30)
+        assert second.returncode == 2 and b"Traceback" not in err and out == b"", err
+        assert f"the run store {store} is in use by another process (pid {first.pid})" in err.decode()
+        async with http.get(f"{api}/runs/{run['id']}", headers=bearer()) as r:  # the second took nothing from it
+            assert (await r.json())["status"] == "running"
+    finally:
+        first.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(first.wait(), 15) == 0
 
 
 async def test_sigterm_ends_open_streams_interrupts_runs_and_a_new_server_serves_them(tmp_path: Path, http):

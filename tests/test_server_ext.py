@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import re
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pytest
@@ -39,6 +41,7 @@ from workbench.contract import contract_violations
 from workbench.runfile import read_run_file
 from workbench.server_ext import WorkbenchApp
 from workbench.server_ext.handlers import EventsHandler
+from workbench.store import RunStore
 from servers import frames_of, raw_get, without_keepalives
 
 API = ("workbench", "api")
@@ -167,6 +170,25 @@ async def test_start_up_objects_are_frozen_out_of_garbage_collection_once_the_se
         gc.unfreeze()  # this test process goes on to start other servers
 
 
+@pytest.fixture
+def store_held_elsewhere(store_path: Path) -> Iterator[RunStore]:
+    """The store, opened before the server starts: as by another Jupyter server of the same user."""
+    store = RunStore(store_path)
+    yield store
+    store.close()
+
+
+async def test_a_store_another_server_holds_is_a_clear_503_and_jupyter_goes_on(store_held_elsewhere, jp_fetch, ext):
+    assert ext.service is None
+    for path, method, body_ in ((("runs",), "GET", None), (("runs",), "POST", b'{"task": "t"}'),
+                                (("runs", "r_0000000000000000", "events"), "GET", None)):
+        response = await jp_fetch(*API, *path, method=method, body=body_, raise_error=False)
+        assert_error(response, 503, "unavailable", f"the run store {store_held_elsewhere.path} is in use by another "
+                                                   f"process (pid {os.getpid()})")
+    assert "--WorkbenchApp.store_path" in body(response)["error"]["message"]
+    assert (await jp_fetch("api", "status")).code == 200  # the rest of the server works
+
+
 # --- authentication, XSRF, users -----------------------------------------------------------
 
 
@@ -185,7 +207,7 @@ async def test_cookie_clients_need_xsrf_on_post(jp_fetch, token):
     # The cookie alone reads (GET needs no XSRF token)...
     listed = await jp_fetch(*API, "runs", headers={"Authorization": "", "Cookie": cookie})
     assert body(listed) == {"runs": []}
-    task = json.dumps({"task": "From the browser", "model": "simulated"})
+    task = json.dumps({"task": "From the browser", "model": "simulated", "options": {"pace": 5}})
     # ...but cannot write without the XSRF token, nor with one that does not match its cookie.
     refused = await jp_fetch(*API, "runs", method="POST", body=task, headers={"Authorization": "", "Cookie": cookie},
                              raise_error=False)
@@ -195,10 +217,15 @@ async def test_cookie_clients_need_xsrf_on_post(jp_fetch, token):
                                          "X-XSRFToken": "0123456789abcdef"})
     assert_error(mismatched, 403, "forbidden")
     assert body(await jp_fetch(*API, "runs"))["runs"] == []
-    accepted = await jp_fetch(*API, "runs", method="POST", body=task,
-                              headers={"Authorization": "", "Cookie": cookie + "; _xsrf=abcdef0123456789",
-                                       "X-XSRFToken": "abcdef0123456789"})
+    xsrf = {"Authorization": "", "Cookie": cookie + "; _xsrf=abcdef0123456789", "X-XSRFToken": "abcdef0123456789"}
+    accepted = await jp_fetch(*API, "runs", method="POST", body=task, headers=xsrf)
     assert accepted.code == 201
+    # Cancel is a POST too.
+    run_id = body(accepted)["id"]
+    refused = await jp_fetch(*API, "runs", run_id, "cancel", method="POST", body=b"", raise_error=False,
+                             headers={"Authorization": "", "Cookie": cookie})
+    assert_error(refused, 403, "forbidden", "_xsrf")
+    assert (await jp_fetch(*API, "runs", run_id, "cancel", method="POST", body=b"", headers=xsrf)).code == 202
 
 
 class ReadOnly(Authorizer):
@@ -221,9 +248,12 @@ async def test_jupyters_authorizer_decides_on_the_workbench_resource(jp_fetch):
     assert_error(refused, 403, "forbidden", "not authorized to write on resource: workbench")
     refused = await jp_fetch(*API, "runs", "r_0000000000000000", "cancel", method="POST", body=b"", raise_error=False)
     assert_error(refused, 403, "forbidden")
-    assert_error(await jp_fetch(*API, "runs", "r_0000000000000000", "events", raise_error=False), 404)
+    # Every other route asks too (and then finds no such run, or no such route).
+    for path in (("runs", "r_0000000000000000"), ("runs", "r_0000000000000000", "events"),
+                 ("runs", "r_0000000000000000", "log"), ("no-such-route",)):
+        assert_error(await jp_fetch(*API, *path, raise_error=False), 404)
     assert ReadOnly.asked == [("GET", "read", "workbench"), ("POST", "write", "workbench"),
-                              ("POST", "write", "workbench"), ("GET", "read", "workbench")]
+                              ("POST", "write", "workbench"), *[("GET", "read", "workbench")] * 4]
 
 
 async def test_the_default_identity_provider_has_one_owner(jp_fetch, ext):

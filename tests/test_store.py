@@ -1,12 +1,15 @@
 """The SQLite store: runs and events survive a restart; interrupted runs get a terminal event."""
 
+import os
 import sqlite3
 from pathlib import Path
+
+import pytest
 
 from workbench import events as ev
 from workbench.log import RunLog
 from workbench.run import Run
-from workbench.store import RunStore
+from workbench.store import RunStore, StoreInUse
 from test_reducer import sample_run
 
 
@@ -64,4 +67,22 @@ def test_recover_closes_runs_left_running(tmp_path: Path):
     assert loaded.state.status == "interrupted"
     assert again.summaries("ada")[0]["status"] == "interrupted"
     assert again.recover() == []
+    again.close()
+
+
+def test_a_store_has_one_owner_at_a_time(tmp_path: Path):
+    first = RunStore(tmp_path / "runs.db")
+    run = make_run("r_1", "ada", "2026-11-24T10:00:00.000Z")
+    first.add(run)
+    run.log.append(ev.ExecutionStartedData(task="t", started_at="x", model="simulated", strategy="plan"))
+    assert first.flush()
+    with pytest.raises(StoreInUse) as refused:  # it would take r_1 for a run its process left behind
+        RunStore(tmp_path / "runs.db")
+    message = str(refused.value)
+    assert str(tmp_path / "runs.db") in message and f"pid {os.getpid()}" in message
+    assert "--WorkbenchApp.store_path" in message and "--store" in message
+    assert first.summaries("ada")[0]["status"] == "running"  # untouched: nothing was recovered
+    first.close()
+    again = RunStore(tmp_path / "runs.db")  # closing let it go
+    assert again.recover() == ["r_1"]
     again.close()

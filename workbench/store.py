@@ -4,6 +4,9 @@ A store follows a run's log: every appended event is queued and written by the s
 own thread in batches, so the orchestrator never waits on the disk. Reopening a store
 brings every run back; a run that was going when the process stopped is closed with an
 ``execution:error`` of type ``interrupted`` so no reader waits for it forever.
+
+One process owns a store at a time (a lock file beside it): a second server on the same
+file would take the first one's live runs for interrupted ones, and could never stream them.
 """
 
 from __future__ import annotations
@@ -16,10 +19,16 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import events as ev
+from .errors import UserError
 from .log import RunLog
 from .run import Run
 
-__all__ = ["RunStore", "INTERRUPTED"]
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; one process per store is then up to the user
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["RunStore", "StoreInUse", "INTERRUPTED"]
 
 INTERRUPTED = "interrupted"
 
@@ -56,12 +65,40 @@ def _terminal_status(event: ev.Event) -> str:
     return _STATUS_OF_TERMINAL[event.type]
 
 
+class StoreInUse(UserError):
+    """Another process has the store open."""
+
+
+def _own(path: Path) -> int | None:
+    """Lock ``path`` for this process (the lock goes with the returned descriptor)."""
+    if fcntl is None:
+        return None
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held: by another process, or by another store in this one
+        holder = os.read(fd, 20).decode("ascii", "replace").strip() or "?"
+        os.close(fd)
+        store = path.with_suffix("")
+        raise StoreInUse(
+            f"the run store {store} is in use by another process (pid {holder}): another Jupyter server or "
+            "`workbench serve`. Give this one a store of its own: --WorkbenchApp.store_path=PATH in Jupyter, "
+            "--store PATH for workbench serve") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
 class RunStore:
-    """Runs and events in one SQLite file."""
+    """Runs and events in one SQLite file, owned by one process at a time.
+
+    Raises :class:`StoreInUse` when another process (or another open store) has the file.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _own(self.path.with_name(self.path.name + ".lock"))
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -140,6 +177,9 @@ class RunStore:
             self._writer.join()
         with self._db_lock:
             self._db.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # and with it the lock
+            self._lock_fd = None
 
     # --- reading -------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, List, TraitError, Unicode, default, validate
 
 from ..service import Principal, RunService
+from ..store import StoreInUse
 from ..tools import BUILTIN_TOOLS
 from .handlers import handlers
 
@@ -94,19 +95,26 @@ class WorkbenchApp(ExtensionApp):
         return os.path.join(jupyter_data_dir(), "workbench", "workspaces")
 
     service: RunService | None = None
+    unavailable = "the workbench is shutting down; try again when the server is back"
+    """Why there is no service, for the routes' 503."""
 
     def initialize_settings(self) -> None:
         # Created (and the store recovered) before the server takes requests; the service starts
         # each run on the loop of the request that asks, which is the server's loop.
-        self.service = RunService(
-            store_path=self.store_path,
-            workspace_root=self.workspace_root,
-            default_model=self.default_model or None,
-            max_runs_per_user=self.max_runs_per_user,
-            allowed_tools=list(self.allowed_tools),
-        )
         self.streams: set[Any] = set()
         """The event streams being served right now (their handlers); tests check it empties."""
+        try:
+            self.service = RunService(
+                store_path=self.store_path,
+                workspace_root=self.workspace_root,
+                default_model=self.default_model or None,
+                max_runs_per_user=self.max_runs_per_user,
+                allowed_tools=list(self.allowed_tools),
+            )
+        except StoreInUse as exc:  # the rest of the server still works; the routes say why they can't
+            self.unavailable = str(exc)
+            self.log.error("workbench: not serving runs: %s", exc)
+            return
         self.log.info("workbench: runs stored in %s", self.store_path)
 
     def initialize_handlers(self) -> None:

@@ -60,7 +60,7 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
     def service(self) -> RunService:
         service = self.app.service
         if service is None:
-            raise ApiError(503, "unavailable", "the workbench is shutting down; try again when the server is back")
+            raise ApiError(503, "unavailable", self.app.unavailable)
         return service
 
     @property
