@@ -142,8 +142,10 @@ def test_the_installed_package_enables_the_extension(server: Jupyter) -> None:
 
         # …and the server, given no jpserver_extensions, loaded it.
         assert not any("jpserver_extensions" in arg for arg in server.command)
-        assert "workbench | extension was successfully loaded" in server.log.read_text("utf-8"), \
-            "the server did not load the workbench extension"
+        log = server.log.read_text("utf-8")
+        assert "workbench | extension was successfully loaded" in log, "the server did not load the workbench extension"
+        # …and, once started, froze its start-up objects out of garbage collection (freeze_startup_objects).
+        assert re.search(r"workbench: \d{5,} start-up objects left out of garbage collection", log), log[-2000:]
 
 
 # --- the contract on that server -----------------------------------------------------------------
