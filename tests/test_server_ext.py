@@ -14,6 +14,7 @@ import gc
 import json
 import os
 import re
+import threading
 import time
 from pathlib import Path
 from collections.abc import Iterator
@@ -343,6 +344,9 @@ async def test_runs_survive_a_restart_and_live_ones_end_interrupted(
         return await client.fetch(f"http://127.0.0.1:{port2}{jp_base_url}workbench/api/{path}",
                                   headers={"Authorization": f"token {second.identity_provider.token}"})
 
+    store = second.web_app.settings["workbench"].service.store
+    load, loads = store.load, []
+    store.load = lambda run_id: loads.append((run_id, threading.current_thread())) or load(run_id)
     try:
         runs = json.loads((await get("runs")).body)["runs"]
         assert [(r["id"], r["status"]) for r in runs] == [(going["id"], "interrupted"), (done["id"], "complete")]
@@ -359,6 +363,9 @@ async def test_runs_survive_a_restart_and_live_ones_end_interrupted(
         assert logs[done["id"]][-1].type == "execution:complete"
         # What the watcher got before the stop is exactly that log.
         assert without_keepalives(watched.body) == b"retry: 2000\n\n" + frames_of(interrupted)
+        # Each run was read from the store once, in a worker thread: never on the loop every stream shares.
+        assert sorted(run_id for run_id, _ in loads) == sorted([going["id"], done["id"]])
+        assert all(thread is not threading.main_thread() for _, thread in loads)
     finally:
         server.stop()
         socket.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -178,6 +179,26 @@ async def test_finished_runs_are_read_from_the_store_once(tmp_path: Path, monkey
     assert loads == [run.id]
     with pytest.raises(ApiError):
         second.get(BOB, run.id)  # the cache does not bypass ownership
+    await second.close()
+
+
+async def test_prefetch_reads_a_stored_run_in_a_worker_thread_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    first = RunService(store_path=tmp_path / "runs.db", workspace_root=tmp_path / "ws")
+    run = first.create(ADA, {"task": "Write a haiku", "model": "simulated", "strategy": "react"})
+    await asyncio.wait_for(run.wait_async(), 20)
+    await first.close()
+    second = RunService(store_path=tmp_path / "runs.db", workspace_root=tmp_path / "ws")
+    loads: list[tuple[str, threading.Thread]] = []
+    original = second.store.load
+    monkeypatch.setattr(second.store, "load",
+                        lambda run_id: loads.append((run_id, threading.current_thread())) or original(run_id))
+    for run_id in (run.id, run.id, "r_0000000000000000", "../etc"):
+        await second.prefetch(run_id)
+    assert [e.to_dict() for e in second.get(ADA, run.id).events] == [e.to_dict() for e in run.events]
+    assert [run_id for run_id, _ in loads] == [run.id, "r_0000000000000000"]  # held after the first; never a bad id
+    assert all(thread is not threading.main_thread() for _, thread in loads)
+    with pytest.raises(ApiError):
+        second.get(BOB, run.id)  # holding a run gives no one else access to it
     await second.close()
 
 

@@ -92,16 +92,16 @@ async def list_runs(request: web.Request) -> web.Response:
 
 
 async def run_detail(request: web.Request) -> web.Response:
-    return web.json_response(request.app[SERVICE].detail(_who(request), request.match_info["run_id"]))
+    return web.json_response((await _holding_run(request)).detail(_who(request), request.match_info["run_id"]))
 
 
 async def cancel_run(request: web.Request) -> web.Response:
-    run = request.app[SERVICE].cancel(_who(request), request.match_info["run_id"])
+    run = (await _holding_run(request)).cancel(_who(request), request.match_info["run_id"])
     return web.json_response(run.summary(), status=202)
 
 
 async def run_events(request: web.Request) -> web.StreamResponse:
-    run = request.app[SERVICE].get(_who(request), request.match_info["run_id"])
+    run = (await _holding_run(request)).get(_who(request), request.match_info["run_id"])
     try:
         after = sse.parse_resume(request.headers.get("Last-Event-ID"), request.query.get("after"))
     except sse.ResumeError as exc:
@@ -128,7 +128,7 @@ async def run_events(request: web.Request) -> web.StreamResponse:
 
 async def run_log(request: web.Request) -> web.StreamResponse:
     run_id = request.match_info["run_id"]
-    lines = request.app[SERVICE].run_file(_who(request), run_id)
+    lines = (await _holding_run(request)).run_file(_who(request), run_id)
     first = next(lines)  # raises the 404 before anything is sent
     response = web.StreamResponse(headers={
         "Content-Type": "application/x-ndjson",
@@ -161,6 +161,13 @@ class _EventStream(EventSourceResponse):
 
 def _who(request: web.Request) -> Principal:
     return request[PRINCIPAL]
+
+
+async def _holding_run(request: web.Request) -> RunService:
+    """The service, with the request's run in memory: read from the store off the loop if need be."""
+    service = request.app[SERVICE]
+    await service.prefetch(request.match_info["run_id"])
+    return service
 
 
 async def _json_body(request: web.Request) -> Any:

@@ -237,6 +237,16 @@ class RunService:
             raise _not_found(run_id)
         return run
 
+    async def prefetch(self, run_id: str) -> None:
+        """Read a run the service does not hold from the store in a worker thread, so that the
+        :meth:`get` (or :meth:`detail`, :meth:`cancel`, :meth:`run_file`) that follows finds it in
+        memory: parsing a long run on the event loop would hold up every stream of the server."""
+        if not isinstance(run_id, str) or not _RUN_ID.match(run_id) or run_id in self._live or run_id in self._finished:
+            return
+        run = await asyncio.to_thread(self.store.load, run_id)
+        if run is not None and run_id not in self._live and run_id not in self._finished:
+            self._remember_finished(run)
+
     def run_file(self, who: Principal, run_id: str) -> Iterator[str]:
         """The run as a run file, line by line (header first)."""
         run = self.get(who, run_id)

@@ -63,6 +63,12 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
             raise ApiError(503, "unavailable", self.app.unavailable)
         return service
 
+    async def holding_run(self, run_id: str) -> RunService:
+        """The service, with run ``run_id`` in memory: read from the store off the loop if need be."""
+        service = self.service
+        await service.prefetch(run_id)
+        return service
+
     @property
     def principal(self) -> Principal:
         return self.app.principal(self.current_user)
@@ -139,8 +145,8 @@ class RunHandler(WorkbenchHandler):
 
     @web.authenticated
     @authorized
-    def get(self, run_id: str) -> None:
-        self.reply(200, self.service.detail(self.principal, run_id))
+    async def get(self, run_id: str) -> None:
+        self.reply(200, (await self.holding_run(run_id)).detail(self.principal, run_id))
 
 
 class CancelHandler(WorkbenchHandler):
@@ -148,8 +154,8 @@ class CancelHandler(WorkbenchHandler):
 
     @web.authenticated
     @authorized
-    def post(self, run_id: str) -> None:
-        run = self.service.cancel(self.principal, run_id)
+    async def post(self, run_id: str) -> None:
+        run = (await self.holding_run(run_id)).cancel(self.principal, run_id)
         self.reply(202, run.summary())
 
 
@@ -159,7 +165,7 @@ class LogHandler(WorkbenchHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
-        lines = self.service.run_file(self.principal, run_id)
+        lines = (await self.holding_run(run_id)).run_file(self.principal, run_id)
         first = next(lines)  # the header; raises the 404 before anything is sent
         self.set_header("Content-Type", "application/x-ndjson")
         self.set_header("Content-Disposition", f'attachment; filename="{run_id}.jsonl"')
@@ -182,7 +188,7 @@ class EventsHandler(WorkbenchHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
-        run = self.service.get(self.principal, run_id)
+        run = (await self.holding_run(run_id)).get(self.principal, run_id)
         try:
             after = sse.parse_resume(self.request.headers.get("Last-Event-ID"), self.get_query_argument("after", None))
         except sse.ResumeError as exc:
