@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from workbench import events as ev
 from workbench import sse
 from workbench.contract import contract_violations
 from workbench.log import RunLog
+from workbench.run import Run
 from workbench.service import ApiError, Principal, RunService
 from test_reducer import sample_run
 
@@ -165,24 +168,19 @@ async def test_run_stream_sends_what_is_waiting_as_one_chunk_of_at_most_max_batc
         await anext(stream)
 
 
-async def test_finished_runs_are_read_from_the_store_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    first = RunService(store_path=tmp_path / "runs.db", workspace_root=tmp_path / "ws")
-    run = first.create(ADA, {"task": "Write a haiku", "model": "simulated", "strategy": "react"})
-    await asyncio.wait_for(run.wait_async(), 20)
-    await first.close()
-    second = RunService(store_path=tmp_path / "runs.db", workspace_root=tmp_path / "ws")
-    loads: list[str] = []
-    original = second.store.load
-    monkeypatch.setattr(second.store, "load", lambda run_id: loads.append(run_id) or original(run_id))
-    for _ in range(3):
-        assert len(second.get(ADA, run.id).events) == len(run.events)
-    assert loads == [run.id]
-    with pytest.raises(ApiError):
-        second.get(BOB, run.id)  # the cache does not bypass ownership
-    await second.close()
+@dataclass
+class Restarted:
+    """A service on a store that holds one finished run, with every read of the store recorded."""
+
+    service: RunService
+    run: Run
+    """The run as the first service had it."""
+    loads: list[tuple[str, threading.Thread]]
+    """(run id, thread) of each ``store.load``."""
 
 
-async def test_prefetch_reads_a_stored_run_in_a_worker_thread_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+@pytest.fixture
+async def restarted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Restarted]:
     first = RunService(store_path=tmp_path / "runs.db", workspace_root=tmp_path / "ws")
     run = first.create(ADA, {"task": "Write a haiku", "model": "simulated", "strategy": "react"})
     await asyncio.wait_for(run.wait_async(), 20)
@@ -192,14 +190,29 @@ async def test_prefetch_reads_a_stored_run_in_a_worker_thread_once(tmp_path: Pat
     original = second.store.load
     monkeypatch.setattr(second.store, "load",
                         lambda run_id: loads.append((run_id, threading.current_thread())) or original(run_id))
-    for run_id in (run.id, run.id, "r_0000000000000000", "../etc"):
-        await second.prefetch(run_id)
-    assert [e.to_dict() for e in second.get(ADA, run.id).events] == [e.to_dict() for e in run.events]
-    assert [run_id for run_id, _ in loads] == [run.id, "r_0000000000000000"]  # held after the first; never a bad id
-    assert all(thread is not threading.main_thread() for _, thread in loads)
-    with pytest.raises(ApiError):
-        second.get(BOB, run.id)  # holding a run gives no one else access to it
+    yield Restarted(second, run, loads)
     await second.close()
+
+
+async def test_finished_runs_are_read_from_the_store_once(restarted: Restarted):
+    service, run = restarted.service, restarted.run
+    for _ in range(3):
+        assert len(service.get(ADA, run.id).events) == len(run.events)
+    assert [run_id for run_id, _ in restarted.loads] == [run.id]
+    with pytest.raises(ApiError):
+        service.get(BOB, run.id)  # the cache does not bypass ownership
+
+
+async def test_prefetch_reads_a_stored_run_in_a_worker_thread_once(restarted: Restarted):
+    service, run = restarted.service, restarted.run
+    for run_id in (run.id, run.id, "r_0000000000000000", "../etc"):
+        await service.prefetch(run_id)
+    assert [e.to_dict() for e in service.get(ADA, run.id).events] == [e.to_dict() for e in run.events]
+    # held after the first read; an unknown id is looked for, a malformed one never
+    assert [run_id for run_id, _ in restarted.loads] == [run.id, "r_0000000000000000"]
+    assert all(thread is not threading.main_thread() for _, thread in restarted.loads)
+    with pytest.raises(ApiError):
+        service.get(BOB, run.id)  # holding a run gives no one else access to it
 
 
 async def test_ended_runs_leave_the_live_table_and_an_event_is_encoded_once(service: RunService, monkeypatch):
