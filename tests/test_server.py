@@ -25,6 +25,7 @@ from workbench.contract import contract_violations
 from workbench.events import parse_event
 from workbench.server import is_loopback
 from workbench.service import Principal
+from workbench.store import fcntl
 from servers import Served, start_server
 
 TOKEN = "s3cret-t0ken"
@@ -227,6 +228,7 @@ async def test_serve_on_a_busy_port_is_a_clear_error(tmp_path: Path):
     assert process.returncode == 1 and "cannot listen on" in (out + err).decode() and b"Traceback" not in err
 
 
+@pytest.mark.skipif(fcntl is None, reason="stores are locked with fcntl (Linux, macOS)")
 async def test_a_second_server_on_the_same_store_is_refused_and_the_first_goes_on(tmp_path: Path, http):
     store, env = str(tmp_path / "runs.db"), _env(WORKBENCH_TOKEN=TOKEN)
     first = await _serve("--port", "0", "--store", store, "--workspace-root", str(tmp_path / "ws"), env=env)

@@ -14,6 +14,7 @@ import gc
 import json
 import os
 import re
+import socket
 import threading
 import time
 from pathlib import Path
@@ -42,7 +43,7 @@ from workbench.contract import contract_violations
 from workbench.runfile import read_run_file
 from workbench.server_ext import WorkbenchApp
 from workbench.server_ext.handlers import EventsHandler
-from workbench.store import RunStore
+from workbench.store import RunStore, fcntl
 from servers import frames_of, raw_get, without_keepalives
 
 API = ("workbench", "api")
@@ -179,6 +180,7 @@ def store_held_elsewhere(store_path: Path) -> Iterator[RunStore]:
     store.close()
 
 
+@pytest.mark.skipif(fcntl is None, reason="stores are locked with fcntl (Linux, macOS)")
 async def test_a_store_another_server_holds_is_a_clear_503_and_jupyter_goes_on(store_held_elsewhere, jp_fetch, ext):
     assert ext.service is None
     for path, method, body_ in ((("runs",), "GET", None), (("runs",), "POST", b'{"task": "t"}'),
@@ -290,6 +292,24 @@ async def test_a_client_that_goes_away_leaves_nothing_behind(jp_fetch, jp_base_u
     await jp_fetch(*API, "runs", run.id, "cancel", method="POST", body=b"")
 
 
+@pytest.mark.skipif(not hasattr(socket, "TCP_USER_TIMEOUT"), reason="TCP_USER_TIMEOUT is Linux's")
+async def test_a_stream_has_the_kernel_drop_a_client_that_acknowledges_nothing(jp_fetch, jp_base_url, port, token, ext):
+    run_info = await start(jp_fetch, "Very slow", strategy="react", options={"pace": 0.5})
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {events_path(jp_base_url, run_info['id'])} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 f"Authorization: token {token}\r\n\r\n".encode())
+    await reader.readuntil(b"retry: 2000\n\n")
+    await until(lambda: len(ext.streams) == 1, what="the stream")
+    served = next(iter(ext.streams)).request.connection.stream.socket
+    option = (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
+    assert served.getsockopt(*option) == int(sse.SEND_TIMEOUT * 1000)  # for as long as the stream lasts
+    await jp_fetch(*API, "runs", run_info["id"], "cancel", method="POST", body=b"")
+    await asyncio.wait_for(reader.readuntil(b"\r\n0\r\n\r\n"), 10)  # the stream ended; the connection stays
+    await until(lambda: not ext.streams, what="the stream to be let go")
+    assert served.fileno() >= 0 and served.getsockopt(*option) == 0  # as before, for the connection's next request
+    writer.close()
+
+
 async def test_a_backlog_goes_out_in_a_few_flushes_not_one_per_event(
     jp_fetch, jp_base_url, port, token, ext, monkeypatch: pytest.MonkeyPatch
 ):
@@ -335,9 +355,9 @@ async def test_runs_survive_a_restart_and_live_ones_end_interrupted(
     ServerApp.clear_instance()
     second = jp_configurable_serverapp(config=jp_server_config)
     assert second is not jp_serverapp
-    socket, port2 = tornado.testing.bind_unused_port()
+    listener, port2 = tornado.testing.bind_unused_port()
     server = tornado.httpserver.HTTPServer(second.web_app)
-    server.add_socket(socket)
+    server.add_socket(listener)
     client = tornado.httpclient.AsyncHTTPClient()
 
     async def get(path: str) -> Any:
@@ -368,7 +388,7 @@ async def test_runs_survive_a_restart_and_live_ones_end_interrupted(
         assert all(thread is not threading.main_thread() for _, thread in loads)
     finally:
         server.stop()
-        socket.close()
+        listener.close()
 
 
 # --- a real browser -------------------------------------------------------------------------------

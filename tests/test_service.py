@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from workbench import sse
 from workbench.contract import contract_violations
 from workbench.log import RunLog
 from workbench.run import Run
+from workbench.errors import UserError
 from workbench.service import ApiError, Principal, RunService
 from test_reducer import sample_run
 
@@ -213,6 +215,38 @@ async def test_prefetch_reads_a_stored_run_in_a_worker_thread_once(restarted: Re
     assert all(thread is not threading.main_thread() for _, thread in restarted.loads)
     with pytest.raises(ApiError):
         service.get(BOB, run.id)  # holding a run gives no one else access to it
+
+
+async def test_requests_for_a_run_being_read_wait_for_that_one_read(restarted: Restarted):
+    service, run = restarted.service, restarted.run
+    await asyncio.gather(*(service.prefetch(run.id) for _ in range(10)))  # ten clients reconnecting at once
+    assert [run_id for run_id, _ in restarted.loads] == [run.id]
+
+
+async def test_closing_waits_for_reads_under_way_and_refuses_new_ones(restarted: Restarted, monkeypatch):
+    service, run = restarted.service, restarted.run
+    load = service.store.load
+
+    def slow_load(run_id: str) -> Run | None:  # a long run takes a while to parse
+        time.sleep(0.3)
+        return load(run_id)
+
+    monkeypatch.setattr(service.store, "load", slow_load)
+    reading = asyncio.ensure_future(service.prefetch(run.id))
+    await asyncio.sleep(0.05)
+    await service.close()  # (the fixture's close then finds it closed, which is fine)
+    await reading  # it finished on an open database, so no error
+    assert service.get(ADA, run.id).id == run.id
+    with pytest.raises(ApiError) as refused:
+        await service.prefetch("r_0000000000000001")
+    assert refused.value.status == 503
+
+
+def test_a_service_that_cannot_start_lets_its_store_go(tmp_path: Path):
+    with pytest.raises(UserError, match="unknown tools"):
+        RunService(store_path=tmp_path / "runs.db", workspace_root=tmp_path / "ws", allowed_tools=["nope"])
+    service = RunService(store_path=tmp_path / "runs.db", workspace_root=tmp_path / "ws")  # not StoreInUse
+    asyncio.run(service.close())
 
 
 async def test_ended_runs_leave_the_live_table_and_an_event_is_encoded_once(service: RunService, monkeypatch):

@@ -9,7 +9,7 @@ import pytest
 from workbench import events as ev
 from workbench.log import RunLog
 from workbench.run import Run
-from workbench.store import RunStore, StoreInUse
+from workbench.store import RunStore, StoreInUse, fcntl
 from test_reducer import sample_run
 
 
@@ -70,6 +70,7 @@ def test_recover_closes_runs_left_running(tmp_path: Path):
     again.close()
 
 
+@pytest.mark.skipif(fcntl is None, reason="stores are locked with fcntl (Linux, macOS)")
 def test_a_store_has_one_owner_at_a_time(tmp_path: Path):
     first = RunStore(tmp_path / "runs.db")
     run = make_run("r_1", "ada", "2026-11-24T10:00:00.000Z")
@@ -86,3 +87,10 @@ def test_a_store_has_one_owner_at_a_time(tmp_path: Path):
     again = RunStore(tmp_path / "runs.db")  # closing let it go
     assert again.recover() == ["r_1"]
     again.close()
+
+
+def test_a_file_that_is_not_a_store_is_an_error_and_stays_free(tmp_path: Path):
+    (tmp_path / "runs.db").write_bytes(b"this is not a database, it is a note to self\n" * 100)
+    for _ in range(2):  # the same error both times: the failed open did not keep the file locked
+        with pytest.raises(sqlite3.DatabaseError):
+            RunStore(tmp_path / "runs.db")

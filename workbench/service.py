@@ -117,21 +117,27 @@ class RunService:
         allowed_tools: list[str] | None = None,
         share_instructor_runs: bool = True,
     ) -> None:
-        self.store = RunStore(store_path)
-        self.workspace_root = Path(workspace_root)
-        self.default_model = default_model or None
-        self.max_runs_per_user = max_runs_per_user
         self.allowed_tools = list(BUILTIN_TOOLS) if allowed_tools is None else list(allowed_tools)
         unknown = [t for t in self.allowed_tools if t not in BUILTIN_TOOLS]
         if unknown:
             raise UserError(f"unknown tools in allowed_tools: {unknown}; built-in tools are {sorted(BUILTIN_TOOLS)}")
+        self.workspace_root = Path(workspace_root)
+        self.default_model = default_model or None
+        self.max_runs_per_user = max_runs_per_user
         self.share_instructor_runs = share_instructor_runs
         self._live: dict[str, Run] = {}
         # Finished runs read back from the store, newest use last: a stream, a detail and a
         # download of one run should not each parse it from SQLite on the event loop.
         self._finished: OrderedDict[str, Run] = OrderedDict()
+        self._loading: dict[str, asyncio.Future[Run | None]] = {}
+        """Runs being read from the store right now: later requests for one wait for that read."""
         self._closing = False
-        interrupted = self.store.recover()
+        self.store = RunStore(store_path)
+        try:
+            interrupted = self.store.recover()
+        except BaseException:
+            self.store.close()
+            raise
         if interrupted:
             log.info("marked %d runs interrupted by the last stop: %s", len(interrupted), ", ".join(interrupted))
 
@@ -243,7 +249,13 @@ class RunService:
         memory: parsing a long run on the event loop would hold up every stream of the server."""
         if not isinstance(run_id, str) or not _RUN_ID.match(run_id) or run_id in self._live or run_id in self._finished:
             return
-        run = await asyncio.to_thread(self.store.load, run_id)
+        if self._closing:
+            raise ApiError(503, "unavailable", "the server is shutting down; try again when it is back")
+        loading = self._loading.get(run_id)
+        if loading is None:  # the first to ask reads it; the others wait for that read
+            loading = self._loading[run_id] = asyncio.ensure_future(asyncio.to_thread(self.store.load, run_id))
+            loading.add_done_callback(lambda _: self._loading.pop(run_id, None))
+        run = await asyncio.shield(loading)  # one request going away does not cancel the others' read
         if run is not None and run_id not in self._live and run_id not in self._finished:
             self._remember_finished(run)
 
@@ -289,6 +301,8 @@ class RunService:
                 await asyncio.wait_for(asyncio.gather(*(r.wait_async() for r in going)), timeout)
             except TimeoutError:
                 log.warning("%d runs did not end within %.0f s of shutdown", sum(not r.done for r in going), timeout)
+        if self._loading:  # reads of the store under way: let them finish before it closes
+            await asyncio.wait(list(self._loading.values()))
         self.store.flush()
         self.store.close()
 

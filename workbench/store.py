@@ -21,6 +21,7 @@ from typing import Any, Iterator
 from . import events as ev
 from .errors import UserError
 from .log import RunLog
+from .redact import get_logger
 from .run import Run
 
 try:
@@ -29,6 +30,8 @@ except ImportError:  # Windows: no advisory locks; one process per store is then
     fcntl = None  # type: ignore[assignment]
 
 __all__ = ["RunStore", "StoreInUse", "INTERRUPTED"]
+
+log = get_logger("workbench.store")
 
 INTERRUPTED = "interrupted"
 
@@ -76,7 +79,7 @@ def _own(path: Path) -> int | None:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:  # held: by another process, or by another store in this one
+    except BlockingIOError:  # held: by another process, or by another store in this one
         holder = os.read(fd, 20).decode("ascii", "replace").strip() or "?"
         os.close(fd)
         store = path.with_suffix("")
@@ -84,6 +87,10 @@ def _own(path: Path) -> int | None:
             f"the run store {store} is in use by another process (pid {holder}): another Jupyter server or "
             "`workbench serve`. Give this one a store of its own: --WorkbenchApp.store_path=PATH in Jupyter, "
             "--store PATH for workbench serve") from None
+    except OSError as exc:  # no locks on this file system (some network homes): go on as without fcntl
+        os.close(fd)
+        log.warning("cannot lock %s (%s); make sure no other server uses this store", path, exc.strerror)
+        return None
     os.ftruncate(fd, 0)
     os.write(fd, str(os.getpid()).encode())
     return fd
@@ -99,10 +106,14 @@ class RunStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock_fd = _own(self.path.with_name(self.path.name + ".lock"))
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except BaseException:  # e.g. not a database: let the file go for whoever comes next
+            self._unlock()
+            raise
         self._db_lock = threading.Lock()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._pending = 0
@@ -177,6 +188,9 @@ class RunStore:
             self._writer.join()
         with self._db_lock:
             self._db.close()
+        self._unlock()
+
+    def _unlock(self) -> None:
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # and with it the lock
             self._lock_fd = None

@@ -131,8 +131,9 @@ class WorkbenchApp(ExtensionApp):
         return Principal(_server_owner())
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
-        # jupyter_server's hook for when every extension is loaded and the loop runs: start-up is over.
-        if self.freeze_startup_objects:
+        # jupyter_server's hook once every extension is loaded and the loop runs: the server's
+        # start-up objects exist by now (other extensions' start hooks may still be going).
+        if self.freeze_startup_objects and self.service is not None:  # nothing to stream for otherwise
             gc.collect()  # what is garbage now would otherwise be frozen with the rest
             gc.freeze()
             self.log.info("workbench: %d start-up objects left out of garbage collection "

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from http.client import responses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -201,6 +202,7 @@ class EventsHandler(WorkbenchHandler):
         # even while it waits for the next event (which also drops its waiter on the log).
         pump = self._pump = asyncio.ensure_future(self._send(chunks))
         self.app.streams.add(self)
+        restore = _drop_when_unacknowledged(self.request.connection.stream.socket, sse.SEND_TIMEOUT)
         try:
             await asyncio.wait([pump])
             if not pump.cancelled() and pump.exception() is not None:
@@ -209,6 +211,7 @@ class EventsHandler(WorkbenchHandler):
             pump.cancel()  # no-op once done
             self._pump = None
             self.app.streams.discard(self)
+            restore()
 
     async def _send(self, chunks: Any) -> None:
         try:
@@ -232,6 +235,32 @@ class EventsHandler(WorkbenchHandler):
         super().on_connection_close()
         if self._pump is not None:
             self._pump.cancel()
+
+
+_TCP_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", None)  # Linux
+
+
+def _drop_when_unacknowledged(sock: socket.socket | None, seconds: float) -> Callable[[], None]:
+    """Have the kernel drop the connection when what was sent stays unacknowledged for ``seconds``.
+
+    A client that vanished without closing (a laptop gone to sleep) is then let go even while
+    its stream only carries keep-alives, which never fill the buffers enough to stall a write
+    (aiohttp-sse does the same for the standalone server). Returns what puts the setting back,
+    for the keep-alive connection's next request.
+    """
+    if _TCP_USER_TIMEOUT is None or sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return lambda: None
+    try:
+        saved = sock.getsockopt(socket.IPPROTO_TCP, _TCP_USER_TIMEOUT)
+        sock.setsockopt(socket.IPPROTO_TCP, _TCP_USER_TIMEOUT, int(seconds * 1000))
+    except OSError:
+        return lambda: None
+
+    def restore() -> None:
+        if sock.fileno() >= 0:  # not once the connection is closed
+            sock.setsockopt(socket.IPPROTO_TCP, _TCP_USER_TIMEOUT, saved)
+
+    return restore
 
 
 def _not_found() -> Any:
