@@ -44,8 +44,11 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for entry in (REPO, REPO / "bench"):
+    if str(entry) not in sys.path:
+        sys.path.insert(0, str(entry))
+
+from report import own_time_by_group, print_summary, verdict  # bench/report.py
 
 # --- targets ---------------------------------------------------------------------------------
 
@@ -418,11 +421,6 @@ def fmt_rate(x: float) -> str:
     return f"{x:,.0f} ev/s"
 
 
-def verdict(ok: bool, quick: bool = False) -> str:
-    text = "met" if ok else "MISSED"
-    return text + (" (quick sizes)" if quick else "")
-
-
 def profile_pipeline(scenario: Path, workspace: Path, top: int = 20) -> None:
     """cProfile one pipeline run: time by package, then our own hot spots."""
     profiler = cProfile.Profile()
@@ -434,10 +432,7 @@ def profile_pipeline(scenario: Path, workspace: Path, top: int = 20) -> None:
     result = asyncio.run(once())
     profiler.disable()
     stats = pstats.Stats(profiler)
-    total = sum(v[2] for v in stats.stats.values())  # type: ignore[attr-defined]
-    groups: dict[str, float] = {}
-    for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
-        groups[_group(filename)] = groups.get(_group(filename), 0.0) + tottime
+    total, groups = own_time_by_group(stats.stats, _group)  # type: ignore[attr-defined]
     print(f"\nProfile of one pipeline run ({result.events:,} events, {result.seconds:.2f} s under cProfile; "
           f"profiling slows it, read shares not seconds)")
     print("  own time by where the code lives:")
@@ -649,15 +644,8 @@ def bench(mode: Mode, tmp: Path, quick: bool, profile: bool) -> int:
         ("fold, ru_maxrss growth", f"{f_rss:.1f} MB", f"< {TARGET_FOLD_MB:g} MB", verdict(f_rss < TARGET_FOLD_MB, quick_fold)),
         ("fold, tracemalloc peak", f"{f_peak:.1f} MB", f"< {TARGET_FOLD_MB:g} MB", verdict(f_peak < TARGET_FOLD_MB, quick_fold)),
     ]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    print("\nSummary (medians; baseline measured in this same run)")
-    for row in (("figure", "measured", "target", "verdict"), *rows):
-        print(("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))).rstrip())
-    missed = [r[0] for r in rows if r[3].startswith("MISSED")]
-    if missed:
-        print(f"  TARGETS MISSED: {', '.join(missed)}" + ("" if profile else " (run with --profile to see where the time goes)"))
-    else:
-        print("  all targets met")
+    print_summary("medians; baseline measured in this same run", rows,
+                  missed_hint="" if profile else " (run with --profile to see where the time goes)")
     print(f"machine: {machine()}")
     print(f"bench took {time.perf_counter() - started:.0f} s")
     if bad:

@@ -90,6 +90,8 @@ for entry in (REPO, REPO / "bench"):
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 
+from report import own_time_by_group, print_summary, verdict  # bench/report.py
+
 # --- targets and sizes -----------------------------------------------------------------------
 
 RATE = 200.0
@@ -1158,16 +1160,31 @@ def measure_load(server: Server, n: int, count: int, mode: Mode, tmp: Path, tag:
                                "indices": [*range(count - 1), -1]})
         client.send({"deadline": start + count / RATE + mode.grace})
         fed = child.reply(feed_seq, timeout=count / RATE + 60)
-        summary = client.message(timeout=mode.grace + 60)
-        cpu = window.close(summary["cpu_total"], summary["wait_total"])
-        gc_info = gc_summary(child.call({"cmd": "gc_pauses"}))
+        summary, cpu, gc_info = end_window(child, client, window, timeout=mode.grace + 60)
     finally:
         client.stop()
     appended = np.array(fed["times"])
     due = np.array(fed["due"])
-    got = np.fromfile(out, dtype=np.float64).reshape(n, count + 1)[:, 1:]
-    out.unlink()
+    got = receipts(out, n, count)
     return summarize(server.kind, n, appended, due, got, summary, cpu, gc_info, rep=rep)
+
+
+def end_window(child: Any, client: Any, window: Window, *, timeout: float) -> tuple[dict[str, Any], dict[str, float],
+                                                                                dict[str, float]]:
+    """Close a measured window: the subscribers' summary, then the CPU and GC figures over it."""
+    summary = client.message(timeout=timeout)
+    cpu = window.close(summary["cpu_total"], summary["wait_total"])
+    return summary, cpu, gc_summary(child.call({"cmd": "gc_pauses"}))
+
+
+def receipts(out: Path, n: int, events: int) -> Any:
+    """The subscribers' receipt times (n × events; 0 for never received), read from the client's file,
+    which is then removed."""
+    import numpy as np
+
+    got = np.fromfile(out, dtype=np.float64).reshape(n, events + 1)[:, 1:]
+    out.unlink()
+    return got
 
 
 def summarize(kind: str, n: int, appended: Any, due: Any, got: Any, summary: dict[str, Any], cpu: dict[str, float],
@@ -1234,17 +1251,14 @@ def measure_real_run(server: Server, n: int, seconds: float, bound: int, mode: M
         time.sleep(seconds)
         child.call({"cmd": "cancel_run", "id": sid})
         ran = child.reply(seq, timeout=60)
-        summary = client.message(timeout=mode.grace + 30)
-        cpu = window.close(summary["cpu_total"], summary["wait_total"])
-        gc_info = gc_summary(child.call({"cmd": "gc_pauses"}))
+        summary, cpu, gc_info = end_window(child, client, window, timeout=mode.grace + 30)
     finally:
         client.stop()
     appended = np.array(ran["times"])
     count = len(appended)
     if count > bound:
         raise RuntimeError(f"the real run had {count} events, more than the {bound} expected at most")
-    got = np.fromfile(out, dtype=np.float64).reshape(n, bound + 1)[:, 1:count + 1]
-    out.unlink()
+    got = receipts(out, n, bound)[:, :count]
     timed = appended > summary["t_connected"] + 0.05
     load = summarize("ext", n, appended, None, got, summary, cpu, gc_info,
                      source=f"real run, pace {REAL_PACE:g}, {ran['status']}", timed=timed)
@@ -1288,10 +1302,6 @@ def report_log(server: Server, bad: list[str]) -> None:
 # --- reporting -------------------------------------------------------------------------------
 
 
-def verdict(ok: bool, quick: bool = False) -> str:
-    return ("met" if ok else "MISSED") + (" (quick sizes)" if quick else "")
-
-
 def print_load_table(loads: list[Load]) -> None:
     print(f"   {'server':<21} {'subs':>5} {'rep':>3} {'appended':>9} {'delivered':>11} {'offered':>11} {'p50':>8} "
           f"{'p99':>9} {'max':>7} {'p99 due':>9} {'catch-up':>8} {'server':>6} {'s.wait':>6} {'client':>6} {'c.wait':>6} "
@@ -1320,10 +1330,7 @@ def case_line(load: Load) -> str:
 def print_profile(path: Path, load: Load, top: int = 22) -> None:
     stats = pstats.Stats(str(path), stream=io.StringIO())
     raw = stats.stats  # type: ignore[attr-defined]
-    total = sum(v[2] for v in raw.values())
-    groups: dict[str, float] = {}
-    for (filename, _, _), (_, _, tottime, _, _) in raw.items():
-        groups[_group(filename)] = groups.get(_group(filename), 0.0) + tottime
+    total, groups = own_time_by_group(raw, _group)
     receipts = load.subscribers * load.events
     print(f"\n   cProfile of the extension's server process (its event loop thread) during one run to "
           f"{load.subscribers:,} subscribers ({load.events:,} events at {RATE:g}/s; {total:.1f} s of profiled CPU; "
@@ -1608,18 +1615,10 @@ def bench(mode: Mode, tmp: Path, quick: bool, force_profile: bool) -> int:
         e, a, t = loads[("ext", n)], loads[("aiohttp-sse", n)], loads[("tornado", n)]
         rows.append((f"p99 latency, {n:,} subscribers",
                      f"{e.p99_ms:,.1f} ms (aiohttp-sse {a.p99_ms:,.1f}, tornado {t.p99_ms:,.1f})", "(no target)", ""))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    print(f"\nSummary (the extension against baselines measured in this same run; {RATE:g} events/s for "
-          f"{mode.duration:g} s; least disturbed run of each case)")
-    for row in (("figure", "measured", "target", "verdict"), *rows):
-        print(("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))).rstrip())
-    missed_rows = [r[0] for r in rows if r[3].startswith("MISSED")]
-    if missed_rows:
-        print(f"  TARGETS MISSED: {', '.join(missed_rows)}"
-              + (" (profile and what-ifs above)" if (not quick or force_profile) else
-                 " (the full run profiles the extension)"))
-    else:
-        print("  all targets met")
+    print_summary(f"the extension against baselines measured in this same run; {RATE:g} events/s for "
+                  f"{mode.duration:g} s; least disturbed run of each case", rows,
+                  missed_hint=" (profile and what-ifs above)" if (not quick or force_profile) else
+                  " (the full run profiles the extension)")
     disturbed = [f"{LABEL[k]} at {n:,} ({x.disturbed:.0%})" for (k, n), x in loads.items() if x.disturbed > DISTURBED]
     if disturbed:
         print(f"  note: other work on this machine kept the server waiting for its CPU more than "

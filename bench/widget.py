@@ -54,6 +54,7 @@ for entry in (REPO, REPO / "bench"):
 
 from engine import isolate_environment, write_scenario  # bench/engine.py
 from engine import machine as engine_machine
+from report import print_summary, verdict
 
 # --- targets ---------------------------------------------------------------------------------
 
@@ -500,10 +501,6 @@ def render_all(cases: dict[str, tuple[list[tuple[float, str]], int]], traits: di
 # --- reporting --------------------------------------------------------------------------------
 
 
-def verdict(ok: bool) -> str:
-    return "met" if ok else "MISSED"
-
-
 def fmt_bytes(n: float) -> str:
     return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
 
@@ -679,12 +676,8 @@ def bench(mode: Mode, tmp: Path, screenshots: Path | None) -> int:
            f"{ms(f'unmerged-{n}')} / {rendered[f'unmerged-{n}'].stall_ms:,.0f} ms", "(no target)", "")
           for n in mode.unmerged_sizes],
     ]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    print(f"\nSummary ({'render times: medians of ' + str(mode.render_reps) + '; stalls: the worst' if mode.render_reps > 1 else 'one render each'})")
-    for row in (("figure", "measured", "target", "verdict"), *rows):
-        print(("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))).rstrip())
-    missed = [r[0] for r in rows if r[3] in ("MISSED", "DID NOT FINISH")]
-    print(f"  TARGETS MISSED: {', '.join(missed)}" if missed else "  all targets met")
+    print_summary(f"render times: medians of {mode.render_reps}; stalls: the worst" if mode.render_reps > 1
+                  else "one render each", rows)
     print(f"machine: {machine(chromium)}")
     print(f"bench took {time.perf_counter() - started:.0f} s")
     if bad:
