@@ -18,6 +18,7 @@ from workbench.contract import contract_violations
 from workbench.log import RunLog
 from workbench.run import Run
 from workbench.errors import UserError
+from workbench import service as service_module
 from workbench.service import ApiError, Principal, RunService
 from test_reducer import sample_run
 
@@ -45,7 +46,7 @@ async def test_a_run_belongs_to_its_owner(service: RunService):
     assert summary["status"] == "complete" and summary["eventCount"] == len(run.events)
     detail = service.detail(ADA, run.id)
     assert detail["state"]["status"] == "complete"
-    lines = list(service.run_file(ADA, run.id))
+    lines = b"".join(service.run_file(ADA, run.id)).decode().splitlines()
     assert json.loads(lines[0])["format"] == "workbench-run" and len(lines) == len(run.events) + 1
     assert str(service.workspace_root / "ada" / run.id) == str(run.workspace)
     with pytest.raises(ApiError) as info:
@@ -215,6 +216,18 @@ async def test_prefetch_reads_a_stored_run_in_a_worker_thread_once(restarted: Re
     assert all(thread is not threading.main_thread() for _, thread in restarted.loads)
     with pytest.raises(ApiError):
         service.get(BOB, run.id)  # holding a run gives no one else access to it
+
+
+async def test_a_run_file_comes_in_a_few_chunks_header_first(restarted: Restarted, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(service_module, "RUN_FILE_BATCH", 7)
+    service, run = restarted.service, restarted.run
+    chunks = list(service.run_file(ADA, run.id))
+    assert json.loads(chunks[0])["format"] == "workbench-run" and chunks[0].count(b"\n") == 1
+    assert [c.count(b"\n") for c in chunks[1:]] == [min(7, len(run.events) - i) for i in range(0, len(run.events), 7)]
+    assert b"".join(chunks[1:]) == b"".join(e.to_json().encode() + b"\n" for e in run.events)
+    refused = service.run_file(BOB, run.id)
+    with pytest.raises(ApiError):  # before anything is sent
+        next(refused)
 
 
 async def test_requests_for_a_run_being_read_wait_for_that_one_read(restarted: Restarted):

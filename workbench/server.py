@@ -128,20 +128,16 @@ async def run_events(request: web.Request) -> web.StreamResponse:
 
 async def run_log(request: web.Request) -> web.StreamResponse:
     run_id = request.match_info["run_id"]
-    lines = (await _holding_run(request)).run_file(_who(request), run_id)
-    first = next(lines)  # raises the 404 before anything is sent
+    chunks = (await _holding_run(request)).run_file(_who(request), run_id)
+    first = next(chunks)  # raises the 404 before anything is sent
     response = web.StreamResponse(headers={
         "Content-Type": "application/x-ndjson",
         "Content-Disposition": f'attachment; filename="{run_id}.jsonl"',
     })
     await response.prepare(request)
-    batch = [first]
-    for line in lines:
-        batch.append(line)
-        if len(batch) >= 500:
-            await response.write("".join(batch).encode())
-            batch = []
-    await response.write("".join(batch).encode())
+    await response.write(first)
+    for chunk in chunks:
+        await response.write(chunk)
     await response.write_eof()
     return response
 

@@ -44,9 +44,6 @@ _ERROR_TYPES = {
     503: "unavailable",
 }
 
-_LOG_BATCH = 1000
-"""Run-file lines written between two flushes."""
-
 
 class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
     """What every route shares: the service, the caller as a :class:`Principal`, JSON errors."""
@@ -166,16 +163,15 @@ class LogHandler(WorkbenchHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
-        lines = (await self.holding_run(run_id)).run_file(self.principal, run_id)
-        first = next(lines)  # the header; raises the 404 before anything is sent
+        chunks = (await self.holding_run(run_id)).run_file(self.principal, run_id)
+        first = next(chunks)  # the header; raises the 404 before anything is sent
         self.set_header("Content-Type", "application/x-ndjson")
         self.set_header("Content-Disposition", f'attachment; filename="{run_id}.jsonl"')
         self.write(first)
         try:
-            for n, line in enumerate(lines, 1):
-                self.write(line)
-                if n % _LOG_BATCH == 0:
-                    await self.flush()
+            for chunk in chunks:
+                self.write(chunk)
+                await self.flush()
         except StreamClosedError:  # the client went away
             return
         self.finish(set_content_type="application/x-ndjson")
