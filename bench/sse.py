@@ -423,7 +423,7 @@ class ExtHost(Host):
 
     def counts(self) -> dict[str, int]:
         return {"streams": len(self.ext.streams),
-                "waiters": sum(len(r.log._waiters) for r in self.runs.values())}
+                "waiters": sum(r.log.waiting for r in self.runs.values())}
 
 
 def serve_main(kind: str, feed_path: str, port: int, token: str, tmp: str) -> None:

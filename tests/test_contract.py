@@ -232,7 +232,7 @@ async def test_every_route_answers_with_the_contract_s_status_and_summary(server
 
     second = await server.start(task="Plan a picnic", strategy="plan", options={"pace": 50})
     listed = await server.request("GET", "/runs")
-    assert listed.status == 200 and set(listed.json()) == {"runs"}
+    assert listed.status == 200 and set(listed.json()) == {"runs", "next"}
     runs = listed.json()["runs"]
     assert [r["id"] for r in runs] == [second["id"], first["id"]]  # newest first
     assert all(set(r) == SUMMARY_KEYS for r in runs)
@@ -284,10 +284,14 @@ async def test_resume_with_last_event_id_or_after(server: Server):
     finished = await server.start()
     events = list((await ended(server, finished["id"])).events)
     path = f"/runs/{finished['id']}/events"
-    for after in (0, 1, 17, len(events) - 1, len(events), len(events) + 5):
+    for after in (0, 1, 17, len(events) - 1):
         by_query = await server.request("GET", path, params={"after": str(after)})
         by_header = await server.request("GET", path, headers={"Last-Event-ID": str(after)})
         assert by_query.body == by_header.body == b"retry: 2000\n\n" + frames_of(events[after:])
+    for after in (len(events), len(events) + 5):  # at or past the terminal event: nothing more, ever
+        by_query = await server.request("GET", path, params={"after": str(after)})
+        by_header = await server.request("GET", path, headers={"Last-Event-ID": str(after)})
+        assert by_query.status == by_header.status == 204 and by_query.body == by_header.body == b""
     both = await server.request("GET", path, params={"after": "3"}, headers={"Last-Event-ID": "5"})
     assert both.body == b"retry: 2000\n\n" + frames_of(events[5:])  # the header wins
 

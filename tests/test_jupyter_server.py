@@ -178,10 +178,13 @@ def test_a_plain_jupyter_server_serves_the_workbench_contract(server: Jupyter, t
         assert without_keepalives(whole.body) == b"retry: 2000\n\n" + frames_of(events)
         assert whole.body.endswith(frames_of(events[-1:]))
         # Resuming after event k gives exactly the events after k, from any k.
-        for k in (0, 1, len(events) // 2, len(events) - 1, len(events)):
+        for k in (0, 1, len(events) // 2, len(events) - 1):
             resumed = stream(server, f"{API}/runs/{run['id']}/events", {"Last-Event-ID": str(k)})
             assert resumed.status == 200 and resumed.ended
             assert without_keepalives(resumed.body) == b"retry: 2000\n\n" + frames_of(events[k:])
+        at_end = server.request("GET", f"{API}/runs/{run['id']}/events",
+                                headers={**token_header(server), "Last-Event-ID": str(len(events))})
+        assert (at_end.status, at_end.body) == (204, b"")  # so that an EventSource stops reconnecting
         assert_json_error(server.request("GET", f"{API}/runs/{run['id']}/events",
                                          headers={**token_header(server), "Last-Event-ID": "abc"}), (400,))
 

@@ -97,11 +97,11 @@ async def test_cancelled_subscriber_leaves_no_waiter_behind():
 
     task = asyncio.create_task(read())
     await asyncio.sleep(0.01)
-    assert len(log._waiters) == 1
+    assert log.waiting == 1
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert log._waiters == []
+    assert log.waiting == 0
 
 
 def test_extend_requires_continuing_ids_and_negative_after_is_refused():

@@ -82,7 +82,7 @@ async def test_requests_without_the_right_token_are_refused_and_learn_nothing(se
                 assert r.headers["WWW-Authenticate"].startswith("Bearer")
                 bodies.add(await r.text())
     assert len(bodies) == 1 and json.loads(bodies.pop())["error"]["type"] == "unauthorized"
-    assert [s["id"] for s in served.service.list(Principal("owner"))] == [run_id]  # no run was started
+    assert [s["id"] for s in served.service.list(Principal("owner"))["runs"]] == [run_id]  # no run was started
 
     async with http.get(f"{served.api}/runs/{run_id}", params={"token": TOKEN}) as r:
         assert r.status == 200

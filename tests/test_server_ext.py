@@ -209,7 +209,7 @@ async def test_cookie_clients_need_xsrf_on_post(jp_fetch, token):
     cookie = "; ".join(cookies)
     # The cookie alone reads (GET needs no XSRF token)...
     listed = await jp_fetch(*API, "runs", headers={"Authorization": "", "Cookie": cookie})
-    assert body(listed) == {"runs": []}
+    assert body(listed) == {"runs": [], "next": None}
     task = json.dumps({"task": "From the browser", "model": "simulated", "options": {"pace": 5}})
     # ...but cannot write without the XSRF token, nor with one that does not match its cookie.
     refused = await jp_fetch(*API, "runs", method="POST", body=task, headers={"Authorization": "", "Cookie": cookie},
@@ -246,7 +246,7 @@ class ReadOnly(Authorizer):
 }])
 async def test_jupyters_authorizer_decides_on_the_workbench_resource(jp_fetch):
     ReadOnly.asked.clear()
-    assert body(await jp_fetch(*API, "runs")) == {"runs": []}
+    assert body(await jp_fetch(*API, "runs")) == {"runs": [], "next": None}
     refused = await jp_fetch(*API, "runs", method="POST", body=json.dumps({"task": "t"}), raise_error=False)
     assert_error(refused, 403, "forbidden", "not authorized to write on resource: workbench")
     refused = await jp_fetch(*API, "runs", "r_0000000000000000", "cancel", method="POST", body=b"", raise_error=False)
@@ -277,14 +277,14 @@ async def test_a_client_that_goes_away_leaves_nothing_behind(jp_fetch, jp_base_u
     writer.write(f"GET {events_path(jp_base_url, run.id)} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                  f"Authorization: token {token}\r\n\r\n".encode())
     assert (await reader.readuntil(b"retry: 2000\n\n")).startswith(b"HTTP/1.1 200")
-    await until(lambda: len(ext.streams) == 1 and len(run.log._waiters) == 1, what="the stream to wait on the log")
+    await until(lambda: len(ext.streams) == 1 and run.log.waiting == 1, what="the stream to wait on the log")
     handler = next(iter(ext.streams))
     pump = handler._pump
     assert pump is not None and not pump.done()
 
     gone_at = time.monotonic()
     writer.transport.abort()
-    await until(lambda: pump.done() and not ext.streams and not run.log._waiters, timeout=2, what="cleanup")
+    await until(lambda: pump.done() and not ext.streams and not run.log.waiting, timeout=2, what="cleanup")
     assert time.monotonic() - gone_at < 0.5  # noticed at once, not at the next event or heartbeat
     assert pump.cancelled()  # by on_connection_close
     assert not run.done  # the run itself goes on

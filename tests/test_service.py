@@ -35,13 +35,13 @@ async def service(tmp_path: Path):
 async def test_a_run_belongs_to_its_owner(service: RunService):
     run = service.create(ADA, {"task": "Write a haiku", "model": "simulated", "strategy": "react"})
     await asyncio.wait_for(run.wait_async(), 20)
-    assert [s["id"] for s in service.list(ADA)] == [run.id]
-    assert service.list(BOB) == []
+    assert [s["id"] for s in service.list(ADA)["runs"]] == [run.id]
+    assert service.list(BOB)["runs"] == []
     for call in (lambda: service.get(BOB, run.id), lambda: service.cancel(BOB, run.id), lambda: service.get(ADA, "r_0000000000000000")):
         with pytest.raises(ApiError) as info:
             call()
         assert info.value.status == 404
-    summary = service.list(ADA)[0]
+    summary = service.list(ADA)["runs"][0]
     assert set(summary) == {"id", "task", "model", "strategy", "status", "createdAt", "endedAt", "eventCount"}
     assert summary["status"] == "complete" and summary["eventCount"] == len(run.events)
     detail = service.detail(ADA, run.id)
@@ -76,7 +76,7 @@ async def test_bad_input_is_a_4xx_with_a_clear_message(service: RunService, body
     with pytest.raises(ApiError) as info:
         service.create(ADA, body)
     assert info.value.status == status and message in info.value.message
-    assert service.list(ADA) == []
+    assert service.list(ADA)["runs"] == []
 
 
 async def test_limits_per_user_and_participants(service: RunService):
@@ -102,7 +102,7 @@ async def test_close_interrupts_live_runs_and_a_new_service_serves_them(tmp_path
     second = RunService(store_path=tmp_path / "runs.db", workspace_root=tmp_path / "ws")
     again = second.get(ADA, run.id)
     assert [e.to_dict() for e in again.events] == [e.to_dict() for e in run.events]
-    assert second.list(ADA)[0]["status"] == "interrupted"
+    assert second.list(ADA)["runs"][0]["status"] == "interrupted"
     assert contract_violations(list(again.events)) == []
     await second.close()
 
@@ -268,6 +268,7 @@ async def test_ended_runs_leave_the_live_table_and_an_event_is_encoded_once(serv
         run = service.create(ADA, {"task": f"t{i}", "model": "simulated", "strategy": "react"})
         await asyncio.wait_for(run.wait_async(), 20)
         runs.append(run)
+    assert service.store.flush()  # an ended run leaves once all its events are stored
     service.create(ADA, {"task": "one more", "model": "simulated", "strategy": "react"})
     assert all(r.id not in service._live for r in runs)
     assert service.get(ADA, runs[0].id) is runs[0]  # still served, from the bounded cache

@@ -60,7 +60,8 @@ def test_recover_closes_runs_left_running(tmp_path: Path):
     store.close()  # the process stops mid-run
 
     again = RunStore(tmp_path / "runs.db")
-    assert again.recover() == ["r_1"]
+    assert [r.id for r in again.recover()] == ["r_1"]
+    assert again.flush()
     loaded = again.load("r_1")
     last = loaded.events[-1]
     assert (last.id, last.type, last.data.error.type) == (3, "execution:error", "interrupted")
@@ -85,7 +86,7 @@ def test_a_store_has_one_owner_at_a_time(tmp_path: Path):
     assert first.summaries("ada")[0]["status"] == "running"  # untouched: nothing was recovered
     first.close()
     again = RunStore(tmp_path / "runs.db")  # closing let it go
-    assert again.recover() == ["r_1"]
+    assert [r.id for r in again.recover()] == ["r_1"]
     again.close()
 
 

@@ -220,7 +220,7 @@ def test_a_finished_run_goes_out_at_once_and_then_the_pump_stops(finished, captu
     assert (view.run_id, view.task, view.model, view.strategy) == (
         finished.id, finished.task, finished.model, finished.strategy)
     wait_for(lambda: view._idle.is_set())
-    assert not finished.log._waiters
+    assert not finished.log.waiting
 
 
 # --- the browser's requests ------------------------------------------------------------------
@@ -266,7 +266,7 @@ def test_close_stops_the_pump_and_leaves_nothing_behind(capture):
         wait_for(lambda: len(sent) >= 2)
         view.close()
         assert view._idle.is_set() and not view._tasks and not view._pumping
-        assert not run.log._waiters
+        assert not run.log.waiting
         count = len(sent)
         time.sleep(0.3)
         assert len(run.events) > sent.of_kind("events")[-1][1]["events"][-1]["id"]  # the run went on…

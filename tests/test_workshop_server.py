@@ -106,7 +106,7 @@ async def test_instructors_start_and_cancel_participants_watch_and_download(work
 
     # Another instructor's runs are theirs: this one answers 404, exactly like an unknown id.
     status, payload = await call(http, workshop, "GET", "/runs", OTHER_INSTRUCTOR)
-    assert status == 200 and payload == {"runs": []}
+    assert status == 200 and payload == {"runs": [], "next": None}
     for method, path in (("GET", ""), ("GET", "/events"), ("GET", "/log"), ("POST", "/cancel")):
         status, theirs = await call(http, workshop, method, f"/runs/{run_id}{path}", OTHER_INSTRUCTOR)
         _, unknown = await call(http, workshop, method, f"/runs/r_0000000000000000{path}", OTHER_INSTRUCTOR)
@@ -152,7 +152,7 @@ async def test_unshared_instructor_runs_stay_the_instructor_s(tmp_path: Path, ht
         status, created = await call(http, served, "POST", "/runs", INSTRUCTOR, QUICK)
         assert status == 201
         status, listed = await call(http, served, "GET", "/runs", ADA)
-        assert status == 200 and listed == {"runs": []}
+        assert status == 200 and listed == {"runs": [], "next": None}
         for method, path in (("GET", ""), ("GET", "/events"), ("GET", "/log"), ("POST", "/cancel")):
             status, payload = await call(http, served, method, f"/runs/{created['id']}{path}", ADA)
             assert status == 404 and refusal(payload, "not_found", "no run")

@@ -190,6 +190,11 @@ async def _one_connection(
     async with session.get(url, headers=request_headers) as response:
         if response.status in FATAL_STATUSES:
             raise _Fatal(ServerError.from_response(response.status, await _text(response), url=url))
+        if response.status == 204:  # the server's run ended at or before our last event, which was not its end
+            raise _Fatal(ServerError(
+                f"the server says run {run_log.run_id} has nothing after event {len(run_log)}, but no terminal event "
+                "came: the server lost events this client received (it stopped abruptly). "
+                "wb.attach(run_id) shows the run as the server has it", status=204))
         if response.status != 200:
             raise _Resume(f"the server answered {response.status}")
         if response.content_type != "text/event-stream":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -25,6 +26,8 @@ __all__ = ["MAX_TASK_CHARS", "workbench_home", "validate_task", "start_run"]
 
 MAX_TASK_CHARS = 50_000
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 def workbench_home() -> Path:
     """Where runs keep their workspaces: ``$WORKBENCH_HOME``, default ``~/.workbench``."""
@@ -36,6 +39,12 @@ def validate_task(task: Any) -> str:
         raise UserError("the task must be a non-empty string, e.g. wb.run('Write a haiku about tides')")
     if len(task) > MAX_TASK_CHARS:
         raise UserError(f"the task is {len(task):,} characters long; the limit is {MAX_TASK_CHARS:,}")
+    surrogate = _LONE_SURROGATE.search(task)
+    if surrogate is not None:
+        # Refused, not replaced: the text was garbled before it got here (often a JSON "\\udXXX"
+        # escape of half a character), and a task quietly changed is worse than a clear error.
+        raise UserError(f"the task has a lone surrogate {surrogate.group()!a} at character {surrogate.start()}, which "
+                        "is not text; send the task as UTF-8 (in JSON, escape characters outside the BMP as a pair)")
     return task.strip()
 
 
@@ -50,10 +59,13 @@ def start_run(
     owner: str | None = None,
     run_log: RunLog | None = None,
     run_id: str | None = None,
+    before_start: Callable[[Run], None] | None = None,
 ) -> Run:
     """Validate a run's request and start it on ``loop`` (default: the workbench's background loop).
 
-    Returns at once; the run goes on in the background.
+    Returns at once; the run goes on in the background. ``before_start(run)`` is called once
+    the run is built and before it starts: if it raises, the run never starts (a server
+    stores the run there, so that no run goes on that it could not record).
     """
     task = validate_task(task)
     model = validate_model(model or default_model())
@@ -83,8 +95,21 @@ def start_run(
     config = RunConfig(task, model, strategy, resolved_tools, run_options, workspace)  # type: ignore[arg-type]
     orchestrator = Orchestrator(config, run.log, client)
     orchestrator_ref.append(orchestrator)
+    if before_start is not None:
+        try:
+            before_start(run)
+        except BaseException:
+            _remove_if_empty(workspace)
+            raise
     _schedule(run, orchestrator, loop or background_loop())
     return run
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:  # not empty, or already gone: leave it
+        pass
 
 
 def _schedule(run: Run, orchestrator: Orchestrator, loop: asyncio.AbstractEventLoop) -> None:
@@ -92,9 +117,19 @@ def _schedule(run: Run, orchestrator: Orchestrator, loop: asyncio.AbstractEventL
     run._canceller = lambda reason, interrupted=False: loop.call_soon_threadsafe(
         lambda: orchestrator.request_cancel(reason, interrupted=interrupted)
     )
+
+    async def execute() -> None:
+        try:
+            await orchestrator.execute()
+        finally:
+            # A finished run keeps nothing but its log: the orchestrator holds the model client
+            # and, for the simulator, its whole generated scenario (megabytes).
+            run._canceller = None
+            run._task = None
+
     if running_loop() is loop:
-        run._task = loop.create_task(orchestrator.execute(), name=f"workbench-run-{run.id}")
+        run._task = loop.create_task(execute(), name=f"workbench-run-{run.id}")
     else:
         # The task handle is kept so the loop does not garbage-collect a running task.
-        future = asyncio.run_coroutine_threadsafe(orchestrator.execute(), loop)
+        future = asyncio.run_coroutine_threadsafe(execute(), loop)
         run._task = future  # type: ignore[assignment]

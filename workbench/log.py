@@ -6,6 +6,10 @@ never lose an event — it simply catches up. Appending only wakes subscribers t
 waiting, once per wake-up, and works across event loops in different threads (the
 orchestrator may run on the workbench's background loop while a notebook reads on the
 kernel's).
+
+A log that a store follows is *gated* (:meth:`RunLog.gate`): its events reach clients only
+once the store has committed them (:attr:`RunLog.published`), so an event a client has seen
+is never lost, nor its id reused, when the process dies.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ class RunLog:
         self.run_id = run_id
         self._events: list[ev.Event] = []
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._published: int | None = None
+        """Events clients may see, for a gated log; None when every appended event may be seen."""
+        self._publish_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         # Reentrant: a listener may add or remove listeners while it is being called.
         self._lock = threading.RLock()
         self._closed = False
@@ -70,12 +77,41 @@ class RunLog:
         self._events.append(event)
         if event.type in ev.TERMINAL_TYPES:
             self._closed = True
-            self._ended.set()
+            if self._published is None:
+                self._ended.set()
         for listener in self._listeners:
             listener(event)
         if self._waiters:
             waiters, self._waiters = self._waiters, []
             _wake_all(waiters)
+        if self._published is None and self._publish_waiters:
+            waiters, self._publish_waiters = self._publish_waiters, []
+            _wake_all(waiters)
+
+    # --- publishing (gated logs) -------------------------------------------------------
+
+    def gate(self, published: int = 0) -> None:
+        """From now on, readers of :attr:`published` see only the first ``published`` events and
+        those :meth:`publish` releases (a store releases them once they are on disk)."""
+        with self._lock:
+            self._published = min(max(published, 0), len(self._events))
+
+    def publish(self, count: int) -> None:
+        """Let clients see the first ``count`` events (never fewer than already published)."""
+        with self._lock:
+            if self._published is None or count <= self._published:
+                return
+            self._published = min(count, len(self._events))
+            if self._closed and self._published == len(self._events):
+                self._ended.set()
+            waiters, self._publish_waiters = self._publish_waiters, []
+        _wake_all(waiters)
+
+    @property
+    def published(self) -> int:
+        """How many events clients may see: all of them, unless a store gates the log."""
+        published = self._published
+        return len(self._events) if published is None else published
 
     def add_listener(self, listener: Callable[[ev.Event], None]) -> None:
         """Call ``listener(event)`` synchronously for every event appended from now on."""
@@ -91,8 +127,11 @@ class RunLog:
         """End the log without a terminal event (e.g. a run file cut short); subscribers finish."""
         with self._lock:
             self._closed = True
-            self._ended.set()
+            if self.published == len(self._events):
+                self._ended.set()
             waiters, self._waiters = self._waiters, []
+            waiters += self._publish_waiters
+            self._publish_waiters = []
         _wake_all(waiters)
 
     # --- reading -----------------------------------------------------------------------
@@ -108,11 +147,23 @@ class RunLog:
         return self._closed
 
     def wait_closed(self, timeout: float | None = None) -> bool:
-        """Block (outside async code) until the log is closed; False if ``timeout`` passed first."""
+        """Block (outside async code) until the log is closed and clients may see all of it;
+        False if ``timeout`` passed first."""
         return self._ended.wait(timeout)
+
+    async def wait_settled(self) -> None:
+        """Wait until the log is closed and clients may see all of it (for a gated log: stored)."""
+        position = self.published
+        while await self.wait_beyond(position, published=True):
+            position = self.published
 
     def __len__(self) -> int:
         return len(self._events)
+
+    @property
+    def waiting(self) -> int:
+        """How many readers are waiting for the next event (streams, views): for tests and benchmarks."""
+        return len(self._waiters) + len(self._publish_waiters)
 
     async def subscribe(self, after: int = 0) -> AsyncIterator[ev.Event]:
         """The events with id > ``after``: first the backlog, then live ones, each exactly once.
@@ -130,21 +181,24 @@ class RunLog:
             if not await self.wait_beyond(position):
                 return
 
-    async def wait_beyond(self, position: int) -> bool:
-        """Wait until the log holds more than ``position`` events; False when it never will."""
+    async def wait_beyond(self, position: int, *, published: bool = False) -> bool:
+        """Wait until the log holds more than ``position`` events (with ``published``: more than
+        ``position`` events clients may see); False when it never will."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            if len(self._events) > position:
+            if (self.published if published else len(self._events)) > position:
                 return True
-            if self._closed:
+            if self._closed and (not published or self.published == len(self._events)):
                 return False
             future: asyncio.Future[None] = loop.create_future()
-            self._waiters.append((loop, future))
+            waiters = self._publish_waiters if published else self._waiters
+            waiters.append((loop, future))
         try:
             await future
         except asyncio.CancelledError:
             with self._lock:
                 self._waiters = [w for w in self._waiters if w[1] is not future]
+                self._publish_waiters = [w for w in self._publish_waiters if w[1] is not future]
             raise
         return True
 

@@ -73,10 +73,13 @@ class Run:
 
     @property
     def state(self) -> RunState:
-        """The run folded up to its latest event (the same object, brought up to date)."""
+        """The run folded up to its latest event clients may see (the same object, brought up to date).
+
+        On a server that is the latest stored event: what a stream of the run has sent.
+        """
         with self._fold_lock:
-            events = self.log.events
-            while self._folded < len(events):
+            events, published = self.log.events, self.log.published
+            while self._folded < published:
                 _apply(self._state, events[self._folded])
                 self._folded += 1
             return self._state
@@ -110,7 +113,7 @@ class Run:
             "status": "running" if state.status == "pending" else state.status,
             "createdAt": self.created_at,
             "endedAt": state.ended_at,
-            "eventCount": len(self.log),
+            "eventCount": self.log.published,
         }
 
     def header(self) -> RunHeader:
@@ -139,8 +142,7 @@ class Run:
 
     async def wait_async(self, *, raise_on_error: bool = False) -> RunState:
         """Wait for the run's end and return its final state."""
-        async for _ in self.log.subscribe(len(self.log)):
-            pass
+        await self.log.wait_settled()
         return self._final(raise_on_error)
 
     def wait(self, timeout: float | None = None, *, raise_on_error: bool = False) -> RunState:

@@ -84,11 +84,12 @@ async def create_run(request: web.Request) -> web.Response:
     service, who = request.app[SERVICE], _who(request)
     service.check_may_start(who)  # a participant gets the 403, whatever the body
     run = service.create(who, await _json_body(request))
-    return web.json_response(run.summary(), status=201, headers={"Location": f"{API_PREFIX}/runs/{run.id}"})
+    return web.json_response(service.summary(run), status=201, headers={"Location": f"{API_PREFIX}/runs/{run.id}"})
 
 
 async def list_runs(request: web.Request) -> web.Response:
-    return web.json_response({"runs": request.app[SERVICE].list(_who(request))})
+    query = request.query
+    return web.json_response(request.app[SERVICE].list(_who(request), limit=query.get("limit"), before=query.get("before")))
 
 
 async def run_detail(request: web.Request) -> web.Response:
@@ -96,14 +97,17 @@ async def run_detail(request: web.Request) -> web.Response:
 
 
 async def cancel_run(request: web.Request) -> web.Response:
-    run = (await _holding_run(request)).cancel(_who(request), request.match_info["run_id"])
-    return web.json_response(run.summary(), status=202)
+    service = await _holding_run(request)
+    run = service.cancel(_who(request), request.match_info["run_id"])
+    return web.json_response(service.summary(run), status=202)
 
 
 async def run_events(request: web.Request) -> web.StreamResponse:
     run = (await _holding_run(request)).get(_who(request), request.match_info["run_id"])
     try:
         after = sse.parse_resume(request.headers.get("Last-Event-ID"), request.query.get("after"))
+        if not sse.check_resume(run.log, after):
+            return web.Response(status=204)  # nothing after the end: a browser's EventSource stops reconnecting
     except sse.ResumeError as exc:
         raise ApiError(400, "invalid_request", str(exc)) from None
     streams = request.app[STREAMS]

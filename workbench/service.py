@@ -21,7 +21,7 @@ from .launch import start_run
 from .redact import get_logger, redact
 from .run import Run, new_run_id
 from .runfile import header_line
-from .store import RunStore
+from .store import DEFAULT_PAGE, MAX_PAGE, RunStore, StoreUnavailable
 from .tools import BUILTIN_TOOLS
 
 __all__ = ["ApiError", "Principal", "RunService", "MAX_BODY_BYTES", "CLIENT_OPTIONS", "parse_body", "too_large"]
@@ -29,7 +29,10 @@ __all__ = ["ApiError", "Principal", "RunService", "MAX_BODY_BYTES", "CLIENT_OPTI
 log = get_logger("workbench.server")
 
 FINISHED_CACHE_SIZE = 32
-"""Finished runs kept in memory after being read back from the store."""
+"""Finished runs kept in memory after being read back from the store, at most."""
+
+FINISHED_CACHE_BYTES = 32 * 2**20
+"""And at most this many bytes of their events (as JSON), so a few huge runs cannot fill the memory."""
 
 RUN_FILE_BATCH = 1000
 """Event lines of a run file written together: a download is a few writes, not one per event."""
@@ -129,9 +132,11 @@ class RunService:
         self.max_runs_per_user = max_runs_per_user
         self.share_instructor_runs = share_instructor_runs
         self._live: dict[str, Run] = {}
+        """Runs going, and ended runs whose events are not all stored yet (the store may be refusing writes)."""
         # Finished runs read back from the store, newest use last: a stream, a detail and a
         # download of one run should not each parse it from SQLite on the event loop.
         self._finished: OrderedDict[str, Run] = OrderedDict()
+        self._finished_bytes = 0
         self._loading: dict[str, asyncio.Future[Run | None]] = {}
         """Runs being read from the store right now: later requests for one wait for that read."""
         self._closing = False
@@ -141,8 +146,11 @@ class RunService:
         except BaseException:
             self.store.close()
             raise
+        for run in interrupted:  # held until their last events are stored, which a full disk may delay
+            self._live[run.id] = run
         if interrupted:
-            log.info("marked %d runs interrupted by the last stop: %s", len(interrupted), ", ".join(interrupted))
+            log.info("marked %d runs interrupted by the last stop: %s", len(interrupted),
+                     ", ".join(run.id for run in interrupted))
 
     # --- commands ------------------------------------------------------------------------
 
@@ -152,6 +160,7 @@ class RunService:
             raise ApiError(503, "unavailable", "the server is shutting down; try again when it is back")
         self._retire_finished()
         self.check_may_start(who)
+        self._check_store_writes()
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_request", "the body must be a JSON object such as {\"task\": \"…\"}")
         unknown = sorted(set(body) - {"task", "model", "strategy", "tools", "options"})
@@ -185,6 +194,7 @@ class RunService:
             raise ApiError(400, "invalid_request", "strategy must be a string")
         run_id = new_run_id()
         workspace = self.workspace_root / _safe_segment(who.name) / run_id
+        shared = self.share_instructor_runs and who.role == "instructor"
         try:
             run = start_run(
                 body.get("task"),  # type: ignore[arg-type]
@@ -195,12 +205,25 @@ class RunService:
                 loop=asyncio.get_running_loop(),
                 owner=who.name,
                 run_id=run_id,
+                # Stored before it starts: a run the store could not record would go on unseen.
+                before_start=lambda run: self.store.add(run, shared=shared),
             )
+        except StoreUnavailable as exc:
+            log.error("refused a new run: %s", exc)
+            raise self._store_refusal() from None
         except UserError as exc:
             raise ApiError(400, "invalid_request", str(exc)) from None
         self._live[run.id] = run
-        self.store.add(run, shared=self.share_instructor_runs and who.role == "instructor")
         return run
+
+    def _check_store_writes(self) -> None:
+        if self.store.problem is not None:
+            raise self._store_refusal()
+
+    def _store_refusal(self) -> ApiError:
+        return ApiError(503, "store_unavailable",
+                        f"the server cannot store new runs right now ({self.store.problem or 'its run store refused a write'}); "
+                        "runs already going keep streaming. Try again once its disk has space")
 
     @staticmethod
     def check_may_start(who: Principal) -> None:
@@ -220,17 +243,38 @@ class RunService:
 
     # --- queries -------------------------------------------------------------------------
 
-    def list(self, who: Principal) -> list[dict[str, Any]]:
-        """The runs ``who`` may see, newest first, as contract summaries."""
-        summaries = self.store.summaries(who.name, include_shared=who.role == "participant")
+    def list(self, who: Principal, *, limit: int | str | None = None, before: str | None = None) -> dict[str, Any]:
+        """``GET /runs``: a page of the runs ``who`` may see, newest first, as contract summaries.
+
+        ``{"runs": [...], "next": id or None}``: pass ``next`` as ``before`` for the following page.
+        ``limit`` (default :data:`~workbench.store.DEFAULT_PAGE`) may be the query string's text.
+        """
+        limit = _page_size(limit)
+        include_shared = who.role == "participant"
+        if before is not None:
+            known = self.store.owner_of(before) if isinstance(before, str) and _RUN_ID.match(before) else None
+            if known is None or not (known[0] == who.name or (include_shared and known[1])):
+                raise ApiError(400, "invalid_request", f"before must be the id of a run in your list (the 'next' of the "
+                                                       f"previous page), not {str(before)[:40]!r}")
+        rows = self.store.summaries(who.name, include_shared=include_shared, limit=limit + 1, before=before)
+        page = rows[:limit]
         out = []
-        for summary in summaries:
-            live = self._live.get(summary["id"])
-            item = live.summary() if live is not None else _contract_summary(summary)
-            if summary["owner"] != who.name:
-                item["owner"] = summary["owner"]
+        for row in page:
+            held = self._live.get(row["id"]) or self._finished.get(row["id"])
+            item = self.summary(held) if held is not None else _contract_summary(row)
+            if row["owner"] != who.name:
+                item["owner"] = row["owner"]
             out.append(item)
-        return out
+        return {"runs": out, "next": page[-1]["id"] if len(rows) > limit else None}
+
+    def summary(self, run: Run) -> dict[str, Any]:
+        """The run's contract summary, as clients see it: ``eventCount`` counts the events they can
+        read, and ``notStored`` says how many are only in memory while the store cannot write."""
+        summary = run.summary()
+        unstored = self.store.unstored(run.id, len(run.log))
+        if unstored and self.store.problem is not None:
+            summary["notStored"] = {"events": unstored, "reason": self.store.problem}
+        return summary
 
     def get(self, who: Principal, run_id: str) -> Run:
         """A run ``who`` may read; 404 for unknown ids and other people's runs alike."""
@@ -268,31 +312,37 @@ class RunService:
         then at most :data:`RUN_FILE_BATCH` event lines to a chunk."""
         run = self.get(who, run_id)
         yield (header_line(run.header()) + "\n").encode()
-        events = list(run.log.events)
+        events = run.log.events[: run.log.published]
         for start in range(0, len(events), RUN_FILE_BATCH):
             yield "".join(e.to_json() + "\n" for e in events[start : start + RUN_FILE_BATCH]).encode()
 
     def detail(self, who: Principal, run_id: str) -> dict[str, Any]:
         """``GET /runs/{id}``: the summary and the folded state."""
         run = self.get(who, run_id)
-        summary = run.summary()
+        summary = self.summary(run)
         if run.owner != who.name:  # a shared run: say whose it is, as GET /runs does
             summary["owner"] = run.owner
         return {**summary, "state": run.state.to_dict()}
 
     def _retire_finished(self) -> None:
-        """Move ended runs out of the live table into the bounded cache, so a long-lived
-        server does not keep every run it ever hosted in memory (the store has them all)."""
+        """Move ended runs whose events are all stored out of the live table into the bounded
+        cache, so a long-lived server does not keep every run it ever hosted in memory."""
         for run_id, run in list(self._live.items()):
-            if run.done:
+            if run.done and not self.store.unstored(run_id, len(run.log)):
                 del self._live[run_id]
                 self._remember_finished(run)
 
     def _remember_finished(self, run: Run) -> None:
+        if run.id in self._finished:
+            self._finished.move_to_end(run.id)
+            return
         self._finished[run.id] = run
-        self._finished.move_to_end(run.id)
-        while len(self._finished) > FINISHED_CACHE_SIZE:
-            self._finished.popitem(last=False)
+        self._finished_bytes += self.store.size(run.id)
+        while len(self._finished) > 1 and (len(self._finished) > FINISHED_CACHE_SIZE
+                                           or self._finished_bytes > FINISHED_CACHE_BYTES):
+            evicted, _ = self._finished.popitem(last=False)
+            self._finished_bytes -= self.store.size(evicted)
+            self.store.forget_size(evicted)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -311,6 +361,17 @@ class RunService:
             await asyncio.wait(list(self._loading.values()))
         self.store.flush()
         self.store.close()
+
+
+def _page_size(limit: int | str | None) -> int:
+    if limit is None:
+        return DEFAULT_PAGE
+    if isinstance(limit, str) and re.fullmatch(r"[0-9]{1,6}", limit.strip()):
+        limit = int(limit)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise ApiError(400, "invalid_request", f"limit must be a whole number from 1 to {MAX_PAGE}, such as "
+                                               f"{DEFAULT_PAGE}; got {str(limit)[:20]!r}")
+    return limit
 
 
 def _contract_summary(row: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ __all__ = [
     "encode_event",
     "parse_resume",
     "run_stream",
+    "check_resume",
     "ResumeError",
 ]
 
@@ -77,34 +78,52 @@ def parse_resume(last_event_id: str | None, after: str | None) -> int:
     return 0
 
 
+def check_resume(log: RunLog, after: int) -> bool:
+    """Whether a stream resuming after event ``after`` has anything to send.
+
+    False (answer ``204 No Content``) when ``after`` is at or past the terminal event of a run
+    that has ended. A resume point past the last event of a run still going cannot come from
+    this server: a :class:`ResumeError`, never a stream that waits in silence.
+    """
+    known = log.published
+    if log.closed and known == len(log.events):
+        return after < known
+    if after > known:
+        raise ResumeError(f"Last-Event-ID {after} is past the last event of this run ({known}); it cannot come from "
+                          "this server. Resume from an id you received, or from 0 for the whole run")
+    return True
+
+
 async def run_stream(log: RunLog, *, after: int = 0, heartbeat: float = 15.0) -> AsyncIterator[bytes]:
     """The bytes of a run's event stream: ``retry:``, the events after ``after``, keep-alives.
 
-    Ends after the terminal event (or at once past the end of a finished log).
+    Sends only events clients may see (:attr:`RunLog.published`: on a server, those already
+    stored). Ends after the terminal event (or at once past the end of a finished log).
     """
     yield retry_frame()
     position = max(after, 0)
     while True:
-        frames = _frames(log)
-        if position < len(frames):
-            batch = frames[position : position + MAX_BATCH]
+        published = log.published
+        if position < published:
+            frames = _frames(log, published)
+            batch = frames[position : min(position + MAX_BATCH, published)]
             position += len(batch)
             yield b"".join(batch)
             continue
-        if log.closed:
+        if log.closed and published == len(log.events):
             return
         try:
             # asyncio.timeout, not wait_for: wait_for wraps every wait in a Task of its own, which
             # with a thousand streams of one run is a thousand extra Tasks per event.
             async with asyncio.timeout(heartbeat):
-                await log.wait_beyond(position)
+                await log.wait_beyond(position, published=True)
         except TimeoutError:
             yield KEEPALIVE
 
 
-def _frames(log: RunLog) -> list[bytes]:
-    """The log's events as SSE frames, encoding only those no stream has encoded yet."""
+def _frames(log: RunLog, upto: int) -> list[bytes]:
+    """The log's first ``upto`` events as SSE frames, encoding only those no stream has encoded yet."""
     frames, events = log.frames, log.events
-    for event in events[len(frames) :]:
+    for event in events[len(frames) : upto]:
         frames.append(encode_event(event))
     return frames

@@ -1,9 +1,15 @@
 """Persisting runs and their events in SQLite (WAL).
 
 A store follows a run's log: every appended event is queued and written by the store's
-own thread in batches, so the orchestrator never waits on the disk. Reopening a store
-brings every run back; a run that was going when the process stopped is closed with an
-``execution:error`` of type ``interrupted`` so no reader waits for it forever.
+own thread in batches, so the orchestrator never waits on the disk. The store gates the log
+(:meth:`RunLog.gate`): clients see an event only once it is committed, so nothing a client
+received is lost when the process dies. Reopening a store brings every run back; a run that
+was going when the process stopped is closed with an ``execution:error`` of type
+``interrupted`` so no reader waits for it forever.
+
+A write that fails (a full disk) loses nothing: the events stay queued and are tried again
+until they go in. Meanwhile :attr:`RunStore.problem` says why, the gated logs are opened so
+running runs keep streaming from memory, and the service refuses new runs.
 
 One process owns a store at a time (a lock file beside it): a second server on the same
 file would take the first one's live runs for interrupted ones, and could never stream them.
@@ -15,6 +21,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -29,7 +36,7 @@ try:
 except ImportError:  # Windows: no advisory locks; one process per store is then up to the user
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["RunStore", "StoreInUse", "INTERRUPTED"]
+__all__ = ["RunStore", "StoreInUse", "StoreUnavailable", "INTERRUPTED", "DEFAULT_PAGE", "MAX_PAGE"]
 
 log = get_logger("workbench.store")
 
@@ -62,14 +69,36 @@ _STATUS_OF_TERMINAL = {"execution:complete": "complete", "execution:cancelled": 
 _STOP = object()
 
 
+def _parsed(body: str) -> ev.Event:
+    event = ev.parse_event(body, keep_unknown=True)
+    assert event is not None
+    return event
+
+
 def _terminal_status(event: ev.Event) -> str:
     if isinstance(event.data, ev.ExecutionErrorData):
         return INTERRUPTED if event.data.error.type == INTERRUPTED else "error"
     return _STATUS_OF_TERMINAL[event.type]
 
 
+RETRY_DELAYS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+"""Seconds between attempts to write events the disk refused; the last one repeats."""
+
+DEFAULT_PAGE, MAX_PAGE = 100, 1000
+"""Run summaries listed at once by default, and at most."""
+
+
 class StoreInUse(UserError):
     """Another process has the store open."""
+
+
+class StoreUnavailable(UserError):
+    """The store cannot write right now (a full disk): no run may start until it can."""
+
+
+def describe(exc: BaseException) -> str:
+    """A store failure in a few words, e.g. ``database or disk is full``."""
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
 def _own(path: Path) -> int | None:
@@ -118,21 +147,64 @@ class RunStore:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._pending = 0
         self._idle = threading.Condition()
+        self._problem: str | None = None
+        self._followed: dict[str, RunLog] = {}
+        """Gated logs of runs whose terminal event is not on disk yet, by run id."""
+        self._stored: dict[str, int] = {}
+        """Events on disk of each followed run."""
+        self._sizes: dict[str, int] = {}
+        """JSON bytes of the events of runs written or read here (the service's cache counts them)."""
+        self._give_up_at: float | None = None
         self._writer = threading.Thread(target=self._write_loop, name="workbench-store", daemon=True)
         self._writer.start()
 
     # --- writing -------------------------------------------------------------------------
 
+    @property
+    def problem(self) -> str | None:
+        """Why the store cannot write right now (e.g. ``database or disk is full``); None when it can."""
+        return self._problem
+
     def add(self, run: Run, *, shared: bool = False) -> None:
-        """Persist ``run`` and, from now on, every event its log gets."""
-        with self._db_lock:
-            self._db.execute(
-                "INSERT OR IGNORE INTO runs (id, owner, task, model, strategy, created_at, shared) VALUES (?,?,?,?,?,?,?)",
-                (run.id, run.owner, run.task, run.model, run.strategy, run.created_at, int(shared)),
-            )
+        """Persist ``run`` and, from now on, every event its log gets (which clients then see once stored).
+
+        The run's row is written before this returns: raises :class:`StoreUnavailable` when it
+        cannot be, so that no run goes on that the store does not know.
+        """
+        if self._problem is not None:
+            raise StoreUnavailable(f"the run store cannot write: {self._problem}")
+        try:
+            with self._db_lock:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO runs (id, owner, task, model, strategy, created_at, shared) "
+                    "VALUES (?,?,?,?,?,?,?)",
+                    (run.id, run.owner, run.task, run.model, run.strategy, run.created_at, int(shared)),
+                )
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"the run store cannot write: {describe(exc)}") from None
+        self._follow(run.log, stored=0)
         for event in list(run.log.events):  # anything appended before the store followed the log
             self._enqueue(event)
         run.log.add_listener(self._enqueue)
+
+    def _follow(self, run_log: RunLog, *, stored: int) -> None:
+        with self._idle:
+            self._followed[run_log.run_id] = run_log
+            self._stored[run_log.run_id] = stored
+        run_log.gate(stored)
+
+    def unstored(self, run_id: str, total: int) -> int:
+        """How many of a run's ``total`` events are not on disk yet (0 for a run it does not follow)."""
+        with self._idle:
+            stored = self._stored.get(run_id)
+        return 0 if stored is None else max(total - stored, 0)
+
+    def size(self, run_id: str) -> int:
+        """JSON bytes of the run's events written or read here so far (0 if none)."""
+        return self._sizes.get(run_id, 0)
+
+    def forget_size(self, run_id: str) -> None:
+        self._sizes.pop(run_id, None)
 
     def set_shared(self, run_id: str, shared: bool) -> None:
         with self._db_lock:
@@ -142,24 +214,84 @@ class RunStore:
         with self._idle:
             self._pending += 1
         self._queue.put(event)
+        if self._problem is not None:  # cannot store it now: clients get it from memory meanwhile
+            run_log = self._followed.get(event.run_id)
+            if run_log is not None:
+                run_log.publish(event.id)
 
     def _write_loop(self) -> None:
+        backlog: list[ev.Event] = []
+        stopping = False
+        failures = 0
         while True:
-            batch = [self._queue.get()]
-            while True:  # take whatever else is waiting: one transaction per batch
+            items: list[Any] = []
+            try:
+                wait = RETRY_DELAYS[min(max(failures, 1), len(RETRY_DELAYS)) - 1] if backlog else None
+                items.append(self._queue.get(timeout=wait))
+                while True:  # take whatever else is waiting: one transaction per batch
+                    items.append(self._queue.get_nowait())
+            except queue.Empty:
+                pass
+            stopping = stopping or any(item is _STOP for item in items)
+            backlog += [item for item in items if item is not _STOP]
+            if backlog:
                 try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stop = any(item is _STOP for item in batch)
-            events = [item for item in batch if item is not _STOP]
-            if events:
-                self._write(events)
-            with self._idle:
-                self._pending -= len(events)
-                self._idle.notify_all()
-            if stop:
+                    self._write(backlog)
+                except Exception as exc:  # a full disk, most likely: keep everything and try again
+                    failures += 1
+                    self._failed(exc, len(backlog))
+                    if stopping and self._give_up_at is not None and time.monotonic() > self._give_up_at:
+                        self._abandon(backlog)
+                        backlog = []
+                    else:
+                        continue
+                else:
+                    if failures:
+                        log.warning("the run store %s writes again; %d waiting events stored", self.path, len(backlog))
+                        failures, self._problem = 0, None
+                    self._written(backlog)
+                    backlog = []
+            if stopping and not backlog:
                 return
+
+    def _failed(self, exc: BaseException, waiting: int) -> None:
+        problem = describe(exc)
+        if self._problem is None:
+            log.error("the run store %s cannot write (%s); %d events wait in memory and are tried again. "
+                      "New runs are refused until it writes again", self.path, problem, waiting)
+        self._problem = problem
+        with self._idle:
+            followed = list(self._followed.values())
+        for run_log in followed:  # streams go on from memory while the disk refuses
+            run_log.publish(len(run_log))
+
+    def _written(self, events: list[ev.Event]) -> None:
+        finished: list[RunLog] = []
+        with self._idle:
+            for e in events:
+                self._stored[e.run_id] = max(self._stored.get(e.run_id, 0), e.id)
+            for run_id in {e.run_id for e in events}:
+                run_log = self._followed.get(run_id)
+                if run_log is None:
+                    continue
+                finished.append(run_log)
+            self._pending -= len(events)
+            self._idle.notify_all()
+        for run_log in finished:
+            stored = self._stored[run_log.run_id]
+            run_log.publish(stored)
+            if run_log.closed and stored >= len(run_log):
+                with self._idle:
+                    self._followed.pop(run_log.run_id, None)
+                    self._stored.pop(run_log.run_id, None)
+
+    def _abandon(self, events: list[ev.Event]) -> None:
+        runs = sorted({e.run_id for e in events})
+        log.error("the run store %s still cannot write (%s) as it closes: %d events of %s are not stored",
+                  self.path, self._problem, len(events), ", ".join(runs))
+        with self._idle:
+            self._pending -= len(events)
+            self._idle.notify_all()
 
     def _write(self, events: list[ev.Event]) -> None:
         rows = [(e.run_id, e.id, e.type, e.to_json()) for e in events]
@@ -169,23 +301,42 @@ class RunStore:
             counts[e.run_id] = max(counts.get(e.run_id, 0), e.id)
         with self._db_lock:
             self._db.execute("BEGIN")
-            self._db.executemany("INSERT OR IGNORE INTO events (run_id, id, type, body) VALUES (?,?,?,?)", rows)
-            self._db.executemany(
-                "UPDATE runs SET event_count = MAX(event_count, ?) WHERE id = ?", [(n, r) for r, n in counts.items()]
-            )
-            self._db.executemany("UPDATE runs SET status = ?, ended_at = ? WHERE id = ?", ends)
-            self._db.execute("COMMIT")
+            try:
+                self._db.executemany("INSERT OR IGNORE INTO events (run_id, id, type, body) VALUES (?,?,?,?)", rows)
+                self._db.executemany(
+                    "UPDATE runs SET event_count = MAX(event_count, ?) WHERE id = ?", [(n, r) for r, n in counts.items()]
+                )
+                self._db.executemany("UPDATE runs SET status = ?, ended_at = ? WHERE id = ?", ends)
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:  # SQLite may have rolled back already (a full disk does)
+                    try:
+                        self._db.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                raise
+        for run_id, _, _, body in rows:
+            self._sizes[run_id] = self._sizes.get(run_id, 0) + len(body)
 
     def flush(self, timeout: float | None = 10.0) -> bool:
         """Wait until every queued event is on disk; False on timeout."""
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
-    def close(self) -> None:
-        """Write what is queued and close the database."""
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued and close the database.
+
+        If the disk still refuses writes after ``timeout`` seconds, what could not be written is
+        logged (how many events of which runs) and dropped: the process is going away.
+        """
         if self._writer.is_alive():
+            self._give_up_at = time.monotonic() + timeout
             self._queue.put(_STOP)
             self._writer.join()
+        with self._idle:
+            followed, self._followed = list(self._followed.values()), {}
+        for run_log in followed:  # no stream may wait for a store that is gone
+            run_log.publish(len(run_log))
         with self._db_lock:
             self._db.close()
         self._unlock()
@@ -197,14 +348,27 @@ class RunStore:
 
     # --- reading -------------------------------------------------------------------------
 
-    def summaries(self, owner: str | None = None, *, include_shared: bool = False) -> list[dict[str, Any]]:
-        """Run summaries, newest first: ``owner``'s runs (every run when ``owner`` is None)."""
+    def summaries(self, owner: str | None = None, *, include_shared: bool = False, limit: int | None = None,
+                  before: str | None = None) -> list[dict[str, Any]]:
+        """Run summaries, newest first: ``owner``'s runs (every run when ``owner`` is None).
+
+        ``limit`` caps how many; ``before`` (a run id) starts after that run, for the next page.
+        """
         query = "SELECT id, task, model, strategy, status, created_at, ended_at, event_count, owner, shared FROM runs"
-        args: tuple[Any, ...] = ()
+        where: list[str] = []
+        args: list[Any] = []
         if owner is not None:
-            query += " WHERE owner = ?" + (" OR shared = 1" if include_shared else "")
-            args = (owner,)
+            where.append("(owner = ?" + (" OR shared = 1)" if include_shared else ")"))
+            args.append(owner)
+        if before is not None:
+            where.append("(created_at, rowid) < (SELECT created_at, rowid FROM runs WHERE id = ?)")
+            args.append(before)
+        if where:
+            query += " WHERE " + " AND ".join(where)
         query += " ORDER BY created_at DESC, rowid DESC"
+        if limit is not None:
+            query += " LIMIT ?"
+            args.append(limit)
         with self._db_lock:
             rows = self._db.execute(query, args).fetchall()
         return [
@@ -212,6 +376,12 @@ class RunStore:
              "endedAt": r[6], "eventCount": r[7], "owner": r[8], "shared": bool(r[9])}
             for r in rows
         ]
+
+    def owner_of(self, run_id: str) -> tuple[str | None, bool] | None:
+        """(owner, shared) of a stored run, or None if the store does not have it."""
+        with self._db_lock:
+            row = self._db.execute("SELECT owner, shared FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return None if row is None else (row[0], bool(row[1]))
 
     def is_shared(self, run_id: str) -> bool:
         with self._db_lock:
@@ -224,9 +394,7 @@ class RunStore:
                 "SELECT body FROM events WHERE run_id = ? AND id > ? ORDER BY id", (run_id, after)
             ).fetchall()
         for (body,) in rows:
-            event = ev.parse_event(body, keep_unknown=True)
-            assert event is not None
-            yield event
+            yield _parsed(body)
 
     def load(self, run_id: str) -> Run | None:
         """The run with its events, or None if the store does not have it."""
@@ -238,19 +406,31 @@ class RunStore:
             return None
         run = Run(run_id=row[0], owner=row[1], task=row[2], model=row[3], strategy=row[4], created_at=row[5],
                   log=RunLog(row[0]))
-        run.log.extend(self.iter_events(run_id))
+        with self._db_lock:
+            bodies = self._db.execute("SELECT body FROM events WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()
+        run.log.extend(_parsed(body) for (body,) in bodies)
+        self._sizes[run_id] = sum(len(body) for (body,) in bodies)
         return run
 
-    def recover(self, message: str = "the server stopped while this run was going") -> list[str]:
-        """Close every run left ``running`` by a stopped process with an ``interrupted`` error event."""
+    def recover(self, message: str = "the server stopped while this run was going") -> list[Run]:
+        """Close every run left ``running`` by a stopped process with an ``interrupted`` error event.
+
+        Returns those runs. Their new events are written like any other: if the disk refuses
+        them now, they are kept (the caller should hold the runs) and tried again until they go in.
+        """
         with self._db_lock:
             ids = [r[0] for r in self._db.execute("SELECT id FROM runs WHERE status = 'running'")]
+        runs = []
         for run_id in ids:
             run = self.load(run_id)
             assert run is not None
+            self._follow(run.log, stored=len(run.log))
+            if not run.log.events:  # stopped before its first event was stored: give it one, as the contract asks
+                self._enqueue(run.log.append(ev.ExecutionStartedData(
+                    task=run.task, started_at=run.created_at, model=run.model, strategy=run.strategy)))
             if not run.log.closed:
-                event = run.log.append(ev.ExecutionErrorData(error=ev.ErrorInfo(type=INTERRUPTED, message=message)))
-                self._write([event])
-            else:  # the terminal event was written but not the status (a crash in between)
-                self._write([run.log.events[-1]])
-        return ids
+                self._enqueue(run.log.append(ev.ExecutionErrorData(error=ev.ErrorInfo(type=INTERRUPTED, message=message))))
+            elif run.log.events:  # the terminal event was written but not the status (a crash in between)
+                self._enqueue(run.log.events[-1])
+            runs.append(run)
+        return runs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import getpass
 import os
+import sqlite3
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
@@ -17,7 +18,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, List, TraitError, Unicode, default, validate
 
 from ..service import Principal, RunService
-from ..store import StoreInUse
+from ..store import StoreInUse, describe
 from ..tools import BUILTIN_TOOLS
 from .handlers import handlers
 
@@ -114,6 +115,11 @@ class WorkbenchApp(ExtensionApp):
         except StoreInUse as exc:  # the rest of the server still works; the routes say why they can't
             self.unavailable = str(exc)
             self.log.error("workbench: not serving runs: %s", exc)
+            return
+        except (OSError, sqlite3.Error) as exc:  # e.g. a full disk: the routes answer 503 in JSON, not Jupyter's 404 page
+            self.unavailable = (f"the workbench cannot open its run store ({describe(exc)}); "
+                                "the server's log says where it is. Free space or fix the file, then restart the server")
+            self.log.error("workbench: not serving runs: cannot open the run store %s: %s", self.store_path, exc)
             return
         self.log.info("workbench: runs stored in %s", self.store_path)
 

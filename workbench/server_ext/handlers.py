@@ -130,12 +130,13 @@ class RunsHandler(WorkbenchHandler):
     def post(self) -> None:
         run = self.service.create(self.principal, self.body_json())
         self.set_header("Location", f"{self.base_url}{API}/runs/{run.id}")
-        self.reply(201, run.summary())
+        self.reply(201, self.service.summary(run))
 
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.reply(200, {"runs": self.service.list(self.principal)})
+        limit, before = self.get_query_argument("limit", None), self.get_query_argument("before", None)
+        self.reply(200, self.service.list(self.principal, limit=limit, before=before))
 
 
 class RunHandler(WorkbenchHandler):
@@ -153,8 +154,8 @@ class CancelHandler(WorkbenchHandler):
     @web.authenticated
     @authorized
     async def post(self, run_id: str) -> None:
-        run = (await self.holding_run(run_id)).cancel(self.principal, run_id)
-        self.reply(202, run.summary())
+        service = await self.holding_run(run_id)
+        self.reply(202, service.summary(service.cancel(self.principal, run_id)))
 
 
 class LogHandler(WorkbenchHandler):
@@ -188,6 +189,10 @@ class EventsHandler(WorkbenchHandler):
         run = (await self.holding_run(run_id)).get(self.principal, run_id)
         try:
             after = sse.parse_resume(self.request.headers.get("Last-Event-ID"), self.get_query_argument("after", None))
+            if not sse.check_resume(run.log, after):
+                self.set_status(204)  # nothing after the end: a browser's EventSource stops reconnecting
+                self.finish()
+                return
         except sse.ResumeError as exc:
             raise ApiError(400, "invalid_request", str(exc)) from None
         for name, value in sse.HEADERS.items():
