@@ -148,6 +148,7 @@ class RunService:
             raise
         for run in interrupted:  # held until their last events are stored, which a full disk may delay
             self._live[run.id] = run
+        self.store.flush(timeout=2.0)  # so the first requests already see them ended
         if interrupted:
             log.info("marked %d runs interrupted by the last stop: %s", len(interrupted),
                      ", ".join(run.id for run in interrupted))

@@ -6,6 +6,7 @@ import gc
 import getpass
 import os
 import sqlite3
+import time
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
@@ -98,12 +99,18 @@ class WorkbenchApp(ExtensionApp):
     service: RunService | None = None
     unavailable = "the workbench is shutting down; try again when the server is back"
     """Why there is no service, for the routes' 503."""
+    REOPEN_SECONDS = 5.0
+    """How often a request may try again to open a store that could not be opened (a full disk)."""
+    _reopen_after: float | None = None
 
     def initialize_settings(self) -> None:
         # Created (and the store recovered) before the server takes requests; the service starts
         # each run on the loop of the request that asks, which is the server's loop.
         self.streams: set[Any] = set()
         """The event streams being served right now (their handlers); tests check it empties."""
+        self._open_service()
+
+    def _open_service(self) -> None:
         try:
             self.service = RunService(
                 store_path=self.store_path,
@@ -115,13 +122,21 @@ class WorkbenchApp(ExtensionApp):
         except StoreInUse as exc:  # the rest of the server still works; the routes say why they can't
             self.unavailable = str(exc)
             self.log.error("workbench: not serving runs: %s", exc)
-            return
         except (OSError, sqlite3.Error) as exc:  # e.g. a full disk: the routes answer 503 in JSON, not Jupyter's 404 page
-            self.unavailable = (f"the workbench cannot open its run store ({describe(exc)}); "
-                                "the server's log says where it is. Free space or fix the file, then restart the server")
+            self.unavailable = (f"the workbench cannot open its run store ({describe(exc)}); is its disk full? "
+                                "It tries again on the next request once a few seconds have passed")
             self.log.error("workbench: not serving runs: cannot open the run store %s: %s", self.store_path, exc)
+        else:
+            self._reopen_after = None
+            self.log.info("workbench: runs stored in %s", self.store_path)
             return
-        self.log.info("workbench: runs stored in %s", self.store_path)
+        self._reopen_after = time.monotonic() + self.REOPEN_SECONDS
+
+    def current_service(self) -> RunService | None:
+        """The service; when its store could not be opened, a new attempt now and then (space may be back)."""
+        if self.service is None and self._reopen_after is not None and time.monotonic() >= self._reopen_after:
+            self._open_service()
+        return self.service
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(handlers())
@@ -147,7 +162,7 @@ class WorkbenchApp(ExtensionApp):
 
     async def stop_extension(self) -> None:
         """Interrupt live runs (each gets its terminal event, so streams end) and flush the store."""
-        service, self.service = self.service, None
+        service, self.service, self._reopen_after = self.service, None, None
         if service is not None:
             await service.close()
 

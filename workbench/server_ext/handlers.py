@@ -56,7 +56,7 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
 
     @property
     def service(self) -> RunService:
-        service = self.app.service
+        service = self.app.current_service()
         if service is None:
             raise ApiError(503, "unavailable", self.app.unavailable)
         return service
