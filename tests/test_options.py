@@ -1,0 +1,77 @@
+"""Run options: every number finite and bounded, through ``wb.run`` and the standalone server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+import workbench as wb
+from workbench.options import RunOptions
+from workbench.tokens import OWNER
+from servers import Served, start_server
+
+INFINITY = json.loads("1e400")  # what a JSON body's 1e400 becomes
+
+BOUNDS = [
+    ({"timeout": INFINITY}, "option 'timeout': must be a finite number, at most 604,800 seconds (7 days)."),
+    ({"timeout": 604_801}, "option 'timeout': must be at most 604,800 seconds (7 days)."),
+    ({"timeout": 0}, "option 'timeout': must be more than 0 seconds."),
+    ({"retryDelay": INFINITY}, "option 'retryDelay': must be a finite number, at most 60 seconds."),
+    ({"retryDelay": 1e308}, "option 'retryDelay': must be at most 60 seconds."),
+    ({"retry_delay": 61}, "option 'retry_delay': must be at most 60 seconds."),
+    ({"toolTimeout": INFINITY}, "option 'toolTimeout': must be a finite number, at most 86,400 seconds (1 day)."),
+    ({"tool_timeout": 86_400.5}, "option 'tool_timeout': must be at most 86,400 seconds (1 day)."),
+    ({"pace": INFINITY}, "option 'pace': must be a finite number, at most 100,000 deltas per second."),
+    ({"pace": float("nan")}, "option 'pace': must be a finite number, at most 100,000 deltas per second."),
+    ({"pace": -1}, "option 'pace': must be at least 0 deltas per second."),
+    ({"maxTokens": INFINITY}, "option 'maxTokens': must be a finite number, at most 1,000,000,000 tokens."),
+    ({"maxToolOutput": 10**12}, "option 'maxToolOutput': must be at most 10,000,000 characters."),
+    ({"seed": 2**64}, "option 'seed': must be at most 9,223,372,036,854,775,807."),
+    ({"timeout": INFINITY, "pase": 3}, "option 'timeout': must be a finite number, at most 604,800 seconds (7 days); "
+                                       "unknown option 'pase'. Known options: faults, maxIterations, maxOutputTokens, "
+                                       "maxRetries, maxTokens, maxToolOutput, pace, retryDelay, scenario, sdkMaxRetries, "
+                                       "seed, thinking, thinkingBudget, timeout, toolTimeout, workspace."),
+]
+
+
+@pytest.mark.parametrize("options, message", BOUNDS)
+def test_numbers_must_be_finite_and_within_bounds(options: dict[str, Any], message: str):
+    with pytest.raises(wb.UserError) as refused:
+        wb.run("Write a haiku", model="simulated", options=options)
+    assert str(refused.value) == message
+
+
+def test_the_bounds_keep_the_defaults_and_allow_the_extremes():
+    assert RunOptions() == RunOptions(timeout=3600, retry_delay=1.0, tool_timeout=60, pace=0)
+    edge = RunOptions.model_validate({"timeout": 7 * 24 * 3600, "retryDelay": 60, "tool_timeout": 24 * 3600,
+                                      "pace": 100_000, "seed": -(2**63)})
+    assert (edge.timeout, edge.retry_delay, edge.tool_timeout, edge.pace) == (604_800, 60, 86_400, 100_000)
+
+
+@pytest.fixture
+async def served(tmp_path: Path):
+    server = await start_server(tmp_path)
+    yield server
+    await server.runner.cleanup()
+
+
+async def post_runs(server: Served, body: bytes) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(server.api + "/runs", data=body, headers={"Content-Type": "application/json"}) as r:
+            return r.status, await r.json()
+
+
+@pytest.mark.parametrize("name, message", [
+    ("timeout", "option 'timeout': must be a finite number, at most 604,800 seconds (7 days)."),
+    ("retryDelay", "option 'retryDelay': must be a finite number, at most 60 seconds."),
+    ("toolTimeout", "option 'toolTimeout': must be a finite number, at most 86,400 seconds (1 day)."),
+])
+async def test_infinity_in_a_request_body_is_a_400_naming_the_option(served: Served, name: str, message: str):
+    body = b'{"task": "Write a haiku", "model": "simulated", "options": {"%s": 1e400}}' % name.encode()
+    assert await post_runs(served, body) == (400, {"error": {"type": "invalid_request", "message": message}})
+    assert served.service.list(OWNER) == []
