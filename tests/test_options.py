@@ -1,4 +1,5 @@
-"""Run options: every number finite and bounded, through ``wb.run`` and the standalone server."""
+"""Run options: every number finite and bounded, and what an HTTP client may set (every option but
+those naming server paths, in camelCase or snake_case), through ``wb.run`` and the standalone server."""
 
 from __future__ import annotations
 
@@ -70,8 +71,41 @@ async def post_runs(server: Served, body: bytes) -> tuple[int, Any]:
     ("timeout", "option 'timeout': must be a finite number, at most 604,800 seconds (7 days)."),
     ("retryDelay", "option 'retryDelay': must be a finite number, at most 60 seconds."),
     ("toolTimeout", "option 'toolTimeout': must be a finite number, at most 86,400 seconds (1 day)."),
+    ("tool_timeout", "option 'tool_timeout': must be a finite number, at most 86,400 seconds (1 day)."),
 ])
 async def test_infinity_in_a_request_body_is_a_400_naming_the_option(served: Served, name: str, message: str):
     body = b'{"task": "Write a haiku", "model": "simulated", "options": {"%s": 1e400}}' % name.encode()
     assert await post_runs(served, body) == (400, {"error": {"type": "invalid_request", "message": message}})
     assert served.service.list(OWNER) == []
+
+
+async def test_http_clients_may_set_every_option_but_server_paths_in_either_spelling(served: Served):
+    # The SDK's own retries are off and so are the workbench's: the simulated 529 ends the run.
+    options = {"sdk_max_retries": 0, "maxRetries": 0, "retry_delay": 0, "max_iterations": 3,
+               "faults": [{"request": 1, "kind": "529"}]}
+    body = json.dumps({"task": "Write a haiku", "model": "simulated", "strategy": "react", "options": options})
+    status, summary = await post_runs(served, body.encode())
+    assert status == 201, summary
+    run = served.service.get(OWNER, summary["id"])
+    await asyncio.wait_for(run.wait_async(), 20)
+    assert [e.type for e in run.events] == ["execution:started", "execution:error"]
+    assert run.events[-1].data.error.message == "the model call failed 1 times; last failure: 529 overloaded_error"
+
+    for key in ("workspace", "scenario"):
+        body = json.dumps({"task": "t", "options": {key: "/etc/passwd"}}).encode()
+        status, refusal = await post_runs(served, body)
+        assert status == 400 and refusal["error"]["type"] == "invalid_request"
+        assert refusal["error"]["message"].startswith(f"options ['{key}'] cannot be set over HTTP; allowed: ")
+        allowed = refusal["error"]["message"].split("allowed: ", 1)[1]
+        assert "'sdkMaxRetries'" in allowed and "'sdk_max_retries'" in allowed and "'workspace'" not in allowed
+
+
+def test_what_http_clients_may_set_is_every_option_but_server_paths():
+    from workbench.service import CLIENT_OPTIONS
+
+    assert CLIENT_OPTIONS == {
+        "pace", "seed", "faults", "timeout", "thinking",
+        "maxIterations", "max_iterations", "maxTokens", "max_tokens", "maxOutputTokens", "max_output_tokens",
+        "thinkingBudget", "thinking_budget", "maxRetries", "max_retries", "retryDelay", "retry_delay",
+        "sdkMaxRetries", "sdk_max_retries", "toolTimeout", "tool_timeout", "maxToolOutput", "max_tool_output",
+    }

@@ -11,7 +11,7 @@ from pydantic_core import ErrorDetails
 
 from .errors import UserError
 
-__all__ = ["RunOptions", "parse_options"]
+__all__ = ["CLIENT_OPTIONS", "RunOptions", "parse_options"]
 
 MINUTE, DAY = 60, 24 * 3600
 
@@ -63,6 +63,16 @@ class RunOptions(BaseModel):
     def workspace_path(self, run_id: str, home: Path) -> Path:
         return Path(self.workspace).expanduser() if self.workspace else home / "workspaces" / run_id
 
+
+_SERVER_PATHS = frozenset({"workspace", "scenario"})
+
+CLIENT_OPTIONS: frozenset[str] = frozenset(
+    key
+    for name, field in RunOptions.model_fields.items()
+    if name not in _SERVER_PATHS
+    for key in (name, field.alias or name)
+)
+"""Options an HTTP client may set, camelCase or snake_case: all but those naming server paths."""
 
 _FIELD_OF = {key: name for name, field in RunOptions.model_fields.items() for key in (name, field.alias or name)}
 
