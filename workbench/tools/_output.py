@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -14,6 +17,7 @@ __all__ = [
     "describe_exception",
     "describe_validation_error",
     "format_seconds",
+    "relative_to_workspace",
     "to_result",
     "truncate",
 ]
@@ -78,6 +82,19 @@ def describe_validation_error(tool_name: str, error: pydantic.ValidationError) -
             line += f" (got {shown if len(shown) <= 80 else shown[:77] + '...'})"
         lines.append(line)
     return "\n".join(lines)
+
+
+def relative_to_workspace(message: str, workspace: Path) -> str:
+    """``message`` with the workspace's absolute path taken out: ``<ws>/notes.md`` reads ``notes.md``
+    and ``<ws>`` itself ``.``, as the model names them (an OSError's text holds the full path)."""
+    roots = {os.path.abspath(workspace), os.path.realpath(workspace)}
+    for root in sorted(roots, key=len, reverse=True):
+        if root == os.sep:
+            continue
+        # The root itself, or followed by a separator; never a sibling such as '<ws>2'.
+        pattern = re.escape(root) + r"(?:" + re.escape(os.sep) + r"|(?![\w.-]))"
+        message = re.sub(pattern, lambda m: "" if m.group(0).endswith(os.sep) else ".", message)
+    return message
 
 
 def format_seconds(seconds: float) -> str:
