@@ -945,10 +945,10 @@ async def test_a_name_too_long_in_a_run_names_the_path_relative_to_the_workspace
              {"name": "write_file", "input": {"path": name, "content": "x"}},
              {"name": "list_files", "input": {"path": name}}]
     scenario = write_scenario(tmp_path / "scenario.json", plan={"goal": "g", "phases": [{"name": "p", "description": "d"}]},
-                              phases=[[{"toolCalls": calls}, {"text": "Done."}]], final={"text": "Done."},
-                              react=[{"toolCalls": calls}, {"text": "Done."}])
+                              phases=[[{"thinking": "Write.", "toolCalls": calls}, {"text": "Done."}]],
+                              final={"text": "Done."}, react=[{"thinking": "Write.", "toolCalls": calls}, {"text": "Done."}])
     run = wb.run("Write a note", model="simulated", strategy="react", options={"scenario": scenario})
-    await asyncio.wait_for(run.wait_async(), 30)
+    assert (await asyncio.wait_for(run.wait_async(), 30)).status == "complete"
     results = [(c.tool_name, c.is_error, c.result) for c in run.state.tool_calls]
     assert results == [
         ("write_file", True, f"Cannot create the folders for '{name}/notes.md': File name too long"),
@@ -998,3 +998,55 @@ async def test_errors_of_your_own_tools_name_workspace_paths_relative_to_it(ctx:
 
     out = await call_tool(where, {}, context=ctx)
     assert out.content == f"RuntimeError: not in . nor {workspace}2"
+
+
+# --- output that is not valid text --------------------------------------------------------
+
+
+async def test_output_that_is_not_valid_text_is_escaped_before_it_is_logged(ctx: ToolContext, workspace: Path) -> None:
+    # A str holding lone surrogates (how Python decodes bytes that are not UTF-8) cannot be
+    # encoded: in an event it would lose the run file, in a request it would fail the model call.
+    odd = os.fsdecode(b"bad\xff")
+
+    @tool
+    def name() -> str:
+        """A file name that is not UTF-8."""
+        return odd + ".txt"
+
+    @tool
+    def data() -> dict[str, list[str]]:
+        """JSON data holding such text, and a lone surrogate of another kind."""
+        return {odd: [odd, "half \ud83d"]}
+
+    class Opaque:
+        def __str__(self) -> str:
+            return f"Opaque({odd})"
+
+    @tool
+    def opaque() -> object:
+        """A value with no JSON form."""
+        return Opaque()
+
+    @tool
+    def broken() -> str:
+        """Fails quoting such text."""
+        raise RuntimeError(f"cannot open {odd}")
+
+    outcomes = [await call_tool(t, {}, context=ctx) for t in (name, data, opaque, broken)]
+    assert [(o.result, o.content, o.is_error) for o in outcomes] == [
+        ("bad\\xff.txt", "bad\\xff.txt", False),
+        ({"bad\\xff": ["bad\\xff", "half \\ud83d"]}, '{"bad\\\\xff":["bad\\\\xff","half \\\\ud83d"]}', False),
+        ("Opaque(bad\\xff)", "Opaque(bad\\xff)", False),
+        ("RuntimeError: cannot open bad\\xff", "RuntimeError: cannot open bad\\xff", True),
+    ]
+    assert ToolOutcome.failure(f"no tool {odd!s}").content == "no tool bad\\xff"
+
+    (workspace / "d").mkdir()
+    for raw in (b"bad\xff.txt", b"bad\xfe.txt", b"d/\xe9t\xe9.md"):
+        with open(os.path.join(os.fsencode(workspace), raw), "wb"):
+            pass
+    out = await call_tool(list_files, {}, context=ctx)
+    assert out.content == "bad\\xfe.txt  (0 bytes)\nbad\\xff.txt  (0 bytes)\nd/\nd/\\xe9t\\xe9.md  (0 bytes)"
+    for o in [*outcomes, out]:
+        o.content.encode("utf-8")
+        json.dumps(o.result, ensure_ascii=False).encode("utf-8")

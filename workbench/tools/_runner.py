@@ -40,6 +40,7 @@ from ._output import (
     relative_to_workspace,
     to_result,
     truncate,
+    valid_text,
 )
 
 __all__ = ["DEFAULT_MAX_OUTPUT_CHARS", "DEFAULT_TIMEOUT", "ToolOutcome", "call_tool"]
@@ -86,6 +87,7 @@ class ToolOutcome:
         exception: BaseException | None = None,
     ) -> ToolOutcome:
         """An error outcome built by the host, e.g. for a call to an unknown tool."""
+        message = valid_text(message)  # It may quote what the tool or the model gave.
         return cls(
             result=message,
             content=message,

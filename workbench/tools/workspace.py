@@ -25,6 +25,7 @@ from pathlib import Path, PurePath, PureWindowsPath
 from ..errors import ToolError
 from ._context import current_context
 from ._decorator import tool
+from ._output import valid_text
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -50,7 +51,8 @@ def list_files(path: str = ".") -> str:
     """List the files and folders in the workspace, recursively.
 
     Each line is one entry, with its path relative to the workspace (ready to pass to
-    read_file or write_file): folders end with '/', files show their size in bytes.
+    read_file or write_file): folders end with '/', files show their size in bytes. In a
+    name that is not valid UTF-8, each undecodable byte shows as an escape such as \\xff.
     Entries are in tree order, sorted by name. At most 500 entries are shown; list a
     subfolder to see more of a large tree.
 
@@ -269,7 +271,7 @@ def _walk(folder: Path, prefix: str) -> Iterator[str]:
         yield f"{prefix or './'}  (cannot list: {_reason(exc)})"
         return
     for entry in entries:
-        shown = prefix + entry.name
+        shown = prefix + valid_text(entry.name)  # b"bad\xff.txt" shows as 'bad\xff.txt'
         if entry.is_symlink():
             yield f"{shown}  (symbolic link)"
         elif entry.is_dir(follow_symlinks=False):
