@@ -109,3 +109,16 @@ def test_what_http_clients_may_set_is_every_option_but_server_paths():
         "thinkingBudget", "thinking_budget", "maxRetries", "max_retries", "retryDelay", "retry_delay",
         "sdkMaxRetries", "sdk_max_retries", "toolTimeout", "tool_timeout", "maxToolOutput", "max_tool_output",
     }
+
+
+def test_the_readme_options_table_lists_every_option_with_its_default():
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n### Options\n", 1)[1].split("\n#", 1)[0]
+    rows = [line.split(" | ") for line in section.splitlines() if line.startswith("| `")]
+    table = {cells[0].strip("| `"): cells[1].strip("`") for cells in rows}
+    fields = {field.alias: field.default for field in RunOptions.model_fields.values()}
+    assert list(table) == list(fields)
+    for key, default in fields.items():
+        if isinstance(default, (int, float)):
+            assert float(table[key]) == default, key
+    assert table["thinking"] == '"auto"' and table["faults"] == "[]"
