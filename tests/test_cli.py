@@ -55,6 +55,74 @@ def test_a_claude_model_without_a_key_is_a_clear_error_not_a_traceback():
     assert "Traceback" not in done.stderr
 
 
+def _scenario_listing_files(tmp_path: Path) -> str:
+    from conftest import write_scenario
+
+    turns = [{"thinking": "See what is there.", "toolCalls": [{"name": "list_files", "input": {}}]}, {"text": "Listed."}]
+    return write_scenario(tmp_path / "scenario.json", plan={"goal": "g", "phases": [{"name": "p", "description": "d"}]},
+                          phases=[turns], react=turns, final={"text": "Listed."})
+
+
+def test_file_names_that_are_not_utf8_are_listed_with_escapes_and_the_run_is_saved(tmp_path: Path, capsys):
+    from workbench.cli import main
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    with open(os.path.join(os.fsencode(workspace), b"bad\xff.txt"), "wb") as f:
+        f.write(b"hi")
+    with open(os.path.join(os.fsencode(workspace), b"bad\xfe.txt"), "wb"):
+        pass
+    out = tmp_path / "run.jsonl"
+    code = main(["run", "List the files", "--strategy", "react", "--scenario", _scenario_listing_files(tmp_path),
+                 "--workspace", str(workspace), "--save", str(out)])
+    shown = capsys.readouterr()
+    assert code == 0, shown.err
+    _, events = read_run_file(out)
+    assert [(e.data.result, e.data.is_error) for e in events if e.type == "tool:complete"] == [
+        ("bad\\xfe.txt  (0 bytes)\nbad\\xff.txt  (2 bytes)", False)]
+    assert events[-1].type == "execution:complete" and contract_violations(events) == []
+    assert "): bad\\xfe.txt (0 bytes) bad\\xff.txt (2 bytes)\n" in shown.out
+    assert shown.err == f"Saved {len(events)} events to {out}\n"
+
+
+def test_a_terminal_that_cannot_show_the_run_still_gets_it_saved(tmp_path: Path, capsys, monkeypatch):
+    import io
+
+    from workbench.cli import main
+
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO(), encoding="ascii"))  # '·' cannot be shown
+    out = tmp_path / "run.jsonl"
+    code = main(["run", "Write a haiku", "--strategy", "react", "--pace", "50", "--save", str(out)])
+    assert code == 1
+    _, events = read_run_file(out)
+    problem = "UnicodeEncodeError: 'ascii' codec can't encode character '\\xb7' in position 23: ordinal not in range(128)"
+    assert events[0].type == "execution:started" and contract_violations(events) == []
+    assert events[-1].type == "execution:cancelled"
+    assert events[-1].data.reason == f"the terminal could not show the run ({problem})"
+    assert capsys.readouterr().err == (f"Saved {len(events)} events to {out}\n"
+                                       f"workbench: error: the terminal could not show the run ({problem}); "
+                                       f"it was cancelled, and {out} holds what it did\n")
+
+
+def test_a_run_file_that_cannot_be_written_is_a_clear_error(tmp_path: Path, capsys):
+    from workbench.cli import main
+
+    (tmp_path / "a_file").write_text("")
+    out = tmp_path / "a_file" / "run.jsonl"
+    assert main(["run", "Write a haiku", "--strategy", "react", "--save", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"workbench: error: cannot save the run to {out}: File exists: {tmp_path / 'a_file'}\n"
+
+
+def test_a_task_that_is_not_utf8_is_refused(capsys):
+    from workbench.cli import main
+
+    # How Python hands over the argument b"Write a \xff haiku" on a UTF-8 system.
+    assert main(["run", os.fsdecode(b"Write a \xff haiku")]) == 2
+    assert capsys.readouterr().err == ("workbench: error: the task is not valid UTF-8 text (it reads "
+                                       "'Write a \\xff haiku'); pass the task as UTF-8\n")
+
+
 def test_bad_files_and_arguments_are_clear_errors(tmp_path: Path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"format": "something"}\n')

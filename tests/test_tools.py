@@ -931,3 +931,122 @@ async def test_concurrent_calls_each_see_their_own_context(tmp_path: Path) -> No
         )
     )
     assert [o.result for o in outs] == ["r0", "r1", "r2", "r3"]
+
+
+# --- what errors tell the model about paths ---------------------------------------------
+
+
+async def test_a_name_too_long_in_a_run_names_the_path_relative_to_the_workspace(tmp_path: Path) -> None:
+    import workbench as wb
+    from conftest import write_scenario
+
+    name = "n" * 300
+    calls = [{"name": "write_file", "input": {"path": f"{name}/notes.md", "content": "x"}},
+             {"name": "write_file", "input": {"path": name, "content": "x"}},
+             {"name": "list_files", "input": {"path": name}}]
+    scenario = write_scenario(tmp_path / "scenario.json", plan={"goal": "g", "phases": [{"name": "p", "description": "d"}]},
+                              phases=[[{"thinking": "Write.", "toolCalls": calls}, {"text": "Done."}]],
+                              final={"text": "Done."}, react=[{"thinking": "Write.", "toolCalls": calls}, {"text": "Done."}])
+    run = wb.run("Write a note", model="simulated", strategy="react", options={"scenario": scenario})
+    assert (await asyncio.wait_for(run.wait_async(), 30)).status == "complete"
+    results = [(c.tool_name, c.is_error, c.result) for c in run.state.tool_calls]
+    assert results == [
+        ("write_file", True, f"Cannot create the folders for '{name}/notes.md': File name too long"),
+        ("write_file", True, f"Cannot write '{name}': File name too long"),
+        ("list_files", True, f"Cannot list '{name}': File name too long"),
+    ]
+    workspace = str(run.workspace)
+    assert all(workspace not in e.to_json() for e in run.events if e.type == "tool:complete")
+
+
+async def test_os_errors_name_workspace_paths_only(ctx: ToolContext, workspace: Path, tmp_path: Path) -> None:
+    (workspace / "loop_a").symlink_to("loop_b")
+    (workspace / "loop_b").symlink_to("loop_a")
+    long_path = "/".join(["d" * 200] * 25)  # each part fits, the whole path does not
+    attempts = [
+        (write_file, {"path": "loop_a/x.txt", "content": "x"},
+         "Cannot create the folders for 'loop_a/x.txt': a file is in the way."),
+        (read_file, {"path": "loop_a"}, "Cannot read 'loop_a': Too many levels of symbolic links"),
+        (write_file, {"path": "loop_a", "content": "x"}, "Cannot write 'loop_a': Too many levels of symbolic links"),
+        (read_file, {"path": long_path}, f"Cannot read '{long_path}': File name too long"),
+        (list_files, {"path": long_path}, f"Cannot list '{long_path}': File name too long"),
+    ]
+    for t, params, message in attempts:
+        out = await call_tool(t, params, context=ctx)
+        assert (out.is_error, out.content, out.result) == (True, message, message), (t.name, params)
+
+    # A workspace that cannot be made: the message says so without its real path.
+    (tmp_path / "a_file").write_text("")
+    blocked = ToolContext(workspace=tmp_path / "a_file" / "ws", run_id="r_test")
+    out = await call_tool(list_files, {}, context=blocked)
+    assert (out.is_error, out.content) == (True, "Cannot create the workspace folder: Not a directory")
+
+
+async def test_errors_of_your_own_tools_name_workspace_paths_relative_to_it(ctx: ToolContext, workspace: Path) -> None:
+    @tool
+    def word_count(path: str) -> int:
+        """Count the words in a workspace file."""
+        return len((current_context().workspace / path).read_text().split())
+
+    out = await call_tool(word_count, {"path": "notes.md"}, context=ctx)
+    assert (out.is_error, out.content) == (True, "FileNotFoundError: [Errno 2] No such file or directory: 'notes.md'")
+
+    @tool
+    def where() -> str:
+        """Fail naming the workspace itself, and a sibling folder."""
+        raise RuntimeError(f"not in {current_context().workspace} nor {str(current_context().workspace) + '2'}")
+
+    out = await call_tool(where, {}, context=ctx)
+    assert out.content == f"RuntimeError: not in . nor {workspace}2"
+
+
+# --- output that is not valid text --------------------------------------------------------
+
+
+async def test_output_that_is_not_valid_text_is_escaped_before_it_is_logged(ctx: ToolContext, workspace: Path) -> None:
+    # A str holding lone surrogates (how Python decodes bytes that are not UTF-8) cannot be
+    # encoded: in an event it would lose the run file, in a request it would fail the model call.
+    odd = os.fsdecode(b"bad\xff")
+
+    @tool
+    def name() -> str:
+        """A file name that is not UTF-8."""
+        return odd + ".txt"
+
+    @tool
+    def data() -> dict[str, list[str]]:
+        """JSON data holding such text, and a lone surrogate of another kind."""
+        return {odd: [odd, "half \ud83d"]}
+
+    class Opaque:
+        def __str__(self) -> str:
+            return f"Opaque({odd})"
+
+    @tool
+    def opaque() -> object:
+        """A value with no JSON form."""
+        return Opaque()
+
+    @tool
+    def broken() -> str:
+        """Fails quoting such text."""
+        raise RuntimeError(f"cannot open {odd}")
+
+    outcomes = [await call_tool(t, {}, context=ctx) for t in (name, data, opaque, broken)]
+    assert [(o.result, o.content, o.is_error) for o in outcomes] == [
+        ("bad\\xff.txt", "bad\\xff.txt", False),
+        ({"bad\\xff": ["bad\\xff", "half \\ud83d"]}, '{"bad\\\\xff":["bad\\\\xff","half \\\\ud83d"]}', False),
+        ("Opaque(bad\\xff)", "Opaque(bad\\xff)", False),
+        ("RuntimeError: cannot open bad\\xff", "RuntimeError: cannot open bad\\xff", True),
+    ]
+    assert ToolOutcome.failure(f"no tool {odd!s}").content == "no tool bad\\xff"
+
+    (workspace / "d").mkdir()
+    for raw in (b"bad\xff.txt", b"bad\xfe.txt", b"d/\xe9t\xe9.md"):
+        with open(os.path.join(os.fsencode(workspace), raw), "wb"):
+            pass
+    out = await call_tool(list_files, {}, context=ctx)
+    assert out.content == "bad\\xfe.txt  (0 bytes)\nbad\\xff.txt  (0 bytes)\nd/\nd/\\xe9t\\xe9.md  (0 bytes)"
+    for o in [*outcomes, out]:
+        o.content.encode("utf-8")
+        json.dumps(o.result, ensure_ascii=False).encode("utf-8")

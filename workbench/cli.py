@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import signal
 import sys
 from pathlib import Path
@@ -59,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _run_command(args: argparse.Namespace, view: TerminalView) -> int:
+    try:
+        args.task.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 in argv: no event or run file could hold them
+        shown = os.fsencode(args.task).decode("utf-8", "backslashreplace")
+        raise UserError(f"the task is not valid UTF-8 text (it reads '{shown}'); pass the task as UTF-8") from None
     options: dict[str, object] = {}
     for key, value in (("scenario", args.scenario), ("pace", args.pace), ("seed", args.seed), ("workspace", args.workspace)):
         if value is not None:
@@ -69,18 +76,44 @@ async def _run_command(args: argparse.Namespace, view: TerminalView) -> int:
         loop.add_signal_handler(signal.SIGINT, lambda: run.cancel("cancelled with Ctrl-C"))
     except (NotImplementedError, RuntimeError):  # not on this platform: Ctrl-C ends the process
         pass
+    broken: str | None = None
     try:
         async for event in run.subscribe():
             view.feed(event)
+    except Exception as exc:  # noqa: BLE001 - the view (or the stream) broke: stop the run, keep its file
+        broken = f"the terminal could not show the run ({type(exc).__name__}: {exc})"
+        run.cancel(broken)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(run.wait_async(), 10)
     finally:
         try:
             loop.remove_signal_handler(signal.SIGINT)
         except (NotImplementedError, RuntimeError):
             pass
-        if args.save:
-            path = run.save(args.save)
-            print(f"Saved {len(run.events)} events to {path}", file=sys.stderr)
+        saved = _save(run, args.save) if args.save else True
+    if broken is not None:
+        kept = f", and {args.save} holds what it did" if args.save and saved else ""
+        print(f"workbench: error: {broken}; it was cancelled{kept}", file=sys.stderr)
+        return EXIT_FAILED
+    if not saved:
+        return EXIT_FAILED
     return {"complete": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(run.state.status, EXIT_FAILED)
+
+
+def _save(run: Run, path: Path) -> bool:
+    """Write the run file whatever the run's end; a failure is reported, not raised over another error."""
+    try:
+        saved = run.save(path)
+    except Exception as exc:  # noqa: BLE001 - said in one line, and the exit status says it failed
+        if isinstance(exc, OSError) and exc.strerror:
+            where = f": {exc.filename}" if exc.filename and os.fspath(exc.filename) != os.fspath(path) else ""
+            reason = exc.strerror + where
+        else:
+            reason = f"{type(exc).__name__}: {exc}"
+        print(f"workbench: error: cannot save the run to {path}: {reason}", file=sys.stderr)
+        return False
+    print(f"Saved {len(run.events)} events to {saved}", file=sys.stderr)
+    return True
 
 
 async def _replay_command(args: argparse.Namespace, view: TerminalView) -> int:

@@ -18,6 +18,7 @@ from typing import Any, Iterator, Literal
 
 from .errors import UserError
 from .launch import start_run
+from .options import CLIENT_OPTIONS
 from .redact import get_logger, redact
 from .run import Run, new_run_id
 from .runfile import header_line
@@ -39,12 +40,6 @@ RUN_FILE_BATCH = 1000
 
 MAX_BODY_BYTES = 1_000_000
 """The largest request body accepted."""
-
-CLIENT_OPTIONS = frozenset(
-    {"pace", "seed", "faults", "maxIterations", "maxTokens", "timeout", "maxOutputTokens", "thinking",
-     "thinkingBudget", "maxRetries", "retryDelay", "toolTimeout", "maxToolOutput"}
-)
-"""Options an HTTP client may set. ``workspace`` and ``scenario`` name server paths: never from a client."""
 
 _RUN_ID = re.compile(r"^r_[0-9a-f]{16}$")
 

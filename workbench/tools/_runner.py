@@ -37,8 +37,10 @@ from ._output import (
     describe_exception,
     describe_validation_error,
     format_seconds,
+    relative_to_workspace,
     to_result,
     truncate,
+    valid_text,
 )
 
 __all__ = ["DEFAULT_MAX_OUTPUT_CHARS", "DEFAULT_TIMEOUT", "ToolOutcome", "call_tool"]
@@ -85,6 +87,7 @@ class ToolOutcome:
         exception: BaseException | None = None,
     ) -> ToolOutcome:
         """An error outcome built by the host, e.g. for a call to an unknown tool."""
+        message = valid_text(message)  # It may quote what the tool or the model gave.
         return cls(
             result=message,
             content=message,
@@ -166,15 +169,15 @@ async def call_tool(
                 )
         else:  # The tool raised TimeoutError itself.
             message = describe_exception(exc)
-        return _failed(message, exc, started, max_output_chars)
+        return _failed(message, exc, started, context, max_output_chars)
     except _InvalidArguments as exc:
-        return _failed(str(exc), exc.__cause__ or exc, started, max_output_chars)
+        return _failed(str(exc), exc.__cause__ or exc, started, context, max_output_chars)
     except (
         Exception,
         SystemExit,
     ) as exc:  # SystemExit: a tool calling sys.exit() must not end the run.
         log.debug("Tool %r failed", tool.name, exc_info=exc)
-        return _failed(describe_exception(exc), exc, started, max_output_chars)
+        return _failed(describe_exception(exc), exc, started, context, max_output_chars)
     finally:
         _CURRENT.reset(token)
 
@@ -265,8 +268,14 @@ async def run_in_thread(func: Callable[..., T], /, *args: Any, name: str = "tool
 
 
 def _failed(
-    message: str, exception: BaseException, started: float, max_output_chars: int
+    message: str,
+    exception: BaseException,
+    started: float,
+    context: ToolContext,
+    max_output_chars: int,
 ) -> ToolOutcome:
+    # The model knows the workspace as '.', and its real place is none of its business.
+    message = relative_to_workspace(message, context.workspace)
     return ToolOutcome.failure(
         truncate(message, max_output_chars),
         duration_ms=_elapsed_ms(started),

@@ -9,10 +9,14 @@ The check resolves the path and then opens the final component with ``O_NOFOLLOW
 process that swaps a folder for a symlink between the check and the open could still win
 that race, so the confinement guards against the model's paths, not against a hostile
 process with write access to the workspace.
+
+Errors name paths as the model gave them, relative to the workspace: an ``OSError``'s own
+text holds the absolute path, so only its reason (``strerror``) is passed on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Iterator
@@ -21,6 +25,7 @@ from pathlib import Path, PurePath, PureWindowsPath
 from ..errors import ToolError
 from ._context import current_context
 from ._decorator import tool
+from ._output import valid_text
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -46,7 +51,8 @@ def list_files(path: str = ".") -> str:
     """List the files and folders in the workspace, recursively.
 
     Each line is one entry, with its path relative to the workspace (ready to pass to
-    read_file or write_file): folders end with '/', files show their size in bytes.
+    read_file or write_file): folders end with '/', files show their size in bytes. In a
+    name that is not valid UTF-8, each undecodable byte shows as an escape such as \\xff.
     Entries are in tree order, sorted by name. At most 500 entries are shown; list a
     subfolder to see more of a large tree.
 
@@ -54,11 +60,13 @@ def list_files(path: str = ".") -> str:
         path: The folder to list, relative to the workspace; '.' (the default) is the whole workspace.
     """
     real, shown = _resolve(path)
-    if not real.exists():
+    with _reported("list", shown):
+        exists, is_dir = real.exists(), real.is_dir()
+    if not exists:
         raise ToolError(
             f"Folder not found: {shown!r}. Use list_files('.') to see what the workspace holds."
         )
-    if not real.is_dir():
+    if not is_dir:
         raise ToolError(f"{shown!r} is a file, not a folder; use read_file to read it.")
 
     prefix = "" if shown == "." else shown + "/"
@@ -98,18 +106,18 @@ def read_file(path: str) -> str:
             f"File not found: {shown!r}. Use list_files to see what the workspace holds."
         ) from None
     except OSError as exc:
-        raise ToolError(f"Cannot read {shown!r}: {exc.strerror or exc}") from None
+        raise ToolError(f"Cannot read {shown!r}: {_reason(exc)}") from None
     try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise ToolError(
-                f"{shown!r} is a folder, not a file; use list_files to see what it holds."
-            )
-        if not stat.S_ISREG(info.st_mode):
-            raise ToolError(f"{shown!r} is not a regular file.")
-        data = _read_at_most(
-            fd, MAX_FILE_BYTES + 1
-        )  # +1: notice a file that grew since fstat.
+        with _reported("read", shown):
+            info = os.fstat(fd)
+            if stat.S_ISDIR(info.st_mode):
+                raise ToolError(
+                    f"{shown!r} is a folder, not a file; use list_files to see what it holds."
+                )
+            if not stat.S_ISREG(info.st_mode):
+                raise ToolError(f"{shown!r} is not a regular file.")
+            # +1: notice a file that grew since fstat.
+            data = _read_at_most(fd, MAX_FILE_BYTES + 1)
     finally:
         os.close(fd)
     if info.st_size > MAX_FILE_BYTES or len(data) > MAX_FILE_BYTES:
@@ -153,6 +161,8 @@ def write_file(path: str, content: str) -> str:
         raise ToolError(
             f"Cannot create the folders for {shown!r}: a file is in the way."
         ) from None
+    except OSError as exc:
+        raise ToolError(f"Cannot create the folders for {shown!r}: {_reason(exc)}") from None
     flags = (
         os.O_WRONLY
         | os.O_CREAT
@@ -169,13 +179,14 @@ def write_file(path: str, content: str) -> str:
             f"{shown!r} is a folder; give the path of a file inside it."
         ) from None
     except OSError as exc:
-        raise ToolError(f"Cannot write {shown!r}: {exc.strerror or exc}") from None
+        raise ToolError(f"Cannot write {shown!r}: {_reason(exc)}") from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ToolError(f"{shown!r} is not a regular file.")
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        with _reported("write", shown):
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ToolError(f"{shown!r} is not a regular file.")
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
     return f"Wrote {len(data)} bytes to {shown}"
@@ -206,7 +217,10 @@ def _resolve(path: str) -> tuple[Path, str]:
         raise _outside(path, "climbs out of the workspace")
 
     workspace = current_context().workspace
-    workspace.mkdir(parents=True, exist_ok=True)
+    try:
+        workspace.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ToolError(f"Cannot create the workspace folder: {_reason(exc)}") from None
     root = os.path.realpath(workspace)
     # realpath follows every symlink along the way, the final component included.
     real = os.path.realpath(os.path.join(root, normal))
@@ -227,6 +241,20 @@ def _read_at_most(fd: int, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _reason(exc: OSError) -> str:
+    """Why an OS call failed, without the file name that ``str(exc)`` would add."""
+    return exc.strerror or type(exc).__name__
+
+
+@contextlib.contextmanager
+def _reported(action: str, shown: str) -> Iterator[None]:
+    """Any other ``OSError`` as "Cannot <action> <path>: <reason>", the path as the model gave it."""
+    try:
+        yield
+    except OSError as exc:
+        raise ToolError(f"Cannot {action} {shown!r}: {_reason(exc)}") from None
+
+
 def _outside(path: str, why: str) -> ToolError:
     return ToolError(
         f"The path {path!r} {why}: the path must stay inside the workspace. "
@@ -240,10 +268,10 @@ def _walk(folder: Path, prefix: str) -> Iterator[str]:
         with os.scandir(folder) as scan:
             entries = sorted(scan, key=lambda entry: entry.name)
     except OSError as exc:
-        yield f"{prefix or './'}  (cannot list: {exc.strerror or exc})"
+        yield f"{prefix or './'}  (cannot list: {_reason(exc)})"
         return
     for entry in entries:
-        shown = prefix + entry.name
+        shown = prefix + valid_text(entry.name)  # b"bad\xff.txt" shows as 'bad\xff.txt'
         if entry.is_symlink():
             yield f"{shown}  (symbolic link)"
         elif entry.is_dir(follow_symlinks=False):
