@@ -26,7 +26,7 @@ from workbench.events import parse_event
 from workbench.server import is_loopback
 from workbench.service import Principal
 from workbench.store import fcntl
-from servers import Served, start_server
+from servers import Served, raw_request, start_server
 
 TOKEN = "s3cret-t0ken"
 QUICK = {"task": "Write a haiku", "model": "simulated", "strategy": "react"}
@@ -145,6 +145,52 @@ async def test_cors_allow_list(servers, http):
         assert r.status == 403 and "Access-Control-Allow-Origin" not in r.headers
     async with http.get(closed.api + "/runs", headers={"Origin": allowed, **bearer()}) as r:
         assert "Access-Control-Allow-Origin" not in r.headers
+
+
+# --- bytes aiohttp's parser refuses, and bytes that are not UTF-8 ------------------------------------
+
+
+def _head(port: int, *lines: bytes, target: bytes = b"/api/runs") -> bytes:
+    return b"\r\n".join([b"GET " + target + b" HTTP/1.1", b"Host: 127.0.0.1:%d" % port, *lines]) + b"\r\n\r\n"
+
+
+async def test_odd_bytes_and_oversized_requests_are_json_errors_with_nothing_in_the_log(servers, caplog):
+    served = await servers(token=TOKEN)
+    port = served.port
+    wrong = {"error": {"type": "unauthorized", "message": "missing or wrong token: send 'Authorization: Bearer "
+                       "<token>' (or '?token=<token>' where headers cannot be set)"}}
+    url = {"error": {"type": "uri_too_long", "message": "the URL is longer than 8,190 bytes, the limit here; "
+                     "shorten its path or query"}}
+    header = {"error": {"type": "headers_too_large", "message": "a header is longer than 16,384 bytes (name and "
+                        "value), the limit here; shorten it"}}
+    many = {"error": {"type": "headers_too_large", "message": "the request has more than 128 headers, the limit "
+                      "here; send fewer"}}
+    malformed = {"error": {"type": "bad_request", "message": "the request is not well-formed HTTP/1.1; check its "
+                           "request line and headers"}}
+    cases = [
+        (_head(port, b"Authorization: Bearer \xff"), 401, wrong),
+        (_head(port, b"Authorization: Bearer " + TOKEN.encode() + b"\xff\xfe"), 401, wrong),
+        (_head(port, b"Authorization: \xff " + TOKEN.encode()), 401, wrong),
+        (_head(port, target=b"/api/runs/r_0000000000000000/events?token=%FF"), 401, wrong),
+        (_head(port, target=b"/api/runs?q=" + b"x" * 9000), 414, url),
+        (_head(port, target=b"/api/runs/r_0000000000000000/events?token=" + TOKEN.encode() + b"x" * 9000), 414, url),
+        (_head(port, b"X-Padding: " + b"x" * 17_000), 431, header),
+        (_head(port, b"Authorization: Bearer " + TOKEN.encode() + b"x" * 17_000), 431, header),
+        (_head(port, b"X" * 17_000 + b": x"), 431, header),
+        (_head(port, *(b"X-Header-%d: x" % i for i in range(200))), 431, many),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40, 400, malformed),  # TLS to a plain port
+        (b"G@T /api/runs HTTP/1.1\r\n\r\n", 400, malformed),
+        (_head(port, target=b"/api/runs/\xff"), 400, malformed),
+    ]
+    with caplog.at_level(logging.DEBUG):
+        for request, status, expected in cases:
+            reply = await raw_request(port, request, timeout=10)
+            assert reply.status == status, (request[:60], reply.raw[:300])
+            assert reply.headers["content-type"] == "application/json; charset=utf-8"
+            assert json.loads(reply.body) == expected, request[:60]
+            assert (status == 401) == ("www-authenticate" in reply.headers)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info], caplog.text
+    assert TOKEN not in caplog.text and "xxxxxxxx" not in caplog.text
 
 
 # --- workbench serve, as a real process ---------------------------------------------------------
