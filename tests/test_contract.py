@@ -439,6 +439,18 @@ async def test_without_credentials_every_route_refuses_and_shows_nothing(server:
     assert (await server.request("POST", f"/runs/{run['id']}/cancel")).status == 202
 
 
+async def test_an_event_stream_takes_the_token_in_its_url(server: Server):
+    """``EventSource`` cannot set headers: ``?token=`` is how a browser page follows a run."""
+    run = await server.start()
+    events = list((await ended(server, run["id"])).events)
+    path = f"/runs/{run['id']}/events"
+    reply = await server.request("GET", path, who=None, params={"token": PEOPLE["ada"], "after": "2"})
+    assert reply.status == 200 and reply.body == b"retry: 2000\n\n" + frames_of(events[2:])
+    refused = await server.request("GET", path, who=None, params={"token": WRONG})
+    assert_error(refused, (401, 403), "unauthorized")
+    assert run["id"].encode() not in refused.body
+
+
 async def test_another_user_s_run_is_a_404_exactly_like_an_unknown_id(server: Server):
     ada_run = await server.start("ada", task="Ada's task", options={"pace": 20})
     bob_run = await server.start("bob", task="Bob's task")

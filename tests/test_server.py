@@ -72,11 +72,12 @@ async def test_requests_without_the_right_token_are_refused_and_learn_nothing(se
              ("GET", "/elsewhere")]
     refusals = [({}, None), (bearer("wrong"), None), (bearer(TOKEN + "x"), None), (bearer(TOKEN[:-1]), None),
                 ({"Authorization": f"Basic {TOKEN}"}, None), ({"Authorization": TOKEN}, None),
-                ({"Authorization": "Bearer"}, None), ({}, {"token": "wrong"}), ({}, {"token": ""}),
-                (bearer("wrong"), {"token": TOKEN})]  # a header, once sent, is what counts
+                ({"Authorization": "Bearer"}, None)]
+    on_streams = [({}, {"token": "wrong"}), ({}, {"token": ""}),
+                  (bearer("wrong"), {"token": TOKEN})]  # a header, once sent, is what counts
     bodies = set()
     for method, path in paths:
-        for headers, params in refusals:
+        for headers, params in refusals + (on_streams if path.endswith("/events") else []):
             async with http.request(method, served.api + path, headers=headers, params=params, json=QUICK) as r:
                 assert r.status == 401, (method, path, headers, params)
                 assert r.headers["WWW-Authenticate"].startswith("Bearer")
@@ -84,20 +85,37 @@ async def test_requests_without_the_right_token_are_refused_and_learn_nothing(se
     assert len(bodies) == 1 and json.loads(bodies.pop())["error"]["type"] == "unauthorized"
     assert [s["id"] for s in served.service.list(Principal("owner"))] == [run_id]  # no run was started
 
-    async with http.get(f"{served.api}/runs/{run_id}", params={"token": TOKEN}) as r:
-        assert r.status == 200
     async with http.get(f"{served.api}/runs/{run_id}/events", params={"token": TOKEN, "after": "3"}) as r:
-        assert r.status == 200 and b"id: 4\n" in await r.read()
+        assert r.status == 200 and b"id: 4\n" in await r.read()  # EventSource cannot set headers
+
+
+async def test_a_token_in_the_url_is_only_taken_on_event_streams(servers, http):
+    served = await servers(token=TOKEN)
+    async with http.post(served.api + "/runs", json=SLOW, headers=bearer()) as r:
+        run_id = (await r.json())["id"]
+    refused = {"error": {"type": "unauthorized", "message": "a token in the URL ('?token=') is only accepted on "
+                         "event streams (GET .../events); send it as 'Authorization: Bearer <token>'"}}
+    for method, path in [("POST", "/runs"), ("GET", "/runs"), ("GET", f"/runs/{run_id}"),
+                         ("POST", f"/runs/{run_id}/cancel"), ("GET", f"/runs/{run_id}/log"), ("GET", "/elsewhere"),
+                         ("POST", f"/runs/{run_id}/events")]:
+        for headers in ({}, bearer()):  # a right header does not make the URL's token go away
+            async with http.request(method, served.api + path, params={"token": TOKEN}, headers=headers,
+                                    json=QUICK) as r:
+                assert (r.status, await r.json()) == (401, refused), (method, path, headers)
+                assert r.headers["WWW-Authenticate"].startswith("Bearer")
+    assert [s["id"] for s in served.service.list(Principal("owner"))] == [run_id]  # nothing started
+    assert not served.service.get(Principal("owner"), run_id).done  # nor cancelled
 
 
 async def test_the_token_in_a_query_never_reaches_the_access_log(servers, http, caplog):
     served = await servers(token=TOKEN)
     with caplog.at_level(logging.INFO, logger="aiohttp.access"):
-        async with http.get(served.api + "/runs", params={"token": TOKEN}) as r:
-            assert r.status == 200
+        async with http.get(served.api + "/runs/r_0000000000000000/events", params={"token": TOKEN}) as r:
+            assert r.status == 404
         await asyncio.sleep(0.05)
     lines = [rec.getMessage() for rec in caplog.records if rec.name == "aiohttp.access"]
-    assert lines and lines[0].startswith("GET /api/runs 200") and all(TOKEN not in line for line in lines)
+    assert lines and lines[0].startswith("GET /api/runs/r_0000000000000000/events 404")
+    assert all(TOKEN not in line for line in lines)
 
 
 async def test_paths_outside_the_api_are_json_404s(servers, http):
@@ -158,7 +176,7 @@ async def test_odd_bytes_and_oversized_requests_are_json_errors_with_nothing_in_
     served = await servers(token=TOKEN)
     port = served.port
     wrong = {"error": {"type": "unauthorized", "message": "missing or wrong token: send 'Authorization: Bearer "
-                       "<token>' (or '?token=<token>' where headers cannot be set)"}}
+                       "<token>' (or '?token=<token>' on an event stream, where headers cannot be set)"}}
     url = {"error": {"type": "uri_too_long", "message": "the URL is longer than 8,190 bytes, the limit here; "
                      "shorten its path or query"}}
     header = {"error": {"type": "headers_too_large", "message": "a header is longer than 16,384 bytes (name and "

@@ -48,6 +48,9 @@ CORS_ORIGINS: web.AppKey[frozenset[str]] = web.AppKey("workbench.cors_origins")
 STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("workbench.streams")
 PRINCIPAL = web.RequestKey("workbench.principal", Principal)
 
+EVENTS_ROUTE = "events"
+"""The one route that takes ``?token=``: an ``EventSource`` cannot set headers."""
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -72,7 +75,7 @@ def create_app(
     app.router.add_get(f"{p}/runs", list_runs, allow_head=False)
     app.router.add_get(f"{p}/runs/{{run_id}}", run_detail, allow_head=False)
     app.router.add_post(f"{p}/runs/{{run_id}}/cancel", cancel_run)
-    app.router.add_get(f"{p}/runs/{{run_id}}/events", run_events, allow_head=False)
+    app.router.add_get(f"{p}/runs/{{run_id}}/events", run_events, allow_head=False, name=EVENTS_ROUTE)
     app.router.add_get(f"{p}/runs/{{run_id}}/log", run_log, allow_head=False)
     app.on_response_prepare.append(_cors_headers)
     app.on_shutdown.append(_shutdown)
@@ -187,8 +190,12 @@ async def _json_body(request: web.Request) -> Any:
 
 
 def _presented_token(request: web.Request) -> str | None:
-    """The token of the ``Authorization`` header, else of ``?token=``; ``""`` when
+    """The token of the ``Authorization`` header, else of ``?token=`` (event streams only); ``""`` when
     the header is not a bearer token or is not UTF-8 text (no token is: it can only be wrong)."""
+    if "token" in request.query and request.match_info.route.name != EVENTS_ROUTE:
+        # A token in a URL ends up in browser histories and proxy logs: only where nothing else works.
+        raise ApiError(401, "unauthorized", "a token in the URL ('?token=') is only accepted on event streams "
+                                            "(GET .../events); send it as 'Authorization: Bearer <token>'")
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _, value = header.strip().partition(" ")
@@ -255,7 +262,7 @@ async def _authenticate(request: web.Request, handler: Handler) -> web.StreamRes
     principal = request.app[AUTHENTICATE](_presented_token(request))
     if principal is None:
         raise ApiError(401, "unauthorized", "missing or wrong token: send 'Authorization: Bearer <token>' "
-                                            "(or '?token=<token>' where headers cannot be set)")
+                                            "(or '?token=<token>' on an event stream, where headers cannot be set)")
     request[PRINCIPAL] = principal
     return await handler(request)
 
@@ -437,12 +444,13 @@ async def serve(
         instructors = _count(len(workshop.instructors), "instructor")
         participants = _count(len(workshop.participants), "participant")
         out(f"Workshop mode ({workshop_file or 'workshop file'}): {instructors} and {participants} loaded. "
-            "Each person sends their own token from the file: 'Authorization: Bearer <token>' or '?token=<token>'.")
+            "Each person sends their own token from the file: 'Authorization: Bearer <token>' "
+            "('?token=<token>' on event streams only).")
         out("Instructors start and cancel runs; participants list, watch and download the instructors' runs.")
         out(f'From a notebook: import workbench as wb; wb.connect("{url}", token="<your token>"); '
             "then wb.runs() and wb.attach(run_id)")
     elif token:
-        out("Requests need the token: 'Authorization: Bearer <token>' or '?token=<token>'.")
+        out("Requests need the token: 'Authorization: Bearer <token>' ('?token=<token>' on event streams only).")
         out(f'From a notebook: import workbench as wb; wb.connect("{url}", token="<token>")  '
             "(or set WORKBENCH_URL and WORKBENCH_TOKEN, then wb.connect())")
     else:
