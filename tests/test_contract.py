@@ -83,7 +83,8 @@ class Server:
         kwargs: dict[str, Any] = {"json": json_body} if json_body is not None else {"data": data}
         # encoded=True: the path goes out as written (Jupyter's base URL in tests is /a%40b/)
         url = URL(self.url + path + (f"?{urlencode(params)}" if params else ""), encoded=True)
-        async with self.session.request(method, url, headers={**self.headers(who), **(headers or {})},
+        json_type = {"Content-Type": "application/json"} if method == "POST" else {}  # as the kernel's client sends
+        async with self.session.request(method, url, headers={**self.headers(who), **json_type, **(headers or {})},
                                         allow_redirects=False, **kwargs) as r:
             return Reply(r.status, r.headers, await r.read())
 

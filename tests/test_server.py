@@ -16,6 +16,7 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -163,6 +164,92 @@ async def test_cors_allow_list(servers, http):
         assert r.status == 403 and "Access-Control-Allow-Origin" not in r.headers
     async with http.get(closed.api + "/runs", headers={"Origin": allowed, **bearer()}) as r:
         assert "Access-Control-Allow-Origin" not in r.headers
+
+
+# --- what a web page on another site may not do ------------------------------------------------
+
+NOT_JSON = {"error": {"type": "unsupported_media_type", "message": "send POST requests with 'Content-Type: "
+                      "application/json' (and a JSON body, where the route takes one)"}}
+
+
+def foreign_origin(origin: str) -> dict[str, Any]:
+    return {"error": {"type": "forbidden", "message": f"requests from the web page at {origin!r} may not change "
+                      "anything here; the server allows its own origin and those given with --cors-origin"}}
+
+
+def foreign_host(host: str) -> dict[str, Any]:
+    return {"error": {"type": "forbidden", "message": "this server has no token, so it only answers requests "
+                      f"addressed to localhost, 127.0.0.1 or [::1], not Host {host!r}; use one of those names, "
+                      "or start the server with a token (--token)"}}
+
+
+async def test_without_a_token_a_page_on_another_site_can_neither_start_nor_cancel_runs(servers, http):
+    served = await servers()
+    async with http.post(served.api + "/runs", json=SLOW) as r:
+        run_id = (await r.json())["id"]
+    body = json.dumps(QUICK)
+    # What a page may send without asking the server first: a form, text/plain, no content type at all.
+    for path in ("/runs", f"/runs/{run_id}/cancel"):
+        for content_type in ("text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
+                             "multipart/form-data; boundary=x", None):
+            for origin in ("https://evil.example", "null", None):
+                headers = {"Content-Type": content_type} if content_type else {}
+                async with http.post(served.api + path, data=body.encode(), headers=headers | (
+                        {"Origin": origin} if origin else {}), skip_auto_headers=["Content-Type"]) as r:
+                    expected = foreign_origin(origin) if origin else NOT_JSON
+                    assert (r.status, await r.json()) == (403 if origin else 415, expected), (path, content_type, origin)
+        # JSON from another origin is refused too (a browser would have asked first, and been told no).
+        async with http.post(served.api + path, json=QUICK, headers={"Origin": "http://127.0.0.1:1"}) as r:
+            assert (r.status, await r.json()) == (403, foreign_origin("http://127.0.0.1:1"))
+    assert [s["id"] for s in served.service.list(Principal("owner"))] == [run_id]  # nothing started
+    assert not served.service.get(Principal("owner"), run_id).done  # nor cancelled
+
+    # JSON, with no Origin (a script, the kernel's client) or the server's own, is served.
+    own = served.root
+    async with http.post(f"{served.api}/runs/{run_id}/cancel", headers={"Content-Type": "application/json",
+                                                                         "Origin": own}) as r:
+        assert r.status == 202
+    for headers in ({}, {"Origin": own}, {"Origin": own + "/"}, {"Content-Type": "application/json; charset=utf-8"}):
+        async with http.post(served.api + "/runs", data=body, headers={"Content-Type": "application/json", **headers}) as r:
+            assert r.status == 201, (headers, await r.text())
+
+
+async def test_without_a_token_only_loopback_host_names_are_served(servers, http):
+    served = await servers()
+    async with http.post(served.api + "/runs", json=QUICK) as r:
+        run_id = (await r.json())["id"]
+    await finished(served, run_id)
+    port = served.port
+    # DNS rebinding: a page whose own name now points at 127.0.0.1 sends its own name as Host.
+    for host in ("rebind.evil.example", f"rebind.evil.example:{port}", "localhost.evil.example", "127.0.0.1.nip.io",
+                 f"0.0.0.0:{port}", "192.0.2.1", "localhost:x", ""):
+        for method, path in (("GET", "/runs"), ("GET", f"/runs/{run_id}"), ("GET", f"/runs/{run_id}/events"),
+                             ("GET", f"/runs/{run_id}/log"), ("POST", "/runs")):
+            async with http.request(method, served.api + path, headers={"Host": host}, json=QUICK) as r:
+                assert (r.status, await r.json()) == (403, foreign_host(host)), (host, path)
+                assert run_id.encode() not in await r.read()
+    for host in ("localhost", f"localhost:{port}", "LOCALHOST", "127.0.0.1", f"127.0.0.1:{port}", "127.8.0.1",
+                 f"[::1]:{port}", "[::1]"):
+        async with http.get(served.api + "/runs", headers={"Host": host}) as r:
+            assert r.status == 200 and [s["id"] for s in (await r.json())["runs"]] == [run_id], host
+    # With a token, Host is not what keeps a page out: it has no token to send.
+    guarded = await servers(token=TOKEN)
+    async with http.get(guarded.api + "/runs", headers={"Host": "rebind.evil.example", **bearer()}) as r:
+        assert r.status == 200
+
+
+async def test_with_a_token_posts_must_be_json_from_an_allowed_origin(servers, http):
+    allowed = "http://localhost:3000"
+    served = await servers(token=TOKEN, cors=[allowed])
+    async with http.post(served.api + "/runs", data=json.dumps(QUICK), headers={"Content-Type": "text/plain",
+                                                                                 **bearer()}) as r:
+        assert (r.status, await r.json()) == (415, NOT_JSON)
+    async with http.post(served.api + "/runs", json=QUICK, headers={"Origin": "https://evil.example", **bearer()}) as r:
+        assert (r.status, await r.json()) == (403, foreign_origin("https://evil.example"))
+    for origin in (allowed, served.root):
+        async with http.post(served.api + "/runs", json=QUICK, headers={"Origin": origin, **bearer()}) as r:
+            assert r.status == 201, origin
+    assert len(served.service.list(Principal("owner"))) == 2
 
 
 # --- bytes aiohttp's parser refuses, and bytes that are not UTF-8 ------------------------------------

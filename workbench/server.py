@@ -44,6 +44,7 @@ MAX_HEADERS = 128
 SERVICE = web.AppKey("workbench.service", RunService)
 AUTHENTICATE: web.AppKey[Authenticator] = web.AppKey("workbench.authenticate")
 HEARTBEAT = web.AppKey("workbench.heartbeat", float)
+OPEN = web.AppKey("workbench.open", bool)
 CORS_ORIGINS: web.AppKey[frozenset[str]] = web.AppKey("workbench.cors_origins")
 STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("workbench.streams")
 PRINCIPAL = web.RequestKey("workbench.principal", Principal)
@@ -64,9 +65,10 @@ def create_app(
     """The application; it owns ``service`` and closes it (interrupting live runs) on shutdown."""
     if heartbeat <= 0:
         raise ValueError("heartbeat must be a positive number of seconds")
-    app = web.Application(middlewares=[_preflight, _errors, _authenticate], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[_preflight, _errors, _guard, _authenticate], client_max_size=MAX_BODY_BYTES)
     app[SERVICE] = service
     app[AUTHENTICATE] = authenticate
+    app[OPEN] = authenticate(None) is not None  # no token needed: anyone who reaches the server is in
     app[HEARTBEAT] = float(heartbeat)
     app[CORS_ORIGINS] = frozenset(o.rstrip("/") for o in cors_origins)
     app[STREAMS] = set()
@@ -255,6 +257,44 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         log.exception("unexpected error in %s %s", request.method, request.path)
         return _error_response(ApiError(500, "internal_error", "the server failed on this request; "
                                                                "its log has the details"))
+
+
+@web.middleware
+async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """What a browser page on another site must not do: reach a server without a token through
+    another host name (DNS rebinding), or change anything (start, cancel) with a request it may
+    send without asking the server first (a form or ``text/plain`` POST, or one from its origin)."""
+    if request.app[OPEN]:
+        # With a token, a page that rebinds its own name to this server still has no token to send;
+        # without one, the Host header is all that tells such a page's requests apart.
+        host = request.headers.get("Host", "")
+        if not is_loopback(_host_name(host)):
+            raise ApiError(403, "forbidden", f"this server has no token, so it only answers requests addressed to "
+                                             f"localhost, 127.0.0.1 or [::1], not Host {host[:80]!r}; use one of "
+                                             "those names, or start the server with a token (--token)")
+    if request.method == "POST":
+        origin = request.headers.get("Origin")
+        if origin is not None and not _allowed_origin(request, origin):
+            raise ApiError(403, "forbidden", f"requests from the web page at {origin[:80]!r} may not change "
+                                             "anything here; the server allows its own origin and those given "
+                                             "with --cors-origin")
+        if request.content_type != "application/json":
+            raise ApiError(415, "unsupported_media_type", "send POST requests with 'Content-Type: application/json' "
+                                                          "(and a JSON body, where the route takes one)")
+    return await handler(request)
+
+
+def _host_name(host: str) -> str:
+    """The name or address of a ``Host`` header, without its port (``[::1]:8765`` is ``::1``)."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    name, colon, port = host.rpartition(":")
+    return name if colon and port.isdigit() else host
+
+
+def _allowed_origin(request: web.Request, origin: str) -> bool:
+    origin = origin.rstrip("/")
+    return origin.lower() == f"{request.scheme}://{request.host}".lower() or origin in request.app[CORS_ORIGINS]
 
 
 @web.middleware
