@@ -1,5 +1,7 @@
 """What only the standalone server (``workbench serve``) has: its token handling, the access
-log, CORS, loopback refusal, and the CLI as a real process (a graceful stop on SIGTERM).
+log, CORS, loopback refusal, what it refuses from web pages on other sites (a Host that is not
+loopback without a token, POSTs that are not JSON or come from another origin), JSON answers
+to what aiohttp's parser refuses, and the CLI as a real process (a graceful stop on SIGTERM).
 
 The HTTP contract itself (routes, statuses, SSE bytes, resume, bad input, ownership, run
 files) is tested once for both servers in ``test_contract.py``.
