@@ -224,7 +224,7 @@ async def test_without_a_token_only_loopback_host_names_are_served(servers, http
     port = served.port
     # DNS rebinding: a page whose own name now points at 127.0.0.1 sends its own name as Host.
     for host in ("rebind.evil.example", f"rebind.evil.example:{port}", "localhost.evil.example", "127.0.0.1.nip.io",
-                 f"0.0.0.0:{port}", "192.0.2.1", "localhost:x", ""):
+                 f"0.0.0.0:{port}", "192.0.2.1", "localhost:x", "[::1]x", "[::1]:x", ""):
         for method, path in (("GET", "/runs"), ("GET", f"/runs/{run_id}"), ("GET", f"/runs/{run_id}/events"),
                              ("GET", f"/runs/{run_id}/log"), ("POST", "/runs")):
             async with http.request(method, served.api + path, headers={"Host": host}, json=QUICK) as r:

@@ -40,6 +40,7 @@ MAX_HEADER_BYTES = 16384
 :data:`MAX_HEADERS` headers, gets a 431. It differs from :data:`MAX_URL_BYTES`, which
 is how the two refusals of aiohttp's parser are told apart."""
 MAX_HEADERS = 128
+"""The most headers a request may have: aiohttp's limit."""
 
 SERVICE = web.AppKey("workbench.service", RunService)
 AUTHENTICATE: web.AppKey[Authenticator] = web.AppKey("workbench.authenticate")
@@ -287,7 +288,8 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 def _host_name(host: str) -> str:
     """The name or address of a ``Host`` header, without its port (``[::1]:8765`` is ``::1``)."""
     if host.startswith("["):
-        return host[1:].partition("]")[0]
+        name, _, rest = host[1:].partition("]")
+        return name if rest == "" or (rest.startswith(":") and rest[1:].isdigit()) else host
     name, colon, port = host.rpartition(":")
     return name if colon and port.isdigit() else host
 
