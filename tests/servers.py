@@ -125,10 +125,16 @@ async def raw_get(port: int, path: str, headers: Mapping[str, str] | None = None
                   cut: int | None = None, timeout: float = 30.0) -> HttpReply:
     """A hand-written HTTP/1.1 GET over a plain socket: reads to the end of the response (the
     last chunk, or Content-Length bytes), or drops the connection at byte ``cut``."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
     lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Accept: text/event-stream",
              "Accept-Encoding: gzip, deflate", *(f"{k}: {v}" for k, v in (headers or {}).items())]
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    return await raw_request(port, ("\r\n".join(lines) + "\r\n\r\n").encode(), cut=cut, timeout=timeout)
+
+
+async def raw_request(port: int, request: bytes, *, cut: int | None = None, timeout: float = 30.0) -> HttpReply:
+    """``request``'s bytes exactly as given (odd bytes, oversized lines) over a plain socket; the
+    answer as :func:`raw_get` reads it."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
     raw = b""
     try:
         async with asyncio.timeout(timeout):

@@ -83,7 +83,8 @@ class Server:
         kwargs: dict[str, Any] = {"json": json_body} if json_body is not None else {"data": data}
         # encoded=True: the path goes out as written (Jupyter's base URL in tests is /a%40b/)
         url = URL(self.url + path + (f"?{urlencode(params)}" if params else ""), encoded=True)
-        async with self.session.request(method, url, headers={**self.headers(who), **(headers or {})},
+        json_type = {"Content-Type": "application/json"} if method == "POST" else {}  # as the kernel's client sends
+        async with self.session.request(method, url, headers={**self.headers(who), **json_type, **(headers or {})},
                                         allow_redirects=False, **kwargs) as r:
             return Reply(r.status, r.headers, await r.read())
 
@@ -441,6 +442,18 @@ async def test_without_credentials_every_route_refuses_and_shows_nothing(server:
     assert [r["id"] for r in listed] == [run["id"]]  # the refused POSTs started nothing
     assert not server.run(run["id"]).done  # nor cancelled anything
     assert (await server.request("POST", f"/runs/{run['id']}/cancel")).status == 202
+
+
+async def test_an_event_stream_takes_the_token_in_its_url(server: Server):
+    """``EventSource`` cannot set headers: ``?token=`` is how a browser page follows a run."""
+    run = await server.start()
+    events = list((await ended(server, run["id"])).events)
+    path = f"/runs/{run['id']}/events"
+    reply = await server.request("GET", path, who=None, params={"token": PEOPLE["ada"], "after": "2"})
+    assert reply.status == 200 and reply.body == b"retry: 2000\n\n" + frames_of(events[2:])
+    refused = await server.request("GET", path, who=None, params={"token": WRONG})
+    assert_error(refused, (401, 403), "unauthorized")
+    assert run["id"].encode() not in refused.body
 
 
 async def test_another_user_s_run_is_a_404_exactly_like_an_unknown_id(server: Server):

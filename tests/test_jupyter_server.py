@@ -216,6 +216,33 @@ def test_a_plain_jupyter_server_serves_the_workbench_contract(server: Jupyter, t
         assert before.count(run["id"]) == 1
 
 
+def test_no_token_from_a_url_reaches_the_server_log(server: Jupyter) -> None:
+    """jupyter_server's access log scrubs ``?token=``; Tornado's line for a refused request (the
+    XSRF check of a POST with a wrong token in its URL) quotes the whole URL unless told not to."""
+    wrong = "wrong-token-" + "5" * 20
+    unknown = f"{API}/runs/r_0000000000000000"
+    with explained(server):
+        created = post_run(server, json.dumps({"task": "Write a haiku", "model": "simulated"}).encode(),
+                           **token_header(server))
+        run_id = created.json()["id"]
+        requests = [("GET", f"{API}/runs/{run_id}/events?token={wrong}", 403),
+                    ("GET", f"{API}/runs/{run_id}/events?after=1&token={wrong}", 403),
+                    ("GET", f"{unknown}/events?token={server.token}", 404),
+                    ("GET", f"{API}/runs?token={wrong}", 403),
+                    ("POST", f"{API}/runs?token={wrong}", 403),
+                    ("POST", f"{API}/runs/{run_id}/cancel?token={wrong}", 403),
+                    ("POST", f"{unknown}/cancel?token={server.token}", 404)]
+        for method, path, status in requests:
+            body = b'{"task": "x", "model": "simulated"}' if method == "POST" else None
+            answer = server.request(method, path, body, headers={"Content-Type": "application/json"})
+            assert answer.status == status, (method, path, answer)
+        time.sleep(0.5)  # the server writes its log as it goes: let the last lines land
+        log = server.log.read_text("utf-8")
+        for method, path, status in requests:  # every request was logged, its token scrubbed
+            assert f"{status} {method} {path.split('?')[0]}" in log, (method, path, log[-3000:])
+        assert wrong not in log and server.token not in log, log[-3000:]
+
+
 # --- a notebook's kernel: start a run, restart, attach -------------------------------------------
 
 

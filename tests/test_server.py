@@ -1,5 +1,7 @@
 """What only the standalone server (``workbench serve``) has: its token handling, the access
-log, CORS, loopback refusal, and the CLI as a real process (a graceful stop on SIGTERM).
+log, CORS, loopback refusal, what it refuses from web pages on other sites (a Host that is not
+loopback without a token, POSTs that are not JSON or come from another origin), JSON answers
+to what aiohttp's parser refuses, and the CLI as a real process (a graceful stop on SIGTERM).
 
 The HTTP contract itself (routes, statuses, SSE bytes, resume, bad input, ownership, run
 files) is tested once for both servers in ``test_contract.py``.
@@ -16,6 +18,7 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -26,7 +29,7 @@ from workbench.events import parse_event
 from workbench.server import is_loopback
 from workbench.service import Principal
 from workbench.store import fcntl
-from servers import Served, start_server
+from servers import Served, raw_request, start_server
 
 TOKEN = "s3cret-t0ken"
 QUICK = {"task": "Write a haiku", "model": "simulated", "strategy": "react"}
@@ -72,11 +75,12 @@ async def test_requests_without_the_right_token_are_refused_and_learn_nothing(se
              ("GET", "/elsewhere")]
     refusals = [({}, None), (bearer("wrong"), None), (bearer(TOKEN + "x"), None), (bearer(TOKEN[:-1]), None),
                 ({"Authorization": f"Basic {TOKEN}"}, None), ({"Authorization": TOKEN}, None),
-                ({"Authorization": "Bearer"}, None), ({}, {"token": "wrong"}), ({}, {"token": ""}),
-                (bearer("wrong"), {"token": TOKEN})]  # a header, once sent, is what counts
+                ({"Authorization": "Bearer"}, None)]
+    on_streams = [({}, {"token": "wrong"}), ({}, {"token": ""}),
+                  (bearer("wrong"), {"token": TOKEN})]  # a header, once sent, is what counts
     bodies = set()
     for method, path in paths:
-        for headers, params in refusals:
+        for headers, params in refusals + (on_streams if path.endswith("/events") else []):
             async with http.request(method, served.api + path, headers=headers, params=params, json=QUICK) as r:
                 assert r.status == 401, (method, path, headers, params)
                 assert r.headers["WWW-Authenticate"].startswith("Bearer")
@@ -84,20 +88,37 @@ async def test_requests_without_the_right_token_are_refused_and_learn_nothing(se
     assert len(bodies) == 1 and json.loads(bodies.pop())["error"]["type"] == "unauthorized"
     assert [s["id"] for s in served.service.list(Principal("owner"))["runs"]] == [run_id]  # no run was started
 
-    async with http.get(f"{served.api}/runs/{run_id}", params={"token": TOKEN}) as r:
-        assert r.status == 200
     async with http.get(f"{served.api}/runs/{run_id}/events", params={"token": TOKEN, "after": "3"}) as r:
-        assert r.status == 200 and b"id: 4\n" in await r.read()
+        assert r.status == 200 and b"id: 4\n" in await r.read()  # EventSource cannot set headers
+
+
+async def test_a_token_in_the_url_is_only_taken_on_event_streams(servers, http):
+    served = await servers(token=TOKEN)
+    async with http.post(served.api + "/runs", json=SLOW, headers=bearer()) as r:
+        run_id = (await r.json())["id"]
+    refused = {"error": {"type": "unauthorized", "message": "a token in the URL ('?token=') is only accepted on "
+                         "event streams (GET .../events); send it as 'Authorization: Bearer <token>'"}}
+    for method, path in [("POST", "/runs"), ("GET", "/runs"), ("GET", f"/runs/{run_id}"),
+                         ("POST", f"/runs/{run_id}/cancel"), ("GET", f"/runs/{run_id}/log"), ("GET", "/elsewhere"),
+                         ("POST", f"/runs/{run_id}/events")]:
+        for headers in ({}, bearer()):  # a right header does not make the URL's token go away
+            async with http.request(method, served.api + path, params={"token": TOKEN}, headers=headers,
+                                    json=QUICK) as r:
+                assert (r.status, await r.json()) == (401, refused), (method, path, headers)
+                assert r.headers["WWW-Authenticate"].startswith("Bearer")
+    assert [s["id"] for s in served.service.list(Principal("owner"))] == [run_id]  # nothing started
+    assert not served.service.get(Principal("owner"), run_id).done  # nor cancelled
 
 
 async def test_the_token_in_a_query_never_reaches_the_access_log(servers, http, caplog):
     served = await servers(token=TOKEN)
     with caplog.at_level(logging.INFO, logger="aiohttp.access"):
-        async with http.get(served.api + "/runs", params={"token": TOKEN}) as r:
-            assert r.status == 200
+        async with http.get(served.api + "/runs/r_0000000000000000/events", params={"token": TOKEN}) as r:
+            assert r.status == 404
         await asyncio.sleep(0.05)
     lines = [rec.getMessage() for rec in caplog.records if rec.name == "aiohttp.access"]
-    assert lines and lines[0].startswith("GET /api/runs 200") and all(TOKEN not in line for line in lines)
+    assert lines and lines[0].startswith("GET /api/runs/r_0000000000000000/events 404")
+    assert all(TOKEN not in line for line in lines)
 
 
 async def test_paths_outside_the_api_are_json_404s(servers, http):
@@ -145,6 +166,138 @@ async def test_cors_allow_list(servers, http):
         assert r.status == 403 and "Access-Control-Allow-Origin" not in r.headers
     async with http.get(closed.api + "/runs", headers={"Origin": allowed, **bearer()}) as r:
         assert "Access-Control-Allow-Origin" not in r.headers
+
+
+# --- what a web page on another site may not do ------------------------------------------------
+
+NOT_JSON = {"error": {"type": "unsupported_media_type", "message": "send POST requests with 'Content-Type: "
+                      "application/json' (and a JSON body, where the route takes one)"}}
+
+
+def foreign_origin(origin: str) -> dict[str, Any]:
+    return {"error": {"type": "forbidden", "message": f"requests from the web page at {origin!r} may not change "
+                      "anything here; the server allows its own origin and those given with --cors-origin"}}
+
+
+def foreign_host(host: str) -> dict[str, Any]:
+    return {"error": {"type": "forbidden", "message": "this server has no token, so it only answers requests "
+                      f"addressed to localhost, 127.0.0.1 or [::1], not Host {host!r}; use one of those names, "
+                      "or start the server with a token (--token)"}}
+
+
+async def test_without_a_token_a_page_on_another_site_can_neither_start_nor_cancel_runs(servers, http):
+    served = await servers()
+    async with http.post(served.api + "/runs", json=SLOW) as r:
+        run_id = (await r.json())["id"]
+    body = json.dumps(QUICK)
+    # What a page may send without asking the server first: a form, text/plain, no content type at all.
+    for path in ("/runs", f"/runs/{run_id}/cancel"):
+        for content_type in ("text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
+                             "multipart/form-data; boundary=x", None):
+            for origin in ("https://evil.example", "null", None):
+                headers = {"Content-Type": content_type} if content_type else {}
+                async with http.post(served.api + path, data=body.encode(), headers=headers | (
+                        {"Origin": origin} if origin else {}), skip_auto_headers=["Content-Type"]) as r:
+                    expected = foreign_origin(origin) if origin else NOT_JSON
+                    assert (r.status, await r.json()) == (403 if origin else 415, expected), (path, content_type, origin)
+        # JSON from another origin is refused too (a browser would have asked first, and been told no).
+        async with http.post(served.api + path, json=QUICK, headers={"Origin": "http://127.0.0.1:1"}) as r:
+            assert (r.status, await r.json()) == (403, foreign_origin("http://127.0.0.1:1"))
+    assert [s["id"] for s in served.service.list(Principal("owner"))] == [run_id]  # nothing started
+    assert not served.service.get(Principal("owner"), run_id).done  # nor cancelled
+
+    # JSON, with no Origin (a script, the kernel's client) or the server's own, is served.
+    own = served.root
+    async with http.post(f"{served.api}/runs/{run_id}/cancel", headers={"Content-Type": "application/json",
+                                                                         "Origin": own}) as r:
+        assert r.status == 202
+    for headers in ({}, {"Origin": own}, {"Origin": own + "/"}, {"Content-Type": "application/json; charset=utf-8"}):
+        async with http.post(served.api + "/runs", data=body, headers={"Content-Type": "application/json", **headers}) as r:
+            assert r.status == 201, (headers, await r.text())
+
+
+async def test_without_a_token_only_loopback_host_names_are_served(servers, http):
+    served = await servers()
+    async with http.post(served.api + "/runs", json=QUICK) as r:
+        run_id = (await r.json())["id"]
+    await finished(served, run_id)
+    port = served.port
+    # DNS rebinding: a page whose own name now points at 127.0.0.1 sends its own name as Host.
+    for host in ("rebind.evil.example", f"rebind.evil.example:{port}", "localhost.evil.example", "127.0.0.1.nip.io",
+                 f"0.0.0.0:{port}", "192.0.2.1", "localhost:x", "[::1]x", "[::1]:x", ""):
+        for method, path in (("GET", "/runs"), ("GET", f"/runs/{run_id}"), ("GET", f"/runs/{run_id}/events"),
+                             ("GET", f"/runs/{run_id}/log"), ("POST", "/runs")):
+            async with http.request(method, served.api + path, headers={"Host": host}, json=QUICK) as r:
+                assert (r.status, await r.json()) == (403, foreign_host(host)), (host, path)
+                assert run_id.encode() not in await r.read()
+    for host in ("localhost", f"localhost:{port}", "LOCALHOST", "127.0.0.1", f"127.0.0.1:{port}", "127.8.0.1",
+                 f"[::1]:{port}", "[::1]"):
+        async with http.get(served.api + "/runs", headers={"Host": host}) as r:
+            assert r.status == 200 and [s["id"] for s in (await r.json())["runs"]] == [run_id], host
+    # With a token, Host is not what keeps a page out: it has no token to send.
+    guarded = await servers(token=TOKEN)
+    async with http.get(guarded.api + "/runs", headers={"Host": "rebind.evil.example", **bearer()}) as r:
+        assert r.status == 200
+
+
+async def test_with_a_token_posts_must_be_json_from_an_allowed_origin(servers, http):
+    allowed = "http://localhost:3000"
+    served = await servers(token=TOKEN, cors=[allowed])
+    async with http.post(served.api + "/runs", data=json.dumps(QUICK), headers={"Content-Type": "text/plain",
+                                                                                 **bearer()}) as r:
+        assert (r.status, await r.json()) == (415, NOT_JSON)
+    async with http.post(served.api + "/runs", json=QUICK, headers={"Origin": "https://evil.example", **bearer()}) as r:
+        assert (r.status, await r.json()) == (403, foreign_origin("https://evil.example"))
+    for origin in (allowed, served.root):
+        async with http.post(served.api + "/runs", json=QUICK, headers={"Origin": origin, **bearer()}) as r:
+            assert r.status == 201, origin
+    assert len(served.service.list(Principal("owner"))) == 2
+
+
+# --- bytes aiohttp's parser refuses, and bytes that are not UTF-8 ------------------------------------
+
+
+def _head(port: int, *lines: bytes, target: bytes = b"/api/runs") -> bytes:
+    return b"\r\n".join([b"GET " + target + b" HTTP/1.1", b"Host: 127.0.0.1:%d" % port, *lines]) + b"\r\n\r\n"
+
+
+async def test_odd_bytes_and_oversized_requests_are_json_errors_with_nothing_in_the_log(servers, caplog):
+    served = await servers(token=TOKEN)
+    port = served.port
+    wrong = {"error": {"type": "unauthorized", "message": "missing or wrong token: send 'Authorization: Bearer "
+                       "<token>' (or '?token=<token>' on an event stream, where headers cannot be set)"}}
+    url = {"error": {"type": "uri_too_long", "message": "the URL is longer than 8,190 bytes, the limit here; "
+                     "shorten its path or query"}}
+    header = {"error": {"type": "headers_too_large", "message": "a header is longer than 16,384 bytes (name and "
+                        "value), the limit here; shorten it"}}
+    many = {"error": {"type": "headers_too_large", "message": "the request has more than 128 headers, the limit "
+                      "here; send fewer"}}
+    malformed = {"error": {"type": "bad_request", "message": "the request is not well-formed HTTP/1.1; check its "
+                           "request line and headers"}}
+    cases = [
+        (_head(port, b"Authorization: Bearer \xff"), 401, wrong),
+        (_head(port, b"Authorization: Bearer " + TOKEN.encode() + b"\xff\xfe"), 401, wrong),
+        (_head(port, b"Authorization: \xff " + TOKEN.encode()), 401, wrong),
+        (_head(port, target=b"/api/runs/r_0000000000000000/events?token=%FF"), 401, wrong),
+        (_head(port, target=b"/api/runs?q=" + b"x" * 9000), 414, url),
+        (_head(port, target=b"/api/runs/r_0000000000000000/events?token=" + TOKEN.encode() + b"x" * 9000), 414, url),
+        (_head(port, b"X-Padding: " + b"x" * 17_000), 431, header),
+        (_head(port, b"Authorization: Bearer " + TOKEN.encode() + b"x" * 17_000), 431, header),
+        (_head(port, b"X" * 17_000 + b": x"), 431, header),
+        (_head(port, *(b"X-Header-%d: x" % i for i in range(200))), 431, many),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40, 400, malformed),  # TLS to a plain port
+        (b"G@T /api/runs HTTP/1.1\r\n\r\n", 400, malformed),
+        (_head(port, target=b"/api/runs/\xff"), 400, malformed),
+    ]
+    with caplog.at_level(logging.DEBUG):
+        for request, status, expected in cases:
+            reply = await raw_request(port, request, timeout=10)
+            assert reply.status == status, (request[:60], reply.raw[:300])
+            assert reply.headers["content-type"] == "application/json; charset=utf-8"
+            assert json.loads(reply.body) == expected, request[:60]
+            assert (status == 401) == ("www-authenticate" in reply.headers)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info], caplog.text
+    assert TOKEN not in caplog.text and "xxxxxxxx" not in caplog.text
 
 
 # --- workbench serve, as a real process ---------------------------------------------------------

@@ -1,5 +1,6 @@
 """Workshop files: tokens map to people and roles; every mistake is a clear error."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,18 @@ def test_mistakes_are_named(tmp_path: Path, text: str, message: str):
 def test_missing_file(tmp_path: Path):
     with pytest.raises(UserError, match="no such workshop file"):
         load_workshop(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize("token, message", [
+    (" " * 16, "ada: the token is blank"),
+    ("\t\n" * 8, "ada: the token is blank"),
+    (" ada-token-000000001", "ada: the token starts or ends with whitespace"),
+    ("ada-token-000000001\n", "ada: the token starts or ends with whitespace"),
+])
+def test_a_token_that_could_never_log_in_is_refused(tmp_path: Path, token: str, message: str):
+    # The server strips the token a request presents, so these could never match.
+    text = ('[[people]]\nname = "ines"\nrole = "instructor"\ntoken = "instructor-token-0001"\n'
+            f'[[people]]\nname = "ada"\nrole = "participant"\ntoken = {json.dumps(token)}\n')
+    with pytest.raises(UserError, match=message) as info:
+        load_workshop(write(tmp_path, text))
+    assert str(info.value).startswith(f"{tmp_path / 'workshop.toml'}: ada: ")

@@ -73,6 +73,8 @@ def bearer(token: str) -> dict[str, str]:
 async def call(http: aiohttp.ClientSession, served: Served, method: str, path: str, token: str | None,
                body: Any = None) -> tuple[int, Any]:
     headers = bearer(token) if token else {}
+    if method == "POST":
+        headers["Content-Type"] = "application/json"  # also without a body, as the kernel's client sends
     async with http.request(method, served.api + path, headers=headers, json=body) as r:
         text = await r.text()
         if r.content_type == "application/json":
@@ -143,6 +145,25 @@ async def test_instructors_start_and_cancel_participants_watch_and_download(work
         assert status == 401 and refusal(payload, "unauthorized", "token")
     async with http.get(f"{workshop.api}/runs/{run_id}/events", params={"token": ADA, "after": "1"}) as r:
         assert r.status == 200 and (await r.read()).startswith(b"retry: 2000\n\nid: 2\n")
+
+
+async def test_posts_must_be_json_from_the_server_s_origin_and_tokens_go_in_the_header(workshop: Served, http):
+    status, created = await call(http, workshop, "POST", "/runs", INSTRUCTOR, SLOW)
+    run_id = created["id"]
+    for path in ("/runs", f"/runs/{run_id}/cancel"):
+        async with http.post(workshop.api + path, data=json.dumps(QUICK),
+                             headers={"Content-Type": "text/plain", **bearer(INSTRUCTOR)}) as r:
+            assert r.status == 415 and refusal(await r.json(), "unsupported_media_type", "application/json")
+        async with http.post(workshop.api + path, json=QUICK,
+                             headers={"Origin": "https://evil.example", **bearer(INSTRUCTOR)}) as r:
+            assert r.status == 403 and refusal(await r.json(), "forbidden", "--cors-origin")
+        async with http.post(workshop.api + path, json=QUICK, params={"token": INSTRUCTOR}) as r:
+            assert r.status == 401 and refusal(await r.json(), "unauthorized", "'Authorization: Bearer <token>'")
+    assert [r["id"] for r in workshop.service.list(Principal("ines", "instructor"))] == [run_id]
+    assert not workshop.service.get(Principal("ines", "instructor"), run_id).done
+    async with http.post(f"{workshop.api}/runs/{run_id}/cancel", headers={"Origin": workshop.root,
+                         "Content-Type": "application/json", **bearer(INSTRUCTOR)}) as r:
+        assert r.status == 202
 
 
 async def test_unshared_instructor_runs_stay_the_instructor_s(tmp_path: Path, http):

@@ -271,7 +271,7 @@ async def _send(connection: Connection, method: str, path: str, body: Any = None
     client_timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 5.0))
     try:
         async with aiohttp.ClientSession(timeout=client_timeout) as session:
-            async with session.request(method, connection.url(path), json=body, headers=connection.headers()) as r:
+            async with session.request(method, connection.url(path), json=body, headers=_headers(connection, method)) as r:
                 return r.status, await r.text(errors="replace")
     except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
         if isinstance(exc, asyncio.TimeoutError):
@@ -282,6 +282,11 @@ async def _send(connection: Connection, method: str, path: str, body: Any = None
             reason = str(exc) or type(exc).__name__
         raise ServerError(f"cannot reach the workbench server at {connection.api}: {reason}. Is it running "
                           "(workbench serve, or Jupyter with the workbench extension)?") from None
+
+
+def _headers(connection: Connection, method: str) -> dict[str, str]:
+    """A POST is JSON even without a body (cancel): the servers refuse any other kind of POST."""
+    return {**connection.headers(), "Content-Type": "application/json"} if method == "POST" else connection.headers()
 
 
 async def _json(connection: Connection, method: str, path: str, body: Any = None, *, expect: int,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp_sse import EventSourceResponse, sse_response
 
 from . import sse
@@ -32,13 +33,25 @@ log = get_logger("workbench.server")
 API_PREFIX = "/api"
 STREAM_GRACE = 2.0
 """Seconds streams get, at shutdown, to send their runs' last events before they are cut."""
+MAX_URL_BYTES = 8190
+"""The longest URL (path and query) a request may have: aiohttp's limit; longer gets a 414."""
+MAX_HEADER_BYTES = 16384
+"""The longest header (name and value) a request may have; longer, or more than
+:data:`MAX_HEADERS` headers, gets a 431. It differs from :data:`MAX_URL_BYTES`, which
+is how the two refusals of aiohttp's parser are told apart."""
+MAX_HEADERS = 128
+"""The most headers a request may have: aiohttp's limit."""
 
 SERVICE = web.AppKey("workbench.service", RunService)
 AUTHENTICATE: web.AppKey[Authenticator] = web.AppKey("workbench.authenticate")
 HEARTBEAT = web.AppKey("workbench.heartbeat", float)
+OPEN = web.AppKey("workbench.open", bool)
 CORS_ORIGINS: web.AppKey[frozenset[str]] = web.AppKey("workbench.cors_origins")
 STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("workbench.streams")
 PRINCIPAL = web.RequestKey("workbench.principal", Principal)
+
+EVENTS_ROUTE = "events"
+"""The one route that takes ``?token=``: an ``EventSource`` cannot set headers."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -53,9 +66,10 @@ def create_app(
     """The application; it owns ``service`` and closes it (interrupting live runs) on shutdown."""
     if heartbeat <= 0:
         raise ValueError("heartbeat must be a positive number of seconds")
-    app = web.Application(middlewares=[_preflight, _errors, _authenticate], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[_preflight, _errors, _guard, _authenticate], client_max_size=MAX_BODY_BYTES)
     app[SERVICE] = service
     app[AUTHENTICATE] = authenticate
+    app[OPEN] = authenticate(None) is not None  # no token needed: anyone who reaches the server is in
     app[HEARTBEAT] = float(heartbeat)
     app[CORS_ORIGINS] = frozenset(o.rstrip("/") for o in cors_origins)
     app[STREAMS] = set()
@@ -64,7 +78,7 @@ def create_app(
     app.router.add_get(f"{p}/runs", list_runs, allow_head=False)
     app.router.add_get(f"{p}/runs/{{run_id}}", run_detail, allow_head=False)
     app.router.add_post(f"{p}/runs/{{run_id}}/cancel", cancel_run)
-    app.router.add_get(f"{p}/runs/{{run_id}}/events", run_events, allow_head=False)
+    app.router.add_get(f"{p}/runs/{{run_id}}/events", run_events, allow_head=False, name=EVENTS_ROUTE)
     app.router.add_get(f"{p}/runs/{{run_id}}/log", run_log, allow_head=False)
     app.on_response_prepare.append(_cors_headers)
     app.on_shutdown.append(_shutdown)
@@ -72,9 +86,11 @@ def create_app(
 
 
 def make_runner(app: web.Application, *, shutdown_timeout: float = 5.0) -> web.AppRunner:
-    """An AppRunner that cancels a handler whose client went away and never logs query strings."""
-    return web.AppRunner(app, handle_signals=False, handler_cancellation=True,
-                         access_log_class=_AccessLogger, shutdown_timeout=shutdown_timeout)
+    """An AppRunner that cancels a handler whose client went away, never logs query strings and
+    answers requests its HTTP parser refuses with the contract's JSON errors too."""
+    return _Runner(app, handle_signals=False, handler_cancellation=True, access_log_class=_AccessLogger,
+                   shutdown_timeout=shutdown_timeout, max_line_size=MAX_URL_BYTES,
+                   max_field_size=MAX_HEADER_BYTES, max_headers=MAX_HEADERS)
 
 
 # --- handlers -----------------------------------------------------------------------------
@@ -181,11 +197,23 @@ async def _json_body(request: web.Request) -> Any:
 
 
 def _presented_token(request: web.Request) -> str | None:
+    """The token of the ``Authorization`` header, else of ``?token=`` (event streams only); ``""`` when
+    the header is not a bearer token or is not UTF-8 text (no token is: it can only be wrong)."""
+    if "token" in request.query and request.match_info.route.name != EVENTS_ROUTE:
+        # A token in a URL ends up in browser histories and proxy logs: only where nothing else works.
+        raise ApiError(401, "unauthorized", "a token in the URL ('?token=') is only accepted on event streams "
+                                            "(GET .../events); send it as 'Authorization: Bearer <token>'")
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _, value = header.strip().partition(" ")
-        return value.strip() if scheme.lower() == "bearer" else ""
-    return request.query.get("token")
+        token: str | None = value.strip() if scheme.lower() == "bearer" else ""
+    else:
+        token = request.query.get("token")
+    try:
+        (token or "").encode()
+    except UnicodeEncodeError:  # bytes that are not UTF-8 arrive as surrogates
+        return ""
+    return token
 
 
 # --- middlewares and signals --------------------------------------------------------------
@@ -237,11 +265,50 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 @web.middleware
+async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """What a browser page on another site must not do: reach a server without a token through
+    another host name (DNS rebinding), or change anything (start, cancel) with a request it may
+    send without asking the server first (a form or ``text/plain`` POST, or one from its origin)."""
+    if request.app[OPEN]:
+        # With a token, a page that rebinds its own name to this server still has no token to send;
+        # without one, the Host header is all that tells such a page's requests apart.
+        host = request.headers.get("Host", "")
+        if not is_loopback(_host_name(host)):
+            raise ApiError(403, "forbidden", f"this server has no token, so it only answers requests addressed to "
+                                             f"localhost, 127.0.0.1 or [::1], not Host {host[:80]!r}; use one of "
+                                             "those names, or start the server with a token (--token)")
+    if request.method == "POST":
+        origin = request.headers.get("Origin")
+        if origin is not None and not _allowed_origin(request, origin):
+            raise ApiError(403, "forbidden", f"requests from the web page at {origin[:80]!r} may not change "
+                                             "anything here; the server allows its own origin and those given "
+                                             "with --cors-origin")
+        if request.content_type != "application/json":
+            raise ApiError(415, "unsupported_media_type", "send POST requests with 'Content-Type: application/json' "
+                                                          "(and a JSON body, where the route takes one)")
+    return await handler(request)
+
+
+def _host_name(host: str) -> str:
+    """The name or address of a ``Host`` header, without its port (``[::1]:8765`` is ``::1``)."""
+    if host.startswith("["):
+        name, _, rest = host[1:].partition("]")
+        return name if rest == "" or (rest.startswith(":") and rest[1:].isdigit()) else host
+    name, colon, port = host.rpartition(":")
+    return name if colon and port.isdigit() else host
+
+
+def _allowed_origin(request: web.Request, origin: str) -> bool:
+    origin = origin.rstrip("/")
+    return origin.lower() == f"{request.scheme}://{request.host}".lower() or origin in request.app[CORS_ORIGINS]
+
+
+@web.middleware
 async def _authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     principal = request.app[AUTHENTICATE](_presented_token(request))
     if principal is None:
         raise ApiError(401, "unauthorized", "missing or wrong token: send 'Authorization: Bearer <token>' "
-                                            "(or '?token=<token>' where headers cannot be set)")
+                                            "(or '?token=<token>' on an event stream, where headers cannot be set)")
     request[PRINCIPAL] = principal
     return await handler(request)
 
@@ -277,6 +344,64 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> ApiErr
 def _allow_header(exc: web.HTTPException) -> dict[str, str]:
     allow = exc.headers.get("Allow")
     return {"Allow": allow} if allow else {}
+
+
+class _RequestHandler(web.RequestHandler):
+    """aiohttp's connection handler, whose answers to what its parser refuses (an oversized URL or
+    header, bytes that are not HTTP) are the contract's JSON errors rather than aiohttp's text.
+
+    Those answers never reach the middlewares; ``handle_error`` is where aiohttp builds them.
+    """
+
+    __slots__ = ()
+
+    def handle_error(self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        if request.writer.output_size > 0:  # as aiohttp's own: part of an answer went out, no other can
+            raise ConnectionError("Response is sent already, cannot send another response with the error message")
+        if isinstance(exc, HttpProcessingError):
+            # One line, not the parser's message: that quotes the request's bytes, which may hold a token.
+            self.logger.info("refused a request from %s that HTTP could not parse (%s)", request.remote,
+                             type(exc).__name__)
+            error = _parse_error(exc)
+        else:
+            self.log_exception("Error handling request from %s", request.remote, exc_info=exc)
+            error = ApiError(500, "internal_error", "the server failed on this request; its log has the details")
+        response = _error_response(error)
+        response.force_close()
+        return response
+
+
+def _parse_error(exc: HttpProcessingError) -> ApiError:
+    if isinstance(exc, LineTooLong) and exc.args[1] == MAX_URL_BYTES:
+        return ApiError(414, "uri_too_long", f"the URL is longer than {MAX_URL_BYTES:,} bytes, the limit here; "
+                                             "shorten its path or query")
+    if isinstance(exc, LineTooLong):
+        return ApiError(431, "headers_too_large", f"a header is longer than {MAX_HEADER_BYTES:,} bytes (name and "
+                                                  "value), the limit here; shorten it")
+    if exc.message.startswith("Too many headers"):
+        return ApiError(431, "headers_too_large", f"the request has more than {MAX_HEADERS} headers, the limit "
+                                                  "here; send fewer")
+    return ApiError(400, "bad_request", "the request is not well-formed HTTP/1.1; check its request line and "
+                                        "headers")
+
+
+class _Server(web.Server):
+    def __call__(self) -> web.RequestHandler:
+        return _RequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class _Runner(web.AppRunner):
+    """An AppRunner whose connections are handled by :class:`_RequestHandler`.
+
+    aiohttp 3 has no hook for the answers its parser gives (aiohttp 4 sends them through the
+    middlewares), so the Server it builds is given the subclass that adds one.
+    """
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _Server
+        return server
 
 
 class _AccessLogger(AbstractAccessLogger):
@@ -365,12 +490,13 @@ async def serve(
         instructors = _count(len(workshop.instructors), "instructor")
         participants = _count(len(workshop.participants), "participant")
         out(f"Workshop mode ({workshop_file or 'workshop file'}): {instructors} and {participants} loaded. "
-            "Each person sends their own token from the file: 'Authorization: Bearer <token>' or '?token=<token>'.")
+            "Each person sends their own token from the file: 'Authorization: Bearer <token>' "
+            "('?token=<token>' on event streams only).")
         out("Instructors start and cancel runs; participants list, watch and download the instructors' runs.")
         out(f'From a notebook: import workbench as wb; wb.connect("{url}", token="<your token>"); '
             "then wb.runs() and wb.attach(run_id)")
     elif token:
-        out("Requests need the token: 'Authorization: Bearer <token>' or '?token=<token>'.")
+        out("Requests need the token: 'Authorization: Bearer <token>' ('?token=<token>' on event streams only).")
         out(f'From a notebook: import workbench as wb; wb.connect("{url}", token="<token>")  '
             "(or set WORKBENCH_URL and WORKBENCH_TOKEN, then wb.connect())")
     else:

@@ -81,6 +81,14 @@ def _entry(raw: Any, index: int, where: str) -> tuple[str, Principal]:
     if (token is None) == (digest is None):
         raise UserError(f"{where}: {name}: give exactly one of token or token_sha256")
     if token is not None:
+        # The server strips the token a request presents: one that is blank, or has whitespace
+        # around it, could never log in.
+        if isinstance(token, str) and not token.strip():
+            raise UserError(f"{where}: {name}: the token is blank; give them a token of at least "
+                            f"{MIN_TOKEN_CHARS} characters")
+        if isinstance(token, str) and token != token.strip():
+            raise UserError(f"{where}: {name}: the token starts or ends with whitespace, which is stripped from "
+                            "the token a request sends, so it could never log in; remove the whitespace")
         if not isinstance(token, str) or len(token) < MIN_TOKEN_CHARS:
             raise UserError(f"{where}: {name}: a token needs at least {MIN_TOKEN_CHARS} characters")
         digest = token_sha256(token)

@@ -108,10 +108,16 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
             return False
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        # Tornado's own lines quote the request's whole URI, and with it a '?token=' (right or wrong):
+        # these name the path only, as jupyter_server's access log scrubs the query.
+        method, path = self.request.method, self.request.path
         if isinstance(value, ApiError):  # a refusal, not a failure
-            self.log.info("%s %s -> %d %s", self.request.method, self.request.path, value.status, value.message)
+            self.log.info("%s %s -> %d %s", method, path, value.status, value.message)
+        elif isinstance(value, web.HTTPError):
+            if value.log_message:  # e.g. the XSRF check of a POST
+                self.log.warning("%d %s %s: " + value.log_message, value.status_code, method, path, *value.args)
         else:
-            super().log_exception(typ, value, tb)
+            self.log.error("Uncaught exception in %s %s", method, path, exc_info=(typ, value, tb))
 
 
 def _default_message(handler: WorkbenchHandler, status: int) -> str:
