@@ -81,11 +81,15 @@ async def find_server(kernel: str, servers: Iterable[JupyterServer], *, timeout:
     client_timeout = aiohttp.ClientTimeout(total=timeout)
     async with aiohttp.ClientSession(timeout=client_timeout, connector=connector(ssl_context)) as session:
         found = await asyncio.gather(*(_has_kernel(session, s, kernel) for s in servers), return_exceptions=True)
-    for answer in found:
-        if isinstance(answer, BaseException) and not isinstance(answer, aiohttp.ClientSSLError):
+    ours: JupyterServer | None = None
+    refused: tuple[JupyterServer, aiohttp.ClientSSLError] | None = None
+    for server, answer in zip(servers, found):
+        if isinstance(answer, aiohttp.ClientSSLError):
+            refused = refused or (server, answer)
+        elif isinstance(answer, BaseException):
             raise answer
-    ours = next((s for s, ok in zip(servers, found) if ok is True), None)
-    refused = next(((s, e) for s, e in zip(servers, found) if isinstance(e, aiohttp.ClientSSLError)), None)
+        elif answer and ours is None:
+            ours = server
     if ours is None and refused is not None:
         raise tls_failure(refused[0].root, refused[1])
     return ours

@@ -279,8 +279,8 @@ def _require(what: str) -> Connection:
 async def _send(connection: Connection, method: str, path: str, body: Any = None, *,
                 timeout: float = 30.0) -> tuple[int, str]:
     client_timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 5.0))
+    connector = _tls.connector(connection.ssl_context)
     try:
-        connector = _tls.connector(connection.ssl_context)
         async with aiohttp.ClientSession(timeout=client_timeout, connector=connector) as session:
             async with session.request(method, connection.url(path), json=body, headers=connection.headers()) as r:
                 return r.status, await r.text(errors="replace")
