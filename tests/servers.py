@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +27,11 @@ class Served:
     runner: web.AppRunner
     service: RunService
     port: int
+    tls: bool = False
 
     @property
     def root(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def api(self) -> str:
@@ -44,9 +46,10 @@ async def start_server(
     authenticate: Authenticator | None = None,
     heartbeat: float = 15.0,
     cors: Iterable[str] = (),
+    ssl_context: ssl.SSLContext | None = None,
     **service_options: Any,
 ) -> Served:
-    """The standalone server on 127.0.0.1 and a free port, in the running loop.
+    """The standalone server on 127.0.0.1 and a free port, in the running loop (HTTPS with ``ssl_context``).
 
     Who may use it: ``authenticate`` (e.g. a workshop's ``principal_for``), else ``tokens``
     (token → principal), else one ``token``, else anyone (one local user).
@@ -56,15 +59,15 @@ async def start_server(
         authenticate = token_table(tokens) if tokens else single_token(token) if token else open_access()
     runner = make_runner(create_app(service, authenticate=authenticate, heartbeat=heartbeat, cors_origins=cors))
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    return Served(runner, service, runner.addresses[0][1])
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context).start()
+    return Served(runner, service, runner.addresses[0][1], tls=ssl_context is not None)
 
 
-async def start_app(app: web.Application) -> tuple[web.AppRunner, int]:
-    """Any aiohttp application on 127.0.0.1 and a free port."""
+async def start_app(app: web.Application, ssl_context: ssl.SSLContext | None = None) -> tuple[web.AppRunner, int]:
+    """Any aiohttp application on 127.0.0.1 and a free port (HTTPS with ``ssl_context``)."""
     runner = web.AppRunner(app)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context).start()
     return runner, runner.addresses[0][1]
 
 

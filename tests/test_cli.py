@@ -5,13 +5,20 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from workbench.cli import main
 from workbench.contract import contract_violations
 from workbench.runfile import read_run_file
+from test_tls import make_pki
 
 
 def workbench(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
@@ -150,3 +157,101 @@ def test_ctrl_c_cancels_cleanly_and_still_saves(tmp_path: Path):
     assert events[-1].type == "execution:cancelled"
     assert contract_violations(events) == []
     assert json.loads(out.read_text().splitlines()[0])["format"] == "workbench-run"
+
+
+# --- workbench serve: TLS files, and plain HTTP off loopback ----------------------------------------
+
+PLAIN_HTTP_REFUSED = (
+    "workbench: error: refusing to serve plain HTTP on {host}: every token and run would cross the network unencrypted, "
+    "readable by anyone on it. Serve HTTPS with --certfile FILE (and --keyfile FILE), or, if an HTTPS reverse proxy "
+    "is in front of this server, pass --allow-http\n")
+
+
+@pytest.fixture
+def not_serving(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
+    """What ``workbench serve`` would have served with; nothing listens (serve is replaced)."""
+    seen: dict[str, Any] = {}
+
+    async def fake_serve(**kwargs: Any) -> int:
+        seen.update(kwargs)
+        return 0
+
+    monkeypatch.setattr("workbench.server.serve", fake_serve)
+    monkeypatch.setenv("WORKBENCH_TOKEN", "t0ken-for-cli-tests")
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    return seen
+
+
+@pytest.mark.parametrize("host", ["192.0.2.1", "example.org"])  # neither can be bound here, come what may
+def test_serve_refuses_plain_http_off_loopback_before_listening(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               host: str):
+    monkeypatch.setenv("WORKBENCH_TOKEN", "t0ken-for-cli-tests")
+    store = tmp_path / "runs.db"
+    done = workbench("serve", "--host", host, "--port", "0", "--store", str(store))
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", PLAIN_HTTP_REFUSED.format(host=host))
+    assert not store.exists()
+
+
+def test_allow_http_off_loopback_serves_with_a_warning_first(not_serving: dict[str, Any],
+                                                              capsys: pytest.CaptureFixture[str]):
+    assert main(["serve", "--host", "0.0.0.0", "--allow-http"]) == 0
+    assert capsys.readouterr().err == (
+        "workbench: WARNING: serving plain HTTP on 0.0.0.0 (--allow-http): tokens and runs cross the network "
+        "unencrypted, readable by anyone on it.\n"
+        "workbench: WARNING: this is safe only behind an HTTPS reverse proxy that is the one way in; otherwise serve "
+        "HTTPS with --certfile and --keyfile.\n")
+    assert (not_serving["host"], not_serving["allow_http"], not_serving["ssl_context"]) == ("0.0.0.0", True, None)
+    not_serving.clear()
+    assert main(["serve"]) == 0  # loopback: plain HTTP, no flag, no warning
+    assert capsys.readouterr().err == ""
+    assert (not_serving["host"], not_serving["allow_http"], not_serving["ssl_context"]) == ("127.0.0.1", False, None)
+
+
+def test_serve_loads_the_certificate_with_its_key_or_from_one_file(not_serving: dict[str, Any], tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]):
+    pki = make_pki(tmp_path)
+    assert main(["serve", "--host", "0.0.0.0", "--certfile", str(pki.cert), "--keyfile", str(pki.key)]) == 0
+    assert isinstance(not_serving["ssl_context"], ssl.SSLContext) and not_serving["host"] == "0.0.0.0"
+    not_serving.clear()
+    assert main(["serve", "--certfile", str(pki.both)]) == 0
+    assert isinstance(not_serving["ssl_context"], ssl.SSLContext)
+    assert capsys.readouterr().err == ""
+
+
+def test_bad_certificate_and_key_files_are_clear_errors(not_serving: dict[str, Any], tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]):
+    pki = make_pki(tmp_path)
+    missing, junk, locked = tmp_path / "missing.pem", tmp_path / "junk.pem", tmp_path / "locked.pem"
+    junk.write_text("not a certificate\n")
+    encrypted = tmp_path / "encrypted-key.pem"
+    key = serialization.load_pem_private_key(pki.key.read_bytes(), password=None)
+    encrypted.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                            serialization.BestAvailableEncryption(b"a passphrase")))
+    cases = [
+        (["--certfile", str(missing)], f"cannot read the certificate file {missing}: No such file or directory"),
+        (["--certfile", str(tmp_path)], f"cannot read the certificate file {tmp_path}: Is a directory"),
+        (["--certfile", str(pki.cert), "--keyfile", str(missing)],
+         f"cannot read the key file {missing}: No such file or directory"),
+        (["--certfile", str(junk)], f"{junk} holds no certificate: --certfile needs a PEM file with a "
+         "'-----BEGIN CERTIFICATE-----' block (the server's certificate first, then any intermediates)"),
+        (["--certfile", str(pki.cert)],
+         f"{pki.cert} holds a certificate but no private key: pass the key's file with --keyfile"),
+        (["--certfile", str(pki.cert), "--keyfile", str(pki.cert)],
+         f"{pki.cert} holds no private key: --keyfile needs a PEM file with a '-----BEGIN PRIVATE KEY-----' block"),
+        (["--certfile", str(pki.cert), "--keyfile", str(pki.other_key)],
+         f"the key in {pki.other_key} does not belong to the certificate in {pki.cert}: pass the key that was made "
+         "with that certificate"),
+        (["--certfile", str(pki.cert), "--keyfile", str(encrypted)],
+         f"the key in {encrypted} is protected by a passphrase, which workbench serve cannot ask for; give it an "
+         f"unencrypted copy (openssl pkey -in {encrypted} -out key.pem), readable only by you"),
+        (["--keyfile", str(pki.key)], "--keyfile needs --certfile: pass the certificate (chain) with --certfile FILE"),
+    ]
+    if os.geteuid() != 0:  # root reads any file
+        locked.write_bytes(pki.cert.read_bytes())
+        locked.chmod(0)
+        cases.append((["--certfile", str(locked)], f"cannot read the certificate file {locked}: Permission denied"))
+    for args, message in cases:
+        assert main(["serve", "--host", "0.0.0.0", *args]) == 2, args
+        assert capsys.readouterr().err == f"workbench: error: {message}\n"
+    assert not_serving == {}
+    assert not (tmp_path / "home").exists()  # refused before the store's folder is made

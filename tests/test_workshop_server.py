@@ -311,7 +311,9 @@ def test_serve_workshop_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr("workbench.server.serve", fake_serve)
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
-    assert cli.main(["serve", "--workshop", str(path), "--host", "0.0.0.0"]) == 0
+    assert cli.main(["serve", "--workshop", str(path), "--host", "0.0.0.0"]) == cli.EXIT_USAGE  # but not as plain HTTP
+    assert "refusing to serve plain HTTP on 0.0.0.0" in capsys.readouterr().err and not seen
+    assert cli.main(["serve", "--workshop", str(path), "--host", "0.0.0.0", "--allow-http"]) == 0
     assert seen["host"] == "0.0.0.0" and seen["token"] is None and seen["workshop_file"] == str(path)
     authenticate = seen["workshop"].principal_for
     assert authenticate(INSTRUCTOR) == Principal("ines", "instructor")

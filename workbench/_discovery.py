@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import urljoin
 
 import aiohttp
 
+from ._tls import connector, tls_failure
 from .errors import UserError
 
 __all__ = ["JupyterServer", "kernel_id", "running_servers", "find_server"]
@@ -67,13 +69,30 @@ def running_servers() -> list[JupyterServer]:
     return [JupyterServer.from_info(info) for info in list_running_servers()]
 
 
-async def find_server(kernel: str, servers: Iterable[JupyterServer], *, timeout: float = 3.0) -> JupyterServer | None:
-    """The first of ``servers`` that has a session of kernel ``kernel``; asks them all at once."""
+async def find_server(kernel: str, servers: Iterable[JupyterServer], *, timeout: float = 3.0,
+                      ssl_context: ssl.SSLContext | None = None) -> JupyterServer | None:
+    """The first of ``servers`` that has a session of kernel ``kernel``; asks them all at once.
+
+    ``ssl_context`` checks the certificates of ``https://`` servers (None: the system's CAs).
+    When none is found and one failed the TLS handshake, raises that failure as a
+    :class:`~workbench.errors.ServerError`: it may be ours, behind a certificate not trusted here.
+    """
     servers = list(servers)
     client_timeout = aiohttp.ClientTimeout(total=timeout)
-    async with aiohttp.ClientSession(timeout=client_timeout) as session:
-        found = await asyncio.gather(*(_has_kernel(session, s, kernel) for s in servers))
-    return next((s for s, ok in zip(servers, found) if ok), None)
+    async with aiohttp.ClientSession(timeout=client_timeout, connector=connector(ssl_context)) as session:
+        found = await asyncio.gather(*(_has_kernel(session, s, kernel) for s in servers), return_exceptions=True)
+    ours: JupyterServer | None = None
+    refused: tuple[JupyterServer, aiohttp.ClientSSLError] | None = None
+    for server, answer in zip(servers, found):
+        if isinstance(answer, aiohttp.ClientSSLError):
+            refused = refused or (server, answer)
+        elif isinstance(answer, BaseException):
+            raise answer
+        elif answer and ours is None:
+            ours = server
+    if ours is None and refused is not None:
+        raise tls_failure(refused[0].root, refused[1])
+    return ours
 
 
 async def _has_kernel(session: aiohttp.ClientSession, server: JupyterServer, kernel: str) -> bool:
@@ -83,6 +102,8 @@ async def _has_kernel(session: aiohttp.ClientSession, server: JupyterServer, ker
             if response.status != 200:
                 return False
             sessions = await response.json(content_type=None)
+    except aiohttp.ClientSSLError:  # find_server says so if no other server is ours
+        raise
     except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError):
         return False
     return isinstance(sessions, list) and any(

@@ -4,19 +4,22 @@ The follower appends what it receives to a :class:`~workbench.log.RunLog`, so a 
 server is read exactly like a run in the kernel. When the connection drops or the server
 errs, it reconnects with exponential backoff and full jitter, sending ``Last-Event-ID`` of
 the last event it holds: the log gets every event once, in order, with no gaps. Refusals
-that retrying cannot fix (401, 403, 404, a malformed event) end it with an error.
+that retrying cannot fix (401, 403, 404, a malformed event, a certificate that fails
+verification) end it with an error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Mapping
 
 import aiohttp
 
 from . import events as ev
+from ._tls import connector, tls_failure
 from .errors import ServerError
 from .log import RunLog
 from .redact import get_logger
@@ -146,17 +149,19 @@ async def follow_events(
     stats: FollowStats | None = None,
     read_timeout: float = READ_TIMEOUT,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> None:
     """Fill ``run_log`` from the event stream at ``url`` until its terminal event.
 
     Resumes after ``len(run_log)``. A refusal that retrying cannot fix calls ``on_fatal``
     with the error and returns (the caller closes the log); anything else is retried.
+    ``ssl_context`` checks an ``https://`` server's certificate (None: the system's CAs).
     """
     backoff = backoff or Backoff()
     stats = stats if stats is not None else FollowStats()
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=read_timeout)
     attempt = 0
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector(ssl_context)) as session:
         while not run_log.closed:
             held = len(run_log)
             try:
@@ -164,6 +169,9 @@ async def follow_events(
                 reason = "the stream ended before the run's last event"
             except _Fatal as fatal:
                 on_fatal(fatal.error)
+                return
+            except aiohttp.ClientConnectorCertificateError as exc:  # another attempt meets the same certificate
+                on_fatal(tls_failure(url, exc))
                 return
             except (_Resume, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
                 reason = _describe(exc)

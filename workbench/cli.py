@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve", help="serve the workbench HTTP API (standalone server)",
         description="Serve the workbench HTTP API under /api. Without a token (or a workshop file) it only listens "
-        "on loopback.")
+        "on loopback. Off loopback it serves HTTPS (--certfile), or plain HTTP with --allow-http only.")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks a free one)")
     serve.add_argument("--token", help="token clients must send (default: $WORKBENCH_TOKEN, which other users "
@@ -55,6 +55,13 @@ def _parser() -> argparse.ArgumentParser:
                        help="folder of the runs' workspaces (default: $WORKBENCH_HOME/server/workspaces)")
     serve.add_argument("--model", help="model of runs that name none (default: simulated without a key)")
     serve.add_argument("--heartbeat", type=float, default=15.0, help="seconds of idle stream before a keep-alive")
+    serve.add_argument("--certfile", metavar="FILE",
+                       help="serve HTTPS with this PEM certificate (the server's first, then any intermediates); "
+                       "it may hold the private key too")
+    serve.add_argument("--keyfile", metavar="FILE", help="the certificate's PEM private key, unless --certfile holds it")
+    serve.add_argument("--allow-http", action="store_true",
+                       help="serve plain HTTP off loopback, for a server behind an HTTPS reverse proxy (otherwise "
+                       "refused: tokens and runs would cross the network readable)")
     serve.add_argument("--cors-origin", metavar="ORIGIN", nargs="+", action="extend", default=[],
                        help="browser origins allowed to call the API, e.g. http://localhost:3000 (default: none)")
     return parser
@@ -128,8 +135,9 @@ async def _replay_command(args: argparse.Namespace, view: TerminalView) -> int:
 async def _serve_command(args: argparse.Namespace, view: TerminalView) -> int:
     import os
 
+    from ._tls import server_context
     from .launch import workbench_home
-    from .server import is_loopback, serve
+    from .server import check_transport, is_loopback, serve
 
     workshop = None
     if args.workshop is not None:
@@ -150,6 +158,15 @@ async def _serve_command(args: argparse.Namespace, view: TerminalView) -> int:
         print(f"workbench: error: refusing to listen on {args.host} without a token: anyone who can reach it "
               "could run agents. Set WORKBENCH_TOKEN (or pass --token), or listen on 127.0.0.1.", file=sys.stderr)
         return EXIT_USAGE
+    if args.keyfile is not None and args.certfile is None:
+        raise UserError("--keyfile needs --certfile: pass the certificate (chain) with --certfile FILE")
+    check_transport(args.host, tls=args.certfile is not None, allow_http=args.allow_http)
+    ssl_context = server_context(args.certfile, args.keyfile) if args.certfile is not None else None
+    if ssl_context is None and not is_loopback(args.host):  # --allow-http: say it before anything else
+        print(f"workbench: WARNING: serving plain HTTP on {args.host} (--allow-http): tokens and runs cross the "
+              "network unencrypted, readable by anyone on it.\n"
+              "workbench: WARNING: this is safe only behind an HTTPS reverse proxy that is the one way in; "
+              "otherwise serve HTTPS with --certfile and --keyfile.", file=sys.stderr, flush=True)
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port must be between 0 and 65535, not {args.port}")
     if not args.heartbeat > 0:
@@ -174,7 +191,8 @@ async def _serve_command(args: argparse.Namespace, view: TerminalView) -> int:
 
     return await serve(host=args.host, port=args.port, token=token, store=str(store), workspace_root=str(workspaces),
                        model=args.model, heartbeat=args.heartbeat, cors_origins=args.cors_origin, out=out,
-                       workshop=workshop, workshop_file=args.workshop)
+                       workshop=workshop, workshop_file=args.workshop, ssl_context=ssl_context,
+                       allow_http=args.allow_http)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

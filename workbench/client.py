@@ -3,6 +3,7 @@
     import workbench as wb
     wb.connect()                                         # the Jupyter server of this notebook's kernel
     wb.connect("http://127.0.0.1:8765", token="…")       # or a `workbench serve` server
+    wb.connect("https://host:8765", token="…", cafile="ca.pem")  # over TLS, trusting a workshop's own CA
     run = wb.run("Write a haiku")                        # now runs on the server
     again = wb.attach(run.id)                            # any run you may see, from its start
     wb.runs()                                            # their summaries, newest first
@@ -20,12 +21,14 @@ import concurrent.futures
 import json
 import os
 import re
+import ssl
 import threading
 from typing import Any, Coroutine, Literal, Sequence, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 import aiohttp
 
+from . import _tls
 from . import events as ev
 from ._follow import Backoff, FollowStats, follow_events
 from ._runtime import background_loop, running_loop
@@ -51,13 +54,16 @@ class Connection:
 
     ``kind="standalone"``: ``workbench serve``, prefix ``/api``, ``Authorization: Bearer``.
     ``kind="jupyter"``: the Jupyter server extension, prefix ``{base_url}workbench/api``,
-    ``Authorization: token``. The token is never shown.
+    ``Authorization: token``. The token is never shown. ``ssl_context`` checks the
+    certificates of an ``https://`` server (None: against the system's trusted CAs).
     """
 
-    def __init__(self, api: str, kind: Kind, token: str | None = None) -> None:
+    def __init__(self, api: str, kind: Kind, token: str | None = None, *,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.api = api.rstrip("/")
         self.kind: Kind = kind
         self._token = token or None
+        self.ssl_context = ssl_context
 
     def headers(self) -> dict[str, str]:
         if not self._token:
@@ -77,7 +83,7 @@ class Connection:
 
 
 def connect(url: str | None = None, token: str | None = None, *, kind: Kind | None = None,
-            timeout: float = 10.0) -> Connection:
+            timeout: float = 10.0, cafile: str | os.PathLike[str] | None = None) -> Connection:
     """Send runs to a server from now on; returns the connection after checking it works.
 
     - ``connect()``: ``$WORKBENCH_URL`` (and ``$WORKBENCH_TOKEN``) when set, otherwise the
@@ -87,22 +93,26 @@ def connect(url: str | None = None, token: str | None = None, *, kind: Kind | No
       ending in ``/workbench/api`` is the extension's API; a server's root URL is probed
       (``{url}api/runs``, then ``{url}workbench/api/runs``). ``kind="standalone"`` or
       ``kind="jupyter"`` skips the probe. A ``?token=`` in the URL is used as the token.
+    - An ``https://`` server's certificate is checked against the system's trusted CAs and
+      those in ``cafile`` (default: ``$WORKBENCH_CA_BUNDLE``), for a workshop's own CA.
 
     Raises :class:`~workbench.errors.ServerError` (a :class:`UserError`) when the server
-    cannot be reached, is not a workbench server, or refuses the token.
+    cannot be reached, is not a workbench server, refuses the token, or has a certificate
+    that fails the check.
     """
     global _current
     if kind not in (None, "standalone", "jupyter"):
         raise UserError(f"kind must be 'standalone' or 'jupyter', not {kind!r}")
+    context = _tls.client_context(cafile)  # a bad CA file is an error before any request
     url = url or os.environ.get("WORKBENCH_URL") or None
     if token is None and url is not None:  # a found Jupyter server comes with its own token
         token = os.environ.get("WORKBENCH_TOKEN") or None
     if url is None:
         if kind == "standalone":
             raise UserError("connect(kind='standalone') needs the server's URL, e.g. wb.connect('http://127.0.0.1:8765')")
-        connection = _call(_discover(token, timeout))
+        connection = _call(_discover(token, timeout, context))
     else:
-        connection = _call(_resolve(url, token, kind, timeout))
+        connection = _call(_resolve(url, token, kind, timeout, context))
     with _lock:
         _current = connection
     return connection
@@ -205,7 +215,7 @@ class RemoteRun(Run):
         try:
             await follow_events(self.connection.url(f"/runs/{quote(self.id, safe='')}/events"), self.log,
                                 headers=self.connection.headers(), on_fatal=fatal, backoff=backoff,
-                                stats=self.follow_stats)
+                                stats=self.follow_stats, ssl_context=self.connection.ssl_context)
         except asyncio.CancelledError:
             if self.follow_error is None:
                 self.follow_error = ServerError(f"stopped following run {self.id}")
@@ -269,15 +279,20 @@ def _require(what: str) -> Connection:
 async def _send(connection: Connection, method: str, path: str, body: Any = None, *,
                 timeout: float = 30.0) -> tuple[int, str]:
     client_timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 5.0))
+    connector = _tls.connector(connection.ssl_context)
     try:
-        async with aiohttp.ClientSession(timeout=client_timeout) as session:
+        async with aiohttp.ClientSession(timeout=client_timeout, connector=connector) as session:
             async with session.request(method, connection.url(path), json=body, headers=_headers(connection, method)) as r:
                 return r.status, await r.text(errors="replace")
+    except aiohttp.ClientSSLError as exc:
+        raise _tls.tls_failure(connection.api, exc) from None
     except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
         if isinstance(exc, asyncio.TimeoutError):
             reason = "no answer in time"
         elif isinstance(exc, aiohttp.ClientConnectorError):
             reason = f"cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or exc.os_error})"
+        elif isinstance(exc, aiohttp.ServerDisconnectedError) and connection.api.startswith("http://"):
+            reason = "it closed the connection (if it serves HTTPS, use an https:// URL)"
         else:
             reason = str(exc) or type(exc).__name__
         raise ServerError(f"cannot reach the workbench server at {connection.api}: {reason}. Is it running "
@@ -327,7 +342,8 @@ def _split_url(url: str) -> tuple[str, str | None]:
     return urlunsplit((parts.scheme, parts.netloc, path, "", "")), token
 
 
-async def _resolve(url: str, token: str | None, kind: Kind | None, timeout: float) -> Connection:
+async def _resolve(url: str, token: str | None, kind: Kind | None, timeout: float,
+                   context: ssl.SSLContext) -> Connection:
     base, url_token = _split_url(url)
     token = token or url_token
     if kind is None and base.endswith("/workbench/api"):
@@ -337,11 +353,12 @@ async def _resolve(url: str, token: str | None, kind: Kind | None, timeout: floa
         kind = "standalone"
         base = base[: -len("/api")]
     if kind == "standalone":
-        candidates = [Connection(base if base.endswith("/api") else base + "/api", "standalone", token)]
+        apis: list[tuple[str, Kind]] = [(base if base.endswith("/api") else base + "/api", "standalone")]
     elif kind == "jupyter":
-        candidates = [Connection(base if base.endswith("/workbench/api") else base + "/workbench/api", "jupyter", token)]
+        apis = [(base if base.endswith("/workbench/api") else base + "/workbench/api", "jupyter")]
     else:
-        candidates = [Connection(base + "/api", "standalone", token), Connection(base + "/workbench/api", "jupyter", token)]
+        apis = [(base + "/api", "standalone"), (base + "/workbench/api", "jupyter")]
+    candidates = [Connection(api, api_kind, token, ssl_context=context) for api, api_kind in apis]
     answers = []
     for connection in candidates:
         status, text = await _send(connection, "GET", "/runs", timeout=timeout)
@@ -355,17 +372,17 @@ async def _resolve(url: str, token: str | None, kind: Kind | None, timeout: floa
                       "server or of a Jupyter server with the workbench extension (kind= picks one)")
 
 
-async def _discover(token: str | None, timeout: float) -> Connection:
+async def _discover(token: str | None, timeout: float, context: ssl.SSLContext) -> Connection:
     from . import _discovery
 
     kernel = _discovery.kernel_id()
     servers = await asyncio.to_thread(_discovery.running_servers)
-    found = await _discovery.find_server(kernel, servers, timeout=min(timeout, 5.0))
+    found = await _discovery.find_server(kernel, servers, timeout=min(timeout, 5.0), ssl_context=context)
     if found is None:
         raise UserError(
             f"none of the {len(servers)} running Jupyter servers found has this kernel ({kernel[:8]}…) in its sessions. "
             "Pass the server's URL and token: wb.connect('http://127.0.0.1:8888', token='…'), or set WORKBENCH_URL")
-    connection = Connection(found.root + "workbench/api", "jupyter", token or found.token)
+    connection = Connection(found.root + "workbench/api", "jupyter", token or found.token, ssl_context=context)
     status, text = await _send(connection, "GET", "/runs", timeout=timeout)
     if _is_runs_answer(status, text):
         return connection

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 from aiohttp import web
@@ -19,6 +20,7 @@ from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp_sse import EventSourceResponse, sse_response
 
 from . import sse
+from .errors import UserError
 from .redact import get_logger
 from .service import MAX_BODY_BYTES, ApiError, Principal, RunService, parse_body, too_large
 from .tokens import Authenticator
@@ -434,9 +436,22 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _url(host: str, port: int) -> str:
+def _url(host: str, port: int, tls: bool = False) -> str:
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
+
+
+def check_transport(host: str, *, tls: bool, allow_http: bool) -> None:
+    """Refuse plain HTTP off loopback unless ``allow_http`` says an HTTPS reverse proxy is in front.
+
+    A warning at start-up scrolls past unread; on a shared network every token and run would
+    be readable by anyone on it.
+    """
+    if tls or allow_http or is_loopback(host):
+        return
+    raise UserError(f"refusing to serve plain HTTP on {host}: every token and run would cross the network "
+                    "unencrypted, readable by anyone on it. Serve HTTPS with --certfile FILE (and --keyfile FILE), "
+                    "or, if an HTTPS reverse proxy is in front of this server, pass --allow-http")
 
 
 async def serve(
@@ -452,19 +467,24 @@ async def serve(
     out: Callable[[str], None],
     workshop: Workshop | None = None,
     workshop_file: str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    allow_http: bool = False,
 ) -> int:
     """``workbench serve``: listen until SIGINT or SIGTERM, then stop gracefully. Returns the exit code.
 
     With ``workshop``, requests authenticate with the tokens of its people (instructors and
-    participants) instead of ``token``.
+    participants) instead of ``token``. With ``ssl_context`` (see
+    :func:`workbench._tls.server_context`) it serves HTTPS; off loopback, plain HTTP needs
+    ``allow_http``.
     """
     import signal
     import sqlite3
 
-    from .errors import UserError
     from .models import validate_model
     from .tokens import open_access, single_token
 
+    tls = ssl_context is not None
+    check_transport(host, tls=tls, allow_http=allow_http)
     if model is not None:
         validate_model(model)
     if workshop is not None:
@@ -478,13 +498,13 @@ async def serve(
     runner = make_runner(create_app(service, authenticate=authenticate, heartbeat=heartbeat, cors_origins=cors_origins))
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
     except OSError as exc:
         await runner.cleanup()
-        out(f"workbench: error: cannot listen on {_url(host, port)}: {exc.strerror or exc}")
+        out(f"workbench: error: cannot listen on {_url(host, port, tls)}: {exc.strerror or exc}")
         return 1
     bound = runner.addresses[0][1] if runner.addresses else port
-    url = _url(host, bound)
+    url = _url(host, bound, tls)
     out(f"Workbench server on {url}{API_PREFIX} (store: {store})")
     if workshop is not None:
         instructors = _count(len(workshop.instructors), "instructor")
@@ -503,9 +523,9 @@ async def serve(
         out("No token: anyone who can connect to this machine's loopback address uses it as one local user. "
             "Set WORKBENCH_TOKEN or --token to require one.")
         out(f'From a notebook: import workbench as wb; wb.connect("{url}")')
-    if not is_loopback(host):
-        out("Off loopback, requests and tokens travel as plain HTTP: on a network you do not trust, put the server "
-            "behind HTTPS (a reverse proxy).")
+    if tls:
+        out("HTTPS: a client whose system does not trust the certificate's issuer (a self-signed or workshop CA) "
+            "passes the CA's file: wb.connect(url, token=..., cafile='ca.pem'), or sets WORKBENCH_CA_BUNDLE.")
     out("Stop with Ctrl-C: live runs are marked interrupted.")
 
     stop = asyncio.Event()
