@@ -17,6 +17,7 @@ from typing import AsyncIterator, Callable, Iterable, Sequence
 from . import events as ev
 from ._runtime import running_loop
 from .errors import UserError
+from .redact import refresh_secrets, scrub
 
 __all__ = ["RunLog", "LogClosed"]
 
@@ -41,11 +42,18 @@ class RunLog:
         run, however many streams send it."""
         # Replaced, never mutated, so _push can iterate while a listener changes it.
         self._listeners: tuple[Callable[[ev.Event], None], ...] = (on_append,) if on_append else ()
+        refresh_secrets()  # a key set in the environment since the last run is scrubbed from this one
 
     # --- writing -----------------------------------------------------------------------
 
     def append(self, data: ev.EventData, *, ts: str | None = None) -> ev.Event:
-        """Wrap ``data`` in the next envelope, store it and wake subscribers."""
+        """Wrap ``data`` in the next envelope, store it and wake subscribers.
+
+        Every string in ``data`` is scrubbed first (:func:`workbench.redact.scrub`): no credential
+        the process knows reaches a subscriber, a stream, a file or a store, and no event fails
+        to encode.
+        """
+        data = scrub(data)
         with self._lock:
             if self._closed:
                 raise LogClosed(f"run {self.run_id} has ended; no event can follow its terminal event")
