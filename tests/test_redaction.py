@@ -333,3 +333,14 @@ async def test_the_standalone_server_serves_no_credential(canary: None, tmp_path
     finally:
         await served.runner.cleanup()
     assert not leaks(caplog.text)
+
+
+def test_a_run_file_from_elsewhere_is_scrubbed_as_it_is_read(canary: None, tmp_path: Path):
+    with wb.record("Leaky") as rec:
+        rec.say("nothing to see")
+    lines = rec.run.save(tmp_path / "clean.jsonl").read_text().replace("Leaky", f"Leaky {KEY}")
+    lines = lines.replace("nothing to see", f"Bearer {TOKEN}")  # as a workbench that did not scrub wrote it
+    (tmp_path / "leaky.jsonl").write_text(lines)
+    run = wb.load(tmp_path / "leaky.jsonl")
+    assert run.task == f"Leaky {REDACTED}" and run.events[1].data.text == f"Bearer {REDACTED}"
+    assert [e.id for e in run.events if leaks(e.to_json())] == [] and not leaks(json.dumps(run.summary()))

@@ -18,7 +18,6 @@ from .log import RunLog
 from .models import default_model, make_client, validate_model
 from .options import RunOptions, parse_options
 from .orchestrator import STRATEGIES, Orchestrator, RunConfig
-from .redact import scrub
 from .run import Run, new_run_id
 from .tools import Tool, resolve_tools
 
@@ -73,7 +72,7 @@ def start_run(
         raise UserError(f"cannot create the workspace folder {workspace}: {exc.strerror}") from None
     run = Run(
         run_id=run_id,
-        task=scrub(task),  # as its events show it; the model still gets the task as given
+        task=task,
         model=model,
         strategy=strategy,
         created_at=ev.utc_timestamp(),

@@ -62,9 +62,13 @@ class RunLog:
         return event
 
     def extend(self, events: Iterable[ev.Event]) -> None:
-        """Add already-built events (from a run file or a store); their ids must continue the log."""
+        """Add already-built events (from a run file or a store); their ids must continue the log.
+
+        They are scrubbed as :meth:`append` scrubs: a file from elsewhere may carry a credential.
+        """
         with self._lock:
             for event in events:
+                event = scrub(event)
                 if self._closed:
                     raise LogClosed(f"run {self.run_id}: event {event.id} follows the terminal event")
                 if event.id != len(self._events) + 1:

@@ -28,7 +28,7 @@ from typing import Any, Iterator, Sequence
 
 from . import events as ev
 from .errors import UserError
-from .redact import StreamScrubber, redact, scrub
+from .redact import StreamScrubber, redact
 from .run import Run, new_run_id
 
 __all__ = ["Recorder", "ToolCallRecord", "PhaseRecord", "record"]
@@ -62,7 +62,7 @@ class Recorder:
         if not isinstance(task, str) or not task.strip():
             raise UserError("record() needs the task as a non-empty string")
         run_id = new_run_id()
-        self.run = Run(run_id=run_id, task=scrub(task), model=model, strategy=strategy, created_at=ev.utc_timestamp())
+        self.run = Run(run_id=run_id, task=task, model=model, strategy=strategy, created_at=ev.utc_timestamp())
         self._started = time.monotonic()
         self._ids = count(1)
         self._phases: dict[str, str] = {}  # name -> id, from the plan
