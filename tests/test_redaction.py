@@ -35,6 +35,8 @@ KEY = "sk-ant-api03-CANARY-0123456789abcdefghijklmnop"
 TOKEN = "wbtoken-canary-5f0e1d2c3b4a69788796"
 """Not key-shaped: only known because the process was told (a server's token)."""
 SECRETS = (KEY, TOKEN)
+PHRASE = "canary pass phrase 4711"
+"""A registered secret with spaces in it: only known as a whole."""
 GENERIC_TASK = f"Write notes about {KEY} and {TOKEN}"
 
 # Every event type whose data carries text a model, a tool or a person wrote.
@@ -201,10 +203,12 @@ def test_labels_stay_and_only_the_credential_goes():
 
 
 def _texts(rng: random.Random) -> list[str]:
-    words = ["tide", "pool", "Bearer", "bearer", "x-api-key:", "x-api-key=", "'", '"', "sk-ant-", "sk-ant-api03",
+    words = [PHRASE, PHRASE[:7], "tide", "pool", "Bearer", "bearer", "x-api-key:", "x-api-key=", "'", '"', "sk-ant-", "sk-ant-api03",
              KEY, TOKEN, KEY[:12], TOKEN[:9], "\udfff", "🙂", "abcdefghij", "=", ":", "-", "\n"]
     gaps = [" ", "", "  ", "\n", "\t", ": "]
-    return ["".join(rng.choice(words) + rng.choice(gaps) for _ in range(rng.randint(1, 9))) for _ in range(300)] + [f"Bearer {TOKEN}", f"x-api-key: '{KEY}'", f"{KEY}{TOKEN}", f"the key\t{KEY}\n"]
+    return ["".join(rng.choice(words) + rng.choice(gaps) for _ in range(rng.randint(1, 9))) for _ in range(300)] + [
+        f"Bearer {TOKEN}", f"x-api-key: '{KEY}'", f"{KEY}{TOKEN}", f"the key\t{KEY}\n", f"a {PHRASE}{PHRASE[:9]}",
+        "q" * 300 + TOKEN + "z" * 300, "=" * 270 + KEY, "w" * 250 + PHRASE[:12] + " " + PHRASE]
 
 
 def _split(text: str, cuts: list[int]) -> list[str]:
@@ -220,8 +224,9 @@ def _streamed(pieces: list[str]) -> list[str]:
 
 
 def test_streamed_pieces_join_to_the_scrubbed_whole_wherever_the_text_is_split(canary: None):
-    from workbench.redact import scrub
+    from workbench.redact import register_secret, scrub
 
+    register_secret(PHRASE)
     rng = random.Random(7)
     for text in _texts(rng):
         whole = scrub(text)
@@ -233,7 +238,7 @@ def test_streamed_pieces_join_to_the_scrubbed_whole_wherever_the_text_is_split(c
         for cuts in splits:
             released = _streamed(_split(text, cuts))
             assert "".join(released) == whole, (text, cuts, released)
-            assert not any(leaks(piece) for piece in released), (text, cuts, released)
+            assert not any(leaks(piece) or PHRASE in piece for piece in released), (text, cuts, released)
 
 
 def test_streamed_text_goes_out_word_by_word_not_at_the_end():
@@ -344,3 +349,21 @@ def test_a_run_file_from_elsewhere_is_scrubbed_as_it_is_read(canary: None, tmp_p
     run = wb.load(tmp_path / "leaky.jsonl")
     assert run.task == f"Leaky {REDACTED}" and run.events[1].data.text == f"Bearer {REDACTED}"
     assert [e.id for e in run.events if leaks(e.to_json())] == [] and not leaks(json.dumps(run.summary()))
+
+
+def test_a_failure_s_message_and_stack_are_scrubbed_of_a_registered_token():
+    from workbench.redact import register_secret
+
+    token = "registered-token-canary-77aa88bb99"
+    register_secret(token)
+    with pytest.raises(RuntimeError):
+        with wb.record(f"Fail with {token}") as rec:
+            with rec.tool("fetch", url=f"https://example.org/?token={token}") as call:
+                call.result = f"got {token}"
+            raise RuntimeError(f"upstream refused {token}")
+    events = list(rec.run.events)
+    assert [e.type for e in events] == ["execution:started", "tool:start", "tool:complete", "execution:error"]
+    assert events[-1].data.error.message == f"RuntimeError: upstream refused {REDACTED}"
+    assert f"upstream refused {REDACTED}" in events[-1].data.stack
+    assert events[1].data.params == {"url": f"https://example.org/?token={REDACTED}"}
+    assert [e.id for e in events if token in e.to_json()] == [] and contract_violations(events) == []
