@@ -67,8 +67,7 @@ _registry_lock = threading.Lock()
 class _Rules:
     """What to scrub right now: the known secrets, compiled once per set of secrets."""
 
-    def __init__(self, environment: tuple[str, ...], secrets: tuple[str, ...]) -> None:
-        self.key = (environment, len(secrets))
+    def __init__(self, secrets: tuple[str, ...]) -> None:
         self.secrets = secrets
         literals = "".join(re.escape(s) + "|" for s in secrets)
         self.credentials = re.compile(literals + _PATTERNS)
@@ -96,6 +95,7 @@ def register_secret(value: str | None) -> None:
     """Make ``value`` (a token, a key given in code) a credential every event and log line is scrubbed of.
 
     Values shorter than six characters are ignored: scrubbing them would blank out ordinary words.
+    So is one holding ``[redacted]``, which scrubbed text would match again.
     """
     if isinstance(value, str) and len(value) >= _MIN_SECRET_CHARS and REDACTED not in value:
         with _registry_lock:
@@ -118,8 +118,8 @@ def _current_rules(*, refresh: bool = False) -> _Rules:
             found = {*environment, *_registered}
         usable = (s for s in found if len(s) >= _MIN_SECRET_CHARS and REDACTED not in s)
         secrets = tuple(sorted(usable, key=lambda s: (-len(s), s)))  # longest first: a secret inside another goes whole
-        if rules is None or rules.key != (environment, len(secrets)) or rules.secrets != secrets:
-            rules = _rules = _Rules(environment, secrets)
+        if rules is None or rules.secrets != secrets:
+            rules = _rules = _Rules(secrets)
     return rules
 
 
@@ -212,7 +212,7 @@ def _safe_cut(text: str, rules: _Rules) -> int:
     end = len(text)
     # The trailing run of non-space characters may still grow into a key (bounded: past it,
     # a key already under way is caught below as a match that reaches the end).
-    backwards = text[: max(0, end - _MAX_HOLD) - 1 : -1] if end > _MAX_HOLD else text[::-1]
+    backwards = text[: end - _MAX_HOLD - 1 : -1] if end > _MAX_HOLD else text[::-1]  # its last _MAX_HOLD
     cut = end - _NON_SPACE.match(backwards).end()  # type: ignore[union-attr]  # \S* always matches
     lower = text.lower()
     if "bearer" in lower or "x-api-key" in lower:  # a labelled credential may be under way
