@@ -246,6 +246,11 @@ def test_streamed_text_goes_out_word_by_word_not_at_the_end():
     assert released == ["The ", "tide ", "", "turns ", "", "slowly."]
 
 
+def test_a_bearer_label_waits_for_its_token_however_short_the_pieces():
+    released = _streamed(["Bearer", " ", "abcdefgh", "ij", " ok"])
+    assert released == ["", "", "", "", f"Bearer {REDACTED} ", "ok"]
+
+
 def test_a_recorded_thought_streamed_in_pieces_never_shows_a_split_key(canary: None):
     with wb.record("Stream a thought") as rec:
         rec.think_stream(["The key is sk-an", "t-api03-CANARY-012345", "6789abcdefghijklmnop, kept."])

@@ -48,6 +48,7 @@ _PATTERNS = (
 _SURROGATE = r"[\ud800-\udfff]"
 _SECRET_VARIABLES = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "WORKBENCH_TOKEN")
 _MIN_SECRET_CHARS = 6  # shorter values would blank out ordinary words
+_SHORTEST_PATTERN = 15  # "sk-ant-" or "Bearer " and 8 characters
 
 # The end of a text that could still become a labelled credential once more text follows.
 _LABEL_TAIL = re.compile(
@@ -69,6 +70,8 @@ class _Rules:
 
     def __init__(self, secrets: tuple[str, ...]) -> None:
         self.secrets = secrets
+        self.shortest = min((_SHORTEST_PATTERN, *(len(s) for s in secrets)))
+        """No ASCII text shorter than this can hold a credential (most ids and deltas are)."""
         literals = "".join(re.escape(s) + "|" for s in secrets)
         self.credentials = re.compile(literals + _PATTERNS)
         self.everything = re.compile(f"{literals}{_PATTERNS}|{_SURROGATE}")
@@ -77,7 +80,10 @@ class _Rules:
     def hit(self, text: str) -> bool:
         """Whether :attr:`everything` may match ``text``; substring tests, several times faster than
         the regular expression on text that has nothing to scrub (nearly all of it)."""
-        if not text.isascii() and _SURROGATES.search(text):
+        if text.isascii():
+            if len(text) < self.shortest:
+                return False
+        elif _SURROGATES.search(text):
             return True
         if "sk-ant-" in text:
             return True
@@ -196,10 +202,13 @@ class StreamScrubber:
 
     def feed(self, piece: str) -> str:
         """The part of everything fed so far that can go out now, scrubbed (often all of it, or "")."""
-        text = self._pending + piece
-        cut = _safe_cut(text, self._rules)
+        text, rules = self._pending + piece, self._rules
+        hit = rules.hit(text)  # False: no part of the text holds anything to scrub either
+        cut = _safe_cut(text, rules, hit)
         self._pending = text[cut:]
-        return _scrub(text[:cut], self._rules) if cut else ""
+        if not cut:
+            return ""
+        return rules.everything.sub(_replacement, text[:cut]) if hit else text[:cut]
 
     def flush(self) -> str:
         """The rest, scrubbed: the block has ended."""
@@ -207,18 +216,13 @@ class StreamScrubber:
         return _scrub(text, self._rules) if text else ""
 
 
-def _safe_cut(text: str, rules: _Rules) -> int:
+def _safe_cut(text: str, rules: _Rules, hit: bool) -> int:
     """The last position of ``text`` at which it can be cut and scrubbed in two parts, whatever follows."""
     end = len(text)
     # The trailing run of non-space characters may still grow into a key (bounded: past it,
     # a key already under way is caught below as a match that reaches the end).
     backwards = text[: end - _MAX_HOLD - 1 : -1] if end > _MAX_HOLD else text[::-1]  # its last _MAX_HOLD
     cut = end - _NON_SPACE.match(backwards).end()  # type: ignore[union-attr]  # \S* always matches
-    lower = text.lower()
-    if "bearer" in lower or "x-api-key" in lower:  # a labelled credential may be under way
-        label = _LABEL_TAIL.search(text)
-        if label is not None:
-            cut = min(cut, label.start())
     for secret in rules.secrets:  # the end of the text is the start of a known secret
         first, start = secret[0], max(0, end - len(secret) + 1)
         while (start := text.find(first, start, cut)) >= 0:
@@ -226,7 +230,12 @@ def _safe_cut(text: str, rules: _Rules) -> int:
                 cut = start
                 break
             start += 1
-    if not rules.hit(text):
+    lower = text.lower()
+    if "bearer" in lower or "x-api-key" in lower:  # a labelled credential may be under way
+        label = _LABEL_TAIL.search(text)
+        if label is not None:
+            cut = min(cut, label.start())
+    if not hit:  # nothing to scrub in the text, so no credential to cut through
         return cut
     for match in rules.everything.finditer(text):  # never cut through a credential
         if match.start() < cut < match.end() or (match.start() < cut and match.end() == end):
