@@ -450,3 +450,29 @@ async def test_a_real_browser_event_source_follows_and_resumes(jp_fetch, jp_base
     # event the page had, mid-run; nothing was lost or repeated across the cut.
     assert len(seen) == 2 and seen[0] is None and opens[0] == 0
     assert seen[1] == str(opens[1]) and 20 <= opens[1] < len(events)
+
+
+async def test_no_credential_reaches_a_stream_the_store_or_the_log(
+    jp_fetch, jp_base_url, port, token, ext, store_path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    """A canary key (environment) and the server's own token in the task: scrubbed from every output."""
+    from test_redaction import GENERIC_TYPES, KEY, assert_scrubbed
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    caplog.set_level("DEBUG")
+    run_info = await start(jp_fetch, f"Write notes about {KEY} and {token}")
+    run = ext.service.get(ext.principal(User("me")), run_info["id"])
+    auth = {"Authorization": f"token {token}"}
+    stream = await raw_get(port, events_path(jp_base_url, run.id), auth)
+    reference = await raw_get(port, events_path(jp_base_url, run.id, "profile=reference"), auth)
+    await asyncio.wait_for(run.wait_async(), 30)
+    bodies = [(await jp_fetch(*API, *path)).body for path in (("runs",), ("runs", run.id), ("runs", run.id, "log"))]
+    assert stream.status == 200 and stream.ended and b"[redacted]" in stream.body
+    for blob in (stream.body, reference.body, *bodies):
+        assert KEY.encode() not in blob and token.encode() not in blob
+    assert_scrubbed(list(run.events), GENERIC_TYPES)
+    assert [e.id for e in run.events if token in e.to_json()] == []
+    assert ext.service.store.flush()
+    stored = b"".join(p.read_bytes() for p in store_path.parent.glob(store_path.name + "*"))
+    assert KEY.encode() not in stored and token.encode() not in stored
+    assert KEY not in caplog.text and token not in caplog.text

@@ -33,7 +33,7 @@ from . import events as ev
 from ._follow import Backoff, FollowStats, follow_events
 from ._runtime import background_loop, running_loop
 from .errors import ServerError, UserError
-from .redact import get_logger
+from .redact import get_logger, register_secret
 from .reducer import RunState
 from .run import Run
 from .tools import BUILTIN_TOOLS
@@ -64,6 +64,7 @@ class Connection:
         self.kind: Kind = kind
         self._token = token or None
         self.ssl_context = ssl_context
+        register_secret(self._token)  # no event or log line of this process may show it
 
     def headers(self) -> dict[str, str]:
         if not self._token:

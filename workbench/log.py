@@ -21,6 +21,7 @@ from typing import AsyncIterator, Callable, Iterable, Sequence
 from . import events as ev
 from ._runtime import running_loop
 from .errors import UserError
+from .redact import refresh_secrets, scrub
 
 __all__ = ["RunLog", "LogClosed"]
 
@@ -48,11 +49,18 @@ class RunLog:
         run, however many streams send it."""
         # Replaced, never mutated, so _push can iterate while a listener changes it.
         self._listeners: tuple[Callable[[ev.Event], None], ...] = (on_append,) if on_append else ()
+        refresh_secrets()  # a key set in the environment since the last run is scrubbed from this one
 
     # --- writing -----------------------------------------------------------------------
 
     def append(self, data: ev.EventData, *, ts: str | None = None) -> ev.Event:
-        """Wrap ``data`` in the next envelope, store it and wake subscribers."""
+        """Wrap ``data`` in the next envelope, store it and wake subscribers.
+
+        Every string in ``data`` is scrubbed first (:func:`workbench.redact.scrub`): no credential
+        the process knows reaches a subscriber, a stream, a file or a store, and no event fails
+        to encode.
+        """
+        data = scrub(data)
         with self._lock:
             if self._closed:
                 raise LogClosed(f"run {self.run_id} has ended; no event can follow its terminal event")
@@ -61,9 +69,13 @@ class RunLog:
         return event
 
     def extend(self, events: Iterable[ev.Event]) -> None:
-        """Add already-built events (from a run file or a store); their ids must continue the log."""
+        """Add already-built events (from a run file or a store); their ids must continue the log.
+
+        They are scrubbed as :meth:`append` scrubs: a file from elsewhere may carry a credential.
+        """
         with self._lock:
             for event in events:
+                event = scrub(event)
                 if self._closed:
                     raise LogClosed(f"run {self.run_id}: event {event.id} follows the terminal event")
                 if event.id != len(self._events) + 1:

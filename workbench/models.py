@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable
 import anthropic
 import httpx2
 
-from .redact import get_logger
+from .redact import get_logger, register_secret
 from .errors import UserError
 from .options import RunOptions
 
@@ -30,6 +30,7 @@ __all__ = [
 ]
 
 log = get_logger("workbench")
+get_logger("anthropic._base_client")  # at DEBUG the SDK logs whole requests: tasks, tool results
 
 SIMULATED = "simulated"
 DEFAULT_CLAUDE_MODEL = "claude-sonnet-4-6"
@@ -144,6 +145,8 @@ def make_client(model: str, options: RunOptions, *, on_retry: RetryObserver | No
             "for a gateway), or use model='simulated' to run offline"
         )
     client = anthropic.AsyncAnthropic(max_retries=options.sdk_max_retries, middleware=middleware)
+    for credential in (client.api_key, client.auth_token):  # wherever the SDK found them
+        register_secret(credential)
     return ModelClient(client, model, simulated=False)
 
 

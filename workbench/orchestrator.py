@@ -30,7 +30,7 @@ from .errors import LimitExceeded, RunFailed, ToolError
 from .log import RunLog
 from .models import ModelClient, thinking_param
 from .options import RunOptions
-from .redact import get_logger, redact
+from .redact import StreamScrubber, get_logger, redact
 from .tools import Tool, ToolContext, ToolOutcome, call_tool, tool_by_name
 
 __all__ = ["RunConfig", "Orchestrator", "STRATEGIES"]
@@ -338,6 +338,8 @@ class Orchestrator:
     async def _stream(self, params: dict[str, Any], phase_id: str | None, iteration: int) -> Any:
         """Stream one answer, emitting deltas as they come and whole steps as blocks end."""
         step_ids: dict[int, str] = {}
+        # One per streamed block: a credential split across deltas is held back until it is whole.
+        scrubbers: dict[int, StreamScrubber] = {}
         emit = self.log.append
         async with self.client.client.messages.stream(**params) as stream:
             async for event in stream:
@@ -345,19 +347,26 @@ class Orchestrator:
                 if kind == "content_block_delta":
                     delta = event.delta
                     if delta.type == "text_delta":
-                        emit(ev.TextDeltaData(step_id=step_ids[event.index], delta=delta.text, phase_id=phase_id))
+                        if piece := scrubbers[event.index].feed(delta.text):
+                            emit(ev.TextDeltaData(step_id=step_ids[event.index], delta=piece, phase_id=phase_id))
                     elif delta.type == "thinking_delta":
-                        emit(ev.ThinkingDeltaData(step_id=step_ids[event.index], delta=delta.thinking, phase_id=phase_id))
+                        if piece := scrubbers[event.index].feed(delta.thinking):
+                            emit(ev.ThinkingDeltaData(step_id=step_ids[event.index], delta=piece, phase_id=phase_id))
                 elif kind == "content_block_start":
                     if event.content_block.type in ("thinking", "redacted_thinking", "text"):
                         step_ids[event.index] = self._next_step_id()
+                        scrubbers[event.index] = StreamScrubber()
                 elif kind == "content_block_stop":
                     block = event.content_block
                     if block.type == "thinking":
+                        if rest := scrubbers[event.index].flush():
+                            emit(ev.ThinkingDeltaData(step_id=step_ids[event.index], delta=rest, phase_id=phase_id))
                         emit(ev.ThinkingData(thought=block.thinking, iteration=iteration, step_id=step_ids[event.index], phase_id=phase_id))
                     elif block.type == "redacted_thinking":
                         emit(ev.ThinkingData(thought="", iteration=iteration, step_id=step_ids[event.index], phase_id=phase_id, redacted=True))
                     elif block.type == "text":
+                        if rest := scrubbers[event.index].flush():
+                            emit(ev.TextDeltaData(step_id=step_ids[event.index], delta=rest, phase_id=phase_id))
                         emit(ev.MessageData(step_id=step_ids[event.index], text=block.text, phase_id=phase_id))
             message = await stream.get_final_message()
         if message.stop_reason is None:

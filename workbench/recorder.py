@@ -28,7 +28,7 @@ from typing import Any, Iterator, Sequence
 
 from . import events as ev
 from .errors import UserError
-from .redact import redact
+from .redact import StreamScrubber, redact
 from .run import Run, new_run_id
 
 __all__ = ["Recorder", "ToolCallRecord", "PhaseRecord", "record"]
@@ -111,9 +111,13 @@ class Recorder:
         step_id = self._step_id()
         self._iteration += 1
         text = []
+        scrubber = StreamScrubber()  # a credential split across pieces is held back until it is whole
         for piece in pieces:
             text.append(piece)
-            self._emit(ev.ThinkingDeltaData(step_id=step_id, delta=piece, phase_id=self._phase_id))
+            if released := scrubber.feed(piece):
+                self._emit(ev.ThinkingDeltaData(step_id=step_id, delta=released, phase_id=self._phase_id))
+        if rest := scrubber.flush():
+            self._emit(ev.ThinkingDeltaData(step_id=step_id, delta=rest, phase_id=self._phase_id))
         self._emit(ev.ThinkingData(thought="".join(text), iteration=self._iteration, step_id=step_id, phase_id=self._phase_id))
         return step_id
 

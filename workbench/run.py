@@ -13,6 +13,7 @@ from . import events as ev
 from ._runtime import running_loop
 from .errors import RunFailed, UserError
 from .log import RunLog
+from .redact import scrub
 from .reducer import RunState, _apply, initial_state
 from .runfile import RunHeader, read_run_file, write_run_file
 
@@ -48,7 +49,7 @@ class Run:
         owner: str | None = None,
     ) -> None:
         self.id = run_id
-        self.task = task
+        self.task = scrub(task)  # as its events show it (summaries, stores, run file headers)
         self.model = model
         self.strategy = strategy
         self.created_at = created_at

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 from typing import Callable, Mapping
 
+from .redact import register_secret
 from .service import Principal
 
 __all__ = ["Authenticator", "OWNER", "open_access", "single_token", "token_table"]
@@ -44,6 +45,8 @@ def token_table(tokens: Mapping[str, Principal]) -> Authenticator:
     """
     if not tokens or any(not isinstance(t, str) or not t for t in tokens):
         raise ValueError("every token must be a non-empty string")
+    for token in tokens:
+        register_secret(token)  # no event or log line may show it
     table = [(hashlib.sha256(t.encode()).digest(), p) for t, p in tokens.items()]
 
     def authenticate(token: str | None) -> Principal | None:

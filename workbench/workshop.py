@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .redact import register_secret
 from .service import Principal
 
 __all__ = ["Workshop", "load_workshop", "token_sha256"]
@@ -92,6 +93,7 @@ def _entry(raw: Any, index: int, where: str) -> tuple[str, Principal]:
         if not isinstance(token, str) or len(token) < MIN_TOKEN_CHARS:
             raise UserError(f"{where}: {name}: a token needs at least {MIN_TOKEN_CHARS} characters")
         digest = token_sha256(token)
+        register_secret(token)  # read in plain text: no event or log line may show it
     if not isinstance(digest, str) or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest.lower()):
         raise UserError(f"{where}: {name}: token_sha256 must be 64 hex digits")
     return digest.lower(), Principal(name.strip(), role)

@@ -18,6 +18,7 @@ from jupyter_server.auth.identity import (
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, List, TraitError, Unicode, default, validate
 
+from ..redact import register_secret
 from ..service import Principal, RunService
 from ..store import StoreInUse, describe
 from ..tools import BUILTIN_TOOLS
@@ -108,6 +109,7 @@ class WorkbenchApp(ExtensionApp):
         # each run on the loop of the request that asks, which is the server's loop.
         self.streams: set[Any] = set()
         """The event streams being served right now (their handlers); tests check it empties."""
+        register_secret(getattr(self.serverapp.identity_provider, "token", None))  # never in an event
         self._open_service()
 
     def _open_service(self) -> None:
