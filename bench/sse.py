@@ -51,8 +51,10 @@ Figures per server and subscriber count:
   the stalls of its event loop (turns that kept a 5 ms sleeper waiting 30 ms more or longer).
 
 When a target is missed (or with ``--profile``), the extension is run again under cProfile, then
-with a what-if change made inside its server process only: ``gc.unfreeze()``, as if
-``WorkbenchApp.freeze_startup_objects`` were off, to show what that default is worth.
+with what-if changes made inside its server process only, cumulative: streams that send each
+event as it is appended instead of once the store has committed it (what durable streaming
+costs), then ``gc.unfreeze()``, as if ``WorkbenchApp.freeze_startup_objects`` were off, to show
+what that default is worth.
 
 This is a benchmark, not a test: it prints figures, says plainly when a target is missed, and
 exits 0 either way (1 only if something misbehaved: a lost, repeated or reordered event, a stream
@@ -396,6 +398,8 @@ class ExtHost(Host):
         self.datas = [ev.parse_event(x).data for _, x in feed]  # type: ignore[union-attr]
         self.ext = ext
         self.loop = loop
+        self.durable = True
+        """Streams send an event once the store has it, as shipped; a what-if turns it off."""
         self.runs: dict[str, Any] = {}
 
     def create(self) -> str:
@@ -415,6 +419,8 @@ class ExtHost(Host):
         run._canceller = canceller
         service._live[run.id] = run  # what RunService.create does after start_run
         service.store.add(run)
+        if not self.durable:  # what-if: streams send each event as it is appended, not once it is stored
+            run.log._published = None
         self.runs[run.id] = run
         return run.id
 
@@ -492,6 +498,8 @@ def serve_main(kind: str, feed_path: str, port: int, token: str, tmp: str) -> No
             elif cmd == "experiment":  # what-if changes, in this bench process only, for the report
                 if msg["what"] == "unfreeze":
                     gc.unfreeze()  # as if WorkbenchApp.freeze_startup_objects were False
+                elif msg["what"] == "undurable":
+                    host.durable = False
                 emit({"seq": seq, "ok": True})
             elif cmd == "gc_pauses":  # since the last time asked, with the loop's stalls
                 pauses, late = gc_pauses[:], stalls[:]
@@ -1434,6 +1442,8 @@ def isolate(tmp: Path) -> None:
 
 
 WHAT_IFS = (
+    ("undurable", "streams send events as they are appended, not once the store has them (what waiting for the "
+                  "store costs)"),
     ("unfreeze", "freeze_startup_objects off (gc.unfreeze(): full collections walk the server's start-up objects again)"),
 )
 """What-if changes made inside the extension's server process (never in the package), cumulative."""

@@ -19,6 +19,7 @@ import workbench as wb
 from workbench import _discovery, client, sse
 from workbench._follow import Backoff, SseParser
 from workbench.contract import contract_violations
+from workbench.errors import UserError
 from workbench.events import parse_event
 from workbench.run import Run
 from servers import LoopThread, start_app, start_server
@@ -485,3 +486,19 @@ def test_a_jupyter_url_is_recognised_by_probing(monkeypatch: pytest.MonkeyPatch)
     finally:
         thread.run(runner.cleanup())
         thread.close()
+
+
+def test_runs_lists_the_newest_or_follows_every_page(remote: Remote, monkeypatch: pytest.MonkeyPatch):
+    wb.connect(remote.root, token=TOKEN)
+    started = []
+    for i in range(5):
+        run = wb.run(f"Haiku {i}", strategy="react")
+        run.wait(30)
+        started.append(run.id)
+    newest_first = started[::-1]
+    monkeypatch.setattr(client, "RUNS_PAGE", 2)  # five runs: three pages
+    assert [s["id"] for s in wb.runs(limit=None)] == newest_first
+    assert [s["id"] for s in wb.runs(limit=3)] == newest_first[:3]
+    assert [s["id"] for s in wb.runs()] == newest_first
+    with pytest.raises(UserError, match="limit must be a positive whole number"):
+        wb.runs(limit=0)

@@ -499,3 +499,29 @@ async def test_the_run_file_from_log(server: Server, tmp_path: Path):
     assert stream.body == b"retry: 2000\n\n" + frames_of(events)  # the stream and the file are one log
     detail = (await server.request("GET", f"/runs/{created['id']}")).json()
     assert wb.load(path).state.to_dict() == detail["state"]
+
+
+async def test_the_run_list_comes_in_pages_newest_first(server: Server):
+    started = [await server.start(task=f"Haiku {i}") for i in range(5)]
+    for run in started:
+        await ended(server, run["id"])
+    bob_run = await server.start("bob", task="Bob's task")
+    pages, before = [], None
+    while True:
+        reply = await server.request("GET", "/runs", params={"limit": "2", **({"before": before} if before else {})})
+        assert reply.status == 200 and set(reply.json()) == {"runs", "next"}
+        pages.append([r["id"] for r in reply.json()["runs"]])
+        before = reply.json()["next"]
+        if before is None:
+            break
+    newest_first = [r["id"] for r in reversed(started)]
+    assert pages == [newest_first[0:2], newest_first[2:4], newest_first[4:5]]
+    whole = (await server.request("GET", "/runs")).json()  # the default page holds them all
+    assert [r["id"] for r in whole["runs"]] == newest_first and whole["next"] is None
+    for bad in ("0", "1001", "two", "-1", "1e3"):
+        assert_error(await server.request("GET", "/runs", params={"limit": bad}), 400, "invalid_request", "limit must be")
+    # A cursor that is not one of the caller's runs (unknown, or someone else's) is refused the same way.
+    for cursor in (UNKNOWN, bob_run["id"]):
+        reply = await server.request("GET", "/runs", params={"before": cursor})
+        assert_error(reply, 400, "invalid_request", "before must be the id of a run in your list")
+        assert b"Bob" not in reply.body

@@ -76,7 +76,7 @@ async def post_runs(server: Served, body: bytes) -> tuple[int, Any]:
 async def test_infinity_in_a_request_body_is_a_400_naming_the_option(served: Served, name: str, message: str):
     body = b'{"task": "Write a haiku", "model": "simulated", "options": {"%s": 1e400}}' % name.encode()
     assert await post_runs(served, body) == (400, {"error": {"type": "invalid_request", "message": message}})
-    assert served.service.list(OWNER) == []
+    assert served.service.list(OWNER)["runs"] == []
 
 
 async def test_http_clients_may_set_every_option_but_server_paths_in_either_spelling(served: Served):

@@ -106,7 +106,7 @@ async def test_a_token_in_the_url_is_only_taken_on_event_streams(servers, http):
                                     json=QUICK) as r:
                 assert (r.status, await r.json()) == (401, refused), (method, path, headers)
                 assert r.headers["WWW-Authenticate"].startswith("Bearer")
-    assert [s["id"] for s in served.service.list(Principal("owner"))] == [run_id]  # nothing started
+    assert [s["id"] for s in served.service.list(Principal("owner"))["runs"]] == [run_id]  # nothing started
     assert not served.service.get(Principal("owner"), run_id).done  # nor cancelled
 
 
@@ -203,7 +203,7 @@ async def test_without_a_token_a_page_on_another_site_can_neither_start_nor_canc
         # JSON from another origin is refused too (a browser would have asked first, and been told no).
         async with http.post(served.api + path, json=QUICK, headers={"Origin": "http://127.0.0.1:1"}) as r:
             assert (r.status, await r.json()) == (403, foreign_origin("http://127.0.0.1:1"))
-    assert [s["id"] for s in served.service.list(Principal("owner"))] == [run_id]  # nothing started
+    assert [s["id"] for s in served.service.list(Principal("owner"))["runs"]] == [run_id]  # nothing started
     assert not served.service.get(Principal("owner"), run_id).done  # nor cancelled
 
     # JSON, with no Origin (a script, the kernel's client) or the server's own, is served.
@@ -251,7 +251,7 @@ async def test_with_a_token_posts_must_be_json_from_an_allowed_origin(servers, h
     for origin in (allowed, served.root):
         async with http.post(served.api + "/runs", json=QUICK, headers={"Origin": origin, **bearer()}) as r:
             assert r.status == 201, origin
-    assert len(served.service.list(Principal("owner"))) == 2
+    assert len(served.service.list(Principal("owner"))["runs"]) == 2
 
 
 # --- bytes aiohttp's parser refuses, and bytes that are not UTF-8 ------------------------------------

@@ -159,7 +159,7 @@ async def test_posts_must_be_json_from_the_server_s_origin_and_tokens_go_in_the_
             assert r.status == 403 and refusal(await r.json(), "forbidden", "--cors-origin")
         async with http.post(workshop.api + path, json=QUICK, params={"token": INSTRUCTOR}) as r:
             assert r.status == 401 and refusal(await r.json(), "unauthorized", "'Authorization: Bearer <token>'")
-    assert [r["id"] for r in workshop.service.list(Principal("ines", "instructor"))] == [run_id]
+    assert [r["id"] for r in workshop.service.list(Principal("ines", "instructor"))["runs"]] == [run_id]
     assert not workshop.service.get(Principal("ines", "instructor"), run_id).done
     async with http.post(f"{workshop.api}/runs/{run_id}/cancel", headers={"Origin": workshop.root,
                          "Content-Type": "application/json", **bearer(INSTRUCTOR)}) as r:

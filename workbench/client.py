@@ -131,11 +131,29 @@ def current() -> Connection | None:
     return _current
 
 
-def runs() -> list[dict[str, Any]]:
-    """The summaries of the runs the server lets you see, newest first."""
+def runs(limit: int | None = 100) -> list[dict[str, Any]]:
+    """The summaries of the runs the server lets you see, newest first: the ``limit`` newest
+    (``None``: all of them, fetched a page at a time)."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise UserError(f"limit must be a positive whole number or None (all runs), not {limit!r}")
     connection = _require("wb.runs()")
-    body = _call(_json(connection, "GET", "/runs", expect=200))
-    return list(body.get("runs", [])) if isinstance(body, dict) else []
+    found: list[dict[str, Any]] = []
+    before: str | None = None
+    while limit is None or len(found) < limit:
+        page = RUNS_PAGE if limit is None else min(RUNS_PAGE, limit - len(found))
+        query = f"?limit={page}" + (f"&before={quote(before, safe='')}" if before else "")
+        body = _call(_json(connection, "GET", f"/runs{query}", expect=200))
+        if not isinstance(body, dict):
+            break
+        found += list(body.get("runs", []))
+        before = body.get("next")
+        if not isinstance(before, str):  # the last page (or a server that does not page)
+            break
+    return found
+
+
+RUNS_PAGE = 500
+"""Summaries asked for at once by :func:`runs`."""
 
 
 def attach(run_id: str) -> "RemoteRun":
