@@ -32,8 +32,9 @@ log = get_logger("workbench.server")
 FINISHED_CACHE_SIZE = 32
 """Finished runs kept in memory after being read back from the store, at most."""
 
-FINISHED_CACHE_BYTES = 32 * 2**20
-"""And at most this many bytes of their events (as JSON), so a few huge runs cannot fill the memory."""
+FINISHED_CACHE_BYTES = 8 * 2**20
+"""And at most this many bytes of their events as JSON (in memory, as objects, they take about ten
+times that: some 80 MB), so a few huge runs cannot fill the memory."""
 
 RUN_FILE_BATCH = 1000
 """Event lines of a run file written together: a download is a few writes, not one per event."""
