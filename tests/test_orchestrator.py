@@ -208,6 +208,19 @@ async def test_retries_give_up_with_an_error_naming_the_cause(tmp_path: Path):
     assert "failed 3 times" in last.data.error.message and "mid-stream overloaded_error" in last.data.error.message
 
 
+async def test_the_backoff_doubles_up_to_a_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from workbench import orchestrator
+
+    monkeypatch.setattr(orchestrator, "MAX_RETRY_WAIT", 0.04)  # as 120 s is to a 60 s retryDelay, scaled down
+    faults = [{"request": n, "kind": "midstream_error"} for n in range(1, 6)]
+    run = await run_to_end(model="simulated", options={"scenario": scenario(tmp_path), "faults": faults,
+                                                       "retryDelay": 0.01, "maxRetries": 5})
+    delays = [e.data.delay_ms for e in run.events if e.type == "model:retry"]
+    caps = [10, 20, 40, 40, 40]  # each delay is its backoff times a jitter of 0.5 to 1
+    assert len(delays) == 5 and all(cap / 2 <= d <= cap for d, cap in zip(delays, caps)), delays
+    assert run.state.status == "complete"
+
+
 async def test_a_claude_model_through_anthropic_base_url_survives_every_fault(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A server that speaks the Anthropic API over a real socket, with every kind of fault."""
     key = "sk-ant-api03-test-key-that-must-never-leak-0123456789"

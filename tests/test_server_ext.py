@@ -476,3 +476,39 @@ async def test_no_credential_reaches_a_stream_the_store_or_the_log(
     stored = b"".join(p.read_bytes() for p in store_path.parent.glob(store_path.name + "*"))
     assert KEY.encode() not in stored and token.encode() not in stored
     assert KEY not in caplog.text and token not in caplog.text
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0, reason="needs a tmpfs (root)")
+class TestAStoreOnAFullDisk:
+    """A server started on a full disk answers in JSON (not Jupyter's HTML 404) and serves once space is back."""
+
+    @pytest.fixture
+    def disk(self, tmp_path: Path) -> Iterator[Any]:
+        from disk import SmallDisk
+
+        small = SmallDisk(tmp_path / "disk")
+        assert small.mounted
+        store = RunStore(small.path / "runs.db")  # a store with a run in it, then no space left
+        store.close()
+        small.fill()
+        yield small
+        small.free()
+        small.close()
+
+    @pytest.fixture
+    def store_path(self, disk: Any) -> Path:
+        return disk.path / "runs.db"
+
+    async def test_routes_answer_503_in_json_until_space_is_back(self, jp_fetch, ext, disk):
+        assert ext.service is None
+        refused = assert_error(await jp_fetch(*API, "runs", raise_error=False), 503, "unavailable",
+                               "cannot open its run store")
+        assert "disk full" in refused["message"] and str(disk.path) not in refused["message"]
+        assert_error(await jp_fetch(*API, "runs", method="POST", body=json.dumps({"task": "t"}), raise_error=False),
+                     503, "unavailable")
+        disk.free()
+        ext._reopen_after = 0.0  # as when REOPEN_SECONDS have passed
+        assert body(await jp_fetch(*API, "runs")) == {"runs": [], "next": None}
+        run = await start(jp_fetch, options={"pace": 0})
+        await until(lambda: ext.service is not None and ext.service.get(ext.principal(User("me")), run["id"]).done,
+                    what="the run to end")

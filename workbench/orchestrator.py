@@ -35,6 +35,9 @@ from .tools import Tool, ToolContext, ToolOutcome, call_tool, tool_by_name
 
 __all__ = ["RunConfig", "Orchestrator", "STRATEGIES"]
 
+MAX_RETRY_WAIT = 120.0
+"""Seconds between two attempts of a failed model call at most, however often it doubled."""
+
 log = get_logger("workbench")
 
 Strategy = Literal["plan", "react"]
@@ -324,7 +327,9 @@ class Orchestrator:
                         "model_error",
                         f"the model call failed {attempt} times; last failure: {reason}",
                     ) from exc
-                delay = self.options.retry_delay * (2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+                # Doubling, capped: twenty retries of a 60 s delay would otherwise wait for days.
+                backoff = min(self.options.retry_delay * 2 ** (attempt - 1), MAX_RETRY_WAIT)
+                delay = backoff * (0.5 + random.random() / 2)
                 self._emit(ev.ModelRetryData(attempt=attempt, reason=redact(reason), delay_ms=round(delay * 1000, 3)))
                 attempt += 1
                 await asyncio.sleep(delay)
