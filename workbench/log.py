@@ -217,14 +217,20 @@ class RunLog:
 
 def _wake_all(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]) -> None:
     here = running_loop()  # once, not per waiter: a run may have a thousand streams waiting
+    elsewhere: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
     for loop, future in waiters:
         if loop is here:
             if not future.done():
                 future.set_result(None)
         elif not loop.is_closed():
-            loop.call_soon_threadsafe(_resolve, future)
+            elsewhere.setdefault(loop, []).append(future)
+    for loop, futures in elsewhere.items():
+        # One hand-over per loop, not per waiter: a store's thread publishing to a thousand
+        # streams would otherwise wake their loop a thousand times.
+        loop.call_soon_threadsafe(_resolve_all, futures)
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+def _resolve_all(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_result(None)
