@@ -15,7 +15,7 @@ from workbench.store import RunStore
 class SmallDisk:
     """``path`` is the disk's folder; ``fill()`` leaves no space on it, ``free()`` gives it back."""
 
-    def __init__(self, path: Path, size_kib: int = 4096) -> None:
+    def __init__(self, path: Path, size_kib: int = 16384) -> None:  # room for a WAL of 1,000 pages
         self.path = path
         path.mkdir(parents=True, exist_ok=True)
         self.mounted = _mount_tmpfs(path, size_kib)
