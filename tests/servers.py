@@ -7,9 +7,10 @@ import asyncio
 import json
 import ssl
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Coroutine, Iterable, Mapping, TypeVar
+from typing import Any, Callable, Coroutine, Iterable, Mapping, TypeVar
 
 from aiohttp import web
 
@@ -69,6 +70,15 @@ async def start_app(app: web.Application, ssl_context: ssl.SSLContext | None = N
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context).start()
     return runner, runner.addresses[0][1]
+
+
+async def until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> None:
+    """Wait, polling, until ``predicate()`` is true; an AssertionError naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
 
 
 class LoopThread:

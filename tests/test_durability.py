@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 
 from disk import SmallDisk
-from servers import frames_of, raw_get, start_server
+from servers import frames_of, raw_get, start_server, until
 from test_store import make_run
 from workbench import events as ev
 from workbench import sse
@@ -40,14 +40,6 @@ def disk(tmp_path: Path) -> Iterator[SmallDisk]:
     yield small
     small.free()
     small.close()
-
-
-async def until(predicate: Callable[[], Any], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 def text_run(run_id: str, pieces: int, size: int) -> list[ev.EventData]:
@@ -127,16 +119,16 @@ async def test_while_the_disk_is_full_runs_stream_from_memory_and_new_runs_are_r
     run = service.create(ADA, {**LONG, "strategy": "plan", "options": {"pace": 300}})
     received: list[bytes] = []
     reading = asyncio.ensure_future(_collect(sse.run_stream(run.log, heartbeat=60), received))
-    await until(lambda: run.log.published > 20, "the first stored events")
+    await until(lambda: run.log.published > 20, what="the first stored events", timeout=15.0)
 
     disk.fill()
-    await until(lambda: service.store.problem is not None, "the store to notice the full disk")
+    await until(lambda: service.store.problem is not None, what="the store to notice the full disk", timeout=15.0)
     with pytest.raises(ApiError) as refused:
         service.create(ADA, LONG)
     assert refused.value.status == 503 and refused.value.error_type == "store_unavailable"
     assert "database or disk is full" in refused.value.message and "keep streaming" in refused.value.message
     stored_then = len(run.log) - service.store.unstored(run.id, len(run.log))
-    await until(lambda: run.log.published > stored_then + 20, "events beyond the stored ones to reach clients")
+    await until(lambda: run.log.published > stored_then + 20, what="events beyond the stored ones to reach clients", timeout=15.0)
     [listed] = service.list(ADA)["runs"]  # the refused run left nothing behind
     assert listed["id"] == run.id and listed["notStored"]["reason"] == "database or disk is full"
     assert listed["notStored"]["events"] > 0 and service.detail(ADA, run.id)["notStored"] == listed["notStored"]

@@ -44,7 +44,7 @@ from workbench.runfile import read_run_file
 from workbench.server_ext import WorkbenchApp
 from workbench.server_ext.handlers import EventsHandler
 from workbench.store import RunStore, fcntl
-from servers import frames_of, raw_get, without_keepalives
+from servers import frames_of, raw_get, until, without_keepalives
 
 API = ("workbench", "api")
 
@@ -111,14 +111,6 @@ async def start(fetch: Any, task: str = "Write a haiku about tides", **fields: A
     response = await fetch(*API, "runs", method="POST", body=json.dumps({"task": task, "model": "simulated", **fields}))
     assert response.code == 201, response.body
     return body(response)
-
-
-async def until(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 def events_path(base_url: str, run_id: str, query: str = "") -> str:
