@@ -211,8 +211,8 @@ class PipelineResult:
 
 async def pipeline_once(scenario: Path, workspace: Path, *, keep_run: bool = False) -> PipelineResult:
     global _recorder
-    from workbench import events as ev
-    from workbench.launch import start_run
+    from workbench.core import events as ev
+    from workbench.agent.launch import start_run
 
     loop = asyncio.get_running_loop()
     terminal_at: list[float] = []
@@ -366,8 +366,8 @@ def _fold_measure(path: str, warm_path: str, mode: str) -> dict[str, Any]:
     import resource
     import tracemalloc
 
-    from workbench.reducer import fold
-    from workbench.runfile import iter_run_file
+    from workbench.core.reducer import fold
+    from workbench.core.runfile import iter_run_file
 
     _, warm = iter_run_file(warm_path)  # warm-up: imports, lazy schema building, code paths
     fold(warm)
@@ -467,7 +467,7 @@ def _group(filename: str) -> str:
 async def measure_pipeline_and_sdk(
     mode: Mode, tmp: Path, scenario: Path
 ) -> tuple[list[PipelineResult], list[BareResult], PipelineResult]:
-    from workbench.contract import contract_violations
+    from workbench.core.contract import contract_violations
 
     # Warm-up: one pipeline run (checked against the contract) and one bare replay.
     warm = await pipeline_once(scenario, tmp / "ws-warm", keep_run=True)
@@ -515,8 +515,8 @@ def bench(mode: Mode, tmp: Path, quick: bool, profile: bool) -> int:
     started = time.perf_counter()
     isolate_environment(tmp)
     install_recorder()
-    from workbench.contract import contract_violations
-    from workbench.runfile import read_run_file, write_run_file
+    from workbench.core.contract import contract_violations
+    from workbench.core.runfile import read_run_file, write_run_file
 
     print(f"Agent Workbench engine benchmark ({mode.name} mode)")
     print(f"machine: {machine()}")

@@ -14,7 +14,7 @@ sleeps while measuring):
    on 127.0.0.1 with a token; subscribers ``GET /workbench/api/runs/{id}/events`` with
    ``Authorization: token …``. The stream takes the extension's whole path: Jupyter's
    authentication and authorization, ``RunService.get``, ``EventsHandler`` and
-   ``workbench.sse.run_stream`` over the run's ``RunLog``; the store follows the log as it does
+   ``workbench.serving.sse.run_stream`` over the run's ``RunLog``; the store follows the log as it does
    for every run. The run is fed by a deterministic feeder in the server process, on the
    server's event loop (where a real run's orchestrator would be): a ``Run`` owned by the
    server's user is registered with the service as ``RunService.create`` does (``_live`` and
@@ -219,8 +219,8 @@ def build_feed(path: Path, count: int) -> dict[str, Any]:
     renumbered 1..count under one run id.
     """
     import workbench as wb
-    from workbench import events as ev
-    from workbench.run import new_run_id
+    from workbench.core import events as ev
+    from workbench.core.handle import new_run_id
 
     datas: list[Any] = []
     terminal = None
@@ -392,7 +392,7 @@ class ExtHost(Host):
     """Runs registered with the extension's ``RunService`` and fed by the bench."""
 
     def __init__(self, feed: list[tuple[str, str]], ext: Any, loop: Any) -> None:
-        from workbench import events as ev
+        from workbench.core import events as ev
 
         self.ev = ev
         self.datas = [ev.parse_event(x).data for _, x in feed]  # type: ignore[union-attr]
@@ -403,7 +403,7 @@ class ExtHost(Host):
         self.runs: dict[str, Any] = {}
 
     def create(self) -> str:
-        from workbench.run import Run, new_run_id
+        from workbench.core.handle import Run, new_run_id
 
         service = self.ext.service
         owner = self.ext.principal(None).name  # Jupyter's token users all map to the server's user

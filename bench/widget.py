@@ -111,7 +111,7 @@ _sinks: dict[int, Captured] = {}
 
 def install_capture() -> None:
     """Replace ``RunView.send`` (no kernel here) by keeping each message for the view that sent it."""
-    from workbench.widget import RunView
+    from workbench.notebook.widget import RunView
 
     def send(self: Any, content: dict[str, Any], buffers: Any = None) -> None:
         _sinks[id(self)].add(content)
@@ -120,7 +120,7 @@ def install_capture() -> None:
 
 
 def watch(run: Any, terminal_id: int | None = None) -> tuple[Any, Captured]:
-    from workbench.widget import RunView
+    from workbench.notebook.widget import RunView
 
     captured = Captured(terminal_id=terminal_id)
     view = RunView.__new__(RunView)
@@ -135,7 +135,7 @@ def resize(events: list[Any], n: int) -> list[Any]:
     The text of every step is unchanged, so the deltas still add up to their whole events. Ids
     are renumbered 1..n.
     """
-    from workbench.widget._wire import DELTA_TYPES
+    from workbench.notebook.widget.messages import DELTA_TYPES
 
     pieces: list[list[str] | None] = [[e.data.delta] if e.type in DELTA_TYPES else None for e in events]
     change = n - len(events)
@@ -193,8 +193,8 @@ class Built:
 def build_run_file(n: int, tmp: Path) -> Built:
     """A simulated run with long texts, watched live by a RunView, resized to exactly ``n`` events."""
     import workbench as wb
-    from workbench.contract import contract_violations
-    from workbench.runfile import write_run_file
+    from workbench.core.contract import contract_violations
+    from workbench.core.runfile import write_run_file
 
     # 5 phases: 1 planning block + 5 × 2 turns × (thinking + text) + a final thinking and text =
     # 23 blocks of about ``words`` one-word deltas each, plus about 60 other events.
@@ -302,7 +302,7 @@ def replay_into_view(path: Path, n: int) -> tuple[Sent, tuple[int, int], float, 
 
 def unmerged(events: Any) -> list[tuple[float, str]]:
     """The worst case for the front end: every event its own item, 2,000 a message, all at once."""
-    from workbench.widget._wire import chunked
+    from workbench.notebook.widget.messages import chunked
 
     envelopes = [e.to_dict() for e in events]
     return [(0.0, json.dumps({"kind": "events", "events": chunk}, ensure_ascii=False, separators=(",", ":")))
@@ -440,7 +440,7 @@ def render_all(cases: dict[str, tuple[list[tuple[float, str]], int]], traits: di
     """Each case ``name -> (timeline, events)`` rendered ``reps`` times, each in a fresh page."""
     from playwright.sync_api import sync_playwright
 
-    from workbench.widget.view import STATIC
+    from workbench.notebook.widget.view import STATIC
 
     files = {
         "/": ("text/html", HARNESS.encode()),

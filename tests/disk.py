@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-from workbench.store import RunStore
+from workbench.core.store import RunStore
 
 
 class SmallDisk:

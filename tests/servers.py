@@ -14,9 +14,9 @@ from typing import Any, Callable, Coroutine, Iterable, Mapping, TypeVar
 
 from aiohttp import web
 
-from workbench.server import create_app, make_runner
-from workbench.service import Principal, RunService
-from workbench.tokens import Authenticator, open_access, single_token, token_table
+from workbench.serving.standalone import create_app, make_runner
+from workbench.serving.service import Principal, RunService
+from workbench.serving.tokens import Authenticator, open_access, single_token, token_table
 
 T = TypeVar("T")
 
@@ -191,12 +191,12 @@ def read_chunks(data: bytes) -> tuple[bytes, bool]:
 
 def frames_of(events: list[Any]) -> bytes:
     """The exact SSE frames of ``events``."""
-    from workbench import sse
+    from workbench.serving import sse
 
     return b"".join(sse.encode_event(e) for e in events)
 
 
 def without_keepalives(data: bytes) -> bytes:
-    from workbench import sse
+    from workbench.serving import sse
 
     return data.replace(sse.KEEPALIVE, b"")

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from workbench.cli import main
-from workbench.contract import contract_violations
-from workbench.runfile import read_run_file
+from workbench.cli.main import main
+from workbench.core.contract import contract_violations
+from workbench.core.runfile import read_run_file
 from test_tls import make_pki
 
 
@@ -71,7 +71,7 @@ def _scenario_listing_files(tmp_path: Path) -> str:
 
 
 def test_file_names_that_are_not_utf8_are_listed_with_escapes_and_the_run_is_saved(tmp_path: Path, capsys):
-    from workbench.cli import main
+    from workbench.cli.main import main
 
     workspace = tmp_path / "ws"
     workspace.mkdir()
@@ -95,7 +95,7 @@ def test_file_names_that_are_not_utf8_are_listed_with_escapes_and_the_run_is_sav
 def test_a_terminal_that_cannot_show_the_run_still_gets_it_saved(tmp_path: Path, capsys, monkeypatch):
     import io
 
-    from workbench.cli import main
+    from workbench.cli.main import main
 
     monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO(), encoding="ascii"))  # '·' cannot be shown
     out = tmp_path / "run.jsonl"
@@ -112,7 +112,7 @@ def test_a_terminal_that_cannot_show_the_run_still_gets_it_saved(tmp_path: Path,
 
 
 def test_a_run_file_that_cannot_be_written_is_a_clear_error(tmp_path: Path, capsys):
-    from workbench.cli import main
+    from workbench.cli.main import main
 
     (tmp_path / "a_file").write_text("")
     out = tmp_path / "a_file" / "run.jsonl"
@@ -122,7 +122,7 @@ def test_a_run_file_that_cannot_be_written_is_a_clear_error(tmp_path: Path, caps
 
 
 def test_a_task_that_is_not_utf8_is_refused(capsys):
-    from workbench.cli import main
+    from workbench.cli.main import main
 
     # How Python hands over the argument b"Write a \xff haiku" on a UTF-8 system.
     assert main(["run", os.fsdecode(b"Write a \xff haiku")]) == 2
@@ -176,7 +176,7 @@ def not_serving(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, An
         seen.update(kwargs)
         return 0
 
-    monkeypatch.setattr("workbench.server.serve", fake_serve)
+    monkeypatch.setattr("workbench.serving.standalone.serve", fake_serve)
     monkeypatch.setenv("WORKBENCH_TOKEN", "t0ken-for-cli-tests")
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
     return seen

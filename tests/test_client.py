@@ -16,12 +16,13 @@ import pytest
 from aiohttp import web
 
 import workbench as wb
-from workbench import _discovery, client, sse
-from workbench._follow import Backoff, SseParser
-from workbench.contract import contract_violations
+from workbench.remote import client, discovery
+from workbench.serving import sse
+from workbench.remote.follow import Backoff, SseParser
+from workbench.core.contract import contract_violations
 from workbench.errors import UserError
-from workbench.events import parse_event
-from workbench.run import Run
+from workbench.core.events import parse_event
+from workbench.core.handle import Run
 from servers import LoopThread, start_app, start_server
 from test_reducer import sample_run
 
@@ -408,18 +409,18 @@ def fake_jupyter(token: str, kernels: list[str], base_url: str = "/", workbench:
 
 
 def test_kernel_id_comes_from_the_connection_file_name():
-    assert _discovery.kernel_id("/run/user/1000/jupyter/runtime/kernel-1b2c-3d4e.json") == "1b2c-3d4e"
+    assert discovery.kernel_id("/run/user/1000/jupyter/runtime/kernel-1b2c-3d4e.json") == "1b2c-3d4e"
     with pytest.raises(wb.UserError, match="kernel-<id>.json"):
-        _discovery.kernel_id("/tmp/something.json")
+        discovery.kernel_id("/tmp/something.json")
     with pytest.raises(wb.UserError, match="not running in a Jupyter kernel"):
-        _discovery.kernel_id()  # pytest is no kernel
+        discovery.kernel_id()  # pytest is no kernel
 
 
 def test_server_info_gives_the_root_with_its_base_url():
     info = {"url": "http://127.0.0.1:8888/user/ada/", "base_url": "/user/ada/", "token": "abc", "pid": 1}
-    assert _discovery.JupyterServer.from_info(info).root == "http://127.0.0.1:8888/user/ada/"
+    assert discovery.JupyterServer.from_info(info).root == "http://127.0.0.1:8888/user/ada/"
     info = {"url": "http://localhost:8888/", "base_url": "/", "token": ""}
-    server = _discovery.JupyterServer.from_info(info)
+    server = discovery.JupyterServer.from_info(info)
     assert server.root == "http://localhost:8888/" and "abc" not in repr(server)
 
 
@@ -429,15 +430,15 @@ async def test_find_server_asks_each_server_for_a_session_of_this_kernel():
     started = [await start_app(app) for app in apps]
     try:
         ports = [port for _, port in started]
-        stale = _discovery.JupyterServer("http://127.0.0.1:9/", "t-stale")  # its process died
+        stale = discovery.JupyterServer("http://127.0.0.1:9/", "t-stale")  # its process died
         servers = [stale,
-                   _discovery.JupyterServer(f"http://127.0.0.1:{ports[0]}/", "t-other"),
-                   _discovery.JupyterServer(f"http://127.0.0.1:{ports[1]}/user/ada/", "t-ada"),
-                   _discovery.JupyterServer(f"http://127.0.0.1:{ports[2]}/", "wrong-token")]
-        found = await _discovery.find_server("k-ours", servers)
+                   discovery.JupyterServer(f"http://127.0.0.1:{ports[0]}/", "t-other"),
+                   discovery.JupyterServer(f"http://127.0.0.1:{ports[1]}/user/ada/", "t-ada"),
+                   discovery.JupyterServer(f"http://127.0.0.1:{ports[2]}/", "wrong-token")]
+        found = await discovery.find_server("k-ours", servers)
         assert found is servers[2]
         assert apps[1][SEEN] == ["token t-ada"] and apps[2][SEEN] == ["token wrong-token"]
-        assert await _discovery.find_server("k-nobody", servers) is None
+        assert await discovery.find_server("k-nobody", servers) is None
     finally:
         for runner, _ in started:
             await runner.cleanup()
@@ -447,11 +448,11 @@ def test_connect_with_no_arguments_uses_the_kernel_s_jupyter_server(monkeypatch:
     thread = LoopThread()
     ours = thread.run(start_app(fake_jupyter("t-ada", ["k-ours"], "/user/ada/")))
     bare = thread.run(start_app(fake_jupyter("t-bare", ["k-bare"], workbench=False)))
-    servers = [_discovery.JupyterServer(f"http://127.0.0.1:{ours[1]}/user/ada/", "t-ada"),
-               _discovery.JupyterServer(f"http://127.0.0.1:{bare[1]}/", "t-bare")]
-    monkeypatch.setattr(_discovery, "running_servers", lambda: servers)
+    servers = [discovery.JupyterServer(f"http://127.0.0.1:{ours[1]}/user/ada/", "t-ada"),
+               discovery.JupyterServer(f"http://127.0.0.1:{bare[1]}/", "t-bare")]
+    monkeypatch.setattr(discovery, "running_servers", lambda: servers)
     try:
-        monkeypatch.setattr(_discovery, "kernel_id", lambda: "k-ours")
+        monkeypatch.setattr(discovery, "kernel_id", lambda: "k-ours")
         # A token for some workbench serve elsewhere is not sent to the Jupyter server found.
         monkeypatch.setenv("WORKBENCH_TOKEN", "t-of-another-server")
         connection = wb.connect()
@@ -461,10 +462,10 @@ def test_connect_with_no_arguments_uses_the_kernel_s_jupyter_server(monkeypatch:
         monkeypatch.delenv("WORKBENCH_TOKEN")
         assert wb.runs() == [] and "t-ada" not in repr(connection)
 
-        monkeypatch.setattr(_discovery, "kernel_id", lambda: "k-bare")
+        monkeypatch.setattr(discovery, "kernel_id", lambda: "k-bare")
         with pytest.raises(wb.UserError, match="has no workbench extension"):
             wb.connect()
-        monkeypatch.setattr(_discovery, "kernel_id", lambda: "k-elsewhere")
+        monkeypatch.setattr(discovery, "kernel_id", lambda: "k-elsewhere")
         with pytest.raises(wb.UserError, match="none of the 2 running Jupyter servers"):
             wb.connect()
     finally:

@@ -35,12 +35,12 @@ from yarl import URL
 from pytest_jupyter.jupyter_server import *
 
 import workbench as wb
-from workbench import events as ev
-from workbench import sse
-from workbench.contract import contract_violations
-from workbench.run import Run
-from workbench.runfile import read_run_file
-from workbench.service import MAX_BODY_BYTES, Principal
+from workbench.core import events as ev
+from workbench.serving import sse
+from workbench.core.contract import contract_violations
+from workbench.core.handle import Run
+from workbench.core.runfile import read_run_file
+from workbench.serving.service import MAX_BODY_BYTES, Principal
 from servers import HttpReply, Reply, frames_of, raw_get, start_server, without_keepalives
 
 PEOPLE = {"ada": "token-of-ada-0001", "bob": "token-of-bob-0002"}

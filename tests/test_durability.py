@@ -23,12 +23,12 @@ import pytest
 from disk import SmallDisk
 from servers import frames_of, raw_get, start_server, until
 from test_store import make_run
-from workbench import events as ev
-from workbench import sse
-from workbench.contract import contract_violations
-from workbench.runfile import read_run_file
-from workbench.service import ApiError, Principal, RunService
-from workbench.store import RunStore, StoreUnavailable
+from workbench.core import events as ev
+from workbench.serving import sse
+from workbench.core.contract import contract_violations
+from workbench.core.runfile import read_run_file
+from workbench.serving.service import Refusal, Principal, RunService
+from workbench.core.store import RunStore, StoreUnavailable
 
 ADA = Principal("ada")
 LONG = {"task": "Write a long report on tide pools", "model": "simulated", "strategy": "react"}
@@ -123,7 +123,7 @@ async def test_while_the_disk_is_full_runs_stream_from_memory_and_new_runs_are_r
 
     disk.fill()
     await until(lambda: service.store.problem is not None, what="the store to notice the full disk", timeout=15.0)
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(Refusal) as refused:
         service.create(ADA, LONG)
     assert refused.value.status == 503 and refused.value.error_type == "store_unavailable"
     assert "database or disk is full" in refused.value.message and "keep streaming" in refused.value.message
@@ -179,7 +179,7 @@ async def test_a_run_the_store_refuses_is_a_503_and_nothing_goes_on(disk: SmallD
     disk.cap(service.store)
     disk.fill()
     started = []
-    with pytest.raises(ApiError) as refused:  # rows are small: the first few may still fit in the last pages
+    with pytest.raises(Refusal) as refused:  # rows are small: the first few may still fit in the last pages
         for i in range(50):
             started.append(service.create(ADA, {**LONG, "task": f"run {i}", "options": {"pace": 0}}))
             await asyncio.sleep(0.05)

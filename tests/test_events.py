@@ -5,7 +5,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from workbench import events as ev
+from workbench.core import events as ev
 
 
 def test_all_fifteen_contract_types_have_a_class():

@@ -41,9 +41,9 @@ from jupyter_process import Jupyter, kernel_processes, start_jupyter, stop_jupyt
 from servers import HttpReply, frames_of, raw_get, without_keepalives
 
 import workbench as wb
-from workbench import events as ev
-from workbench.runfile import read_run_file
-from workbench.widget._wire import merged_items
+from workbench.core import events as ev
+from workbench.core.runfile import read_run_file
+from workbench.notebook.widget.messages import merged_items
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG_FILE = "jupyter_server_config.d/workbench.json"

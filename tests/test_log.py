@@ -5,9 +5,9 @@ import threading
 
 import pytest
 
-from workbench import events as ev
+from workbench.core import events as ev
 from workbench.errors import UserError
-from workbench.log import LogClosed, RunLog
+from workbench.core.log import LogClosed, RunLog
 
 
 def delta(i: int) -> ev.ThinkingDeltaData:

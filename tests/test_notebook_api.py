@@ -8,8 +8,8 @@ import time
 import pytest
 
 import workbench as wb
-from workbench.display import mimebundle
-from workbench.summary import summary_html
+from workbench.notebook.display import mimebundle
+from workbench.notebook.summary import summary_html
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 
 import workbench as wb
-from workbench.options import RunOptions
-from workbench.tokens import OWNER
+from workbench.agent.options import RunOptions
+from workbench.serving.tokens import OWNER
 from servers import Served, start_server
 
 INFINITY = json.loads("1e400")  # what a JSON body's 1e400 becomes
@@ -101,7 +101,7 @@ async def test_http_clients_may_set_every_option_but_server_paths_in_either_spel
 
 
 def test_what_http_clients_may_set_is_every_option_but_server_paths():
-    from workbench.service import CLIENT_OPTIONS
+    from workbench.serving.service import CLIENT_OPTIONS
 
     assert CLIENT_OPTIONS == {
         "pace", "seed", "faults", "timeout", "thinking",

@@ -13,9 +13,9 @@ import httpx2
 import pytest
 
 import workbench as wb
-from workbench import events as ev
-from workbench.contract import contract_violations
-from workbench.orchestrator import _content_params
+from workbench.core import events as ev
+from workbench.core.contract import contract_violations
+from workbench.agent.orchestrator import _content_params
 from workbench.simulator import Simulator, serve
 
 from conftest import write_scenario
@@ -209,7 +209,7 @@ async def test_retries_give_up_with_an_error_naming_the_cause(tmp_path: Path):
 
 
 async def test_the_backoff_doubles_up_to_a_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from workbench import orchestrator
+    from workbench.agent import orchestrator
 
     monkeypatch.setattr(orchestrator, "MAX_RETRY_WAIT", 0.04)  # as 120 s is to a 60 s retryDelay, scaled down
     faults = [{"request": n, "kind": "midstream_error"} for n in range(1, 6)]
@@ -289,11 +289,11 @@ async def test_a_failing_tool_is_an_error_result_and_the_run_goes_on(tmp_path: P
 async def test_a_tool_the_model_was_not_given_is_answered_with_the_list_of_tools(tmp_path: Path):
     from types import SimpleNamespace
 
-    from workbench.log import RunLog
-    from workbench.models import make_client
-    from workbench.options import RunOptions
-    from workbench.orchestrator import Orchestrator, RunConfig
-    from workbench.tools import resolve_tools
+    from workbench.core.log import RunLog
+    from workbench.agent.models import make_client
+    from workbench.agent.options import RunOptions
+    from workbench.agent.orchestrator import Orchestrator, RunConfig
+    from workbench.agent.tools import resolve_tools
 
     run_log = RunLog("r_t")
     config = RunConfig("t", "simulated", "react", resolve_tools(["read_file"]), RunOptions(), tmp_path)
@@ -427,7 +427,7 @@ async def test_interrupt_ends_a_run_as_interrupted_not_cancelled():
 
 
 def test_log_lines_never_carry_a_credential(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture):
-    from workbench.redact import get_logger
+    from workbench.core.redact import get_logger
 
     key = "sk-ant-api03-secret-in-a-log-line-0123456789"
     monkeypatch.setenv("ANTHROPIC_API_KEY", key)

@@ -16,18 +16,18 @@ import httpx2
 import pytest
 
 import workbench as wb
-from workbench import events as ev
-from workbench.cli import main as cli_main
-from workbench.contract import contract_violations
-from workbench.log import RunLog
-from workbench.models import ModelClient
-from workbench.options import parse_options
-from workbench.orchestrator import Orchestrator, RunConfig
-from workbench.redact import REDACTED, redact
-from workbench.service import Principal
-from workbench.simulator.wire import encode_frames, make_message, message_frames
-from workbench.store import RunStore
-from workbench.workshop import load_workshop
+from workbench.core import events as ev
+from workbench.cli.main import main as cli_main
+from workbench.core.contract import contract_violations
+from workbench.core.log import RunLog
+from workbench.agent.models import ModelClient
+from workbench.agent.options import parse_options
+from workbench.agent.orchestrator import Orchestrator, RunConfig
+from workbench.core.redact import REDACTED, redact
+from workbench.serving.service import Principal
+from workbench.simulator.frames import encode_frames, make_message, message_frames
+from workbench.core.store import RunStore
+from workbench.serving.workshop import load_workshop
 from conftest import write_scenario
 from servers import raw_get, start_server
 
@@ -170,8 +170,8 @@ def test_lone_surrogates_become_replacement_characters_so_every_event_encodes(tm
 
 
 def test_tokens_a_process_is_given_are_scrubbed_like_the_environment_s(tmp_path: Path):
-    from workbench.client import Connection
-    from workbench.tokens import single_token
+    from workbench.remote.client import Connection
+    from workbench.serving.tokens import single_token
 
     served_token, workshop_token, client_token = (f"{name}-token-canary-0a1b2c3d4e5f" for name in ("serve", "people", "client"))
     single_token(served_token)  # workbench serve --token
@@ -185,7 +185,7 @@ def test_tokens_a_process_is_given_are_scrubbed_like_the_environment_s(tmp_path:
 
 
 def test_a_secret_registered_in_code_is_scrubbed_and_short_values_are_not_registered():
-    from workbench.redact import register_secret
+    from workbench.core.redact import register_secret
 
     register_secret("my own api key 0123")  # spaces and all
     register_secret("abc")  # too short: every "abc" would go
@@ -217,14 +217,14 @@ def _split(text: str, cuts: list[int]) -> list[str]:
 
 
 def _streamed(pieces: list[str]) -> list[str]:
-    from workbench.redact import StreamScrubber
+    from workbench.core.redact import StreamScrubber
 
     scrubber = StreamScrubber()
     return [*(scrubber.feed(p) for p in pieces), scrubber.flush()]
 
 
 def test_streamed_pieces_join_to_the_scrubbed_whole_wherever_the_text_is_split(canary: None):
-    from workbench.redact import register_secret, scrub
+    from workbench.core.redact import register_secret, scrub
 
     register_secret(PHRASE)
     rng = random.Random(7)
@@ -357,7 +357,7 @@ def test_a_run_file_from_elsewhere_is_scrubbed_as_it_is_read(canary: None, tmp_p
 
 
 def test_a_failure_s_message_and_stack_are_scrubbed_of_a_registered_token():
-    from workbench.redact import register_secret
+    from workbench.core.redact import register_secret
 
     token = "registered-token-canary-77aa88bb99"
     register_secret(token)

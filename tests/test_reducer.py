@@ -2,9 +2,9 @@
 
 import copy
 
-from workbench import events as ev
-from workbench.log import RunLog
-from workbench.reducer import fold, initial_state, reduce
+from workbench.core import events as ev
+from workbench.core.log import RunLog
+from workbench.core.reducer import fold, initial_state, reduce
 
 
 def sample_run() -> list[ev.Event]:

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from workbench import events as ev
+from workbench.core import events as ev
 from workbench.errors import RunFileError
-from workbench.runfile import RunHeader, iter_run_file, read_run_file, write_run_file
+from workbench.core.runfile import RunHeader, iter_run_file, read_run_file, write_run_file
 from test_reducer import sample_run
 
 HEADER = RunHeader(run_id="r_test", task="Write a poem", model="simulated", created_at="2026-11-24T10:00:00.000Z")

@@ -23,12 +23,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from workbench._follow import SseParser
-from workbench.contract import contract_violations
-from workbench.events import parse_event
-from workbench.server import is_loopback
-from workbench.service import Principal
-from workbench.store import fcntl
+from workbench.remote.follow import SseParser
+from workbench.core.contract import contract_violations
+from workbench.core.events import parse_event
+from workbench.serving.standalone import is_loopback
+from workbench.serving.service import Principal
+from workbench.core.store import fcntl
 from servers import Served, raw_request, start_server
 
 TOKEN = "s3cret-t0ken"

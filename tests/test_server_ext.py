@@ -37,13 +37,13 @@ from jupyter_server.serverapp import ServerApp
 from pytest_jupyter.jupyter_server import *
 from traitlets import TraitError
 
-from workbench import events as ev
-from workbench import sse
-from workbench.contract import contract_violations
-from workbench.runfile import read_run_file
-from workbench.server_ext import WorkbenchApp
-from workbench.server_ext.handlers import EventsHandler
-from workbench.store import RunStore, fcntl
+from workbench.core import events as ev
+from workbench.serving import sse
+from workbench.core.contract import contract_violations
+from workbench.core.runfile import read_run_file
+from workbench_server_ext import WorkbenchApp
+from workbench_server_ext.handlers import EventsHandler
+from workbench.core.store import RunStore, fcntl
 from servers import frames_of, raw_get, until, without_keepalives
 
 API = ("workbench", "api")

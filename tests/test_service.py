@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from workbench import events as ev
-from workbench import sse
-from workbench.contract import contract_violations
-from workbench.log import RunLog
-from workbench.run import Run
+from workbench.core import events as ev
+from workbench.serving import sse
+from workbench.core.contract import contract_violations
+from workbench.core.log import RunLog
+from workbench.core.handle import Run
 from workbench.errors import UserError
-from workbench import service as service_module
-from workbench.service import ApiError, Principal, RunService
+from workbench.serving import service as service_module
+from workbench.serving.service import Refusal, Principal, RunService
 from test_reducer import sample_run
 
 ADA, BOB = Principal("ada"), Principal("bob")
@@ -38,7 +38,7 @@ async def test_a_run_belongs_to_its_owner(service: RunService):
     assert [s["id"] for s in service.list(ADA)["runs"]] == [run.id]
     assert service.list(BOB)["runs"] == []
     for call in (lambda: service.get(BOB, run.id), lambda: service.cancel(BOB, run.id), lambda: service.get(ADA, "r_0000000000000000")):
-        with pytest.raises(ApiError) as info:
+        with pytest.raises(Refusal) as info:
             call()
         assert info.value.status == 404
     summary = service.list(ADA)["runs"][0]
@@ -49,7 +49,7 @@ async def test_a_run_belongs_to_its_owner(service: RunService):
     lines = b"".join(service.run_file(ADA, run.id)).decode().splitlines()
     assert json.loads(lines[0])["format"] == "workbench-run" and len(lines) == len(run.events) + 1
     assert str(service.workspace_root / "ada" / run.id) == str(run.workspace)
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(Refusal) as info:
         service.cancel(ADA, run.id)
     assert info.value.status == 409
 
@@ -73,7 +73,7 @@ async def test_a_run_belongs_to_its_owner(service: RunService):
     ],
 )
 async def test_bad_input_is_a_4xx_with_a_clear_message(service: RunService, body, status, message):
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(Refusal) as info:
         service.create(ADA, body)
     assert info.value.status == status and message in info.value.message
     assert service.list(ADA)["runs"] == []
@@ -81,11 +81,11 @@ async def test_bad_input_is_a_4xx_with_a_clear_message(service: RunService, body
 
 async def test_limits_per_user_and_participants(service: RunService):
     runs = [service.create(ADA, {"task": f"t{i}", "model": "simulated", "options": {"pace": 5}}) for i in range(4)]
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(Refusal) as info:
         service.create(ADA, {"task": "one too many", "model": "simulated"})
     assert info.value.status == 429
     service.create(BOB, {"task": "bob's", "model": "simulated"})  # other users are not held up
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(Refusal) as info:
         service.create(Principal("pat", "participant"), {"task": "t"})
     assert info.value.status == 403
     service.cancel(ADA, runs[0].id)
@@ -202,7 +202,7 @@ async def test_finished_runs_are_read_from_the_store_once(restarted: Restarted):
     for _ in range(3):
         assert len(service.get(ADA, run.id).events) == len(run.events)
     assert [run_id for run_id, _ in restarted.loads] == [run.id]
-    with pytest.raises(ApiError):
+    with pytest.raises(Refusal):
         service.get(BOB, run.id)  # the cache does not bypass ownership
 
 
@@ -214,7 +214,7 @@ async def test_prefetch_reads_a_stored_run_in_a_worker_thread_once(restarted: Re
     # held after the first read; an unknown id is looked for, a malformed one never
     assert [run_id for run_id, _ in restarted.loads] == [run.id, "r_0000000000000000"]
     assert all(thread is not threading.main_thread() for _, thread in restarted.loads)
-    with pytest.raises(ApiError):
+    with pytest.raises(Refusal):
         service.get(BOB, run.id)  # holding a run gives no one else access to it
 
 
@@ -226,7 +226,7 @@ async def test_a_run_file_comes_in_a_few_chunks_header_first(restarted: Restarte
     assert [c.count(b"\n") for c in chunks[1:]] == [min(7, len(run.events) - i) for i in range(0, len(run.events), 7)]
     assert b"".join(chunks[1:]) == b"".join(e.to_json().encode() + b"\n" for e in run.events)
     refused = service.run_file(BOB, run.id)
-    with pytest.raises(ApiError):  # before anything is sent
+    with pytest.raises(Refusal):  # before anything is sent
         next(refused)
 
 
@@ -250,7 +250,7 @@ async def test_closing_waits_for_reads_under_way_and_refuses_new_ones(restarted:
     await service.close()  # (the fixture's close then finds it closed, which is fine)
     await reading  # it finished on an open database, so no error
     assert service.get(ADA, run.id).id == run.id
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(Refusal) as refused:
         await service.prefetch("r_0000000000000001")
     assert refused.value.status == 503
 

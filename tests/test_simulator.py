@@ -18,7 +18,7 @@ import anthropic
 import httpx2
 import pytest
 
-from workbench import prompts
+from workbench.agent import prompts
 from workbench.errors import UserError
 from workbench.simulator import (
     Scenario,
@@ -38,7 +38,7 @@ from workbench.simulator import (
 )
 from workbench.simulator.__main__ import main as cli_main
 from workbench.simulator.generic import task_words
-from workbench.simulator.wire import (
+from workbench.simulator.frames import (
     redacted_data,
     split_json,
     split_words,

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from workbench import events as ev
-from workbench.log import RunLog
-from workbench.run import Run
-from workbench.store import RunStore, StoreInUse, fcntl
+from workbench.core import events as ev
+from workbench.core.log import RunLog
+from workbench.core.handle import Run
+from workbench.core.store import RunStore, StoreInUse, fcntl
 from test_reducer import sample_run
 
 

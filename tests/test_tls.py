@@ -20,12 +20,12 @@ import pytest
 import trustme
 
 import workbench as wb
-from workbench import _discovery, client
-from workbench._tls import server_context
+from workbench.remote import client, discovery
+from workbench.tls import server_context
 from workbench.errors import ServerError
-from workbench.contract import contract_violations
-from workbench.events import parse_event
-from workbench.run import Run
+from workbench.core.contract import contract_violations
+from workbench.core.events import parse_event
+from workbench.core.handle import Run
 from servers import LoopThread, start_app, start_server
 from test_client import fake_jupyter
 
@@ -211,9 +211,9 @@ def test_the_kernel_s_jupyter_server_is_found_over_https(pki: Pki, monkeypatch: 
     other, other_port = thread.run(start_app(fake_jupyter("t-bob", ["k-bob"]), tls))
     try:
         root, bob = f"https://127.0.0.1:{port}/user/ada/", f"https://127.0.0.1:{other_port}/"
-        servers = [_discovery.JupyterServer(bob, "t-bob"), _discovery.JupyterServer(root, "t-ada")]
-        monkeypatch.setattr(_discovery, "running_servers", lambda: servers)
-        monkeypatch.setattr(_discovery, "kernel_id", lambda: "k-ours")
+        servers = [discovery.JupyterServer(bob, "t-bob"), discovery.JupyterServer(root, "t-ada")]
+        monkeypatch.setattr(discovery, "running_servers", lambda: servers)
+        monkeypatch.setattr(discovery, "kernel_id", lambda: "k-ours")
         with pytest.raises(ServerError) as info:
             wb.connect()  # neither certificate is trusted: either could be this kernel's server
         assert str(info.value) == f"the TLS certificate of {bob} {UNTRUSTED}"

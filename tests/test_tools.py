@@ -14,7 +14,7 @@ from typing import Literal
 import pytest
 
 from workbench.errors import ToolError, UserError
-from workbench.tools import (
+from workbench.agent.tools import (
     BUILTIN_TOOLS,
     MAX_FILE_BYTES,
     MAX_LIST_ENTRIES,

@@ -18,8 +18,8 @@ import pytest
 
 import workbench as wb
 from conftest import write_scenario
-from workbench.widget import RunView, export_html
-from workbench.widget._wire import MAX_ENVELOPES, merged_items
+from workbench.notebook.widget import RunView, export_html
+from workbench.notebook.widget.messages import MAX_ENVELOPES, merged_items
 
 
 class Captured:
@@ -312,7 +312,7 @@ def test_long_backlogs_are_split_into_messages_of_at_most_2000_items():
 
 
 def _many_events(n: int) -> list[wb.events.Event]:
-    from workbench import events as ev
+    from workbench.core import events as ev
 
     made = [ev.make_event(ev.ExecutionStartedData(task="big", started_at="2026-01-01T00:00:00.000Z",
                                                   model="simulated", strategy="react"), id=1, run_id="r_big")]
@@ -344,7 +344,7 @@ def test_export_html_is_one_offline_page_with_every_event(finished, tmp_path):
 def test_export_html_escapes_script_breaking_text(tmp_path):
     run = wb.Run(run_id="r_x", task="</script><script>alert(1)</script>", model="simulated", strategy="plan",
                  created_at="2026-01-01T00:00:00.000Z")
-    from workbench import events as ev
+    from workbench.core import events as ev
 
     run.log.append(ev.ExecutionStartedData(task=run.task, started_at="2026-01-01T00:00:00.000Z",
                                            model="simulated", strategy="plan"))

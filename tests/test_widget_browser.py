@@ -14,10 +14,10 @@ import pytest
 from browser import ARTIFACTS, chromium
 
 import workbench as wb
-from workbench import events as ev
-from workbench.widget import export_html
-from workbench.widget._wire import merged_items
-from workbench.widget.view import STATIC
+from workbench.core import events as ev
+from workbench.notebook.widget import export_html
+from workbench.notebook.widget.messages import merged_items
+from workbench.notebook.widget.view import STATIC
 
 LIVE = "[data-testid=live-view] "
 SNAP = "[data-testid=inspector-view] [data-testid=snapshot-view] "

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from workbench.errors import UserError
-from workbench.service import Principal
-from workbench.workshop import load_workshop, token_sha256
+from workbench.serving.service import Principal
+from workbench.serving.workshop import load_workshop, token_sha256
 
 GOOD = '''
 [[people]]

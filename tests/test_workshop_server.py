@@ -19,13 +19,14 @@ import aiohttp
 import pytest
 
 import workbench as wb
-from workbench import cli, sse
-from workbench._follow import Backoff, follow_events
-from workbench.contract import contract_violations
-from workbench.events import parse_event
-from workbench.log import RunLog
-from workbench.service import Principal
-from workbench.workshop import load_workshop, token_sha256
+from workbench.cli import main as cli
+from workbench.serving import sse
+from workbench.remote.follow import Backoff, follow_events
+from workbench.core.contract import contract_violations
+from workbench.core.events import parse_event
+from workbench.core.log import RunLog
+from workbench.serving.service import Principal
+from workbench.serving.workshop import load_workshop, token_sha256
 from servers import LoopThread, Served, raw_get, start_server
 
 INSTRUCTOR = "ines-instructor-token"
@@ -309,7 +310,7 @@ def test_serve_workshop_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         seen.update(kwargs)
         return 0
 
-    monkeypatch.setattr("workbench.server.serve", fake_serve)
+    monkeypatch.setattr("workbench.serving.standalone.serve", fake_serve)
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
     assert cli.main(["serve", "--workshop", str(path), "--host", "0.0.0.0"]) == cli.EXIT_USAGE  # but not as plain HTTP
     assert "refusing to serve plain HTTP on 0.0.0.0" in capsys.readouterr().err and not seen

@@ -11,16 +11,17 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any, Callable, Sequence
 
-from . import events
-from .client import attach, connect, disconnect, runs
-from .errors import LimitExceeded, RunFailed, RunFileError, ToolError, UserError, WorkbenchError
-from .launch import start_run
-from .recorder import Recorder, record
-from .reducer import RunState, fold, reduce
-from .run import Run
-from .tools import Tool, ToolContext, current_context, tool
+from workbench.core import events
+from workbench.remote.client import attach, connect, disconnect, runs
+from workbench.errors import LimitExceeded, RunFailed, RunFileError, ToolError, UserError, WorkbenchError
+from workbench.agent.launch import start_run
+from workbench.agent.recorder import Recorder, record
+from workbench.core.reducer import RunState, fold, reduce
+from workbench.core.handle import Presenter, Run, register_presenter
+from workbench.agent.tools import Tool, ToolContext, current_context, tool
 
 __all__ = [
     "run",
@@ -50,6 +51,10 @@ __all__ = [
 
 __version__ = "0.1.0"
 
+# `workbench.events` is public (it is in __all__): keep `from workbench.events import TextDelta`
+# working now that the module lives in the core layer.
+sys.modules[f"{__name__}.events"] = events
+
 
 def run(
     task: str,
@@ -69,7 +74,7 @@ def run(
     After :func:`connect`, the run goes to the server instead (``tools`` then names the
     server's built-in tools); :func:`disconnect` brings runs back to this process.
     """
-    from .client import current, start_remote
+    from workbench.remote.client import current, start_remote
 
     connection = current()
     if connection is not None:
@@ -84,13 +89,24 @@ def load(path: str | os.PathLike[str]) -> Run:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext workbench``: adds the ``%%agent`` cell magic."""
-    from .magics import load_ipython_extension as load_magics
+    from workbench.notebook.magics import load_ipython_extension as load_magics
 
     load_magics(ipython)
 
 
+def _notebook_presenter() -> Presenter:
+    from workbench.notebook.presenter import NotebookPresenter
+
+    return NotebookPresenter()
+
+
+# The root wires the layers: runs display themselves through the notebook layer, which the
+# core does not import (see workbench.core.handle.register_presenter).
+register_presenter(_notebook_presenter)
+
+
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     """The Jupyter server extension (``jpserver_extensions: {"workbench": true}``)."""
-    from .server_ext import WorkbenchApp
+    from workbench_server_ext import _jupyter_server_extension_points as points
 
-    return [{"module": "workbench.server_ext", "app": WorkbenchApp}]
+    return points()

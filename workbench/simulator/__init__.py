@@ -10,16 +10,16 @@ stream without ``message_stop``) are injected by request number.
 
 from __future__ import annotations
 
-from .engine import (
+from workbench.simulator.engine import (
     DEFAULT_MODELS,
     ConnectionDropped,
     RequestRecord,
     SimResponse,
     Simulator,
 )
-from .generic import generic_scenario
-from .rules import ApiError
-from .scenario import (
+from workbench.simulator.generic import generic_scenario
+from workbench.simulator.rules import MessagesApiError
+from workbench.simulator.scenario import (
     Fault,
     FaultKind,
     Plan,
@@ -32,9 +32,9 @@ from .scenario import (
     parse_scenario,
     select_turn,
 )
-from .server import make_app, serve
-from .transport import SimulatorTransport
-from .wire import (
+from workbench.simulator.server import make_app, serve
+from workbench.simulator.transport import SimulatorTransport
+from workbench.simulator.frames import (
     Frame,
     encode_frames,
     frame,
@@ -49,7 +49,7 @@ __all__ = [
     "SimResponse",
     "RequestRecord",
     "ConnectionDropped",
-    "ApiError",
+    "MessagesApiError",
     "DEFAULT_MODELS",
     "SimulatorTransport",
     "make_app",

@@ -13,11 +13,11 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from ..errors import UserError
-from .engine import Simulator
-from .generic import generic_scenario
-from .scenario import Fault, dump_scenario, load_scenario
-from .server import serve
+from workbench.errors import UserError
+from workbench.simulator.engine import Simulator
+from workbench.simulator.generic import generic_scenario
+from workbench.simulator.scenario import Fault, dump_scenario, load_scenario
+from workbench.simulator.server import serve
 
 __all__ = ["main"]
 

@@ -17,18 +17,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import UserError
-from ..prompts import parse_stage, task_of
-from .generic import chat_turn, generic_scenario
-from .rules import (
-    ApiError,
+from workbench.errors import UserError
+from workbench.simulator.request import parse_stage, task_of
+from workbench.simulator.generic import chat_turn, generic_scenario
+from workbench.simulator.rules import (
+    MessagesApiError,
     CheckedRequest,
     check_auth,
     check_messages_request,
     check_version,
 )
-from .scenario import Fault, Scenario, Turn, offer_tools, select_turn
-from .wire import (
+from workbench.simulator.scenario import Fault, Scenario, Turn, offer_tools, select_turn
+from workbench.simulator.frames import (
     Frame,
     dumps,
     frame,
@@ -220,10 +220,10 @@ class Simulator:
                 check_auth(headers, self._api_key)
                 model = route.removeprefix("/v1/models/")
                 if not self.model_known(model):
-                    raise ApiError(404, "not_found_error", f"model: {model}")
+                    raise MessagesApiError(404, "not_found_error", f"model: {model}")
                 return _json(200, self.model_info(model), request_id)
-            raise ApiError(404, "not_found_error", "Not Found")
-        except ApiError as err:
+            raise MessagesApiError(404, "not_found_error", "Not Found")
+        except MessagesApiError as err:
             return _json(err.status, err.body(request_id), request_id)
 
     def model_info(self, model: str) -> dict[str, Any]:
@@ -276,7 +276,7 @@ class Simulator:
                 thinking_types=self.thinking_types,
                 max_output_tokens=self.max_output_tokens,
             )
-        except ApiError as err:
+        except MessagesApiError as err:
             self._record(number, err.status, None, None)
             return _json(err.status, err.body(request_id), request_id)
 
@@ -343,7 +343,7 @@ class Simulator:
             if kind == "429"
             else (529, "overloaded_error", "Overloaded")
         )
-        response = _json(status, ApiError(status, error_type, text).body(request_id), request_id)
+        response = _json(status, MessagesApiError(status, error_type, text).body(request_id), request_id)
         seconds = max(1, -(-self.retry_after_ms // 1000))  # retry-after is whole seconds, rounded up
         response.headers.update(
             {"retry-after-ms": str(self.retry_after_ms), "retry-after": str(seconds), "x-should-retry": "true"}
@@ -383,7 +383,7 @@ class Simulator:
         check_version(headers)
         body = _parse_json(raw)
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
-            raise ApiError(400, "invalid_request_error", "messages: Field required")
+            raise MessagesApiError(400, "invalid_request_error", "messages: Field required")
         prompt = dumps([body.get("system"), body["messages"], body.get("tools")])
         return _json(200, {"input_tokens": max(1, len(prompt) // 4)}, request_id)
 
@@ -407,7 +407,7 @@ def _parse_json(raw: bytes) -> Any:
     try:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ApiError(400, "invalid_request_error", f"There was an error parsing the body of your request: {err}") from None
+        raise MessagesApiError(400, "invalid_request_error", f"There was an error parsing the body of your request: {err}") from None
 
 
 def _last_user_text(messages: list[dict[str, Any]]) -> str:

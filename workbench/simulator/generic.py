@@ -15,7 +15,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from .scenario import Plan, PlanPhase, Scenario, ToolCall, Turn
+from workbench.simulator.scenario import Plan, PlanPhase, Scenario, ToolCall, Turn
 
 __all__ = ["generic_scenario", "chat_turn", "TaskWords", "task_words"]
 

@@ -1,6 +1,6 @@
 """The Messages API's request rules, checked the way the API checks them.
 
-Each violation raises :class:`ApiError` with the status, error type and (as near as we
+Each violation raises :class:`MessagesApiError` with the status, error type and (as near as we
 know it) the message the real API gives, so code that works against the simulator keeps
 working against Claude: thinking blocks go back unchanged, every ``tool_use`` is answered
 by a ``tool_result``, budgets fit ``max_tokens``, and so on.
@@ -12,10 +12,10 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .wire import verify_redacted, verify_thinking
+from workbench.simulator.frames import verify_redacted, verify_thinking
 
 __all__ = [
-    "ApiError",
+    "MessagesApiError",
     "CheckedRequest",
     "THINKING_TYPES",
     "THINKING_ON",
@@ -32,8 +32,8 @@ THINKING_ON = frozenset({"enabled", "adaptive"})
 _DOCS = "https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
 
 
-class ApiError(Exception):
-    """A request the API refuses: ``status``, the error ``type`` and a ``message``."""
+class MessagesApiError(Exception):
+    """An error answer of the Messages API: ``status``, the error ``type`` and a ``message``."""
 
     def __init__(self, status: int, error_type: str, message: str) -> None:
         super().__init__(message)
@@ -46,8 +46,8 @@ class ApiError(Exception):
         return {"type": "error", "error": {"type": self.error_type, "message": self.message}, "request_id": request_id}
 
 
-def _invalid(message: str) -> ApiError:
-    return ApiError(400, "invalid_request_error", message)
+def _invalid(message: str) -> MessagesApiError:
+    return MessagesApiError(400, "invalid_request_error", message)
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,9 @@ def check_auth(headers: Mapping[str, str], api_key: str | None) -> None:
         if auth.lower().startswith("bearer "):
             given = auth[7:].strip()
     if not given:
-        raise ApiError(401, "authentication_error", "x-api-key header is required")
+        raise MessagesApiError(401, "authentication_error", "x-api-key header is required")
     if api_key is not None and given != api_key:
-        raise ApiError(401, "authentication_error", "invalid x-api-key")
+        raise MessagesApiError(401, "authentication_error", "invalid x-api-key")
 
 
 def check_version(headers: Mapping[str, str]) -> None:
@@ -94,7 +94,7 @@ def check_messages_request(
     thinking_types: Collection[str],
     max_output_tokens: int,
 ) -> CheckedRequest:
-    """Check a ``POST /v1/messages`` body; raise :class:`ApiError` at the first violation."""
+    """Check a ``POST /v1/messages`` body; raise :class:`MessagesApiError` at the first violation."""
     if not isinstance(body, dict):
         raise _invalid("The request body must be a JSON object.")
     model = _check_model(body, model_known)
@@ -117,7 +117,7 @@ def _check_model(body: dict[str, Any], model_known: Callable[[str], bool]) -> st
     if not isinstance(model, str) or not model:
         raise _invalid("model: Input should be a valid string")
     if not model_known(model):
-        raise ApiError(404, "not_found_error", f"model: {model}")
+        raise MessagesApiError(404, "not_found_error", f"model: {model}")
     return model
 
 

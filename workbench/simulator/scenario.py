@@ -1,6 +1,6 @@
 """What the simulated model says, as data: scenario files and the choice of a turn.
 
-A scenario scripts every stage of a run (see :mod:`workbench.prompts`): the plan, the turns
+A scenario scripts every stage of a run (see :mod:`workbench.agent.prompts`): the plan, the turns
 of each phase, the loop of strategy ``react``, the final answer, and the faults to inject.
 The file format is JSON with camelCase names::
 
@@ -32,8 +32,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from ..errors import UserError
-from ..prompts import PLAN_TOOL_NAME, Stage
+from workbench.errors import UserError
+from workbench.simulator.request import PLAN_TOOL_NAME, Stage
 
 __all__ = [
     "SCENARIO_FORMAT",

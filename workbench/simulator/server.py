@@ -14,7 +14,7 @@ from typing import NoReturn
 
 from aiohttp import web
 
-from .engine import ConnectionDropped, Simulator
+from workbench.simulator.engine import ConnectionDropped, Simulator
 
 __all__ = ["make_app", "serve", "SIMULATOR_KEY"]
 

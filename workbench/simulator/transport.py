@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import httpx2
 
-from .engine import ConnectionDropped, Simulator
+from workbench.simulator.engine import ConnectionDropped, Simulator
 
 __all__ = ["SimulatorTransport", "SimulatorStream"]
 

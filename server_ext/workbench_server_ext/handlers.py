@@ -1,0 +1,297 @@
+"""The HTTP contract in the Jupyter server: thin Tornado handlers over the shared :class:`RunService`.
+
+Each handler authenticates (Jupyter's token or login cookie, XSRF on POST for cookie
+clients), authorizes on the ``workbench`` resource, turns the request into one service
+call and encodes the answer. Every refusal is JSON ``{"error": {"type", "message"}}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from http.client import responses
+from typing import Any, Callable
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from tornado import web
+from tornado.iostream import StreamClosedError
+
+from workbench.serving import sse
+from workbench.serving.service import Principal, Refusal, RunService, parse_body
+from workbench_server_ext.host import ServiceHost
+
+__all__ = ["API", "handlers"]
+
+API = "workbench/api"
+"""Where the routes live, under the server's ``base_url``."""
+
+_RUN = r"(?P<run_id>[^/]+)"
+
+_ERROR_TYPES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    429: "too_many_requests",
+    503: "unavailable",
+}
+
+
+class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
+    """What every route shares: the service, the caller as a :class:`Principal`, JSON errors."""
+
+    auth_resource = "workbench"
+
+    @property
+    def app(self) -> ServiceHost:
+        host: ServiceHost = self.extensionapp
+        return host
+
+    @property
+    def service(self) -> RunService:
+        service = self.app.current_service()
+        if service is None:
+            raise Refusal(503, "unavailable", self.app.unavailable)
+        return service
+
+    async def holding_run(self, run_id: str) -> RunService:
+        """The service, with run ``run_id`` in memory: read from the store off the loop if need be."""
+        service = self.service
+        await service.prefetch(run_id)
+        return service
+
+    @property
+    def principal(self) -> Principal:
+        return self.app.principal(self.current_user)
+
+    def body_json(self) -> Any:
+        return parse_body(self.request.body or b"")
+
+    def reply(self, status: int, payload: Any) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(payload))
+
+    # --- errors: always the contract's JSON shape ----------------------------------------------
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, Refusal):
+            status, error_type, message = exc.status, exc.error_type, exc.message
+        elif isinstance(exc, web.HTTPError) or exc is None:
+            status = status_code
+            error_type = _ERROR_TYPES.get(status, "http_error")
+            if status == 403 and not self._logged_in():  # say so, whichever check (XSRF, login) came first
+                # "unauthorized", as the standalone server's 401: the credentials, not the request, are wrong
+                error_type = "unauthorized"
+                message = "not logged in to Jupyter: send the server's token (Authorization: token …) or its login cookie"
+            else:
+                message = (exc.log_message if isinstance(exc, web.HTTPError) else None) or _default_message(self, status)
+        else:  # a bug: say so without details (they are in the server log)
+            status, error_type = 500, "internal_error"
+            message = "the workbench failed unexpectedly; the Jupyter server log has the details"
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": {"type": error_type, "message": message}}))
+
+    def _logged_in(self) -> bool:
+        try:
+            return bool(self.current_user)
+        except RuntimeError:  # refused before Jupyter looked at the credentials
+            return False
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        # Tornado's own lines quote the request's whole URI, and with it a '?token=' (right or wrong):
+        # these name the path only, as jupyter_server's access log scrubs the query.
+        method, path = self.request.method, self.request.path
+        if isinstance(value, Refusal):  # a refusal, not a failure
+            self.log.info("%s %s -> %d %s", method, path, value.status, value.message)
+        elif isinstance(value, web.HTTPError):
+            if value.log_message:  # e.g. the XSRF check of a POST
+                self.log.warning("%d %s %s: " + value.log_message, value.status_code, method, path, *value.args)
+        else:
+            self.log.error("Uncaught exception in %s %s", method, path, exc_info=(typ, value, tb))
+
+
+def _default_message(handler: WorkbenchHandler, status: int) -> str:
+    if status == 404:
+        return "no such workbench route; see GET runs, POST runs, GET runs/{id}, runs/{id}/events, runs/{id}/log"
+    if status == 405:
+        return f"{handler.request.method} is not allowed on this workbench route"
+    return responses.get(status, "error")
+
+
+class RunsHandler(WorkbenchHandler):
+    """``POST /runs`` starts a run; ``GET /runs`` lists the caller's runs, newest first."""
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        run = self.service.create(self.principal, self.body_json())
+        self.set_header("Location", f"{self.base_url}{API}/runs/{run.id}")
+        self.reply(201, self.service.summary(run))
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        limit, before = self.get_query_argument("limit", None), self.get_query_argument("before", None)
+        self.reply(200, self.service.list(self.principal, limit=limit, before=before))
+
+
+class RunHandler(WorkbenchHandler):
+    """``GET /runs/{id}``: the summary and the folded state."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        self.reply(200, (await self.holding_run(run_id)).detail(self.principal, run_id))
+
+
+class CancelHandler(WorkbenchHandler):
+    """``POST /runs/{id}/cancel``: 202 with the summary; 409 once the run has ended."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, run_id: str) -> None:
+        service = await self.holding_run(run_id)
+        self.reply(202, service.summary(service.cancel(self.principal, run_id)))
+
+
+class LogHandler(WorkbenchHandler):
+    """``GET /runs/{id}/log``: the run file (JSON Lines), streamed."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        chunks = (await self.holding_run(run_id)).run_file(self.principal, run_id)
+        first = next(chunks)  # the header; raises the 404 before anything is sent
+        self.set_header("Content-Type", "application/x-ndjson")
+        self.set_header("Content-Disposition", f'attachment; filename="{run_id}.jsonl"')
+        self.write(first)
+        try:
+            for chunk in chunks:
+                self.write(chunk)
+                await self.flush()
+        except StreamClosedError:  # the client went away
+            return
+        self.finish(set_content_type="application/x-ndjson")
+
+
+class EventsHandler(WorkbenchHandler):
+    """``GET /runs/{id}/events``: the run as Server-Sent Events, resumable with ``Last-Event-ID``."""
+
+    _pump: asyncio.Task[None] | None = None
+
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        run = (await self.holding_run(run_id)).get(self.principal, run_id)
+        try:
+            after = sse.parse_resume(self.request.headers.get("Last-Event-ID"), self.get_query_argument("after", None))
+            if not sse.check_resume(run.log, after):
+                self.set_status(204)  # nothing after the end: a browser's EventSource stops reconnecting
+                self.finish()
+                return
+        except sse.ResumeError as exc:
+            raise Refusal(400, "invalid_request", str(exc)) from None
+        for name, value in sse.HEADERS.items():
+            self.set_header(name, value)
+        self._transforms = []  # never gzip an event stream (compress_response), nothing may buffer it
+        chunks = sse.run_stream(run.log, after=after, heartbeat=self.app.heartbeat_seconds)
+        # The stream runs as a task of its own, so that a client going away cancels it at once,
+        # even while it waits for the next event (which also drops its waiter on the log).
+        pump = self._pump = asyncio.ensure_future(self._send(chunks))
+        self.app.streams.add(self)
+        restore = _drop_when_unacknowledged(self.request.connection.stream.socket, sse.SEND_TIMEOUT)
+        try:
+            await asyncio.wait([pump])
+            if not pump.cancelled() and pump.exception() is not None:
+                raise pump.exception()  # type: ignore[misc]
+        finally:
+            pump.cancel()  # no-op once done
+            self._pump = None
+            self.app.streams.discard(self)
+            restore()
+
+    async def _send(self, chunks: Any) -> None:
+        try:
+            async for chunk in chunks:
+                self.write(chunk)
+                flushed = self.flush()
+                if flushed.done():  # the socket took it all at once, as it mostly does: no timer needed
+                    flushed.result()  # raises StreamClosedError if the client has gone
+                else:
+                    async with asyncio.timeout(sse.SEND_TIMEOUT):
+                        await flushed
+        except StreamClosedError:
+            pass
+        except TimeoutError:  # the client stopped reading: let it go (it can resume from its last id)
+            self.log.info("workbench: dropped an event stream whose client took nothing for %g s", sse.SEND_TIMEOUT)
+            self.request.connection.close()
+        finally:
+            await chunks.aclose()
+
+    def on_connection_close(self) -> None:
+        super().on_connection_close()
+        if self._pump is not None:
+            self._pump.cancel()
+
+
+_TCP_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", None)  # Linux
+
+
+def _drop_when_unacknowledged(sock: socket.socket | None, seconds: float) -> Callable[[], None]:
+    """Have the kernel drop the connection when what was sent stays unacknowledged for ``seconds``.
+
+    A client that vanished without closing (a laptop gone to sleep) is then let go even while
+    its stream only carries keep-alives, which never fill the buffers enough to stall a write
+    (aiohttp-sse does the same for the standalone server). Returns what puts the setting back,
+    for the keep-alive connection's next request.
+    """
+    if _TCP_USER_TIMEOUT is None or sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return lambda: None
+    try:
+        saved = sock.getsockopt(socket.IPPROTO_TCP, _TCP_USER_TIMEOUT)
+        sock.setsockopt(socket.IPPROTO_TCP, _TCP_USER_TIMEOUT, int(seconds * 1000))
+    except OSError:
+        return lambda: None
+
+    def restore() -> None:
+        if sock.fileno() >= 0:  # not once the connection is closed
+            sock.setsockopt(socket.IPPROTO_TCP, _TCP_USER_TIMEOUT, saved)
+
+    return restore
+
+
+def _not_found() -> Any:
+    # A fresh function per method: @authorized settles its action on first use.
+    @web.authenticated
+    @authorized
+    def method(self: WorkbenchHandler, *args: Any) -> None:
+        raise web.HTTPError(404)
+
+    return method
+
+
+class NotFoundHandler(WorkbenchHandler):
+    """Anything else under ``workbench/api``: the contract's JSON 404 (after authentication)."""
+
+    get, post, put, patch, delete = (_not_found() for _ in range(5))
+
+
+def handlers() -> list[tuple[str, type[WorkbenchHandler]]]:
+    """The routes, relative to the server's ``base_url``."""
+    return [
+        (rf"/{API}/runs", RunsHandler),
+        (rf"/{API}/runs/{_RUN}", RunHandler),
+        (rf"/{API}/runs/{_RUN}/cancel", CancelHandler),
+        (rf"/{API}/runs/{_RUN}/events", EventsHandler),
+        (rf"/{API}/runs/{_RUN}/log", LogHandler),
+        (rf"/{API}(?:/.*)?", NotFoundHandler),
+    ]

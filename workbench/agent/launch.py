@@ -1,0 +1,135 @@
+"""Starting runs: validate everything up front, then hand the work to an event loop.
+
+Bad input is refused here, before a run exists, with a :class:`UserError` that says what
+to change; nothing half-made is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from workbench.core import events as ev
+from workbench.core.loop import background_loop, running_loop
+from workbench.errors import UserError
+from workbench.core.log import RunLog
+from workbench.agent.models import default_model, make_client, validate_model
+from workbench.agent.options import RunOptions, parse_options
+from workbench.agent.orchestrator import STRATEGIES, Orchestrator, RunConfig
+from workbench.core.handle import Run, new_run_id
+from workbench.agent.tools import Tool, resolve_tools
+
+__all__ = ["MAX_TASK_CHARS", "workbench_home", "validate_task", "start_run"]
+
+MAX_TASK_CHARS = 50_000
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def workbench_home() -> Path:
+    """Where runs keep their workspaces: ``$WORKBENCH_HOME``, default ``~/.workbench``."""
+    return Path(os.environ.get("WORKBENCH_HOME") or Path.home() / ".workbench").expanduser()
+
+
+def validate_task(task: Any) -> str:
+    if not isinstance(task, str) or not task.strip():
+        raise UserError("the task must be a non-empty string, e.g. wb.run('Write a haiku about tides')")
+    if len(task) > MAX_TASK_CHARS:
+        raise UserError(f"the task is {len(task):,} characters long; the limit is {MAX_TASK_CHARS:,}")
+    surrogate = _LONE_SURROGATE.search(task)
+    if surrogate is not None:
+        # Refused, not replaced: the text was garbled before it got here (often a JSON "\\udXXX"
+        # escape of half a character), and a task quietly changed is worse than a clear error.
+        raise UserError(f"the task has a lone surrogate {surrogate.group()!a} at character {surrogate.start()}, which "
+                        "is not text; send the task as UTF-8 (in JSON, escape characters outside the BMP as a pair)")
+    return task.strip()
+
+
+def start_run(
+    task: str,
+    *,
+    model: str | None = None,
+    strategy: str = "plan",
+    tools: Sequence[Tool | str | Callable[..., Any]] | None = None,
+    options: dict[str, Any] | RunOptions | None = None,
+    loop: asyncio.AbstractEventLoop | None = None,
+    owner: str | None = None,
+    run_log: RunLog | None = None,
+    run_id: str | None = None,
+    before_start: Callable[[Run], None] | None = None,
+) -> Run:
+    """Validate a run's request and start it on ``loop`` (default: the workbench's background loop).
+
+    Returns at once; the run goes on in the background. ``before_start(run)`` is called once
+    the run is built and before it starts: if it raises, the run never starts (a server
+    stores the run there, so that no run goes on that it could not record).
+    """
+    task = validate_task(task)
+    model = validate_model(model or default_model())
+    if strategy not in STRATEGIES:
+        raise UserError(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
+    resolved_tools = resolve_tools(tools)
+    run_options = parse_options(options)
+    run_id = run_id or new_run_id()
+    workspace = run_options.workspace_path(run_id, workbench_home())
+
+    orchestrator_ref: list[Orchestrator] = []
+    client = make_client(model, run_options, on_retry=lambda *a: orchestrator_ref[0].on_sdk_retry(*a))
+    try:
+        workspace.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the workspace folder {workspace}: {exc.strerror}") from None
+    run = Run(
+        run_id=run_id,
+        task=task,
+        model=model,
+        strategy=strategy,
+        created_at=ev.utc_timestamp(),
+        log=run_log or RunLog(run_id),
+        workspace=workspace,
+        owner=owner,
+    )
+    config = RunConfig(task, model, strategy, resolved_tools, run_options, workspace)  # type: ignore[arg-type]
+    orchestrator = Orchestrator(config, run.log, client)
+    orchestrator_ref.append(orchestrator)
+    if before_start is not None:
+        try:
+            before_start(run)
+        except BaseException:
+            _remove_if_empty(workspace)
+            raise
+    _schedule(run, orchestrator, loop or background_loop())
+    return run
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:  # not empty, or already gone: leave it
+        pass
+
+
+def _schedule(run: Run, orchestrator: Orchestrator, loop: asyncio.AbstractEventLoop) -> None:
+    run._loop = loop
+    run._canceller = lambda reason, interrupted=False: loop.call_soon_threadsafe(
+        lambda: orchestrator.request_cancel(reason, interrupted=interrupted)
+    )
+
+    async def execute() -> None:
+        try:
+            await orchestrator.execute()
+        finally:
+            # A finished run keeps nothing but its log: the orchestrator holds the model client
+            # and, for the simulator, its whole generated scenario (megabytes).
+            run._canceller = None
+            run._task = None
+
+    if running_loop() is loop:
+        run._task = loop.create_task(execute(), name=f"workbench-run-{run.id}")
+    else:
+        # The task handle is kept so the loop does not garbage-collect a running task.
+        future = asyncio.run_coroutine_threadsafe(execute(), loop)
+        run._task = future  # type: ignore[assignment]

@@ -1,0 +1,458 @@
+"""The agent: plan, phases, agent loop and tools, every step emitted as an event.
+
+Strategy ``plan`` asks the model for a plan (a ``submit_plan`` tool call), runs an agent
+loop per phase (thinking, text, tool calls, tool results, until the model answers without
+a tool), then asks for the final answer. Strategy ``react`` is one loop with no plan.
+
+The model is only ever reached through ``anthropic.AsyncAnthropic.messages.stream``;
+thinking blocks go back to the API unchanged, signatures included, on every tool turn.
+Whatever happens, :meth:`Orchestrator.execute` ends the log with exactly one terminal
+event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import anthropic
+import httpx2
+
+from workbench.core import events as ev
+from workbench.agent import prompts
+from workbench.errors import LimitExceeded, RunFailed, ToolError
+from workbench.core.log import RunLog
+from workbench.agent.models import ModelClient, thinking_param
+from workbench.agent.options import RunOptions
+from workbench.core.redact import StreamScrubber, get_logger, redact
+from workbench.agent.tools import Tool, ToolContext, ToolOutcome, call_tool, tool_by_name
+
+__all__ = ["RunConfig", "Orchestrator", "STRATEGIES"]
+
+MAX_RETRY_WAIT = 120.0
+"""Seconds between two attempts of a failed model call at most, however often it doubled."""
+
+log = get_logger("workbench")
+
+Strategy = Literal["plan", "react"]
+STRATEGIES: tuple[str, ...] = ("plan", "react")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What a run was asked to do."""
+
+    task: str
+    model: str
+    strategy: Strategy
+    tools: list[Tool]
+    options: RunOptions
+    workspace: Path
+
+
+class _IncompleteStream(Exception):
+    """The stream ended without ``message_stop``: the answer may be cut short."""
+
+
+# What breaks a model call in a way worth trying again.
+_RETRYABLE = (anthropic.APIConnectionError, httpx2.TransportError, _IncompleteStream)
+
+
+def _retry_reason(exc: BaseException) -> str | None:
+    """Why a failed call is worth retrying, or ``None`` when retrying cannot help."""
+    if isinstance(exc, _IncompleteStream):
+        return "stream ended without message_stop"
+    if isinstance(exc, (httpx2.RemoteProtocolError, httpx2.ReadError)):
+        return "connection dropped mid-stream"
+    if isinstance(exc, anthropic.APITimeoutError):
+        return "request timed out"
+    if isinstance(exc, _RETRYABLE):
+        return f"connection error ({type(exc).__name__})"
+    if isinstance(exc, anthropic.APIStatusError):
+        error_type = _api_error_type(exc)
+        if exc.status_code == 200:  # an `error` event after the stream began
+            return f"mid-stream {error_type or 'error'}"
+        if exc.status_code in (408, 409, 429) or exc.status_code >= 500:
+            return f"{exc.status_code} {error_type}".strip()
+    return None
+
+
+def _api_error_type(exc: anthropic.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and isinstance(error.get("type"), str):
+            return error["type"]
+    return ""
+
+
+def _describe_api_error(exc: BaseException) -> tuple[str, str]:
+    """An ``(error.type, message)`` a person can act on, for a model call that failed for good."""
+    if isinstance(exc, anthropic.AuthenticationError):
+        return "authentication_error", "the Anthropic API refused the credentials; check ANTHROPIC_API_KEY"
+    if isinstance(exc, anthropic.PermissionDeniedError):
+        return "permission_error", "the API key may not use this model or feature"
+    if isinstance(exc, anthropic.NotFoundError):
+        return "not_found_error", "the API does not know this model; check the model id"
+    if isinstance(exc, anthropic.APIStatusError):
+        error_type = _api_error_type(exc) or "api_error"
+        return error_type, f"the Anthropic API answered {exc.status_code} {error_type}: {exc.message}"
+    return "connection_error", f"{type(exc).__name__}: {exc}"
+
+
+class Orchestrator:
+    """Runs one task and writes every step to its log."""
+
+    def __init__(self, config: RunConfig, run_log: RunLog, client: ModelClient) -> None:
+        self.config = config
+        self.log = run_log
+        self.client = client
+        self.options = config.options
+        self._started = 0.0
+        self._step_counter = 0
+        self._usage = ev.Usage()
+        self._open_tools: dict[str, str] = {}
+        self._tools = {t.name: t for t in config.tools}
+        self._thinking: dict[str, Any] | None = None
+        self._cancel_reason = "cancelled"
+        self._cancel_requested = False
+        self._interrupted = False
+        self._task: asyncio.Task[Any] | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def request_cancel(self, reason: str, *, interrupted: bool = False) -> None:
+        """Cancel the run; call on the loop the run executes on.
+
+        ``interrupted`` ends it with ``execution:error`` of type ``interrupted`` instead of
+        ``execution:cancelled``: the host is going away, nobody chose to stop the run.
+        """
+        self._cancel_reason = reason
+        self._interrupted = interrupted
+        if self._task is not None:
+            self._task.cancel()
+        else:  # not started yet: execute() stops at its first step
+            self._cancel_requested = True
+
+    async def execute(self) -> None:
+        """Run the task to its end; the log always ends with exactly one terminal event."""
+        self._started = time.monotonic()
+        self._task = asyncio.current_task()
+        cfg = self.config
+        self._emit(ev.ExecutionStartedData(task=cfg.task, started_at=ev.utc_timestamp(), model=cfg.model, strategy=cfg.strategy))
+        try:
+            if self._cancel_requested:
+                raise asyncio.CancelledError()
+            async with asyncio.timeout(self.options.timeout):
+                result = await self._work()
+        except asyncio.CancelledError:
+            if self._interrupted:
+                self._fail("interrupted", self._cancel_reason, None)
+            else:
+                self._close_open_tools("interrupted: the run was cancelled")
+                self._emit(ev.ExecutionCancelledData(reason=self._cancel_reason, duration=self._elapsed_ms()))
+            return
+        except TimeoutError:
+            self._fail("limit_exceeded", f"the run took longer than its time limit of {self.options.timeout:g} s "
+                       "(raise options={'timeout': seconds})", None)
+        except LimitExceeded as exc:
+            self._fail("limit_exceeded", str(exc), None)
+        except RunFailed as exc:
+            self._fail(exc.error_type, str(exc).split(": ", 1)[-1], None)
+        except Exception as exc:  # a bug or an unexpected failure: the run ends, the process goes on
+            log.exception("run %s failed", self.log.run_id)
+            self._fail(type(exc).__name__, str(exc), traceback.format_exc())
+        else:
+            self._emit(ev.ExecutionCompleteData(result=result, duration=self._elapsed_ms(), tokens_used=self._usage))
+        finally:
+            await self.client.aclose()
+
+    def _fail(self, error_type: str, message: str, stack: str | None) -> None:
+        self._close_open_tools("interrupted: the run failed")
+        self._emit(
+            ev.ExecutionErrorData(
+                error=ev.ErrorInfo(type=error_type, message=redact(message)),
+                stack=redact(stack) if stack else None,
+            )
+        )
+
+    def _emit(self, data: ev.EventData) -> ev.Event:
+        return self.log.append(data)
+
+    def _elapsed_ms(self) -> float:
+        return round((time.monotonic() - self._started) * 1000, 3)
+
+    def _next_step_id(self) -> str:
+        self._step_counter += 1
+        return f"s{self._step_counter}"
+
+    def _close_open_tools(self, why: str) -> None:
+        for tool_use_id, name in list(self._open_tools.items()):
+            self._emit(ev.ToolCompleteData(tool_name=name, result=why, duration=0.0, tool_use_id=tool_use_id, is_error=True))
+        self._open_tools.clear()
+
+    # --- strategies ----------------------------------------------------------------------
+
+    async def _work(self) -> str:
+        self._thinking = await thinking_param(self.client, self.options)
+        if self.config.strategy == "react":
+            messages = [{"role": "user", "content": prompts.task_message(self.config.task)}]
+            return await self._agent_loop(prompts.react_system(), messages, phase_id=None)
+        plan = await self._make_plan()
+        self._emit(ev.PlanCreatedData(plan=plan))
+        outline = [(p.name, p.description) for p in plan.phases]
+        summaries: list[str] = []
+        for index, phase in enumerate(plan.phases):
+            self._emit(ev.PhaseStartData(phase_id=phase.id, phase_name=phase.name, phase_index=index))
+            opening = prompts.phase_message(self.config.task, plan.goal, outline, index, summaries)
+            system = prompts.phase_system(index, len(plan.phases), phase.name)
+            summary = await self._agent_loop(system, [{"role": "user", "content": opening}], phase_id=phase.id)
+            summaries.append(summary)
+            self._emit(ev.PhaseCompleteData(phase_id=phase.id, phase_name=phase.name, summary=summary))
+        final = [{"role": "user", "content": prompts.final_message(self.config.task, outline, summaries)}]
+        message = await self._call_model(prompts.final_system(), final, phase_id=None, iteration=1, tools=False)
+        return _text_of(message)
+
+    async def _make_plan(self) -> ev.Plan:
+        """Ask for a plan through the ``submit_plan`` tool.
+
+        With thinking on the API forbids forcing a tool (``tool_choice``), so the model is
+        asked; if it answers without the tool, it is asked once more, then the run fails.
+        """
+        messages: list[dict[str, Any]] = [{"role": "user", "content": prompts.task_message(self.config.task)}]
+        for iteration in (1, 2):
+            message = await self._call_model(prompts.plan_system(), messages, phase_id=None, iteration=iteration, tools="plan")
+            for block in message.content:
+                if block.type == "tool_use" and block.name == prompts.PLAN_TOOL_NAME:
+                    return _plan_from_input(block.input)
+            messages.append({"role": "assistant", "content": _content_params(message)})
+            messages.append({"role": "user", "content": _answer_tools(message, "Please call submit_plan with the plan.")})
+        raise RunFailed("plan_missing", "the model did not submit a plan after being asked twice")
+
+    async def _agent_loop(self, system: str, messages: list[dict[str, Any]], *, phase_id: str | None) -> str:
+        """Call the model, run the tools it asks for, and repeat until it answers in text."""
+        for iteration in range(1, self.options.max_iterations + 1):
+            message = await self._call_model(system, messages, phase_id=phase_id, iteration=iteration, tools=True)
+            messages.append({"role": "assistant", "content": _content_params(message)})
+            tool_uses = [b for b in message.content if b.type == "tool_use"]
+            if tool_uses:
+                results = [await self._run_tool(block, phase_id) for block in tool_uses]
+                messages.append({"role": "user", "content": results})
+                continue
+            if message.stop_reason == "pause_turn":
+                continue
+            return _text_of(message)
+        where = f"phase {phase_id}" if phase_id else "the agent loop"
+        raise LimitExceeded(
+            "max_iterations",
+            f"{where} used its {self.options.max_iterations} model calls without finishing "
+            "(raise options={'maxIterations': n})",
+        )
+
+    # --- tools -------------------------------------------------------------------------
+
+    async def _run_tool(self, block: Any, phase_id: str | None) -> dict[str, Any]:
+        params = block.input if isinstance(block.input, dict) else {}
+        self._emit(ev.ToolStartData(tool_name=block.name, params=params, tool_use_id=block.id, phase_id=phase_id))
+        self._open_tools[block.id] = block.name
+        try:
+            tool = tool_by_name(self._tools, block.name)
+        except ToolError as exc:  # the model named a tool it was not given: tell it which exist
+            outcome = ToolOutcome.failure(str(exc))
+        else:
+            context = ToolContext(workspace=self.config.workspace, run_id=self.log.run_id, phase_id=phase_id, tool_use_id=block.id)
+            outcome = await call_tool(
+                tool, params, context=context, timeout=self.options.tool_timeout, max_output_chars=self.options.max_tool_output
+            )
+        content, result, is_error = outcome.content, outcome.result, outcome.is_error
+        if is_error:
+            content, result = redact(content), redact(result) if isinstance(result, str) else result
+        del self._open_tools[block.id]
+        self._emit(ev.ToolCompleteData(tool_name=block.name, result=result, duration=round(outcome.duration_ms, 3), tool_use_id=block.id, is_error=is_error))
+        answer: dict[str, Any] = {"type": "tool_result", "tool_use_id": block.id, "content": content}
+        if is_error:
+            answer["is_error"] = True
+        return answer
+
+    # --- model calls ---------------------------------------------------------------------
+
+    def _request(self, system: str, messages: list[dict[str, Any]], tools: bool | Literal["plan"]) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": self.client.model,
+            "system": system,
+            "messages": messages,
+            "max_tokens": self.options.max_output_tokens,
+        }
+        if self._thinking is not None:
+            params["thinking"] = self._thinking
+            if self._thinking["type"] == "enabled":  # the API wants max_tokens above the budget
+                params["max_tokens"] = max(params["max_tokens"], self._thinking["budget_tokens"] + 1024)
+        if tools == "plan":
+            params["tools"] = [prompts.PLAN_TOOL]
+        elif tools and self._tools:
+            params["tools"] = [t.to_api() for t in self._tools.values()]
+        # tool_choice stays "auto" (the default): thinking forbids forcing a tool.
+        return params
+
+    async def _call_model(
+        self,
+        system: str,
+        messages: list[dict[str, Any]],
+        *,
+        phase_id: str | None,
+        iteration: int,
+        tools: bool | Literal["plan"],
+    ) -> Any:
+        """One model call, retried with backoff when the stream breaks; emits its steps."""
+        self._check_token_limit()
+        params = self._request(system, messages, tools)
+        attempt = 1
+        while True:
+            try:
+                message = await self._stream(params, phase_id, iteration)
+                break
+            except Exception as exc:
+                reason = _retry_reason(exc)
+                if reason is None:
+                    error_type, text = _describe_api_error(exc)
+                    raise RunFailed(error_type, text) from exc
+                if attempt > self.options.max_retries:
+                    raise RunFailed(
+                        "model_error",
+                        f"the model call failed {attempt} times; last failure: {reason}",
+                    ) from exc
+                # Doubling, capped: twenty retries of a 60 s delay would otherwise wait for days.
+                backoff = min(self.options.retry_delay * 2 ** (attempt - 1), MAX_RETRY_WAIT)
+                delay = backoff * (0.5 + random.random() / 2)
+                self._emit(ev.ModelRetryData(attempt=attempt, reason=redact(reason), delay_ms=round(delay * 1000, 3)))
+                attempt += 1
+                await asyncio.sleep(delay)
+        self._count_usage(message.usage)
+        return message
+
+    def on_sdk_retry(self, attempt: int, reason: str, delay_ms: float) -> None:
+        """The SDK is about to retry a call (429, 529, …): make it visible."""
+        self._emit(ev.ModelRetryData(attempt=attempt, reason=redact(reason), delay_ms=round(delay_ms, 3)))
+
+    async def _stream(self, params: dict[str, Any], phase_id: str | None, iteration: int) -> Any:
+        """Stream one answer, emitting deltas as they come and whole steps as blocks end."""
+        step_ids: dict[int, str] = {}
+        # One per streamed block: a credential split across deltas is held back until it is whole.
+        scrubbers: dict[int, StreamScrubber] = {}
+        emit = self.log.append
+        async with self.client.client.messages.stream(**params) as stream:
+            async for event in stream:
+                kind = event.type
+                if kind == "content_block_delta":
+                    delta = event.delta
+                    if delta.type == "text_delta":
+                        if piece := scrubbers[event.index].feed(delta.text):
+                            emit(ev.TextDeltaData(step_id=step_ids[event.index], delta=piece, phase_id=phase_id))
+                    elif delta.type == "thinking_delta":
+                        if piece := scrubbers[event.index].feed(delta.thinking):
+                            emit(ev.ThinkingDeltaData(step_id=step_ids[event.index], delta=piece, phase_id=phase_id))
+                elif kind == "content_block_start":
+                    if event.content_block.type in ("thinking", "redacted_thinking", "text"):
+                        step_ids[event.index] = self._next_step_id()
+                        scrubbers[event.index] = StreamScrubber()
+                elif kind == "content_block_stop":
+                    block = event.content_block
+                    if block.type == "thinking":
+                        if rest := scrubbers[event.index].flush():
+                            emit(ev.ThinkingDeltaData(step_id=step_ids[event.index], delta=rest, phase_id=phase_id))
+                        emit(ev.ThinkingData(thought=block.thinking, iteration=iteration, step_id=step_ids[event.index], phase_id=phase_id))
+                    elif block.type == "redacted_thinking":
+                        emit(ev.ThinkingData(thought="", iteration=iteration, step_id=step_ids[event.index], phase_id=phase_id, redacted=True))
+                    elif block.type == "text":
+                        if rest := scrubbers[event.index].flush():
+                            emit(ev.TextDeltaData(step_id=step_ids[event.index], delta=rest, phase_id=phase_id))
+                        emit(ev.MessageData(step_id=step_ids[event.index], text=block.text, phase_id=phase_id))
+            message = await stream.get_final_message()
+        if message.stop_reason is None:
+            raise _IncompleteStream()
+        return message
+
+    def _count_usage(self, usage: Any) -> None:
+        total = self._usage
+        self._usage = ev.Usage(
+            input=total.input + (usage.input_tokens or 0),
+            output=total.output + (usage.output_tokens or 0),
+            cache_read=total.cache_read + (usage.cache_read_input_tokens or 0),
+            cache_write=total.cache_write + (usage.cache_creation_input_tokens or 0),
+        )
+        self._emit(ev.UsageData(**self._usage.model_dump(by_alias=False)))
+
+    def _check_token_limit(self) -> None:
+        used = self._usage.input + self._usage.output + self._usage.cache_read + self._usage.cache_write
+        if used >= self.options.max_tokens:
+            raise LimitExceeded(
+                "max_tokens",
+                f"the run used {used:,} tokens, reaching its limit of {self.options.max_tokens:,} "
+                "(raise options={'maxTokens': n})",
+            )
+
+
+# --- message helpers ---------------------------------------------------------------------
+
+
+def _text_of(message: Any) -> str:
+    return "".join(block.text for block in message.content if block.type == "text").strip()
+
+
+def _content_params(message: Any) -> list[dict[str, Any]]:
+    """The assistant's content blocks as request params, thinking blocks exactly as received."""
+    params: list[dict[str, Any]] = []
+    for block in message.content:
+        if block.type == "thinking":
+            params.append({"type": "thinking", "thinking": block.thinking, "signature": block.signature})
+        elif block.type == "redacted_thinking":
+            params.append({"type": "redacted_thinking", "data": block.data})
+        elif block.type == "text":
+            if block.text:  # the API refuses empty text blocks
+                params.append({"type": "text", "text": block.text})
+        elif block.type == "tool_use":
+            params.append({"type": "tool_use", "id": block.id, "name": block.name, "input": block.input})
+        else:
+            params.append(block.to_dict())
+    return params
+
+
+def _answer_tools(message: Any, text: str) -> list[dict[str, Any]]:
+    """A user turn that answers every tool call of ``message`` (the API requires it), then ``text``."""
+    content: list[dict[str, Any]] = [
+        {"type": "tool_result", "tool_use_id": b.id, "content": "Not run: only submit_plan is available now.", "is_error": True}
+        for b in message.content
+        if b.type == "tool_use"
+    ]
+    content.append({"type": "text", "text": text})
+    return content
+
+
+def _plan_from_input(raw: Any) -> ev.Plan:
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            raise RunFailed("plan_invalid", "the model's plan was not valid JSON") from None
+    if not isinstance(raw, dict):
+        raise RunFailed("plan_invalid", "the model's plan was not an object with a goal and phases")
+    phases = raw.get("phases")
+    if not isinstance(phases, list) or not phases:
+        raise RunFailed("plan_invalid", "the model's plan has no phases")
+    return ev.Plan(
+        goal=str(raw.get("goal", "")).strip(),
+        phases=[
+            ev.PlanPhase(
+                id=f"p{i + 1}",
+                name=str(p.get("name", f"Phase {i + 1}")) if isinstance(p, dict) else str(p),
+                description=str(p.get("description", "")) if isinstance(p, dict) else "",
+            )
+            for i, p in enumerate(phases[:8])
+        ],
+    )

@@ -1,0 +1,210 @@
+"""Recording an agent of one's own: the same events, log and widget as a workbench run.
+
+    with wb.record("Summarise the news") as rec:
+        rec.plan("A short summary", ["Fetch", "Summarise"])
+        with rec.phase("Fetch"):
+            rec.think("The front page has the headlines.")
+            with rec.tool("fetch", url="https://example.org") as call:
+                call.result = fetch("https://example.org")
+        with rec.phase("Summarise") as phase:
+            rec.say("Three stories stand out.")
+            phase.summary = "Summarised three stories"
+        rec.finish("Three stories: …")
+
+Everything written is checked against the contract as it happens: a tool call always gets
+its ``tool:complete``, a phase its ``phase:complete``, and the run exactly one terminal
+event — also when the agent's code raises (``execution:error``) or the block is left early.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import count
+from types import TracebackType
+from typing import Any, Iterator, Sequence
+
+from workbench.core import events as ev
+from workbench.errors import UserError
+from workbench.core.redact import StreamScrubber, redact
+from workbench.core.handle import Run, new_run_id
+
+__all__ = ["Recorder", "ToolCallRecord", "PhaseRecord", "record"]
+
+
+@dataclass
+class ToolCallRecord:
+    """A tool call being recorded; set :attr:`result` (and :attr:`is_error`) inside the block."""
+
+    name: str
+    params: dict[str, Any]
+    tool_use_id: str
+    result: Any = None
+    is_error: bool = False
+
+
+@dataclass
+class PhaseRecord:
+    """A phase being recorded; set :attr:`summary` inside the block."""
+
+    id: str
+    name: str
+    summary: str = ""
+    _extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+class Recorder:
+    """Writes the events of an agent run by hand. Its :attr:`run` shows and saves like any run."""
+
+    def __init__(self, task: str, *, model: str = "custom", strategy: str = "custom") -> None:
+        if not isinstance(task, str) or not task.strip():
+            raise UserError("record() needs the task as a non-empty string")
+        run_id = new_run_id()
+        self.run = Run(run_id=run_id, task=task, model=model, strategy=strategy, created_at=ev.utc_timestamp())
+        self._started = time.monotonic()
+        self._ids = count(1)
+        self._phases: dict[str, str] = {}  # name -> id, from the plan
+        self._phase: PhaseRecord | None = None
+        self._iteration = 0
+        self._usage = ev.Usage()
+        self._emit(ev.ExecutionStartedData(task=task, started_at=ev.utc_timestamp(), model=model, strategy=strategy))
+
+    # --- what an agent reports -------------------------------------------------------------
+
+    def plan(self, goal: str, phases: Sequence[str | tuple[str, str]]) -> list[str]:
+        """Announce the plan; ``phases`` are names or ``(name, description)``. Returns the phase ids."""
+        items = [(p, "") if isinstance(p, str) else (p[0], p[1]) for p in phases]
+        plan = ev.Plan(goal=goal, phases=[ev.PlanPhase(id=f"p{i}", name=n, description=d) for i, (n, d) in enumerate(items, 1)])
+        self._phases = {p.name: p.id for p in plan.phases}
+        self._emit(ev.PlanCreatedData(plan=plan))
+        return [p.id for p in plan.phases]
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[PhaseRecord]:
+        """A phase: ``phase:start`` now, ``phase:complete`` (with ``.summary``) when the block ends."""
+        if self._phase is not None:
+            raise UserError(f"phase {name!r} started inside phase {self._phase.name!r}; phases do not nest")
+        phase_id = self._phases.get(name) or f"p{len(self._phases) + 1}"
+        self._phases.setdefault(name, phase_id)
+        index = list(self._phases).index(name)
+        self._phase = record = PhaseRecord(phase_id, name)
+        self._iteration = 0
+        self._emit(ev.PhaseStartData(phase_id=phase_id, phase_name=name, phase_index=index))
+        try:
+            yield record
+        finally:
+            self._phase = None
+            if not self.run.done:
+                self._emit(ev.PhaseCompleteData(phase_id=phase_id, phase_name=name, summary=record.summary))
+
+    def think(self, thought: str, *, iteration: int | None = None) -> str:
+        """One whole thinking step. Returns its step id."""
+        self._iteration = iteration if iteration is not None else self._iteration + 1
+        step_id = self._step_id()
+        self._emit(ev.ThinkingData(thought=thought, iteration=self._iteration, step_id=step_id, phase_id=self._phase_id))
+        return step_id
+
+    def think_stream(self, pieces: Sequence[str] | Iterator[str]) -> str:
+        """A thinking step streamed piece by piece (``thinking:delta`` events, then the whole step)."""
+        step_id = self._step_id()
+        self._iteration += 1
+        text = []
+        scrubber = StreamScrubber()  # a credential split across pieces is held back until it is whole
+        for piece in pieces:
+            text.append(piece)
+            if released := scrubber.feed(piece):
+                self._emit(ev.ThinkingDeltaData(step_id=step_id, delta=released, phase_id=self._phase_id))
+        if rest := scrubber.flush():
+            self._emit(ev.ThinkingDeltaData(step_id=step_id, delta=rest, phase_id=self._phase_id))
+        self._emit(ev.ThinkingData(thought="".join(text), iteration=self._iteration, step_id=step_id, phase_id=self._phase_id))
+        return step_id
+
+    def say(self, text: str) -> str:
+        """One whole assistant message. Returns its step id."""
+        step_id = self._step_id()
+        self._emit(ev.MessageData(step_id=step_id, text=text, phase_id=self._phase_id))
+        return step_id
+
+    @contextmanager
+    def tool(self, name: str, **params: Any) -> Iterator[ToolCallRecord]:
+        """A tool call: ``tool:start`` now, ``tool:complete`` with ``.result`` when the block ends.
+
+        An exception inside the block is recorded as an error result and then re-raised.
+        """
+        call = ToolCallRecord(name, params, f"toolu_{next(self._ids):04d}")
+        self._emit(ev.ToolStartData(tool_name=name, params=params, tool_use_id=call.tool_use_id, phase_id=self._phase_id))
+        began = time.perf_counter()
+        try:
+            yield call
+        except BaseException as exc:
+            call.result, call.is_error = redact(f"{type(exc).__name__}: {exc}"), True
+            raise
+        finally:
+            duration = round((time.perf_counter() - began) * 1000, 3)
+            self._emit(ev.ToolCompleteData(tool_name=name, result=call.result, duration=duration,
+                                           tool_use_id=call.tool_use_id, is_error=call.is_error))
+
+    def usage(self, input: int = 0, output: int = 0, cache_read: int = 0, cache_write: int = 0) -> None:
+        """Add one model call's tokens to the run's totals (a ``usage`` event)."""
+        u = self._usage
+        self._usage = ev.Usage(input=u.input + input, output=u.output + output,
+                               cache_read=u.cache_read + cache_read, cache_write=u.cache_write + cache_write)
+        self._emit(ev.UsageData(**self._usage.model_dump(by_alias=False)))
+
+    def finish(self, result: str) -> None:
+        """End the run successfully with ``result``."""
+        self._emit(ev.ExecutionCompleteData(result=result, duration=self._elapsed(), tokens_used=self._usage))
+
+    def fail(self, message: str, *, error_type: str = "agent_error", stack: str | None = None) -> None:
+        """End the run as failed."""
+        self._emit(ev.ExecutionErrorData(error=ev.ErrorInfo(type=error_type, message=redact(message)),
+                                         stack=redact(stack) if stack else None))
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        """End the run as cancelled."""
+        self._emit(ev.ExecutionCancelledData(reason=reason, duration=self._elapsed()))
+
+    # --- context manager: the run always ends -----------------------------------------------
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self.run.done:
+            return
+        if exc is None:
+            self.finish("")
+        elif isinstance(exc, KeyboardInterrupt):
+            self.cancel("interrupted")
+        else:
+            self.fail(f"{type(exc).__name__}: {exc}", stack="".join(traceback.format_exception(exc)))
+
+    async def __aenter__(self) -> Recorder:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    @property
+    def _phase_id(self) -> str | None:
+        return self._phase.id if self._phase else None
+
+    def _step_id(self) -> str:
+        return f"s{next(self._ids)}"
+
+    def _elapsed(self) -> float:
+        return round((time.monotonic() - self._started) * 1000, 3)
+
+    def _emit(self, data: ev.EventData) -> None:
+        if self.run.done:
+            raise UserError("this run has already ended; start a new record() for more")
+        self.run.log.append(data)
+
+
+def record(task: str, *, model: str = "custom", strategy: str = "custom") -> Recorder:
+    """Start recording an agent of one's own; use it as a context manager so the run always ends."""
+    return Recorder(task, model=model, strategy=strategy)

@@ -1,0 +1,272 @@
+"""A run as the user holds it: its log, its live state, and its controls."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Generator, Protocol, Sequence
+
+from workbench.core import events as ev
+from workbench.core.loop import running_loop
+from workbench.errors import RunFailed, UserError
+from workbench.core.log import RunLog
+from workbench.core.redact import scrub
+from workbench.core.reducer import RunState, _apply, initial_state
+from workbench.core.runfile import RunHeader, read_run_file, write_run_file
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = ["Run", "new_run_id"]
+
+
+def new_run_id() -> str:
+    """A fresh, URL-safe, unguessable run id."""
+    return "r_" + secrets.token_hex(8)
+
+
+class Run:
+    """One run of an agent: an append-only event log, folded into :attr:`state` on demand.
+
+    Start one with :func:`workbench.run`, or open a saved one with :func:`workbench.load`.
+    ``await run`` (or ``run.wait()`` outside async code) waits for its end and returns the
+    final state.
+    """
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        task: str,
+        model: str,
+        strategy: str,
+        created_at: str,
+        log: RunLog | None = None,
+        workspace: Path | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self.id = run_id
+        self.task = scrub(task)  # as its events show it (summaries, stores, run file headers)
+        self.model = model
+        self.strategy = strategy
+        self.created_at = created_at
+        self.workspace = workspace
+        self.owner = owner
+        self.log = log if log is not None else RunLog(run_id)
+        self._state = initial_state()
+        self._folded = 0
+        self._fold_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The loop the run executes on; None for a finished run read from a file or store."""
+        self._task: object | None = None  # keeps the running task referenced
+        self._canceller: Callable[..., None] | None = None
+        """Stops whatever feeds the log (an orchestrator, a replay); set by whoever starts it."""
+
+    # --- reading -------------------------------------------------------------------------
+
+    @property
+    def events(self) -> Sequence[ev.Event]:
+        """Every event so far, in order."""
+        return self.log.events
+
+    @property
+    def state(self) -> RunState:
+        """The run folded up to its latest event clients may see (the same object, brought up to date).
+
+        On a server that is the latest stored event: what a stream of the run has sent.
+        """
+        with self._fold_lock:
+            events, published = self.log.events, self.log.published
+            while self._folded < published:
+                _apply(self._state, events[self._folded])
+                self._folded += 1
+            return self._state
+
+    @property
+    def status(self) -> str:
+        return self.state.status
+
+    @property
+    def done(self) -> bool:
+        """Whether the run has ended (its terminal event is in the log)."""
+        return self.log.closed
+
+    @property
+    def result(self) -> str | None:
+        """The final answer, once the run has completed."""
+        return self.state.result
+
+    def subscribe(self, after: int = 0) -> AsyncIterator[ev.Event]:
+        """The events after id ``after``: the backlog, then live ones until the run ends."""
+        return self.log.subscribe(after)
+
+    def summary(self) -> dict[str, Any]:
+        """The run summary of the HTTP contract."""
+        state = self.state
+        return {
+            "id": self.id,
+            "task": self.task,
+            "model": self.model,
+            "strategy": self.strategy,
+            "status": "running" if state.status == "pending" else state.status,
+            "createdAt": self.created_at,
+            "endedAt": state.ended_at,
+            "eventCount": self.log.published,
+        }
+
+    def header(self) -> RunHeader:
+        return RunHeader(run_id=self.id, task=self.task, model=self.model, created_at=self.created_at,
+                         extra={"strategy": self.strategy})
+
+    # --- controls ------------------------------------------------------------------------
+
+    def cancel(self, reason: str = "cancelled by the user") -> bool:
+        """Stop the run promptly with ``execution:cancelled``; False if it had already ended."""
+        if self.done or self._canceller is None:
+            return False
+        self._canceller(reason)
+        return True
+
+    def interrupt(self, reason: str = "the server stopped while this run was going") -> bool:
+        """End the run now with ``execution:error`` of type ``interrupted`` (its host is going away)."""
+        if self.done or self._canceller is None:
+            return False
+        self._canceller(reason, interrupted=True)
+        return True
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the run as a run file (JSON Lines) and return its path. Works mid-run too."""
+        return write_run_file(path, self.header(), list(self.log.events))
+
+    async def wait_async(self, *, raise_on_error: bool = False) -> RunState:
+        """Wait for the run's end and return its final state."""
+        await self.log.wait_settled()
+        return self._final(raise_on_error)
+
+    def wait(self, timeout: float | None = None, *, raise_on_error: bool = False) -> RunState:
+        """Block until the run ends (outside async code) and return its final state."""
+        if self._loop is not None and running_loop() is self._loop:
+            raise UserError("run.wait() would block the loop the run executes on; use 'await run' instead")
+        if not self.log.wait_closed(timeout):
+            raise TimeoutError(f"run {self.id} did not end within {timeout} s")
+        return self._final(raise_on_error)
+
+    def _final(self, raise_on_error: bool) -> RunState:
+        state = self.state
+        if raise_on_error and state.status == "error" and state.error is not None:
+            raise RunFailed(state.error.type, state.error.message)
+        return state
+
+    def __await__(self) -> Generator[Any, None, RunState]:
+        return self.wait_async().__await__()
+
+    # --- construction --------------------------------------------------------------------
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> "Run":
+        """A finished run read from a run file."""
+        header, events = read_run_file(path)
+        run = cls(
+            run_id=header.run_id,
+            task=header.task,
+            model=header.model,
+            strategy=str((header.extra or {}).get("strategy", "")),
+            created_at=header.created_at,
+        )
+        run.log.extend(events)
+        run.log.close()
+        return run
+
+    # --- other views of the log -----------------------------------------------------------
+
+    def replay(self, speed: float = 1.0, *, max_gap: float = 2.0) -> "Run":
+        """A new :class:`Run` that re-streams these events with their original timing, ``speed`` times faster.
+
+        Display it in a notebook to watch the run again in a live widget; ``cancel()`` stops it.
+        """
+        from workbench.core.loop import background_loop
+        from workbench.core.replay import check_speed, replay_events
+
+        clone = Run(run_id=self.id, task=self.task, model=self.model, strategy=self.strategy,
+                    created_at=self.created_at, workspace=self.workspace, owner=self.owner)
+        source = list(self.log.events)
+        check_speed(speed)  # now, not later in the background
+
+        async def feed() -> None:
+            try:
+                async for event in replay_events(source, speed=speed, max_gap=max_gap):
+                    clone.log.extend([event])
+            finally:
+                clone.log.close()
+
+        loop = background_loop()
+        future = asyncio.run_coroutine_threadsafe(feed(), loop)
+        clone._loop, clone._task = loop, future
+        clone._canceller = lambda reason, interrupted=False: loop.call_soon_threadsafe(future.cancel)
+        return clone
+
+    def to_pandas(self) -> "pandas.DataFrame":
+        """One row per event: id, type, ts, phase, step, tool, duration, error flag, text and the raw data."""
+        try:
+            import pandas
+        except ImportError:
+            raise UserError("to_pandas() needs pandas: pip install pandas") from None
+        from workbench.core.tabular import event_rows
+
+        frame = pandas.DataFrame(event_rows(self.events))
+        frame["ts"] = pandas.to_datetime(frame["ts"], utc=True)
+        return frame
+
+    def to_html(self, path: str | os.PathLike[str] | None = None) -> str:
+        """One self-contained HTML page of the whole run, viewable offline without Jupyter.
+
+        Writes it to ``path`` when given; returns the HTML either way.
+        """
+        return presenter().export_html(self, path)
+
+    def view(self) -> Any:
+        """The live widget for this run (what a notebook shows when the run is a cell's value)."""
+        return presenter().view(self)
+
+    def _ipython_display_(self) -> None:
+        presenter().display(self)
+
+    def __repr__(self) -> str:
+        state = self.state
+        return f"<Run {self.id} {state.status} model={self.model!r} events={len(self.log)} task={self.task!r}>"
+
+
+class Presenter(Protocol):
+    """How a run shows itself: registered from above (the package root registers the notebook's),
+    so that the core knows no view."""
+
+    def display(self, run: Run) -> None:
+        """Show ``run`` in the current notebook output."""
+
+    def view(self, run: Run) -> Any:
+        """The live widget for ``run``."""
+
+    def export_html(self, run: Run, path: str | os.PathLike[str] | None) -> str:
+        """One self-contained HTML page of ``run``; written to ``path`` when given."""
+
+
+_presenter_factory: Callable[[], Presenter] | None = None
+_presenter: Presenter | None = None
+
+
+def register_presenter(factory: Callable[[], Presenter]) -> None:
+    """Show runs with the presenter ``factory`` makes (called once, when a run is first shown)."""
+    global _presenter_factory, _presenter
+    _presenter_factory, _presenter = factory, None
+
+
+def presenter() -> Presenter:
+    global _presenter
+    if _presenter is None:
+        if _presenter_factory is None:
+            raise RuntimeError("no view layer is registered: import workbench (the package) first")
+        _presenter = _presenter_factory()
+    return _presenter

@@ -1,0 +1,309 @@
+"""Folding a run's events into its state.
+
+``reduce(state, event) -> state`` is pure: it never changes the state it is given, does no
+I/O and depends on nothing but its arguments, so the same events always fold to the same
+state — for a live run, a run file, or time travel to event k (``fold(events[:k])``).
+
+``fold`` owns the state it builds, so it updates that state in place (``_apply``); copying
+the state for every event would make folding a long run quadratic. The logic is the
+same function either way.
+
+Nesting is derived from ids: every step records its ``phase_id`` and nothing else holds
+the relation; :meth:`RunState.items_of` reads it back in arrival order.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Literal
+
+from workbench.core import events as ev
+
+__all__ = [
+    "RunState",
+    "PhaseState",
+    "ThinkingStep",
+    "MessageStep",
+    "ToolCall",
+    "RetryNote",
+    "Step",
+    "reduce",
+    "fold",
+    "initial_state",
+]
+
+RunStatus = Literal["pending", "running", "complete", "error", "cancelled", "interrupted"]
+PhaseStatus = Literal["pending", "running", "complete", "failed"]
+StepStatus = Literal["streaming", "complete", "interrupted", "running", "error"]
+
+
+@dataclass
+class ThinkingStep:
+    """One thinking step; its text grows with each ``thinking:delta``."""
+
+    step_id: str
+    phase_id: str | None
+    text: str = ""
+    iteration: int = 0
+    status: StepStatus = "streaming"
+    redacted: bool = False
+    kind: Literal["thinking"] = "thinking"
+
+
+@dataclass
+class MessageStep:
+    """One assistant text block; its text grows with each ``text:delta``."""
+
+    step_id: str
+    phase_id: str | None
+    text: str = ""
+    status: StepStatus = "streaming"
+    kind: Literal["message"] = "message"
+
+
+@dataclass
+class ToolCall:
+    """One tool call, from ``tool:start`` to ``tool:complete``."""
+
+    step_id: str
+    """The call's ``toolUseId``."""
+    phase_id: str | None
+    tool_name: str
+    params: dict[str, Any]
+    result: Any = None
+    duration: float | None = None
+    is_error: bool = False
+    status: StepStatus = "running"
+    kind: Literal["tool"] = "tool"
+
+
+Step = ThinkingStep | MessageStep | ToolCall
+
+
+@dataclass
+class PhaseState:
+    """A phase of the plan and where it stands."""
+
+    id: str
+    name: str
+    description: str
+    index: int
+    status: PhaseStatus = "pending"
+    summary: str = ""
+
+
+@dataclass
+class RetryNote:
+    """A failed model call that was tried again."""
+
+    attempt: int
+    reason: str
+    delay_ms: float
+
+
+@dataclass
+class RunState:
+    """Everything a viewer needs to know about a run, as of its last folded event."""
+
+    run_id: str = ""
+    task: str = ""
+    model: str = ""
+    strategy: str = ""
+    status: RunStatus = "pending"
+    started_at: str | None = None
+    ended_at: str | None = None
+    goal: str | None = None
+    phases: dict[str, PhaseState] = field(default_factory=dict)
+    """Phases by id, in plan order."""
+    steps: dict[str, Step] = field(default_factory=dict)
+    """Thinking steps, messages and tool calls by id, in arrival order."""
+    current_phase_id: str | None = None
+    tokens: ev.Usage = field(default_factory=ev.Usage)
+    retries: list[RetryNote] = field(default_factory=list)
+    result: str | None = None
+    error: ev.ErrorInfo | None = None
+    cancel_reason: str | None = None
+    duration: float | None = None
+    """Wall time in ms, once the run has ended."""
+    cost_usd: float | None = None
+    event_count: int = 0
+    last_event_id: int = 0
+
+    @property
+    def finished(self) -> bool:
+        """Whether a terminal event has been folded."""
+        return self.status in ("complete", "error", "cancelled", "interrupted")
+
+    def items_of(self, phase_id: str | None) -> list[Step]:
+        """The steps of one phase (``None``: steps outside any phase), in arrival order."""
+        return [step for step in self.steps.values() if step.phase_id == phase_id]
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return [s for s in self.steps.values() if isinstance(s, ToolCall)]
+
+    @property
+    def thinking_steps(self) -> list[ThinkingStep]:
+        return [s for s in self.steps.values() if isinstance(s, ThinkingStep)]
+
+    @property
+    def messages(self) -> list[MessageStep]:
+        return [s for s in self.steps.values() if isinstance(s, MessageStep)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The state as JSON-ready camelCase, phases with their steps nested."""
+
+        def camel(obj: dict[str, Any]) -> dict[str, Any]:
+            return {_camel(k): v for k, v in obj.items()}
+
+        phases = []
+        for phase in self.phases.values():
+            item = camel(asdict(phase))
+            item["steps"] = [camel(asdict(s)) for s in self.items_of(phase.id)]
+            phases.append(item)
+        return {
+            "runId": self.run_id,
+            "task": self.task,
+            "model": self.model,
+            "strategy": self.strategy,
+            "status": self.status,
+            "startedAt": self.started_at,
+            "endedAt": self.ended_at,
+            "goal": self.goal,
+            "phases": phases,
+            "steps": [camel(asdict(s)) for s in self.items_of(None)],
+            "tokens": self.tokens.model_dump(),
+            "retries": [camel(asdict(r)) for r in self.retries],
+            "result": self.result,
+            "error": self.error.model_dump() if self.error else None,
+            "cancelReason": self.cancel_reason,
+            "duration": self.duration,
+            "costUsd": self.cost_usd,
+            "eventCount": self.event_count,
+            "lastEventId": self.last_event_id,
+        }
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def initial_state() -> RunState:
+    """The state before any event."""
+    return RunState()
+
+
+def reduce(state: RunState, event: ev.Event) -> RunState:
+    """The state after ``event``; ``state`` itself is left as it was."""
+    return _apply(copy.deepcopy(state), event)
+
+
+def fold(events: Iterable[ev.Event], state: RunState | None = None) -> RunState:
+    """Fold ``events`` into a fresh state (or a copy of ``state``)."""
+    acc = initial_state() if state is None else copy.deepcopy(state)
+    for event in events:
+        _apply(acc, event)
+    return acc
+
+
+def _interrupt_streaming(state: RunState) -> None:
+    """Steps left streaming when a model call fails will never complete."""
+    for step in state.steps.values():
+        if step.status == "streaming":
+            step.status = "interrupted"
+
+
+def _end(state: RunState, event: ev.Event, status: RunStatus) -> None:
+    state.status = status
+    state.ended_at = event.ts
+    _interrupt_streaming(state)
+    for step in state.steps.values():
+        if isinstance(step, ToolCall) and step.status == "running":
+            step.status = "interrupted"
+    for phase in state.phases.values():
+        if phase.status == "running":
+            phase.status = "complete" if status == "complete" else "failed"
+    state.current_phase_id = None
+
+
+def _apply(state: RunState, event: ev.Event) -> RunState:
+    """Fold one event into ``state`` in place and return it."""
+    state.event_count += 1
+    state.last_event_id = event.id
+    data = event.data
+    match data:
+        case ev.ThinkingDeltaData():
+            step = state.steps.get(data.step_id)
+            if step is None:
+                step = state.steps[data.step_id] = ThinkingStep(data.step_id, data.phase_id)
+            step.text += data.delta
+        case ev.TextDeltaData():
+            step = state.steps.get(data.step_id)
+            if step is None:
+                step = state.steps[data.step_id] = MessageStep(data.step_id, data.phase_id)
+            step.text += data.delta
+        case ev.ThinkingData():
+            state.steps[data.step_id] = ThinkingStep(
+                data.step_id, data.phase_id, data.thought, data.iteration, "complete", data.redacted
+            )
+        case ev.MessageData():
+            state.steps[data.step_id] = MessageStep(data.step_id, data.phase_id, data.text, "complete")
+        case ev.ToolStartData():
+            state.steps[data.tool_use_id] = ToolCall(data.tool_use_id, data.phase_id, data.tool_name, data.params)
+        case ev.ToolCompleteData():
+            call = state.steps.get(data.tool_use_id)
+            if not isinstance(call, ToolCall):  # a complete without its start: keep what we know
+                call = state.steps[data.tool_use_id] = ToolCall(data.tool_use_id, None, data.tool_name, {})
+            call.result = data.result
+            call.duration = data.duration
+            call.is_error = data.is_error
+            call.status = "error" if data.is_error else "complete"
+        case ev.UsageData():
+            state.tokens = ev.Usage(
+                input=data.input, output=data.output, cache_read=data.cache_read, cache_write=data.cache_write
+            )
+        case ev.ExecutionStartedData():
+            state.run_id = event.run_id
+            state.task = data.task
+            state.model = data.model
+            state.strategy = data.strategy
+            state.status = "running"
+            state.started_at = data.started_at
+        case ev.PlanCreatedData():
+            state.goal = data.plan.goal
+            state.phases = {
+                p.id: PhaseState(p.id, p.name, p.description, i) for i, p in enumerate(data.plan.phases)
+            }
+        case ev.PhaseStartData():
+            phase = state.phases.get(data.phase_id)
+            if phase is None:  # a phase the plan did not name (an agent of one's own may do this)
+                phase = state.phases[data.phase_id] = PhaseState(data.phase_id, data.phase_name, "", data.phase_index)
+            phase.status = "running"
+            state.current_phase_id = data.phase_id
+        case ev.PhaseCompleteData():
+            phase = state.phases.get(data.phase_id)
+            if phase is not None:
+                phase.status = "complete"
+                phase.summary = data.summary
+            if state.current_phase_id == data.phase_id:
+                state.current_phase_id = None
+        case ev.ModelRetryData():
+            state.retries.append(RetryNote(data.attempt, data.reason, data.delay_ms))
+            _interrupt_streaming(state)
+        case ev.ExecutionCompleteData():
+            _end(state, event, "complete")
+            state.result = data.result
+            state.duration = data.duration
+            state.tokens = data.tokens_used
+            state.cost_usd = data.cost_usd
+        case ev.ExecutionErrorData():
+            # An interrupted run ends with an error event of its own type (the server stopped).
+            _end(state, event, "interrupted" if data.error.type == "interrupted" else "error")
+            state.error = data.error
+        case ev.ExecutionCancelledData():
+            _end(state, event, "cancelled")
+            state.cancel_reason = data.reason
+            state.duration = data.duration
+    return state

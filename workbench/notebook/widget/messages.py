@@ -1,0 +1,56 @@
+"""What the widget sends: event envelopes as JSON, with streamed deltas merged.
+
+Consecutive ``thinking:delta`` (or ``text:delta``) events of one step travel as one envelope
+whose ``data.delta`` is their concatenation, ``id`` the last id and ``firstId`` the first.
+Every other event travels as it is. Expanding the items of a message gives back the events.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Sequence
+
+from workbench.core import events as ev
+
+__all__ = ["DELTA_TYPES", "merged_items", "raw_envelopes", "chunked", "MAX_ITEMS", "MAX_ENVELOPES"]
+
+DELTA_TYPES = frozenset({"thinking:delta", "text:delta"})
+MAX_ITEMS = 2_000
+"""Merged items in one ``events`` message; a longer backlog goes out in several."""
+MAX_ENVELOPES = 5_000
+"""Raw envelopes in one ``envelopes`` reply; the front end asks again for the rest."""
+
+
+def merged_items(events: Sequence[ev.Event]) -> list[dict[str, Any]]:
+    """``events`` as envelopes, runs of deltas of one step merged into one."""
+    items: list[dict[str, Any]] = []
+    i, n = 0, len(events)
+    while i < n:
+        event = events[i]
+        j = i + 1
+        if event.type in DELTA_TYPES:
+            step = event.data.step_id  # type: ignore[attr-defined]
+            while j < n and events[j].type == event.type and events[j].data.step_id == step:  # type: ignore[attr-defined]
+                j += 1
+        item = event.to_dict()
+        if j > i + 1:
+            last = events[j - 1]
+            item["data"]["delta"] = "".join(e.data.delta for e in events[i:j])  # type: ignore[attr-defined]
+            item.update(id=last.id, ts=last.ts, firstId=event.id)
+        items.append(item)
+        i = j
+    return items
+
+
+def raw_envelopes(events: Sequence[ev.Event], first: Any, last: Any) -> list[dict[str, Any]]:
+    """The envelopes with ``first <= id <= last``, at most :data:`MAX_ENVELOPES` of them."""
+    try:
+        a, b = max(1, int(first)), min(len(events), int(last))
+    except (TypeError, ValueError):
+        return []
+    b = min(b, a + MAX_ENVELOPES - 1)
+    return [events[i].to_dict() for i in range(a - 1, b)]
+
+
+def chunked(items: list[dict[str, Any]], size: int = MAX_ITEMS) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

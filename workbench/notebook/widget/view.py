@@ -1,0 +1,170 @@
+"""The notebook widget of a run: the kernel side of ``RunView``.
+
+The log is the source of truth, so widget state holds only the run's identity. Events go
+to the browser as custom messages, merged and rate-limited by a pump on the run's loop;
+views that appear later (another view, a page reload) ask for the backlog with ``ready``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import traitlets
+
+from workbench.core.loop import background_loop
+from workbench.notebook.widget.messages import chunked, merged_items, raw_envelopes
+
+if TYPE_CHECKING:
+    from workbench.core.handle import Run
+
+__all__ = ["RunView"]
+
+STATIC = Path(__file__).parent / "static"
+
+
+class RunView(anywidget.AnyWidget):
+    """A live view of ``run``: header, plan, steps and an inspector to step through its events."""
+
+    _esm = STATIC / "run_view.js"
+    _css = STATIC / "run_view.css"
+    run_id = traitlets.Unicode("").tag(sync=True)
+    task = traitlets.Unicode("").tag(sync=True)
+    model = traitlets.Unicode("").tag(sync=True)
+    strategy = traitlets.Unicode("").tag(sync=True)
+
+    interval = 0.05
+    """Least time between two ``events`` messages, in seconds (at most 20 a second)."""
+
+    def __init__(self, run: "Run", **kwargs: Any) -> None:
+        super().__init__(run_id=run.id, task=run.task, model=run.model, strategy=run.strategy, **kwargs)
+        self.run = run
+        self.messages_sent = 0
+        self.bytes_sent = 0
+        self._sent = 0  # events broadcast by the pump so far; every view has seen them or will ask
+        self._last_send = float("-inf")
+        self._backlog_wanted = False
+        self._pumping = True
+        self._closing = False
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._idle = threading.Event()  # set once no task of this view is left on the loop
+        loop = run._loop
+        self._loop = loop if loop is not None and not loop.is_closed() else background_loop()
+        self.on_msg(self._on_msg)
+        self._loop.call_soon_threadsafe(self._spawn, self._pump)
+
+    # --- kernel side: on the run's loop ---------------------------------------------------
+
+    def _spawn(self, factory: Any) -> None:
+        if self._closing:
+            if factory == self._pump:
+                self._pumping = False
+            if not self._tasks:
+                self._idle.set()
+            return
+        self._idle.clear()
+        task = self._loop.create_task(factory())
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not self._tasks:
+            self._idle.set()
+
+    async def _pump(self) -> None:
+        log = self.run.log
+        try:
+            while True:
+                if self._backlog_wanted:
+                    self._backlog_wanted = False
+                    await self._send_items(merged_items(log.events[: self._sent]))
+                if self._sent < len(log.events):
+                    await self._pace()
+                    end = len(log.events)  # everything new, taken after the pause
+                    await self._send_items(merged_items(log.events[self._sent:end]))
+                    self._sent = end
+                elif log.closed:
+                    return
+                else:
+                    await self._wait(log)
+        finally:
+            self._pumping = False
+
+    async def _wait(self, log: Any) -> None:
+        waits = [asyncio.ensure_future(log.wait_beyond(self._sent)), asyncio.ensure_future(self._wake.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+            self._wake.clear()
+
+    async def _pace(self) -> None:
+        delay = self._last_send + self.interval - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def _send_items(self, items: list[dict[str, Any]]) -> None:
+        async with self._lock:
+            for chunk in chunked(items):
+                await self._pace()
+                self._emit({"kind": "events", "events": chunk})
+                self._last_send = time.monotonic()
+
+    async def _send_backlog(self) -> None:
+        await self._send_items(merged_items(self.run.log.events[: self._sent]))
+
+    def _on_ready(self) -> None:
+        if self._pumping:
+            self._backlog_wanted = True
+            self._wake.set()
+        else:
+            self._spawn(self._send_backlog)
+
+    def _emit(self, content: dict[str, Any]) -> None:
+        if self._closing:
+            return
+        self.messages_sent += 1
+        self.bytes_sent += len(json.dumps(content, ensure_ascii=False).encode())
+        self.send(content)
+
+    # --- browser side: messages arrive on the kernel's main thread --------------------------
+
+    def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        kind = content.get("kind") if isinstance(content, dict) else None
+        if kind == "ready":
+            self._loop.call_soon_threadsafe(self._on_ready)
+        elif kind == "cancel":
+            self.run.cancel("stopped from the notebook")
+        elif kind == "envelopes":
+            events = raw_envelopes(self.run.log.events, content.get("from"), content.get("to"))
+            reply = {"kind": "envelopes", "requestId": content.get("requestId"), "events": events}
+            self._loop.call_soon_threadsafe(self._emit, reply)
+
+    def close(self) -> None:
+        """Stop the pump and close the widget; no task or listener of it is left behind."""
+        if self.comm is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._stop)
+            try:
+                on_loop = asyncio.get_running_loop() is self._loop
+            except RuntimeError:
+                on_loop = False
+            if not on_loop:
+                self._idle.wait(2)
+        super().close()
+
+    def _stop(self) -> None:
+        self._closing = True
+        for task in list(self._tasks):
+            task.cancel()
+        if not self._tasks:
+            self._idle.set()

@@ -1,0 +1,8 @@
+"""The HTTP contract both servers share, and the standalone server.
+
+:class:`~workbench.serving.service.RunService` is every route's logic without a transport;
+:mod:`~workbench.serving.sse` encodes event streams; the standalone aiohttp server
+(:mod:`~workbench.serving.standalone`), its tokens and workshop accounts sit on top. The Jupyter
+extension (the top-level ``workbench_server_ext`` package) is the other transport. It imports
+:mod:`workbench.core` and :mod:`workbench.agent`; never the remote client or the views.
+"""

@@ -1,0 +1,382 @@
+"""The runs a server hosts: creation, ownership, listing, cancel, persistence, shutdown.
+
+Both HTTP servers (the Jupyter server extension and ``workbench serve``) are thin layers
+over one :class:`RunService`: they authenticate, turn the request into a call here, and
+encode the answer. Every refusal is an :class:`Refusal` whose status and message are
+what the client gets; a run belonging to someone else looks exactly like an unknown one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+from workbench.errors import UserError
+from workbench.agent.launch import start_run
+from workbench.agent.options import CLIENT_OPTIONS
+from workbench.core.redact import get_logger, redact
+from workbench.core.handle import Run, new_run_id
+from workbench.core.runfile import header_line
+from workbench.core.store import DEFAULT_PAGE, MAX_PAGE, RunStore, StoreUnavailable
+from workbench.agent.tools import BUILTIN_TOOLS
+
+__all__ = ["Refusal", "Principal", "RunService", "MAX_BODY_BYTES", "CLIENT_OPTIONS", "parse_body", "too_large"]
+
+log = get_logger("workbench.server")
+
+FINISHED_CACHE_SIZE = 32
+"""Finished runs kept in memory after being read back from the store, at most."""
+
+FINISHED_CACHE_BYTES = 8 * 2**20
+"""And at most this many bytes of their events as JSON (in memory, as objects, they take about ten
+times that: some 80 MB), so a few huge runs cannot fill the memory."""
+
+RUN_FILE_BATCH = 1000
+"""Event lines of a run file written together: a download is a few writes, not one per event."""
+
+MAX_BODY_BYTES = 1_000_000
+"""The largest request body accepted."""
+
+_RUN_ID = re.compile(r"^r_[0-9a-f]{16}$")
+
+Role = Literal["user", "instructor", "participant"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: a user name and, in workshop mode, a role."""
+
+    name: str
+    role: Role = "user"
+
+    @property
+    def may_start(self) -> bool:
+        return self.role != "participant"
+
+
+class Refusal(Exception):
+    """A refusal with its HTTP status, error type and a message a person can act on."""
+
+    def __init__(self, status: int, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.message = redact(message)
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"type": self.error_type, "message": self.message}}
+
+    def json(self) -> str:
+        return json.dumps(self.body())
+
+
+def too_large() -> Refusal:
+    """The refusal of a request body over :data:`MAX_BODY_BYTES` (both servers send this one)."""
+    return Refusal(413, "too_large", f"the request body is larger than {MAX_BODY_BYTES:,} bytes, the limit here")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_body(raw: bytes) -> Any:
+    """A request body as JSON, or the :class:`Refusal` both servers answer for it.
+
+    Strict JSON: ``NaN`` and ``Infinity`` are refused, and so is nesting too deep to parse
+    (a 400, never a 500).
+    """
+    if len(raw) > MAX_BODY_BYTES:
+        raise too_large()
+    if not raw.strip():
+        raise Refusal(400, "invalid_request", 'the body must be a JSON object such as {"task": "Write a haiku"}')
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        detail = str(exc).splitlines()[0][:120] if not isinstance(exc, RecursionError) else "nested too deeply"
+        raise Refusal(400, "invalid_json", f"the body is not valid JSON ({detail}); send an object such as "
+                                            '{"task": "Write a haiku"}') from None
+
+
+def _not_found(run_id: str) -> Refusal:
+    return Refusal(404, "not_found", f"no run {run_id[:40]!r} here; list yours with GET /runs")
+
+
+class RunService:
+    """Runs for many users, on one event loop, persisted in SQLite."""
+
+    def __init__(
+        self,
+        *,
+        store_path: str | Path,
+        workspace_root: str | Path,
+        default_model: str | None = None,
+        max_runs_per_user: int = 4,
+        allowed_tools: list[str] | None = None,
+        share_instructor_runs: bool = True,
+    ) -> None:
+        self.allowed_tools = list(BUILTIN_TOOLS) if allowed_tools is None else list(allowed_tools)
+        unknown = [t for t in self.allowed_tools if t not in BUILTIN_TOOLS]
+        if unknown:
+            raise UserError(f"unknown tools in allowed_tools: {unknown}; built-in tools are {sorted(BUILTIN_TOOLS)}")
+        self.workspace_root = Path(workspace_root)
+        self.default_model = default_model or None
+        self.max_runs_per_user = max_runs_per_user
+        self.share_instructor_runs = share_instructor_runs
+        self._live: dict[str, Run] = {}
+        """Runs going, and ended runs whose events are not all stored yet (the store may be refusing writes)."""
+        # Finished runs read back from the store, newest use last: a stream, a detail and a
+        # download of one run should not each parse it from SQLite on the event loop.
+        self._finished: OrderedDict[str, Run] = OrderedDict()
+        self._finished_bytes = 0
+        self._loading: dict[str, asyncio.Future[Run | None]] = {}
+        """Runs being read from the store right now: later requests for one wait for that read."""
+        self._closing = False
+        self.store = RunStore(store_path)
+        try:
+            interrupted = self.store.recover()
+        except BaseException:
+            self.store.close()
+            raise
+        for run in interrupted:  # held until their last events are stored, which a full disk may delay
+            self._live[run.id] = run
+        self.store.flush(timeout=2.0)  # so the first requests already see them ended
+        if interrupted:
+            log.info("marked %d runs interrupted by the last stop: %s", len(interrupted),
+                     ", ".join(run.id for run in interrupted))
+
+    # --- commands ------------------------------------------------------------------------
+
+    def create(self, who: Principal, body: Any) -> Run:
+        """Start a run from a request body ``{task, model?, strategy?, tools?, options?}``."""
+        if self._closing:
+            raise Refusal(503, "unavailable", "the server is shutting down; try again when it is back")
+        self._retire_finished()
+        self.check_may_start(who)
+        self._check_store_writes()
+        if not isinstance(body, dict):
+            raise Refusal(400, "invalid_request", "the body must be a JSON object such as {\"task\": \"…\"}")
+        unknown = sorted(set(body) - {"task", "model", "strategy", "tools", "options"})
+        if unknown:
+            raise Refusal(400, "invalid_request", f"unknown fields {unknown}; use task, model, strategy, tools, options")
+        tools = body.get("tools")
+        if tools is not None:
+            if not isinstance(tools, list) or not all(isinstance(t, str) for t in tools):
+                raise Refusal(400, "invalid_request", "tools must be a list of built-in tool names")
+            refused = [t for t in tools if t not in self.allowed_tools]
+            if refused:
+                raise Refusal(400, "invalid_request", f"tools {refused} are not available here; available: {self.allowed_tools}")
+        else:
+            tools = self.allowed_tools
+        options = body.get("options")
+        if options is None:
+            options = {}
+        if not isinstance(options, dict):
+            raise Refusal(400, "invalid_request", "options must be a JSON object")
+        refused = sorted(set(options) - CLIENT_OPTIONS)
+        if refused:
+            raise Refusal(400, "invalid_request", f"options {refused} cannot be set over HTTP; allowed: {sorted(CLIENT_OPTIONS)}")
+        running = sum(1 for r in self._live.values() if r.owner == who.name and not r.done)
+        if running >= self.max_runs_per_user:
+            raise Refusal(429, "too_many_runs", f"you have {running} runs going, the most allowed here; wait for one to end or cancel one")
+        model = body.get("model", self.default_model)
+        if model is not None and not isinstance(model, str):
+            raise Refusal(400, "invalid_request", "model must be a string")
+        strategy = body.get("strategy", "plan")
+        if not isinstance(strategy, str):
+            raise Refusal(400, "invalid_request", "strategy must be a string")
+        run_id = new_run_id()
+        workspace = self.workspace_root / _safe_segment(who.name) / run_id
+        shared = self.share_instructor_runs and who.role == "instructor"
+        try:
+            run = start_run(
+                body.get("task"),  # type: ignore[arg-type]
+                model=model,
+                strategy=strategy,
+                tools=tools,
+                options={**options, "workspace": str(workspace)},
+                loop=asyncio.get_running_loop(),
+                owner=who.name,
+                run_id=run_id,
+                # Stored before it starts: a run the store could not record would go on unseen.
+                before_start=lambda run: self.store.add(run, shared=shared),
+            )
+        except StoreUnavailable as exc:
+            log.error("refused a new run: %s", exc)
+            raise self._store_refusal() from None
+        except UserError as exc:
+            raise Refusal(400, "invalid_request", str(exc)) from None
+        self._live[run.id] = run
+        return run
+
+    def _check_store_writes(self) -> None:
+        if self.store.problem is not None:
+            raise self._store_refusal()
+
+    def _store_refusal(self) -> Refusal:
+        return Refusal(503, "store_unavailable",
+                        f"the server cannot store new runs right now ({self.store.problem or 'its run store refused a write'}); "
+                        "runs already going keep streaming. Try again once its disk has space")
+
+    @staticmethod
+    def check_may_start(who: Principal) -> None:
+        """Refuse (403) whoever may not start runs: a workshop's participants. Servers ask before reading the body."""
+        if not who.may_start:
+            raise Refusal(403, "forbidden", "participants watch runs; only an instructor starts them. "
+                                             "The instructors' runs are listed by GET /runs (wb.runs() in Python)")
+
+    def cancel(self, who: Principal, run_id: str) -> Run:
+        run = self.get(who, run_id)  # 404 unless who may read it
+        if run.owner != who.name:  # a participant watching a shared run
+            raise Refusal(403, "forbidden",
+                           f"participants watch runs; only {run.owner}, who started this run, can cancel it")
+        if run.done or not run.cancel(f"cancelled by {who.name}"):
+            raise Refusal(409, "already_finished", f"run {run_id} has already ended ({run.state.status})")
+        return run
+
+    # --- queries -------------------------------------------------------------------------
+
+    def list(self, who: Principal, *, limit: int | str | None = None, before: str | None = None) -> dict[str, Any]:
+        """``GET /runs``: a page of the runs ``who`` may see, newest first, as contract summaries.
+
+        ``{"runs": [...], "next": id or None}``: pass ``next`` as ``before`` for the following page.
+        ``limit`` (default :data:`~workbench.core.store.DEFAULT_PAGE`) may be the query string's text.
+        """
+        limit = _page_size(limit)
+        include_shared = who.role == "participant"
+        if before is not None:
+            known = self.store.owner_of(before) if isinstance(before, str) and _RUN_ID.match(before) else None
+            if known is None or not (known[0] == who.name or (include_shared and known[1])):
+                raise Refusal(400, "invalid_request", f"before must be the id of a run in your list (the 'next' of the "
+                                                       f"previous page), not {str(before)[:40]!r}")
+        rows = self.store.summaries(who.name, include_shared=include_shared, limit=limit + 1, before=before)
+        page = rows[:limit]
+        out = []
+        for row in page:
+            held = self._live.get(row["id"]) or self._finished.get(row["id"])
+            item = self.summary(held) if held is not None else _contract_summary(row)
+            if row["owner"] != who.name:
+                item["owner"] = row["owner"]
+            out.append(item)
+        return {"runs": out, "next": page[-1]["id"] if len(rows) > limit else None}
+
+    def summary(self, run: Run) -> dict[str, Any]:
+        """The run's contract summary, as clients see it: ``eventCount`` counts the events they can
+        read, and ``notStored`` says how many are only in memory while the store cannot write."""
+        summary = run.summary()
+        unstored = self.store.unstored(run.id, len(run.log))
+        if unstored and self.store.problem is not None:
+            summary["notStored"] = {"events": unstored, "reason": self.store.problem}
+        return summary
+
+    def get(self, who: Principal, run_id: str) -> Run:
+        """A run ``who`` may read; 404 for unknown ids and other people's runs alike."""
+        if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+            raise _not_found(run_id)
+        run = self._live.get(run_id) or self._finished.get(run_id)
+        if run is None:
+            run = self.store.load(run_id)
+            if run is None:
+                raise _not_found(run_id)
+            self._remember_finished(run)
+        if run.owner != who.name and not (who.role == "participant" and self.store.is_shared(run_id)):
+            raise _not_found(run_id)
+        return run
+
+    async def prefetch(self, run_id: str) -> None:
+        """Read a run the service does not hold from the store in a worker thread, so that the
+        :meth:`get` (or :meth:`detail`, :meth:`cancel`, :meth:`run_file`) that follows finds it in
+        memory: parsing a long run on the event loop would hold up every stream of the server."""
+        if not isinstance(run_id, str) or not _RUN_ID.match(run_id) or run_id in self._live or run_id in self._finished:
+            return
+        if self._closing:
+            raise Refusal(503, "unavailable", "the server is shutting down; try again when it is back")
+        loading = self._loading.get(run_id)
+        if loading is None:  # the first to ask reads it; the others wait for that read
+            loading = self._loading[run_id] = asyncio.ensure_future(asyncio.to_thread(self.store.load, run_id))
+            loading.add_done_callback(lambda _: self._loading.pop(run_id, None))
+        run = await asyncio.shield(loading)  # one request going away does not cancel the others' read
+        if run is not None and run_id not in self._live and run_id not in self._finished:
+            self._remember_finished(run)
+
+    def run_file(self, who: Principal, run_id: str) -> Iterator[bytes]:
+        """The run as a run file, in chunks for a server to write and flush one at a time: the
+        header line first (a refusal is raised by the first ``next()``, before anything is sent),
+        then at most :data:`RUN_FILE_BATCH` event lines to a chunk."""
+        run = self.get(who, run_id)
+        yield (header_line(run.header()) + "\n").encode()
+        events = run.log.events[: run.log.published]
+        for start in range(0, len(events), RUN_FILE_BATCH):
+            yield "".join(e.to_json() + "\n" for e in events[start : start + RUN_FILE_BATCH]).encode()
+
+    def detail(self, who: Principal, run_id: str) -> dict[str, Any]:
+        """``GET /runs/{id}``: the summary and the folded state."""
+        run = self.get(who, run_id)
+        summary = self.summary(run)
+        if run.owner != who.name:  # a shared run: say whose it is, as GET /runs does
+            summary["owner"] = run.owner
+        return {**summary, "state": run.state.to_dict()}
+
+    def _retire_finished(self) -> None:
+        """Move ended runs whose events are all stored out of the live table into the bounded
+        cache, so a long-lived server does not keep every run it ever hosted in memory."""
+        for run_id, run in list(self._live.items()):
+            if run.done and not self.store.unstored(run_id, len(run.log)):
+                del self._live[run_id]
+                self._remember_finished(run)
+
+    def _remember_finished(self, run: Run) -> None:
+        if run.id in self._finished:
+            self._finished.move_to_end(run.id)
+            return
+        self._finished[run.id] = run
+        self._finished_bytes += self.store.size(run.id)
+        while len(self._finished) > 1 and (len(self._finished) > FINISHED_CACHE_SIZE
+                                           or self._finished_bytes > FINISHED_CACHE_BYTES):
+            evicted, _ = self._finished.popitem(last=False)
+            self._finished_bytes -= self.store.size(evicted)
+            self.store.forget_size(evicted)
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def close(self, reason: str = "the server stopped while this run was going", timeout: float = 5.0) -> None:
+        """Interrupt live runs (each gets its terminal event), write everything and close the store."""
+        self._closing = True
+        going = [run for run in self._live.values() if not run.done]
+        for run in going:
+            run.interrupt(reason)
+        if going:
+            try:
+                await asyncio.wait_for(asyncio.gather(*(r.wait_async() for r in going)), timeout)
+            except TimeoutError:
+                log.warning("%d runs did not end within %.0f s of shutdown", sum(not r.done for r in going), timeout)
+        if self._loading:  # reads of the store under way: let them finish before it closes
+            await asyncio.wait(list(self._loading.values()))
+        self.store.flush()
+        self.store.close()
+
+
+def _page_size(limit: int | str | None) -> int:
+    if limit is None:
+        return DEFAULT_PAGE
+    if isinstance(limit, str) and re.fullmatch(r"[0-9]{1,6}", limit.strip()):
+        limit = int(limit)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise Refusal(400, "invalid_request", f"limit must be a whole number from 1 to {MAX_PAGE}, such as "
+                                               f"{DEFAULT_PAGE}; got {str(limit)[:20]!r}")
+    return limit
+
+
+def _contract_summary(row: dict[str, Any]) -> dict[str, Any]:
+    keys = ("id", "task", "model", "strategy", "status", "createdAt", "endedAt", "eventCount")
+    return {k: row[k] for k in keys}
+
+
+def _safe_segment(name: str) -> str:
+    """A user name as one safe folder name."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip(".") or "user"
+    return cleaned[:64]
