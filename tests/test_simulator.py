@@ -793,3 +793,24 @@ def test_cli_prints_a_generic_scenario_that_loads_back(tmp_path: Path, capsys: p
     assert load_scenario(path) == generic_scenario(TASK, 2)
     assert cli_main(["--scenario", str(tmp_path / "nope.json")]) == 2
     assert "nope.json: cannot read the scenario file" in capsys.readouterr().err
+
+
+# --- the simulator reads the agent's prompts as a model would: from the request alone ---
+
+
+def test_every_prompt_the_agent_writes_reads_back_as_its_stage() -> None:
+    from workbench.simulator.request import PLAN_TOOL_NAME, Stage, parse_stage, task_of
+
+    assert parse_stage(prompts.plan_system()) == Stage("plan")
+    assert parse_stage(prompts.final_system()) == Stage("final")
+    assert parse_stage(prompts.react_system()) == Stage("react")
+    assert parse_stage(prompts.phase_system(1, 4, "Research sources")) == Stage("phase", 1, 4, "Research sources")
+    assert parse_stage([{"type": "text", "text": prompts.phase_system(0, 2, "Draft")}]) == Stage("phase", 0, 2, "Draft")
+    assert parse_stage("You are a helpful assistant.") is None
+    # The plan tool the simulator submits a scripted plan with is the one the planning request offers.
+    assert PLAN_TOOL_NAME == prompts.PLAN_TOOL["name"] == prompts.PLAN_TOOL_NAME
+    phases = [("Research", "Find sources"), ("Write", "Write it")]
+    for opening in (prompts.task_message(TASK), prompts.phase_message(TASK, "A page", phases, 1, ["found three"]),
+                    prompts.final_message(TASK, phases, ["found three", "wrote it"])):
+        assert task_of([{"role": "user", "content": opening}]) == TASK
+        assert task_of([{"role": "user", "content": [{"type": "text", "text": opening}]}]) == TASK
