@@ -6,7 +6,9 @@
 // has the shape of `RunState.to_dict()`. tests/test_run_model_browser.py checks in Chromium that
 // `snapshot(fold(events.slice(0, k)))` equals Python's `fold(events[:k]).to_dict()`.
 //
-// `apply` also says what the event changed, so a renderer can patch only that.
+// `apply` also says what the event changed, so a renderer can patch only that. It takes raw
+// envelopes (the inspector) and the items the kernel sends (workbench/widget/_wire.py), where a
+// run of deltas of one step is one item: both fold to the same state.
 
 const ENDED = new Set(["complete", "error", "cancelled", "interrupted"]);
 
@@ -50,7 +52,8 @@ const phaseState = (id, name, description, index) =>
 function apply(state, event) {
   const d = event.data || {};
   const changed = { steps: [], phases: [], plan: false, retry: null, ended: false };
-  state.eventCount += 1;
+  // An item of the widget's wire may be several deltas of one step merged (ids firstId..id).
+  state.eventCount += event.firstId ? event.id - event.firstId + 1 : 1;
   state.lastEventId = event.id;
   switch (event.type) {
     case "thinking:delta":
