@@ -1,7 +1,7 @@
 """The front end's run model (``static/run_model.js``) against Python's fold, in a real Chromium.
 
-The model is the one place the browser folds events. Loaded as the page loads it, its snapshot
-after the first k events must equal ``fold(events[:k]).to_dict()``, whole, at many k: for the
+The model is the one place the browser folds events. Imported from the file the widget ships
+(``_bundle`` joins it in verbatim), its snapshot after the first k events must equal ``fold(events[:k]).to_dict()``, whole, at many k: for the
 shipped run file, a cancelled run, a failed run and a run without a plan, fed both as raw
 envelopes (what the inspector folds) and as the kernel's merged items (what the live view folds).
 Skipped when /usr/bin/chromium is missing, unless WORKBENCH_REQUIRE_BROWSER=1.
@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 from browser import chromium
-from conftest import write_scenario
 
 import workbench as wb
+from conftest import write_scenario
 from workbench import events as ev
 from workbench.reducer import fold
 from workbench.widget._bundle import STATIC
@@ -62,8 +62,12 @@ def shipped() -> list[ev.Event]:
 def cancelled() -> list[ev.Event]:
     """Cancelled while the second phase streams: its phase fails, its streaming step is interrupted."""
     run = wb.run(TASK, model="simulated", options={"pace": 400})
-    p2 = lambda: next((e.id for e in run.events if e.type == "phase:start" and e.data.phase_id == "p2"), None)  # noqa: E731
-    until(lambda: p2() is not None and any(e.type == "thinking:delta" for e in run.events[p2():]))
+
+    def streaming_in_p2() -> bool:
+        start = next((e.id for e in run.events if e.type == "phase:start" and e.data.phase_id == "p2"), None)
+        return start is not None and any(e.type == "thinking:delta" for e in run.events[start:])
+
+    until(streaming_in_p2)
     run.cancel("stopped by the test")
     run.wait(timeout=30)
     return list(run.events)

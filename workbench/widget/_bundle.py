@@ -29,10 +29,10 @@ __all__ = ["BundleError", "front_end", "join_modules"]
 STATIC = Path(__file__).parent / "static"
 ENTRY = "run_view.js"
 
-_IMPORT = re.compile(r'^import \{([^}]*)\} from "\./([\w-]+\.js)";[^\n]*$', re.M)
-_EXPORTS = re.compile(r"^export \{([^}]*)\};\s*\Z", re.M)
-_ANY_IMPORT = re.compile(r"^\s*import\b", re.M)
-_ANY_EXPORT = re.compile(r"^\s*export\b", re.M)
+_IMPORT = re.compile(r'^import \{([^}]*)\} from "\./([\w-]+\.js)";[^\n]*$', re.MULTILINE)
+_EXPORTS = re.compile(r"^export \{([^}]*)\};\s*\Z", re.MULTILINE)
+_ANY_IMPORT = re.compile(r"^\s*import\b", re.MULTILINE)
+_ANY_EXPORT = re.compile(r"^\s*export\b", re.MULTILINE)
 _NAME = r"[A-Za-z_$][\w$]*"
 _BINDING = re.compile(rf"^({_NAME})(?:\s+as\s+({_NAME}))?$")
 

@@ -40,7 +40,7 @@ def _script_json(obj: Any) -> str:
 
 def _inline_script(source: str) -> str:
     """``source`` for a ``<script>`` element; our own code, so anything that would end it early is a bug."""
-    if re.search(r"</script|<!--", source, re.I):
+    if re.search(r"</script|<!--", source, re.IGNORECASE):
         raise ValueError("a script inlined in the exported page must not contain '</script' or '<!--'")
     return source
 
