@@ -440,11 +440,11 @@ def render_all(cases: dict[str, tuple[list[tuple[float, str]], int]], traits: di
     """Each case ``name -> (timeline, events)`` rendered ``reps`` times, each in a fresh page."""
     from playwright.sync_api import sync_playwright
 
-    from workbench.notebook.widget.view import STATIC
+    from workbench.notebook.widget.bundle import STATIC, front_end
 
     files = {
         "/": ("text/html", HARNESS.encode()),
-        "/run_view.js": ("text/javascript", (STATIC / "run_view.js").read_bytes()),
+        "/run_view.js": ("text/javascript", front_end().encode()),  # the module the widget ships
         "/run_view.css": ("text/css", (STATIC / "run_view.css").read_bytes()),
         "/traits.json": ("application/json", json.dumps(traits).encode()),
     }

@@ -102,9 +102,11 @@ def test_error_and_interrupted_runs():
     log.append(ev.ExecutionErrorData(error=ev.ErrorInfo(type="interrupted", message="the server stopped")))
     assert fold(log.events).status == "interrupted"
     log2 = RunLog("r2")
-    log2.append(ev.ExecutionErrorData(error=ev.ErrorInfo(type="limit_exceeded", message="too long")))
+    log2.append(ev.ExecutionErrorData(error=ev.ErrorInfo(type="limit_exceeded", message="too long"),
+                                      stack="Traceback (most recent call last): ..."))
     state = fold(log2.events)
     assert state.status == "error" and state.error.message == "too long"
+    assert state.error_stack == state.to_dict()["errorStack"] == "Traceback (most recent call last): ..."
 
 
 def test_unknown_events_only_advance_the_count():
@@ -119,4 +121,5 @@ def test_state_to_dict_nests_steps_under_phases_in_camel_case():
     assert [p["id"] for p in d["phases"]] == ["p1", "p2"]
     assert [s["stepId"] for s in d["phases"][0]["steps"]] == ["s1", "t1", "s2"]
     assert d["phases"][0]["steps"][1]["toolName"] == "write_file"
-    assert d["steps"] == []
+    assert d["steps"] == [] and d["currentPhaseId"] is None and d["errorStack"] is None
+    assert fold(sample_run()[:3]).to_dict()["currentPhaseId"] == "p1"

@@ -339,6 +339,8 @@ def test_export_html_is_one_offline_page_with_every_event(finished, tmp_path):
     assert payload["meta"] == {"runId": finished.id, "task": finished.task, "model": finished.model,
                                "strategy": finished.strategy}
     assert "export default" in payload["module"]
+    # The page's stand-in kernel merges and pages as the kernel does, with the kernel's own constants.
+    assert payload["limits"] == {"deltaTypes": ["text:delta", "thinking:delta"], "maxItems": 2_000, "maxEnvelopes": 5_000}
 
 
 def test_export_html_escapes_script_breaking_text(tmp_path):

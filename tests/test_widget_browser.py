@@ -16,8 +16,8 @@ from browser import ARTIFACTS, chromium
 import workbench as wb
 from workbench.core import events as ev
 from workbench.notebook.widget import export_html
+from workbench.notebook.widget.bundle import STATIC, front_end
 from workbench.notebook.widget.messages import merged_items
-from workbench.notebook.widget.view import STATIC
 
 LIVE = "[data-testid=live-view] "
 SNAP = "[data-testid=inspector-view] [data-testid=snapshot-view] "
@@ -194,7 +194,7 @@ window.harnessReady = true;
 
 def open_harness(page, run: wb.Run) -> None:
     traits = {"run_id": run.id, "task": run.task, "model": run.model, "strategy": run.strategy}
-    js = json.dumps((STATIC / "run_view.js").read_text("utf-8")).replace("<", "\\u003c")
+    js = json.dumps(front_end()).replace("<", "\\u003c")
     page.set_content(HARNESS % {"css": (STATIC / "run_view.css").read_text("utf-8"),
                                 "traits": json.dumps(traits), "js": js})
     page.wait_for_function("window.harnessReady === true")

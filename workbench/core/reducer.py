@@ -123,6 +123,8 @@ class RunState:
     retries: list[RetryNote] = field(default_factory=list)
     result: str | None = None
     error: ev.ErrorInfo | None = None
+    error_stack: str | None = None
+    """The failed run's traceback for developers, when its ``execution:error`` had one."""
     cancel_reason: str | None = None
     duration: float | None = None
     """Wall time in ms, once the run has ended."""
@@ -173,10 +175,12 @@ class RunState:
             "goal": self.goal,
             "phases": phases,
             "steps": [camel(asdict(s)) for s in self.items_of(None)],
+            "currentPhaseId": self.current_phase_id,
             "tokens": self.tokens.model_dump(),
             "retries": [camel(asdict(r)) for r in self.retries],
             "result": self.result,
             "error": self.error.model_dump() if self.error else None,
+            "errorStack": self.error_stack,
             "cancelReason": self.cancel_reason,
             "duration": self.duration,
             "costUsd": self.cost_usd,
@@ -302,6 +306,7 @@ def _apply(state: RunState, event: ev.Event) -> RunState:
             # An interrupted run ends with an error event of its own type (the server stopped).
             _end(state, event, "interrupted" if data.error.type == "interrupted" else "error")
             state.error = data.error
+            state.error_stack = data.stack
         case ev.ExecutionCancelledData():
             _end(state, event, "cancelled")
             state.cancel_reason = data.reason

@@ -11,7 +11,7 @@ from typing import Any, Iterator, Sequence
 
 from workbench.core import events as ev
 
-__all__ = ["DELTA_TYPES", "merged_items", "raw_envelopes", "chunked", "MAX_ITEMS", "MAX_ENVELOPES"]
+__all__ = ["DELTA_TYPES", "merged_items", "raw_envelopes", "chunked", "MAX_ITEMS", "MAX_ENVELOPES", "view_limits"]
 
 DELTA_TYPES = frozenset({"thinking:delta", "text:delta"})
 MAX_ITEMS = 2_000
@@ -54,3 +54,8 @@ def raw_envelopes(events: Sequence[ev.Event], first: Any, last: Any) -> list[dic
 def chunked(items: list[dict[str, Any]], size: int = MAX_ITEMS) -> Iterator[list[dict[str, Any]]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def view_limits() -> dict[str, Any]:
+    """These constants as the browser reads them: the view's module and the exported page's stand-in kernel."""
+    return {"deltaTypes": sorted(DELTA_TYPES), "maxItems": MAX_ITEMS, "maxEnvelopes": MAX_ENVELOPES}

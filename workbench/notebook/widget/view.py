@@ -11,13 +11,13 @@ import asyncio
 import json
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anywidget
 import traitlets
 
 from workbench.core.loop import background_loop
+from workbench.notebook.widget.bundle import STATIC, front_end
 from workbench.notebook.widget.messages import chunked, merged_items, raw_envelopes
 
 if TYPE_CHECKING:
@@ -25,13 +25,11 @@ if TYPE_CHECKING:
 
 __all__ = ["RunView"]
 
-STATIC = Path(__file__).parent / "static"
-
 
 class RunView(anywidget.AnyWidget):
     """A live view of ``run``: header, plan, steps and an inspector to step through its events."""
 
-    _esm = STATIC / "run_view.js"
+    _esm = front_end()  # static/run_view.js and the files it imports, as one module (see bundle.py)
     _css = STATIC / "run_view.css"
     run_id = traitlets.Unicode("").tag(sync=True)
     task = traitlets.Unicode("").tag(sync=True)
