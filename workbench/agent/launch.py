@@ -53,7 +53,7 @@ def start_run(
     *,
     model: str | None = None,
     strategy: str = "plan",
-    tools: Sequence[Tool | str | Callable[..., Any]] | None = None,
+    tools: Sequence[Tool[..., Any] | str | Callable[..., Any]] | None = None,
     options: dict[str, Any] | RunOptions | None = None,
     loop: asyncio.AbstractEventLoop | None = None,
     owner: str | None = None,
