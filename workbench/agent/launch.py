@@ -132,4 +132,4 @@ def _schedule(run: Run, orchestrator: Orchestrator, loop: asyncio.AbstractEventL
     else:
         # The task handle is kept so the loop does not garbage-collect a running task.
         future = asyncio.run_coroutine_threadsafe(execute(), loop)
-        run._task = future  # type: ignore[assignment]
+        run._task = future
