@@ -92,6 +92,7 @@ def start_run(
         workspace=workspace,
         owner=owner,
     )
+    # `strategy` is one of STRATEGIES (checked above), which a plain `in` does not narrow to the Literal.
     config = RunConfig(task, model, strategy, resolved_tools, run_options, workspace)  # type: ignore[arg-type]
     orchestrator = Orchestrator(config, run.log, client)
     orchestrator_ref.append(orchestrator)

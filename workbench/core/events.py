@@ -424,7 +424,7 @@ class UnknownEvent(Event):
     workbench, so resuming and re-saving lose nothing.
     """
 
-    data: dict[str, Any]  # type: ignore[assignment]
+    data: dict[str, Any]  # type: ignore[assignment]  # an unknown payload stays a plain dict
 
 
 AnyEvent = Annotated[
