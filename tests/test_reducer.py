@@ -109,6 +109,18 @@ def test_error_and_interrupted_runs():
     assert state.error_stack == state.to_dict()["errorStack"] == "Traceback (most recent call last): ..."
 
 
+def test_a_delta_naming_a_tool_call_leaves_the_call_as_it_was():
+    # A broken (or hand-written) log: the fold goes on instead of failing on a step with no text.
+    log = RunLog("r_test")
+    log.append(ev.ToolStartData(tool_name="write_file", params={"path": "a"}, tool_use_id="t1", phase_id=None))
+    log.append(ev.ThinkingDeltaData(step_id="t1", delta="hm", phase_id=None))
+    log.append(ev.TextDeltaData(step_id="t1", delta="so", phase_id=None))
+    state = fold(log.events)
+    [call] = state.steps.values()
+    assert (call.kind, call.tool_name, call.params, call.status) == ("tool", "write_file", {"path": "a"}, "running")
+    assert not hasattr(call, "text") and state.event_count == 3
+
+
 def test_unknown_events_only_advance_the_count():
     unknown = ev.parse_event('{"id":1,"runId":"r","type":"x:y","ts":"t","data":{}}', keep_unknown=True)
     state = fold([unknown])

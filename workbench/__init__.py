@@ -61,7 +61,7 @@ def run(
     *,
     model: str | None = None,
     strategy: str = "plan",
-    tools: Sequence[Tool | str | Callable[..., Any]] | None = None,
+    tools: Sequence[Tool[..., Any] | str | Callable[..., Any]] | None = None,
     options: dict[str, Any] | None = None,
 ) -> Run:
     """Start an agent on ``task`` in the background and return its :class:`Run` at once.

@@ -109,7 +109,8 @@ class WorkbenchApp(ExtensionApp):
         # each run on the loop of the request that asks, which is the server's loop.
         self.streams: set[Any] = set()
         """The event streams being served right now (their handlers); tests check it empties."""
-        register_secret(getattr(self.serverapp.identity_provider, "token", None))  # never in an event
+        if self.serverapp is not None:  # always set once the server loads its extensions
+            register_secret(getattr(self.serverapp.identity_provider, "token", None))  # never in an event
         self._open_service()
 
     def _open_service(self) -> None:

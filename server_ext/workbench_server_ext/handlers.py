@@ -11,12 +11,13 @@ import asyncio
 import json
 import socket
 from http.client import responses
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
+from tornado.http1connection import HTTP1Connection
 from tornado.iostream import StreamClosedError
 
 from workbench.serving import sse
@@ -50,8 +51,8 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
 
     @property
     def app(self) -> ServiceHost:
-        host: ServiceHost = self.extensionapp
-        return host
+        # The mixin types it as any ExtensionApp; ours (app.WorkbenchApp) is a ServiceHost.
+        return cast(ServiceHost, self.extensionapp)
 
     @property
     def service(self) -> RunService:
@@ -208,11 +209,11 @@ class EventsHandler(WorkbenchHandler):
         # even while it waits for the next event (which also drops its waiter on the log).
         pump = self._pump = asyncio.ensure_future(self._send(chunks))
         self.app.streams.add(self)
-        restore = _drop_when_unacknowledged(self.request.connection.stream.socket, sse.SEND_TIMEOUT)
+        restore = _drop_when_unacknowledged(_socket_of(self.request.connection), sse.SEND_TIMEOUT)
         try:
             await asyncio.wait([pump])
-            if not pump.cancelled() and pump.exception() is not None:
-                raise pump.exception()  # type: ignore[misc]
+            if not pump.cancelled() and (failure := pump.exception()) is not None:
+                raise failure
         finally:
             pump.cancel()  # no-op once done
             self._pump = None
@@ -233,7 +234,8 @@ class EventsHandler(WorkbenchHandler):
             pass
         except TimeoutError:  # the client stopped reading: let it go (it can resume from its last id)
             self.log.info("workbench: dropped an event stream whose client took nothing for %g s", sse.SEND_TIMEOUT)
-            self.request.connection.close()
+            if isinstance(connection := self.request.connection, HTTP1Connection):
+                connection.close()
         finally:
             await chunks.aclose()
 
@@ -244,6 +246,11 @@ class EventsHandler(WorkbenchHandler):
 
 
 _TCP_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", None)  # Linux
+
+
+def _socket_of(connection: object) -> socket.socket | None:
+    """The socket under a request's connection (Tornado's server makes HTTP1Connections only)."""
+    return connection.stream.socket if isinstance(connection, HTTP1Connection) else None
 
 
 def _drop_when_unacknowledged(sock: socket.socket | None, seconds: float) -> Callable[[], None]:

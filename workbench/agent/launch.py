@@ -53,7 +53,7 @@ def start_run(
     *,
     model: str | None = None,
     strategy: str = "plan",
-    tools: Sequence[Tool | str | Callable[..., Any]] | None = None,
+    tools: Sequence[Tool[..., Any] | str | Callable[..., Any]] | None = None,
     options: dict[str, Any] | RunOptions | None = None,
     loop: asyncio.AbstractEventLoop | None = None,
     owner: str | None = None,
@@ -92,6 +92,7 @@ def start_run(
         workspace=workspace,
         owner=owner,
     )
+    # `strategy` is one of STRATEGIES (checked above), which a plain `in` does not narrow to the Literal.
     config = RunConfig(task, model, strategy, resolved_tools, run_options, workspace)  # type: ignore[arg-type]
     orchestrator = Orchestrator(config, run.log, client)
     orchestrator_ref.append(orchestrator)
@@ -132,4 +133,4 @@ def _schedule(run: Run, orchestrator: Orchestrator, loop: asyncio.AbstractEventL
     else:
         # The task handle is kept so the loop does not garbage-collect a running task.
         future = asyncio.run_coroutine_threadsafe(execute(), loop)
-        run._task = future  # type: ignore[assignment]
+        run._task = future

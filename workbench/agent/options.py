@@ -27,35 +27,35 @@ class RunOptions(BaseModel):
         alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, allow_inf_nan=False
     )
 
-    pace: float = Field(0, ge=0, le=100_000)
+    pace: float = Field(default=0, ge=0, le=100_000)
     """Simulated model only: deltas streamed per second; 0 streams as fast as possible."""
-    seed: int = Field(0, ge=-(2**63), le=2**63 - 1)
+    seed: int = Field(default=0, ge=-(2**63), le=2**63 - 1)
     """Simulated model only: varies the generic scenario; the same task and seed give the same run."""
     scenario: str | None = None
     """Simulated model only: a scenario file scripting what the model thinks, says and calls."""
     faults: list[dict[str, Any]] = Field(default_factory=list)
     """Simulated model only: faults to inject, e.g. ``[{"request": 2, "kind": "529"}]``."""
-    max_iterations: int = Field(25, ge=1, le=10_000)
+    max_iterations: int = Field(default=25, ge=1, le=10_000)
     """Model calls allowed in one phase (or in the whole loop of strategy ``react``)."""
-    max_tokens: int = Field(5_000_000, ge=1, le=1_000_000_000)
+    max_tokens: int = Field(default=5_000_000, ge=1, le=1_000_000_000)
     """Input plus output tokens allowed for the whole run."""
-    timeout: float = Field(3600, gt=0, le=7 * DAY)
+    timeout: float = Field(default=3600, gt=0, le=7 * DAY)
     """Wall time allowed for the whole run, in seconds."""
-    max_output_tokens: int = Field(16_000, ge=1, le=1_000_000)
+    max_output_tokens: int = Field(default=16_000, ge=1, le=1_000_000)
     """``max_tokens`` of each model call."""
     thinking: Literal["auto", "adaptive", "enabled", "off"] = "auto"
     """Extended thinking: ``auto`` takes what the model supports (adaptive, else budgeted)."""
-    thinking_budget: int = Field(4_096, ge=1_024, le=1_000_000)
+    thinking_budget: int = Field(default=4_096, ge=1_024, le=1_000_000)
     """``budget_tokens`` when thinking is budgeted (``enabled``)."""
-    max_retries: int = Field(3, ge=0, le=20)
+    max_retries: int = Field(default=3, ge=0, le=20)
     """Retries of a model call that broke mid-stream (the SDK retries 429/529 on its own first)."""
-    retry_delay: float = Field(1.0, ge=0, le=MINUTE)
+    retry_delay: float = Field(default=1.0, ge=0, le=MINUTE)
     """First backoff delay in seconds; it doubles with each retry, with jitter."""
-    sdk_max_retries: int = Field(2, ge=0, le=20)
+    sdk_max_retries: int = Field(default=2, ge=0, le=20)
     """The SDK's own retries of 429, 529 and other retryable statuses."""
-    tool_timeout: float = Field(60, gt=0, le=DAY)
+    tool_timeout: float = Field(default=60, gt=0, le=DAY)
     """Seconds a tool may run before it is stopped with an error."""
-    max_tool_output: int = Field(20_000, ge=100, le=10_000_000)
+    max_tool_output: int = Field(default=20_000, ge=100, le=10_000_000)
     """Characters of tool output passed to the model; longer output is cut with a marker."""
     workspace: str | None = None
     """Folder the built-in file tools work in; default ``$WORKBENCH_HOME/workspaces/<run id>``."""

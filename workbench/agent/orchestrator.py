@@ -51,7 +51,7 @@ class RunConfig:
     task: str
     model: str
     strategy: Strategy
-    tools: list[Tool]
+    tools: list[Tool[..., Any]]
     options: RunOptions
     workspace: Path
 
@@ -87,8 +87,8 @@ def _api_error_type(exc: anthropic.APIStatusError) -> str:
     body = exc.body
     if isinstance(body, dict):
         error = body.get("error", body)
-        if isinstance(error, dict) and isinstance(error.get("type"), str):
-            return error["type"]
+        if isinstance(error, dict) and isinstance(error_type := error.get("type"), str):
+            return error_type
     return ""
 
 
@@ -348,8 +348,7 @@ class Orchestrator:
         emit = self.log.append
         async with self.client.client.messages.stream(**params) as stream:
             async for event in stream:
-                kind = event.type
-                if kind == "content_block_delta":
+                if event.type == "content_block_delta":
                     delta = event.delta
                     if delta.type == "text_delta":
                         if piece := scrubbers[event.index].feed(delta.text):
@@ -357,11 +356,11 @@ class Orchestrator:
                     elif delta.type == "thinking_delta":
                         if piece := scrubbers[event.index].feed(delta.thinking):
                             emit(ev.ThinkingDeltaData(step_id=step_ids[event.index], delta=piece, phase_id=phase_id))
-                elif kind == "content_block_start":
+                elif event.type == "content_block_start":
                     if event.content_block.type in ("thinking", "redacted_thinking", "text"):
                         step_ids[event.index] = self._next_step_id()
                         scrubbers[event.index] = StreamScrubber()
-                elif kind == "content_block_stop":
+                elif event.type == "content_block_stop":
                     block = event.content_block
                     if block.type == "thinking":
                         if rest := scrubbers[event.index].flush():

@@ -59,8 +59,8 @@ class TerminalView:
                     self._streamed.add(data.step_id)
                     label = "  thinking: " if isinstance(data, ev.ThinkingDeltaData) else "  says: "
                     self.out.write(self._style(label, "magenta" if label.startswith("  thinking") else "cyan"))
-                style = ("dim",) if isinstance(data, ev.ThinkingDeltaData) else ()
-                self.out.write(self._style(data.delta.replace("\n", " "), *style))
+                styles = ("dim",) if isinstance(data, ev.ThinkingDeltaData) else ()
+                self.out.write(self._style(data.delta.replace("\n", " "), *styles))
                 self.out.flush()
                 self._open_line = True
             case ev.ThinkingData():

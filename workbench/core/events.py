@@ -424,7 +424,7 @@ class UnknownEvent(Event):
     workbench, so resuming and re-saving lose nothing.
     """
 
-    data: dict[str, Any]  # type: ignore[assignment]
+    data: dict[str, Any]  # type: ignore[assignment]  # an unknown payload stays a plain dict
 
 
 AnyEvent = Annotated[
@@ -466,6 +466,7 @@ TERMINAL_TYPES = frozenset({"execution:complete", "execution:error", "execution:
 
 UsageData.__doc__ = "Running token totals for the run."
 _ENVELOPE_BY_DATA: dict[type[EventData], type[Event]] = {
+    # pydantic types an annotation as `type[Any] | None`; each envelope's `data` is one EventData class.
     cls.model_fields["data"].annotation: cls for cls in EVENT_TYPES.values()  # type: ignore[misc]
 }
 
@@ -480,7 +481,8 @@ def utc_timestamp(now: float | None = None) -> str:
 def make_event(data: EventData, *, id: int, run_id: str, ts: str | None = None) -> Event:
     """Wrap a payload in its envelope."""
     cls = _ENVELOPE_BY_DATA[type(data)]
-    return cls(id=id, run_id=run_id, ts=ts or utc_timestamp(), data=data)
+    # Each envelope class gives `type` its default; only the base Event, as typed here, lacks one.
+    return cls(id=id, run_id=run_id, ts=ts or utc_timestamp(), data=data)  # type: ignore[call-arg]
 
 
 def event_from_dict(obj: dict[str, Any], *, keep_unknown: bool = False) -> Event | None:

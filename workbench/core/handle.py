@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 __all__ = ["Run", "new_run_id"]
 
 
+class Canceller(Protocol):
+    """Stops whatever feeds a run's log; what it returns (a loop's handle, say) goes unused."""
+
+    def __call__(self, reason: str, interrupted: bool = False) -> object: ...
+
+
 def new_run_id() -> str:
     """A fresh, URL-safe, unguessable run id."""
     return "r_" + secrets.token_hex(8)
@@ -62,7 +68,7 @@ class Run:
         self._loop: asyncio.AbstractEventLoop | None = None
         """The loop the run executes on; None for a finished run read from a file or store."""
         self._task: object | None = None  # keeps the running task referenced
-        self._canceller: Callable[..., None] | None = None
+        self._canceller: Canceller | None = None
         """Stops whatever feeds the log (an orchestrator, a replay); set by whoever starts it."""
 
     # --- reading -------------------------------------------------------------------------

@@ -153,7 +153,7 @@ def redact(text: str, *extra_secrets: str | None) -> str:
 def scrub(value: T) -> T:
     """``value`` with every string in it (a pydantic model's fields, dict keys and values, list items)
     redacted and lone surrogates replaced by U+FFFD; the very same object when nothing changed."""
-    return _scrub(value, _current_rules())  # type: ignore[no-any-return]
+    return _scrub(value, _current_rules())  # type: ignore[no-any-return]  # _scrub keeps the type it is given
 
 
 def _scrub(value: Any, rules: _Rules) -> Any:

@@ -242,12 +242,14 @@ def _apply(state: RunState, event: ev.Event) -> RunState:
             step = state.steps.get(data.step_id)
             if step is None:
                 step = state.steps[data.step_id] = ThinkingStep(data.step_id, data.phase_id)
-            step.text += data.delta
+            if not isinstance(step, ToolCall):  # a tool call's id (a broken log) has no text to grow
+                step.text += data.delta
         case ev.TextDeltaData():
             step = state.steps.get(data.step_id)
             if step is None:
                 step = state.steps[data.step_id] = MessageStep(data.step_id, data.phase_id)
-            step.text += data.delta
+            if not isinstance(step, ToolCall):  # a tool call's id (a broken log) has no text to grow
+                step.text += data.delta
         case ev.ThinkingData():
             state.steps[data.step_id] = ThinkingStep(
                 data.step_id, data.phase_id, data.thought, data.iteration, "complete", data.redacted

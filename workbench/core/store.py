@@ -34,7 +34,7 @@ from workbench.core.handle import Run
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; one process per store is then up to the user
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # checked for None before each use
 
 __all__ = ["RunStore", "StoreInUse", "StoreUnavailable", "INTERRUPTED", "DEFAULT_PAGE", "MAX_PAGE"]
 

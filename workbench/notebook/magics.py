@@ -8,6 +8,7 @@ from typing import Any
 from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from workbench.core.handle import Run
 from workbench.errors import UserError
 from workbench.remote.client import current, start_remote
 from workbench.agent.launch import start_run
@@ -32,6 +33,7 @@ class WorkbenchMagics(Magics):
         """
         args = parse_argstring(self.agent, line)
         options = {k: v for k, v in (("pace", args.pace), ("seed", args.seed), ("scenario", args.scenario)) if v is not None}
+        run: Run  # a RemoteRun after wb.connect()
         try:
             connection = current()
             if connection is not None:
@@ -44,7 +46,7 @@ class WorkbenchMagics(Magics):
         if args.name:
             if not args.name.isidentifier():
                 print(f"workbench: --name must be a Python identifier, not {args.name!r}", file=sys.stderr)
-            else:
+            elif self.shell is not None:  # always set while the shell runs a magic
                 self.shell.user_ns[args.name] = run
         return run
 

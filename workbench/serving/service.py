@@ -194,7 +194,7 @@ class RunService:
         shared = self.share_instructor_runs and who.role == "instructor"
         try:
             run = start_run(
-                body.get("task"),  # type: ignore[arg-type]
+                body.get("task"),  # type: ignore[arg-type]  # start_run refuses a task that is not a string
                 model=model,
                 strategy=strategy,
                 tools=tools,

@@ -27,7 +27,7 @@ __all__ = [
 try:  # The SDK's own ToolError means the same thing as ours: a message for the model.
     from anthropic.lib.tools import ToolError as _SdkToolError
 except ImportError:  # pragma: no cover - older SDKs
-    _SdkToolError = ToolError  # type: ignore[misc,assignment]
+    _SdkToolError = ToolError  # type: ignore[misc,assignment]  # ours stands in for the missing class
 
 
 # A str may hold lone surrogates (how Python decodes bytes that are not UTF-8, e.g. in file

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import anthropic
 import pydantic
 import pydantic_core
+from anthropic.lib.tools import BetaAsyncFunctionTool
 
 from workbench.errors import UserError
 from workbench.core.redact import get_logger
@@ -201,8 +202,8 @@ async def _invoke(tool: Tool[..., Any], params: Mapping[str, Any]) -> Any:
     arguments = dict(params)
     sdk = tool.sdk_tool
     try:
-        if tool.is_async:
-            value = await sdk.call(arguments)  # type: ignore[misc]
+        if isinstance(sdk, BetaAsyncFunctionTool):  # what Tool wraps an `async def` in
+            value = await sdk.call(arguments)
         else:
             value = await run_in_thread(sdk.call, arguments, name=tool.name)
         if inspect.isawaitable(value):  # A sync callable that hands back a coroutine.
