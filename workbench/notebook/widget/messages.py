@@ -20,6 +20,10 @@ MAX_ENVELOPES = 5_000
 """Raw envelopes in one ``envelopes`` reply; the front end asks again for the rest."""
 
 
+def _delta(event: ev.Event) -> ev.ThinkingDeltaData | ev.TextDeltaData | None:
+    return event.data if isinstance(event, (ev.ThinkingDelta, ev.TextDelta)) else None
+
+
 def merged_items(events: Sequence[ev.Event]) -> list[dict[str, Any]]:
     """``events`` as envelopes, runs of deltas of one step merged into one."""
     items: list[dict[str, Any]] = []
@@ -27,14 +31,20 @@ def merged_items(events: Sequence[ev.Event]) -> list[dict[str, Any]]:
     while i < n:
         event = events[i]
         j = i + 1
-        if event.type in DELTA_TYPES:
-            step = event.data.step_id  # type: ignore[attr-defined]
-            while j < n and events[j].type == event.type and events[j].data.step_id == step:  # type: ignore[attr-defined]
+        deltas: list[str] = []
+        first = _delta(event)
+        if first is not None:
+            deltas.append(first.delta)
+            while j < n and events[j].type == event.type:
+                following = _delta(events[j])
+                if following is None or following.step_id != first.step_id:
+                    break
+                deltas.append(following.delta)
                 j += 1
         item = event.to_dict()
         if j > i + 1:
             last = events[j - 1]
-            item["data"]["delta"] = "".join(e.data.delta for e in events[i:j])  # type: ignore[attr-defined]
+            item["data"]["delta"] = "".join(deltas)
             item.update(id=last.id, ts=last.ts, firstId=event.id)
         items.append(item)
         i = j
