@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from workbench.agent.tools import ToolContext
 
 
 @pytest.fixture(autouse=True)
@@ -24,3 +27,19 @@ def write_scenario(path: Path, **fields: Any) -> str:
     body = {"format": "workbench-scenario", "version": 1, **fields}
     path.write_text(json.dumps(body))
     return str(path)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """A run's workspace folder, for the tool tests."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    return ws
+
+
+@pytest.fixture
+def ctx(workspace: Path) -> ToolContext:
+    """The tool context of a run whose workspace is :func:`workspace`."""
+    from workbench.agent.tools import ToolContext
+
+    return ToolContext(workspace=workspace, run_id="r_test")

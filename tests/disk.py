@@ -68,7 +68,7 @@ def _mount_tmpfs(path: Path, size_kib: int) -> bool:
 
 def _pragma(store: RunStore, statement: str) -> int:
     # The store's own connection: a limit set on another connection would not bind it.
-    with store._db_lock:
-        row = store._db.execute(f"PRAGMA {statement}").fetchone()
+    with store._database.lock:
+        row = store._database.connection.execute(f"PRAGMA {statement}").fetchone()
     return int(row[0]) if row else 0
 

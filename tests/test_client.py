@@ -17,6 +17,8 @@ from aiohttp import web
 
 import workbench as wb
 from workbench.remote import client, discovery
+from workbench.remote.connection import Connection
+from workbench.remote.run import RemoteRun
 from workbench.serving import sse
 from workbench.remote.follow import Backoff, SseParser
 from workbench.core.contract import contract_violations
@@ -75,7 +77,7 @@ def test_connected_runs_go_to_the_server(remote: Remote):
     assert connection.kind == "standalone" and connection.api == remote.api
     assert TOKEN not in repr(connection)
     run = wb.run("Write a haiku", strategy="react", options={"pace": 300})
-    assert isinstance(run, wb.Run) and isinstance(run, client.RemoteRun)
+    assert isinstance(run, wb.Run) and isinstance(run, RemoteRun)
     state = run.wait(30)
     assert state.status == "complete" and run.done
     assert dicts(run) == remote.log(run.id)
@@ -92,7 +94,7 @@ def test_connected_runs_go_to_the_server(remote: Remote):
 
     wb.disconnect()
     local = wb.run("Write a haiku", strategy="react")
-    assert not isinstance(local, client.RemoteRun) and local.wait(30).status == "complete"
+    assert not isinstance(local, RemoteRun) and local.wait(30).status == "complete"
     assert [s["id"] for s in json.loads(remote.get("/runs"))["runs"]] == [run.id]
 
 
@@ -248,8 +250,8 @@ def test_a_stream_that_repeats_or_skips_events_is_put_right(tmp_path: Path):
     thread = LoopThread()
     runner, port = thread.run(start_app(app))
     try:
-        connection = client.Connection(f"http://127.0.0.1:{port}/api", "standalone")
-        run = client.RemoteRun.follow(connection, {"id": run_id, "task": "t", "model": "m", "createdAt": "now"},
+        connection = Connection(f"http://127.0.0.1:{port}/api", "standalone")
+        run = RemoteRun.follow(connection, {"id": run_id, "task": "t", "model": "m", "createdAt": "now"},
                                       backoff=Backoff(base=0.01))
         run.wait(10)
         assert dicts(run) == [e.to_dict() for e in events]
@@ -263,10 +265,10 @@ def test_a_run_that_cannot_be_followed_stops_with_a_clear_error(remote: Remote):
     wb.connect(remote.root, TOKEN)
     run = wb.run("Write a haiku", strategy="react")
     run.wait(30)
-    for connection, status in ((client.Connection(remote.api, "standalone", "Zq9-bad-token"), 401),
+    for connection, status in ((Connection(remote.api, "standalone", "Zq9-bad-token"), 401),
                                (client.current(), 404)):
         run_id = run.id if status == 401 else "r_0000000000000000"
-        lost = client.RemoteRun.follow(connection, {"id": run_id, "task": "t", "model": "m", "createdAt": "now"})
+        lost = RemoteRun.follow(connection, {"id": run_id, "task": "t", "model": "m", "createdAt": "now"})
         with pytest.raises(wb.UserError) as info:
             lost.wait(10)
         assert lost.done and lost.follow_error is info.value and info.value.status == status

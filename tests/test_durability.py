@@ -99,7 +99,7 @@ def test_clients_see_an_event_only_once_it_is_stored(tmp_path: Path):
     store = RunStore(tmp_path / "runs.db")
     run = make_run("r_1", "ada", "2026-11-24T10:00:00.000Z")
     store.add(run)
-    with store._db_lock:  # hold the writer at the database, as a slow disk would
+    with store._database.lock:  # hold the writer at the database, as a slow disk would
         for data in text_run(run.id, pieces=3, size=10):
             run.log.append(data)
         time.sleep(0.2)

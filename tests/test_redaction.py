@@ -170,7 +170,7 @@ def test_lone_surrogates_become_replacement_characters_so_every_event_encodes(tm
 
 
 def test_tokens_a_process_is_given_are_scrubbed_like_the_environment_s(tmp_path: Path):
-    from workbench.remote.client import Connection
+    from workbench.remote.connection import Connection
     from workbench.serving.tokens import single_token
 
     served_token, workshop_token, client_token = (f"{name}-token-canary-0a1b2c3d4e5f" for name in ("serve", "people", "client"))

@@ -26,7 +26,7 @@ import pytest
 from workbench.remote.follow import SseParser
 from workbench.core.contract import contract_violations
 from workbench.core.events import parse_event
-from workbench.serving.standalone import is_loopback
+from workbench.serving.middleware import is_loopback
 from workbench.serving.service import Principal
 from workbench.core.store import fcntl
 from servers import Served, raw_request, start_server

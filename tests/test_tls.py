@@ -21,6 +21,8 @@ import trustme
 
 import workbench as wb
 from workbench.remote import client, discovery
+from workbench.remote.connection import Connection
+from workbench.remote.run import RemoteRun
 from workbench.tls import server_context
 from workbench.errors import ServerError
 from workbench.core.contract import contract_violations
@@ -109,7 +111,7 @@ def test_a_whole_run_streams_over_https_with_the_ca_file(remote: TlsRemote, pki:
     connection = wb.connect(remote.root, token=TOKEN, cafile=pki.ca)  # probed: {root}/api/runs over TLS
     assert connection.kind == "standalone" and connection.api == remote.api
     run = wb.run("Write a haiku", strategy="react", options={"pace": 300})
-    assert isinstance(run, client.RemoteRun)
+    assert isinstance(run, RemoteRun)
     assert run.wait(30).status == "complete"
     assert run.events[-1].type == "execution:complete"
     assert dicts(run) == remote.log(run.id) and contract_violations(list(run.events)) == []
@@ -154,8 +156,8 @@ def test_an_event_stream_without_the_ca_stops_at_once_with_the_error(remote: Tls
     wb.connect(remote.root, token=TOKEN, cafile=pki.ca)
     assert wb.run("Write a haiku", strategy="react").wait(30).status == "complete"
     summary = wb.runs()[0]
-    untrusting = client.Connection(remote.api, "standalone", TOKEN)  # the system's CAs only
-    run = client.RemoteRun.follow(untrusting, summary)
+    untrusting = Connection(remote.api, "standalone", TOKEN)  # the system's CAs only
+    run = RemoteRun.follow(untrusting, summary)
     with pytest.raises(ServerError) as info:
         run.wait(10)
     assert str(info.value) == f"the TLS certificate of {remote.api}/runs/{summary['id']}/events {UNTRUSTED}"

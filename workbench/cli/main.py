@@ -137,7 +137,8 @@ async def _serve_command(args: argparse.Namespace, view: TerminalView) -> int:
 
     from workbench.tls import server_context
     from workbench.agent.launch import workbench_home
-    from workbench.serving.standalone import check_transport, is_loopback, serve
+    from workbench.serving.middleware import is_loopback
+    from workbench.serving.serve import check_transport, serve
 
     workshop = None
     if args.workshop is not None:

@@ -13,6 +13,7 @@ running runs keep streaming from memory, and the service refuses new runs.
 
 One process owns a store at a time (a lock file beside it): a second server on the same
 file would take the first one's live runs for interrupted ones, and could never stream them.
+The file's tables and statements are :mod:`~workbench.core.store_db`'s.
 """
 
 from __future__ import annotations
@@ -26,46 +27,21 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from workbench.core import events as ev
-from workbench.errors import UserError
+from workbench.core.handle import Run
 from workbench.core.log import RunLog
 from workbench.core.redact import get_logger
-from workbench.core.handle import Run
+from workbench.core.store_db import INTERRUPTED, StoreDatabase
+from workbench.errors import UserError
 
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; one process per store is then up to the user
     fcntl = None  # type: ignore[assignment]  # checked for None before each use
 
-__all__ = ["RunStore", "StoreInUse", "StoreUnavailable", "INTERRUPTED", "DEFAULT_PAGE", "MAX_PAGE"]
+__all__ = ["RunStore", "StoreInUse", "StoreUnavailable", "DEFAULT_PAGE", "MAX_PAGE"]
 
 log = get_logger("workbench.store")
 
-INTERRUPTED = "interrupted"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    owner TEXT,
-    task TEXT NOT NULL,
-    model TEXT NOT NULL,
-    strategy TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'running',
-    ended_at TEXT,
-    event_count INTEGER NOT NULL DEFAULT 0,
-    shared INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS runs_by_owner ON runs (owner, created_at);
-CREATE TABLE IF NOT EXISTS events (
-    run_id TEXT NOT NULL,
-    id INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    body TEXT NOT NULL,
-    PRIMARY KEY (run_id, id)
-) WITHOUT ROWID;
-"""
-
-_STATUS_OF_TERMINAL = {"execution:complete": "complete", "execution:cancelled": "cancelled"}
 _STOP = object()
 
 
@@ -73,12 +49,6 @@ def _parsed(body: str) -> ev.Event:
     event = ev.parse_event(body, keep_unknown=True)
     assert event is not None
     return event
-
-
-def _terminal_status(event: ev.Event) -> str:
-    if isinstance(event.data, ev.ExecutionErrorData):
-        return INTERRUPTED if event.data.error.type == INTERRUPTED else "error"
-    return _STATUS_OF_TERMINAL[event.type]
 
 
 RETRY_DELAYS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
@@ -136,14 +106,10 @@ class RunStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock_fd = _own(self.path.with_name(self.path.name + ".lock"))
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._database = StoreDatabase(self.path)
         except BaseException:  # e.g. not a database: let the file go for whoever comes next
             self._unlock()
             raise
-        self._db_lock = threading.Lock()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._pending = 0
         self._idle = threading.Condition()
@@ -174,12 +140,7 @@ class RunStore:
         if self._problem is not None:
             raise StoreUnavailable(f"the run store cannot write: {self._problem}")
         try:
-            with self._db_lock:
-                self._db.execute(
-                    "INSERT OR IGNORE INTO runs (id, owner, task, model, strategy, created_at, shared) "
-                    "VALUES (?,?,?,?,?,?,?)",
-                    (run.id, run.owner, run.task, run.model, run.strategy, run.created_at, int(shared)),
-                )
+            self._database.add_run(run.id, run.owner, run.task, run.model, run.strategy, run.created_at, shared)
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"the run store cannot write: {describe(exc)}") from None
         self._follow(run.log, stored=0)
@@ -207,8 +168,7 @@ class RunStore:
         self._sizes.pop(run_id, None)
 
     def set_shared(self, run_id: str, shared: bool) -> None:
-        with self._db_lock:
-            self._db.execute("UPDATE runs SET shared = ? WHERE id = ?", (int(shared), run_id))
+        self._database.set_shared(run_id, shared)
 
     def _enqueue(self, event: ev.Event) -> None:
         with self._idle:
@@ -294,29 +254,8 @@ class RunStore:
             self._idle.notify_all()
 
     def _write(self, events: list[ev.Event]) -> None:
-        rows = [(e.run_id, e.id, e.type, e.to_json()) for e in events]
-        ends = [(_terminal_status(e), e.ts, e.run_id) for e in events if e.type in ev.TERMINAL_TYPES]
-        counts: dict[str, int] = {}
-        for e in events:
-            counts[e.run_id] = max(counts.get(e.run_id, 0), e.id)
-        with self._db_lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.executemany("INSERT OR IGNORE INTO events (run_id, id, type, body) VALUES (?,?,?,?)", rows)
-                self._db.executemany(
-                    "UPDATE runs SET event_count = MAX(event_count, ?) WHERE id = ?", [(n, r) for r, n in counts.items()]
-                )
-                self._db.executemany("UPDATE runs SET status = ?, ended_at = ? WHERE id = ?", ends)
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:  # SQLite may have rolled back already (a full disk does)
-                    try:
-                        self._db.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass
-                raise
-        for run_id, _, _, body in rows:
-            self._sizes[run_id] = self._sizes.get(run_id, 0) + len(body)
+        for run_id, size in self._database.write(events):
+            self._sizes[run_id] = self._sizes.get(run_id, 0) + size
 
     def flush(self, timeout: float | None = 10.0) -> bool:
         """Wait until every queued event is on disk; False on timeout."""
@@ -337,8 +276,7 @@ class RunStore:
             followed, self._followed = list(self._followed.values()), {}
         for run_log in followed:  # no stream may wait for a store that is gone
             run_log.publish(len(run_log))
-        with self._db_lock:
-            self._db.close()
+        self._database.close()
         self._unlock()
 
     def _unlock(self) -> None:
@@ -354,62 +292,29 @@ class RunStore:
 
         ``limit`` caps how many; ``before`` (a run id) starts after that run, for the next page.
         """
-        query = "SELECT id, task, model, strategy, status, created_at, ended_at, event_count, owner, shared FROM runs"
-        where: list[str] = []
-        args: list[Any] = []
-        if owner is not None:
-            where.append("(owner = ?" + (" OR shared = 1)" if include_shared else ")"))
-            args.append(owner)
-        if before is not None:
-            where.append("(created_at, rowid) < (SELECT created_at, rowid FROM runs WHERE id = ?)")
-            args.append(before)
-        if where:
-            query += " WHERE " + " AND ".join(where)
-        query += " ORDER BY created_at DESC, rowid DESC"
-        if limit is not None:
-            query += " LIMIT ?"
-            args.append(limit)
-        with self._db_lock:
-            rows = self._db.execute(query, args).fetchall()
-        return [
-            {"id": r[0], "task": r[1], "model": r[2], "strategy": r[3], "status": r[4], "createdAt": r[5],
-             "endedAt": r[6], "eventCount": r[7], "owner": r[8], "shared": bool(r[9])}
-            for r in rows
-        ]
+        return self._database.summaries(owner, include_shared=include_shared, limit=limit, before=before)
 
     def owner_of(self, run_id: str) -> tuple[str | None, bool] | None:
         """(owner, shared) of a stored run, or None if the store does not have it."""
-        with self._db_lock:
-            row = self._db.execute("SELECT owner, shared FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return None if row is None else (row[0], bool(row[1]))
+        return self._database.owner_of(run_id)
 
     def is_shared(self, run_id: str) -> bool:
-        with self._db_lock:
-            row = self._db.execute("SELECT shared FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return bool(row and row[0])
+        return self._database.is_shared(run_id)
 
     def iter_events(self, run_id: str, after: int = 0) -> Iterator[ev.Event]:
-        with self._db_lock:
-            rows = self._db.execute(
-                "SELECT body FROM events WHERE run_id = ? AND id > ? ORDER BY id", (run_id, after)
-            ).fetchall()
-        for (body,) in rows:
+        for body in self._database.event_bodies(run_id, after):
             yield _parsed(body)
 
     def load(self, run_id: str) -> Run | None:
         """The run with its events, or None if the store does not have it."""
-        with self._db_lock:
-            row = self._db.execute(
-                "SELECT id, owner, task, model, strategy, created_at FROM runs WHERE id = ?", (run_id,)
-            ).fetchone()
+        row = self._database.run_row(run_id)
         if row is None:
             return None
         run = Run(run_id=row[0], owner=row[1], task=row[2], model=row[3], strategy=row[4], created_at=row[5],
                   log=RunLog(row[0]))
-        with self._db_lock:
-            bodies = self._db.execute("SELECT body FROM events WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()
-        run.log.extend(_parsed(body) for (body,) in bodies)
-        self._sizes[run_id] = sum(len(body) for (body,) in bodies)
+        bodies = self._database.event_bodies(run_id)
+        run.log.extend(_parsed(body) for body in bodies)
+        self._sizes[run_id] = sum(len(body) for body in bodies)
         return run
 
     def recover(self, message: str = "the server stopped while this run was going") -> list[Run]:
@@ -418,10 +323,8 @@ class RunStore:
         Returns those runs. Their new events are written like any other: if the disk refuses
         them now, they are kept (the caller should hold the runs) and tried again until they go in.
         """
-        with self._db_lock:
-            ids = [r[0] for r in self._db.execute("SELECT id FROM runs WHERE status = 'running'")]
         runs = []
-        for run_id in ids:
+        for run_id in self._database.running():
             run = self.load(run_id)
             assert run is not None
             self._follow(run.log, stored=len(run.log))

@@ -10,13 +10,9 @@ stream without ``message_stop``) are injected by request number.
 
 from __future__ import annotations
 
-from workbench.simulator.engine import (
-    DEFAULT_MODELS,
-    ConnectionDropped,
-    RequestRecord,
-    SimResponse,
-    Simulator,
-)
+from workbench.simulator.engine import RequestRecord, Simulator
+from workbench.simulator.model_list import DEFAULT_MODELS
+from workbench.simulator.responses import ConnectionDropped, SimResponse
 from workbench.simulator.generic import generic_scenario
 from workbench.simulator.rules import MessagesApiError
 from workbench.simulator.scenario import (

@@ -1,15 +1,15 @@
-"""The simulated Anthropic API: routes, request rules, the turn to answer with, and faults.
+"""The simulated Anthropic API: its routes, the faults it injects, and the pace of its streams.
 
 :class:`Simulator` knows nothing about sockets: :meth:`Simulator.handle` takes a method,
-path, headers and body and returns a :class:`SimResponse` whose body is an async iterator
-of chunks (one per server-sent event when streaming). The in-process transport
-(:mod:`.transport`) and the HTTP server (:mod:`.server`) only carry those bytes.
+path, headers and body and returns a :class:`~.responses.SimResponse` whose body is an async
+iterator of chunks (one per server-sent event when streaming). The in-process transport
+(:mod:`.transport`) and the HTTP server (:mod:`.server`) only carry those bytes. A request is
+checked by :mod:`.rules` and answered by :mod:`.answer`; the models it lists are :mod:`.model_list`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,60 +18,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from workbench.errors import UserError
-from workbench.simulator.request import parse_stage, task_of
-from workbench.simulator.generic import chat_turn, generic_scenario
-from workbench.simulator.rules import (
-    MessagesApiError,
-    CheckedRequest,
-    check_auth,
-    check_messages_request,
-    check_version,
-)
-from workbench.simulator.scenario import Fault, Scenario, Turn, offer_tools, select_turn
-from workbench.simulator.frames import (
-    Frame,
-    dumps,
-    frame,
-    make_message,
-    message_frames,
-    redacted_data,
-    sign_thinking,
-)
+from workbench.simulator.answer import answer
+from workbench.simulator.frames import Frame, dumps, frame, message_frames
+from workbench.simulator.generic import generic_scenario
+from workbench.simulator.model_list import DEFAULT_MODELS, model_info
+from workbench.simulator.responses import ConnectionDropped, SimResponse, api_id, dropped_body, json_response
+from workbench.simulator.rules import MessagesApiError, check_auth, check_messages_request, check_version
+from workbench.simulator.scenario import Fault, Scenario
 
-__all__ = [
-    "Simulator",
-    "SimResponse",
-    "RequestRecord",
-    "ConnectionDropped",
-    "DEFAULT_MODELS",
-]
-
-DEFAULT_MODELS = ("simulated", "claude-sonnet-4-6", "claude-opus-4-6", "claude-haiku-4-5")
-"""Models listed by ``GET /v1/models`` when no list is given."""
-
-_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-
-class ConnectionDropped(Exception):
-    """Raised by a :class:`SimResponse` body where the simulated connection breaks (fault ``drop``).
-
-    The transport turns it into ``httpx2.RemoteProtocolError``; the HTTP server aborts the
-    TCP connection.
-    """
-
-
-@dataclass
-class SimResponse:
-    """One answer of the simulator: status, headers and the body as an async iterator of chunks."""
-
-    status: int
-    headers: dict[str, str]
-    body: AsyncIterator[bytes]
-
-    async def read(self) -> bytes:
-        """The whole body (convenient in tests; a ``drop`` raises :class:`ConnectionDropped`)."""
-        return b"".join([chunk async for chunk in self.body])
-
+__all__ = ["Simulator", "RequestRecord"]
 
 _YIELD_EVERY = 64
 """At pace 0, frames sent between two turns of the event loop."""
@@ -88,25 +43,6 @@ class RequestRecord:
     """``plan``, ``phase``, ``final``, ``react``, or ``None`` for a prompt not of the workbench."""
     fault: str | None = None
     """The fault injected, if any."""
-
-
-def _ident(prefix: str, *parts: Any) -> str:
-    """A deterministic id in the API's style (``msg_01…``, ``toolu_01…``): 22 base62 characters."""
-    number = int.from_bytes(hashlib.sha256("\0".join(map(str, parts)).encode()).digest(), "big")
-    chars = []
-    for _ in range(22):
-        number, rest = divmod(number, 62)
-        chars.append(_BASE62[rest])
-    return prefix + "01" + "".join(chars)
-
-
-def _display_name(model: str) -> str:
-    if model == "simulated":
-        return "Simulated Claude (offline)"
-    words = model.removeprefix("claude-").split("-")
-    name = [w.capitalize() for w in words if not w.isdigit()]
-    version = ".".join(w for w in words if w.isdigit() and len(w) < 8)
-    return " ".join(["Claude", *name, version]).strip()
 
 
 @dataclass
@@ -205,7 +141,7 @@ class Simulator:
             self._counters.requests += 1
             return await self._messages(self._counters.requests, headers, body)
         self._counters.other += 1
-        request_id = _ident("req_", "other", self._counters.other)
+        request_id = api_id("req_", "other", self._counters.other)
         try:
             if method == "POST" and route == "/v1/messages/count_tokens":
                 return self._count_tokens(headers, body, request_id)
@@ -215,54 +151,25 @@ class Simulator:
                 data = [self.model_info(m) for m in listed]
                 page = {"data": data, "has_more": False, "first_id": listed[0] if listed else None,
                         "last_id": listed[-1] if listed else None}  # fmt: skip
-                return _json(200, page, request_id)
+                return json_response(200, page, request_id)
             if method == "GET" and route.startswith("/v1/models/"):
                 check_auth(headers, self._api_key)
                 model = route.removeprefix("/v1/models/")
                 if not self.model_known(model):
                     raise MessagesApiError(404, "not_found_error", f"model: {model}")
-                return _json(200, self.model_info(model), request_id)
+                return json_response(200, self.model_info(model), request_id)
             raise MessagesApiError(404, "not_found_error", "Not Found")
         except MessagesApiError as err:
-            return _json(err.status, err.body(request_id), request_id)
+            return json_response(err.status, err.body(request_id), request_id)
 
     def model_info(self, model: str) -> dict[str, Any]:
         """The ``ModelInfo`` of ``model`` as ``GET /v1/models/{id}`` returns it."""
-        no = {"supported": False}
-        types = self.thinking_types
-        line = next((name for name in ("haiku", "sonnet", "opus") if name in model), None)
-        return {
-            "type": "model",
-            "id": model,
-            "display_name": _display_name(model),
-            "created_at": "2026-01-01T00:00:00Z",
-            "lifecycle": "active",
-            "deprecated_at": None,
-            "retires_at": None,
-            "line": line,
-            "max_input_tokens": 200_000,
-            "max_tokens": self.max_output_tokens,
-            "capabilities": {
-                "batch": no,
-                "citations": no,
-                "code_execution": no,
-                "context_management": {"supported": False},
-                "effort": {"supported": False, "low": no, "medium": no, "high": no, "max": no},
-                "image_input": no,
-                "pdf_input": no,
-                "server_tools": {"supported": False, "code_execution": no, "web_search": no},
-                "structured_outputs": no,
-                "thinking": {
-                    "supported": bool(types & {"enabled", "adaptive"}),
-                    "types": {t: {"supported": t in types} for t in ("adaptive", "between_tools", "disabled", "enabled")},
-                },
-            },
-        }
+        return model_info(model, thinking_types=self.thinking_types, max_output_tokens=self.max_output_tokens)
 
     # --- POST /v1/messages ------------------------------------------------------------
 
     async def _messages(self, number: int, headers: Mapping[str, str], raw: bytes) -> SimResponse:
-        request_id = _ident("req_", "messages", self.seed, number)
+        request_id = api_id("req_", "messages", self.seed, number)
         fault = next((f for f in self.faults if f.request == number), None)
         try:
             check_auth(headers, self._api_key)
@@ -278,9 +185,9 @@ class Simulator:
             )
         except MessagesApiError as err:
             self._record(number, err.status, None, None)
-            return _json(err.status, err.body(request_id), request_id)
+            return json_response(err.status, err.body(request_id), request_id)
 
-        stage, message = self._answer(request, number, raw)
+        stage, message = answer(request, raw, number=number, seed=self.seed, scenario_for=self.scenario_for)
         kind = fault.kind if fault else None
         if not request.stream:
             return self._whole(number, stage, message, kind, request_id)
@@ -290,52 +197,14 @@ class Simulator:
                        "request-id": request_id}  # fmt: skip
         return SimResponse(200, headers_out, self._stream(frames, fault))
 
-    def _answer(self, request: CheckedRequest, number: int, raw: bytes) -> tuple[str | None, dict[str, Any]]:
-        """The assistant message answering ``request``, and the stage it belongs to."""
-        body = request.body
-        messages = body["messages"]
-        stage = parse_stage(body.get("system"))
-        if stage is None:
-            turn = chat_turn(_last_user_text(messages), self.seed)
-        else:
-            task = task_of(messages)
-            index = sum(1 for m in messages if m.get("role") == "assistant")
-            turn = select_turn(self.scenario_for(task), stage, index, task)
-        turn = offer_tools(turn, request.tool_names)
-        message_id = _ident("msg_", self.seed, number, hashlib.sha256(raw).hexdigest())
-        content = self._content(turn, message_id, request.thinking)
-        prompt = dumps([body.get("system"), messages, body.get("tools")])
-        produced = sum(len(b.get("thinking", "")) + len(b.get("text", "")) + len(dumps(b.get("input", ""))) for b in content)
-        message = make_message(
-            message_id=message_id,
-            model=request.model,
-            content=content,
-            input_tokens=max(1, len(prompt) // 4),
-            output_tokens=max(1, produced // 4),
-        )
-        return (stage.kind if stage else None), message
-
-    @staticmethod
-    def _content(turn: Turn, message_id: str, thinking: bool) -> list[dict[str, Any]]:
-        content: list[dict[str, Any]] = []
-        if thinking and turn.thinking:
-            content.append({"type": "thinking", "thinking": turn.thinking, "signature": sign_thinking(turn.thinking)})
-        if thinking and turn.redacted_thinking:
-            content.append({"type": "redacted_thinking", "data": redacted_data(message_id)})
-        if turn.text:
-            content.append({"type": "text", "text": turn.text})
-        for i, call in enumerate(turn.tool_calls):
-            content.append({"type": "tool_use", "id": _ident("toolu_", message_id, i), "name": call.name, "input": call.input})
-        return content
-
     def _whole(self, number: int, stage: str | None, message: dict[str, Any], kind: str | None, request_id: str) -> SimResponse:
         """A non-streaming answer; mid-stream faults become their closest whole-response analog."""
         self._record(number, 529 if kind == "midstream_error" else 200, stage, kind)
         if kind == "midstream_error":
             return self._refusal("529", request_id)
         if kind == "drop":
-            return SimResponse(200, {"content-type": "application/json", "request-id": request_id}, _dropped([]))
-        return _json(200, message, request_id)
+            return SimResponse(200, {"content-type": "application/json", "request-id": request_id}, dropped_body([]))
+        return json_response(200, message, request_id)
 
     def _refusal(self, kind: str, request_id: str) -> SimResponse:
         status, error_type, text = (
@@ -343,7 +212,7 @@ class Simulator:
             if kind == "429"
             else (529, "overloaded_error", "Overloaded")
         )
-        response = _json(status, MessagesApiError(status, error_type, text).body(request_id), request_id)
+        response = json_response(status, MessagesApiError(status, error_type, text).body(request_id), request_id)
         seconds = max(1, -(-self.retry_after_ms // 1000))  # retry-after is whole seconds, rounded up
         response.headers.update(
             {"retry-after-ms": str(self.retry_after_ms), "retry-after": str(seconds), "x-should-retry": "true"}
@@ -385,7 +254,7 @@ class Simulator:
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             raise MessagesApiError(400, "invalid_request_error", "messages: Field required")
         prompt = dumps([body.get("system"), body["messages"], body.get("tools")])
-        return _json(200, {"input_tokens": max(1, len(prompt) // 4)}, request_id)
+        return json_response(200, {"input_tokens": max(1, len(prompt) // 4)}, request_id)
 
     def _record(self, number: int, status: int, stage: str | None, fault: str | None) -> None:
         self._counters.history.append(RequestRecord(number, status, stage, fault))
@@ -410,27 +279,3 @@ def _parse_json(raw: bytes) -> Any:
         raise MessagesApiError(400, "invalid_request_error", f"There was an error parsing the body of your request: {err}") from None
 
 
-def _last_user_text(messages: list[dict[str, Any]]) -> str:
-    for message in reversed(messages):
-        if message.get("role") != "user":
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            return content
-        return " ".join(b.get("text", "") for b in content if b.get("type") == "text")
-    return ""
-
-
-async def _chunks(data: bytes) -> AsyncIterator[bytes]:
-    yield data
-
-
-async def _dropped(chunks: list[bytes]) -> AsyncIterator[bytes]:
-    for chunk in chunks:
-        yield chunk
-    raise ConnectionDropped("the simulator dropped the connection (fault 'drop')")
-
-
-def _json(status: int, payload: Any, request_id: str) -> SimResponse:
-    headers = {"content-type": "application/json", "request-id": request_id}
-    return SimResponse(status, headers, _chunks(dumps(payload).encode()))

@@ -14,7 +14,8 @@ from typing import NoReturn
 
 from aiohttp import web
 
-from workbench.simulator.engine import ConnectionDropped, Simulator
+from workbench.simulator.engine import Simulator
+from workbench.simulator.responses import ConnectionDropped
 
 __all__ = ["make_app", "serve", "SIMULATOR_KEY"]
 

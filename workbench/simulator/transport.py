@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator
 
 import httpx2
 
-from workbench.simulator.engine import ConnectionDropped, Simulator
+from workbench.simulator.engine import Simulator
+from workbench.simulator.responses import ConnectionDropped
 
 __all__ = ["SimulatorTransport", "SimulatorStream"]
 

@@ -1,0 +1,105 @@
+"""A run on a server (:class:`RemoteRun`): a :class:`~workbench.core.handle.Run` whose log is filled from
+the server's event stream, resuming after dropped connections; cancelling it asks the server."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from typing import Any
+from urllib.parse import quote
+
+from workbench.core import events as ev
+from workbench.core.handle import Run
+from workbench.core.loop import background_loop
+from workbench.core.redact import get_logger
+from workbench.core.reducer import RunState
+from workbench.errors import ServerError
+from workbench.remote.connection import Connection, request_json
+from workbench.remote.follow import Backoff, FollowStats, follow_events
+
+__all__ = ["RemoteRun"]
+
+log = get_logger("workbench.client")
+
+
+class RemoteRun(Run):
+    """A run executing on a server, its log filled from the server's event stream.
+
+    Everything a :class:`Run` offers works the same. ``cancel()`` asks the server to cancel
+    it. If the stream cannot be followed any more (the run is gone, or the token is
+    refused), :attr:`follow_error` says why, the log is closed, and ``await run`` /
+    ``run.wait()`` raise that error.
+    """
+
+    connection: Connection
+    follow_error: ServerError | None
+    """Why the run could not be followed to its end (None while all is well)."""
+    follow_stats: FollowStats
+    """Connections made, reconnects, duplicates dropped, the last error met."""
+    _follower: concurrent.futures.Future[None]
+
+    @classmethod
+    def follow(cls, connection: Connection, summary: dict[str, Any], *, backoff: Backoff | None = None) -> "RemoteRun":
+        try:
+            run = cls(run_id=str(summary["id"]), task=str(summary.get("task", "")), model=str(summary.get("model", "")),
+                      strategy=str(summary.get("strategy") or ""), created_at=str(summary.get("createdAt", "")),
+                      owner=summary.get("owner"))
+        except (KeyError, TypeError):
+            raise ServerError(f"{connection.api} answered with something that is not a run summary") from None
+        run.connection = connection
+        run.follow_error = None
+        run.follow_stats = FollowStats()
+        loop = background_loop()
+        run._loop = loop
+        run._canceller = run._request_cancel
+        run._follower = asyncio.run_coroutine_threadsafe(run._follow(backoff), loop)
+        run._task = run._follower
+        return run
+
+    async def _follow(self, backoff: Backoff | None) -> None:
+        def fatal(error: ServerError) -> None:
+            self.follow_error = error
+
+        try:
+            await follow_events(self.connection.url(f"/runs/{quote(self.id, safe='')}/events"), self.log,
+                                headers=self.connection.headers(), on_fatal=fatal, backoff=backoff,
+                                stats=self.follow_stats, ssl_context=self.connection.ssl_context)
+        except asyncio.CancelledError:
+            if self.follow_error is None:
+                self.follow_error = ServerError(f"stopped following run {self.id}")
+            raise
+        except Exception as exc:  # a bug or a server that breaks the contract: say so, never hang
+            log.exception("following run %s failed", self.id)
+            self.follow_error = ServerError(f"following run {self.id} failed: {exc}")
+        finally:
+            if not self.log.closed:
+                self.log.close()
+
+    def _request_cancel(self, reason: str, interrupted: bool = False) -> None:
+        async def post() -> None:
+            try:
+                await request_json(self.connection, "POST", f"/runs/{quote(self.id, safe='')}/cancel", expect=202)
+            except ServerError as exc:
+                if exc.status != 409:  # 409: it had ended already
+                    log.warning("could not cancel run %s: %s", self.id, exc)
+
+        asyncio.run_coroutine_threadsafe(post(), background_loop())
+
+    def detach(self) -> bool:
+        """Stop following the run here (it goes on on the server; ``wb.attach(run.id)`` follows it again)."""
+        if self.log.closed:
+            return False
+        self.follow_error = ServerError(f"stopped following run {self.id} (detach() was called); "
+                                        f"wb.attach({self.id!r}) follows it again")
+        self._follower.cancel()
+        return True
+
+    def _final(self, raise_on_error: bool) -> RunState:
+        events = self.log.events
+        ended = bool(events) and events[-1].type in ev.TERMINAL_TYPES
+        if self.follow_error is not None and not ended:
+            raise self.follow_error
+        return super()._final(raise_on_error)
+
+    def __repr__(self) -> str:
+        return super().__repr__()[:-1] + f" on {self.connection.api}>"
