@@ -176,7 +176,7 @@ def not_serving(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, An
         seen.update(kwargs)
         return 0
 
-    monkeypatch.setattr("workbench.serving.serve.serve", fake_serve)
+    monkeypatch.setattr("workbench.serving.listener.serve", fake_serve)
     monkeypatch.setenv("WORKBENCH_TOKEN", "t0ken-for-cli-tests")
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
     return seen

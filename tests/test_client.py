@@ -18,7 +18,7 @@ from aiohttp import web
 import workbench as wb
 from workbench.remote import client, discovery
 from workbench.remote.connection import Connection
-from workbench.remote.run import RemoteRun
+from workbench.remote.remote_run import RemoteRun
 from workbench.serving import sse
 from workbench.remote.follow import Backoff, SseParser
 from workbench.core.contract import contract_violations

@@ -22,7 +22,7 @@ import trustme
 import workbench as wb
 from workbench.remote import client, discovery
 from workbench.remote.connection import Connection
-from workbench.remote.run import RemoteRun
+from workbench.remote.remote_run import RemoteRun
 from workbench.tls import server_context
 from workbench.errors import ServerError
 from workbench.core.contract import contract_violations

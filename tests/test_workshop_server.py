@@ -310,7 +310,7 @@ def test_serve_workshop_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         seen.update(kwargs)
         return 0
 
-    monkeypatch.setattr("workbench.serving.serve.serve", fake_serve)
+    monkeypatch.setattr("workbench.serving.listener.serve", fake_serve)
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
     assert cli.main(["serve", "--workshop", str(path), "--host", "0.0.0.0"]) == cli.EXIT_USAGE  # but not as plain HTTP
     assert "refusing to serve plain HTTP on 0.0.0.0" in capsys.readouterr().err and not seen

@@ -138,7 +138,7 @@ async def _serve_command(args: argparse.Namespace, view: TerminalView) -> int:
     from workbench.tls import server_context
     from workbench.agent.launch import workbench_home
     from workbench.serving.middleware import is_loopback
-    from workbench.serving.serve import check_transport, serve
+    from workbench.serving.listener import check_transport, serve
 
     workshop = None
     if args.workshop is not None:

@@ -9,7 +9,7 @@
     wb.runs()                                            # their summaries, newest first
     wb.disconnect()                                      # back to runs in this process
 
-A run on a server is a :class:`~workbench.remote.run.RemoteRun`, a :class:`~workbench.core.handle.Run`
+A run on a server is a :class:`~workbench.remote.remote_run.RemoteRun`, a :class:`~workbench.core.handle.Run`
 whose log is filled from the server's event stream (resuming after dropped connections), so
 ``await run``, ``run.state``, ``run.save()``, ``run.to_pandas()`` and the notebook view work
 unchanged. Where runs go and how the server is found: :mod:`~workbench.remote.connection`.
@@ -29,7 +29,7 @@ from workbench.agent.tools import BUILTIN_TOOLS
 from workbench.core.loop import background_loop, running_loop
 from workbench.errors import UserError
 from workbench.remote.connection import Connection, Kind, discover, request_json, resolve
-from workbench.remote.run import RemoteRun
+from workbench.remote.remote_run import RemoteRun
 
 __all__ = ["connect", "disconnect", "current", "attach", "runs", "start_remote"]
 

@@ -4,7 +4,7 @@
 :mod:`~workbench.serving.sse` encodes event streams; the standalone aiohttp server sits on top:
 its app and handlers (:mod:`~workbench.serving.standalone`), what requests pass first
 (:mod:`~workbench.serving.middleware`), its connections (:mod:`~workbench.serving.connections`),
-``workbench serve`` (:mod:`~workbench.serving.serve`), its tokens and workshop accounts. The Jupyter
+``workbench serve`` (:mod:`~workbench.serving.listener`), its tokens and workshop accounts. The Jupyter
 extension (the top-level ``workbench_server_ext`` package) is the other transport. It imports
 :mod:`workbench.core` and :mod:`workbench.agent`; never the remote client or the views.
 """
