@@ -36,7 +36,7 @@ from workbench.errors import ServerError, UserError
 from workbench.core.redact import get_logger, register_secret
 from workbench.core.reducer import RunState
 from workbench.core.handle import Run
-from workbench.agent.tools import BUILTIN_TOOLS
+from workbench.agent.tools import BUILTIN_TOOL_NAMES as BUILTIN_TOOLS
 
 __all__ = ["Connection", "RemoteRun", "connect", "disconnect", "current", "attach", "runs", "start_remote"]
 

@@ -9,6 +9,7 @@ what the client gets; a run belonging to someone else looks exactly like an unkn
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import re
 from collections import OrderedDict
@@ -17,13 +18,12 @@ from pathlib import Path
 from typing import Any, Iterator, Literal
 
 from workbench.errors import UserError
-from workbench.agent.launch import start_run
 from workbench.agent.options import CLIENT_OPTIONS
 from workbench.core.redact import get_logger, redact
 from workbench.core.handle import Run, new_run_id
 from workbench.core.runfile import header_line
 from workbench.core.store import DEFAULT_PAGE, MAX_PAGE, RunStore, StoreUnavailable
-from workbench.agent.tools import BUILTIN_TOOLS
+from workbench.agent.tools import BUILTIN_TOOL_NAMES
 
 __all__ = ["Refusal", "Principal", "RunService", "MAX_BODY_BYTES", "CLIENT_OPTIONS", "parse_body", "too_large"]
 
@@ -119,10 +119,10 @@ class RunService:
         allowed_tools: list[str] | None = None,
         share_instructor_runs: bool = True,
     ) -> None:
-        self.allowed_tools = list(BUILTIN_TOOLS) if allowed_tools is None else list(allowed_tools)
-        unknown = [t for t in self.allowed_tools if t not in BUILTIN_TOOLS]
+        self.allowed_tools = list(BUILTIN_TOOL_NAMES) if allowed_tools is None else list(allowed_tools)
+        unknown = [t for t in self.allowed_tools if t not in BUILTIN_TOOL_NAMES]
         if unknown:
-            raise UserError(f"unknown tools in allowed_tools: {unknown}; built-in tools are {sorted(BUILTIN_TOOLS)}")
+            raise UserError(f"unknown tools in allowed_tools: {unknown}; built-in tools are {sorted(BUILTIN_TOOL_NAMES)}")
         self.workspace_root = Path(workspace_root)
         self.default_model = default_model or None
         self.max_runs_per_user = max_runs_per_user
@@ -192,6 +192,9 @@ class RunService:
         run_id = new_run_id()
         workspace = self.workspace_root / _safe_segment(who.name) / run_id
         shared = self.share_instructor_runs and who.role == "instructor"
+        # The agent, with the anthropic SDK, loads with the first run, not with the server (see load_agent).
+        from workbench.agent.launch import start_run
+
         try:
             run = start_run(
                 body.get("task"),  # type: ignore[arg-type]
@@ -342,6 +345,17 @@ class RunService:
             self.store.forget_size(evicted)
 
     # --- lifecycle -------------------------------------------------------------------------
+
+    @staticmethod
+    async def load_agent() -> None:
+        """Import the agent, and with it the ``anthropic`` SDK, in a worker thread.
+
+        The service itself imports neither, so that a server starts fast; the first run would then
+        import them on the event loop, holding up every stream for as long (about 2 s). A server
+        calls this once it is serving, so that the first run finds them loaded.
+        """
+        await asyncio.to_thread(importlib.import_module, "workbench.agent.launch")
+
 
     async def close(self, reason: str = "the server stopped while this run was going", timeout: float = 5.0) -> None:
         """Interrupt live runs (each gets its terminal event), write everything and close the store."""
