@@ -12,6 +12,7 @@ import asyncio
 import importlib
 import json
 import re
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -348,13 +349,15 @@ class RunService:
 
     @staticmethod
     async def load_agent() -> None:
-        """Import the agent, and with it the ``anthropic`` SDK, in a worker thread.
+        """Import the agent, and with it the ``anthropic`` SDK, in a worker thread (once).
 
-        The service itself imports neither, so that a server starts fast; the first run would then
-        import them on the event loop, holding up every stream for as long (about 2 s). A server
-        calls this once it is serving, so that the first run finds them loaded.
+        The service itself imports neither, so that a server starts fast; :meth:`create` would
+        then import them on the event loop, holding up every stream for as long (about 2 s). A
+        server calls this once it is serving, and awaits it before :meth:`create`: a run asked
+        for meanwhile waits for the import without stopping the loop.
         """
-        await asyncio.to_thread(importlib.import_module, "workbench.agent.launch")
+        if not _agent_loaded.is_set():
+            await asyncio.to_thread(_load_agent)
 
 
     async def close(self, reason: str = "the server stopped while this run was going", timeout: float = 5.0) -> None:
@@ -372,6 +375,15 @@ class RunService:
             await asyncio.wait(list(self._loading.values()))
         self.store.flush()
         self.store.close()
+
+
+_agent_loaded = threading.Event()
+"""Set once the agent's modules are imported whole (a module in ``sys.modules`` may be half-imported)."""
+
+
+def _load_agent() -> None:
+    importlib.import_module("workbench.agent.launch")
+    _agent_loaded.set()
 
 
 def _page_size(limit: int | str | None) -> int:
