@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LEVELS = {
     "errors": 0, "tls": 0, "py": 0,
     "core": 1, "simulator": 2, "agent": 3, "serving": 4, "remote": 4,
-    "notebook": 5, "cli": 6, "workbench_server_ext": 6, "workbench": 7,
+    "notebook": 5, "cli": 6, "workbench_server_ext": 6,
+    "workbench": 7, "events": 7,  # the package root, and workbench.events: its public name for core.events
 }
 
 

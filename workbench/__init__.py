@@ -10,18 +10,22 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from workbench.core import events
-from workbench.remote.client import attach, connect, disconnect, runs
+# Light, and needed by every caller: the errors, and the presenter registry (below).
 from workbench.errors import LimitExceeded, RunFailed, RunFileError, ToolError, UserError, WorkbenchError
-from workbench.agent.launch import start_run
-from workbench.agent.recorder import Recorder, record
-from workbench.core.reducer import RunState, fold, reduce
-from workbench.core.handle import Presenter, Run, register_presenter
-from workbench.agent.tools import Tool, ToolContext, current_context, tool
+from workbench.core.presenting import Presenter, register_presenter
+
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editors
+    from workbench.agent.recorder import Recorder, record
+    from workbench.agent.tools import Tool, ToolContext, current_context, tool
+    from workbench.core import events
+    from workbench.core.handle import Run
+    from workbench.core.reducer import RunState, fold, reduce
+    from workbench.remote.client import attach, connect, disconnect, runs
 
 __all__ = [
     "run",
@@ -51,9 +55,40 @@ __all__ = [
 
 __version__ = "0.1.0"
 
-# `workbench.events` is public (it is in __all__): keep `from workbench.events import TextDelta`
-# working now that the module lives in the core layer.
-sys.modules[f"{__name__}.events"] = events
+# `import workbench` stays light (no anthropic SDK, pydantic or aiohttp): every `workbench`
+# command, Jupyter server start and notebook pays for it. The public names below are imported
+# from their modules on first use (PEP 562); `from workbench import Run` works as before.
+_LAZY: dict[str, str] = {
+    "connect": "workbench.remote.client",
+    "disconnect": "workbench.remote.client",
+    "attach": "workbench.remote.client",
+    "runs": "workbench.remote.client",
+    "record": "workbench.agent.recorder",
+    "Recorder": "workbench.agent.recorder",
+    "tool": "workbench.agent.tools",
+    "Tool": "workbench.agent.tools",
+    "ToolContext": "workbench.agent.tools",
+    "current_context": "workbench.agent.tools",
+    "Run": "workbench.core.handle",
+    "RunState": "workbench.core.reducer",
+    "reduce": "workbench.core.reducer",
+    "fold": "workbench.core.reducer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "events":
+        value: Any = importlib.import_module("workbench.core.events")
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # once is enough: later lookups find it without this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def run(
@@ -74,16 +109,24 @@ def run(
     After :func:`connect`, the run goes to the server instead (``tools`` then names the
     server's built-in tools); :func:`disconnect` brings runs back to this process.
     """
-    from workbench.remote.client import current, start_remote
+    # Only connect() makes a connection, and it imports the remote client: without it loaded
+    # there is none, and a local run need not load the client (and aiohttp) to find that out.
+    client = sys.modules.get("workbench.remote.client")
+    if client is not None:
+        from workbench.remote.client import current, start_remote
 
-    connection = current()
-    if connection is not None:
-        return start_remote(connection, task, model=model, strategy=strategy, tools=tools, options=options)
+        connection = current()
+        if connection is not None:
+            return start_remote(connection, task, model=model, strategy=strategy, tools=tools, options=options)
+    from workbench.agent.launch import start_run
+
     return start_run(task, model=model, strategy=strategy, tools=tools, options=options)
 
 
 def load(path: str | os.PathLike[str]) -> Run:
     """Open a run file written by :meth:`Run.save` (or downloaded from a server)."""
+    from workbench.core.handle import Run
+
     return Run.from_file(path)
 
 
@@ -94,14 +137,14 @@ def load_ipython_extension(ipython: Any) -> None:
     load_magics(ipython)
 
 
-def _notebook_presenter() -> Presenter:
+def _notebook_presenter() -> Presenter[Run]:
     from workbench.notebook.presenter import NotebookPresenter
 
     return NotebookPresenter()
 
 
 # The root wires the layers: runs display themselves through the notebook layer, which the
-# core does not import (see workbench.core.handle.register_presenter).
+# core does not import (see workbench.core.presenting).
 register_presenter(_notebook_presenter)
 
 

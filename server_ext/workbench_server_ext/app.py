@@ -21,7 +21,7 @@ from traitlets import Bool, Float, Int, List, TraitError, Unicode, default, vali
 from workbench.core.redact import register_secret
 from workbench.serving.service import Principal, RunService
 from workbench.core.store import StoreInUse, describe
-from workbench.agent.tools import BUILTIN_TOOLS
+from workbench.agent.tools import BUILTIN_TOOL_NAMES
 from workbench_server_ext.handlers import handlers
 
 __all__ = ["WorkbenchApp"]
@@ -60,7 +60,7 @@ class WorkbenchApp(ExtensionApp):
     max_runs_per_user = Int(4, config=True, help="Runs one user may have going at once.")
     allowed_tools = List(
         Unicode(),
-        default_value=list(BUILTIN_TOOLS),
+        default_value=list(BUILTIN_TOOL_NAMES),
         config=True,
         help="Built-in tools runs started over HTTP may use (and get when they name none).",
     )
@@ -155,8 +155,14 @@ class WorkbenchApp(ExtensionApp):
         return Principal(_server_owner())
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
-        # jupyter_server's hook once every extension is loaded and the loop runs: the server's
-        # start-up objects exist by now (other extensions' start hooks may still be going).
+        # jupyter_server's hook once every extension is loaded and the loop runs (the server is
+        # already answering requests). The extension imported neither the agent nor the anthropic
+        # SDK, so that the server starts fast; load them now, in a worker thread, so that the first
+        # run does not import them on the loop and stall every stream for seconds.
+        if self.service is not None:
+            await self.service.load_agent()
+        # The server's start-up objects exist by now, the SDK's modules among them (other
+        # extensions' start hooks may still be going).
         if self.freeze_startup_objects and self.service is not None:  # nothing to stream for otherwise
             gc.collect()  # what is garbage now would otherwise be frozen with the rest
             gc.freeze()

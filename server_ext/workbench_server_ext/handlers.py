@@ -133,10 +133,12 @@ class RunsHandler(WorkbenchHandler):
 
     @web.authenticated
     @authorized
-    def post(self) -> None:
-        run = self.service.create(self.principal, self.body_json())
+    async def post(self) -> None:
+        service = self.service
+        await service.load_agent()  # the first run, while the extension still loads it: off the loop
+        run = service.create(self.principal, self.body_json())
         self.set_header("Location", f"{self.base_url}{API}/runs/{run.id}")
-        self.reply(201, self.service.summary(run))
+        self.reply(201, service.summary(run))
 
     @web.authenticated
     @authorized

@@ -9,12 +9,16 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from workbench.errors import UserError
-from workbench.agent.launch import start_run
-from workbench.core.handle import Run
-from workbench.cli.terminal import TerminalView
+
+if TYPE_CHECKING:
+    from workbench.cli.terminal import TerminalView
+    from workbench.core.handle import Run
+
+# The commands import what they use (the agent and its SDK, the servers) when they run, so that
+# `workbench --help` and a mistyped command answer at once.
 
 __all__ = ["main"]
 
@@ -77,6 +81,8 @@ async def _run_command(args: argparse.Namespace, view: TerminalView) -> int:
     for key, value in (("scenario", args.scenario), ("pace", args.pace), ("seed", args.seed), ("workspace", args.workspace)):
         if value is not None:
             options[key] = value
+    from workbench.agent.launch import start_run
+
     run = start_run(args.task, model=args.model, strategy=args.strategy, options=options, loop=asyncio.get_running_loop())
     loop = asyncio.get_running_loop()
     try:
@@ -124,6 +130,7 @@ def _save(run: Run, path: Path) -> bool:
 
 
 async def _replay_command(args: argparse.Namespace, view: TerminalView) -> int:
+    from workbench.core.handle import Run
     from workbench.core.replay import replay_events
 
     run = Run.from_file(args.file)
@@ -198,6 +205,8 @@ async def _serve_command(args: argparse.Namespace, view: TerminalView) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from workbench.cli.terminal import TerminalView
+
     view = TerminalView()
     command = {"run": _run_command, "replay": _replay_command, "serve": _serve_command}[args.command]
     try:

@@ -6,5 +6,5 @@ the SQLite store, the contract's checker, credential scrubbing, replay and table
 the :class:`~workbench.core.handle.Run` handle and the background loop that runs work for a
 notebook. The bottom layer: it imports only :mod:`workbench.errors`, never the agent, the
 servers or the views (a run learns how to display itself through
-:func:`~workbench.core.handle.register_presenter`).
+:func:`~workbench.core.presenting.register_presenter`).
 """

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Generator, Proto
 
 from workbench.core import events as ev
 from workbench.core.loop import running_loop
+from workbench.core.presenting import Presenter, presenter, register_presenter
 from workbench.errors import RunFailed, UserError
 from workbench.core.log import RunLog
 from workbench.core.redact import scrub
@@ -20,7 +21,7 @@ from workbench.core.runfile import RunHeader, read_run_file, write_run_file
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["Run", "new_run_id"]
+__all__ = ["Presenter", "Run", "new_run_id", "register_presenter"]
 
 
 class Canceller(Protocol):
@@ -243,36 +244,3 @@ class Run:
     def __repr__(self) -> str:
         state = self.state
         return f"<Run {self.id} {state.status} model={self.model!r} events={len(self.log)} task={self.task!r}>"
-
-
-class Presenter(Protocol):
-    """How a run shows itself: registered from above (the package root registers the notebook's),
-    so that the core knows no view."""
-
-    def display(self, run: Run) -> None:
-        """Show ``run`` in the current notebook output."""
-
-    def view(self, run: Run) -> Any:
-        """The live widget for ``run``."""
-
-    def export_html(self, run: Run, path: str | os.PathLike[str] | None) -> str:
-        """One self-contained HTML page of ``run``; written to ``path`` when given."""
-
-
-_presenter_factory: Callable[[], Presenter] | None = None
-_presenter: Presenter | None = None
-
-
-def register_presenter(factory: Callable[[], Presenter]) -> None:
-    """Show runs with the presenter ``factory`` makes (called once, when a run is first shown)."""
-    global _presenter_factory, _presenter
-    _presenter_factory, _presenter = factory, None
-
-
-def presenter() -> Presenter:
-    global _presenter
-    if _presenter is None:
-        if _presenter_factory is None:
-            raise RuntimeError("no view layer is registered: import workbench (the package) first")
-        _presenter = _presenter_factory()
-    return _presenter

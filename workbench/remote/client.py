@@ -25,7 +25,7 @@ from typing import Any, Coroutine, Sequence, TypeVar
 from urllib.parse import quote
 
 from workbench import tls as _tls
-from workbench.agent.tools import BUILTIN_TOOLS
+from workbench.agent.tools import BUILTIN_TOOL_NAMES
 from workbench.core.loop import background_loop, running_loop
 from workbench.errors import UserError
 from workbench.remote.connection import Connection, Kind, discover, request_json, resolve
@@ -171,7 +171,7 @@ def _tool_names(tools: Sequence[Any]) -> list[str]:
             name = getattr(item, "name", None) or getattr(item, "__name__", repr(item))
             raise UserError(
                 f"tool {name!r} is Python code in this process, and a run on a server can't call it; runs there use "
-                f"the server's built-in tools by name ({', '.join(sorted(BUILTIN_TOOLS))}). Call wb.disconnect() "
+                f"the server's built-in tools by name ({', '.join(sorted(BUILTIN_TOOL_NAMES))}). Call wb.disconnect() "
                 "to run it here")
         names.append(item)
     return names

@@ -9,21 +9,22 @@ what the client gets; a run belonging to someone else looks exactly like an unkn
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import re
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
 from workbench.errors import UserError
-from workbench.agent.launch import start_run
 from workbench.agent.options import CLIENT_OPTIONS
 from workbench.core.redact import get_logger, redact
 from workbench.core.handle import Run, new_run_id
 from workbench.core.runfile import header_line
 from workbench.core.store import DEFAULT_PAGE, MAX_PAGE, RunStore, StoreUnavailable
-from workbench.agent.tools import BUILTIN_TOOLS
+from workbench.agent.tools import BUILTIN_TOOL_NAMES
 
 __all__ = ["Refusal", "Principal", "RunService", "MAX_BODY_BYTES", "CLIENT_OPTIONS", "parse_body", "too_large"]
 
@@ -119,10 +120,10 @@ class RunService:
         allowed_tools: list[str] | None = None,
         share_instructor_runs: bool = True,
     ) -> None:
-        self.allowed_tools = list(BUILTIN_TOOLS) if allowed_tools is None else list(allowed_tools)
-        unknown = [t for t in self.allowed_tools if t not in BUILTIN_TOOLS]
+        self.allowed_tools = list(BUILTIN_TOOL_NAMES) if allowed_tools is None else list(allowed_tools)
+        unknown = [t for t in self.allowed_tools if t not in BUILTIN_TOOL_NAMES]
         if unknown:
-            raise UserError(f"unknown tools in allowed_tools: {unknown}; built-in tools are {sorted(BUILTIN_TOOLS)}")
+            raise UserError(f"unknown tools in allowed_tools: {unknown}; built-in tools are {sorted(BUILTIN_TOOL_NAMES)}")
         self.workspace_root = Path(workspace_root)
         self.default_model = default_model or None
         self.max_runs_per_user = max_runs_per_user
@@ -192,6 +193,9 @@ class RunService:
         run_id = new_run_id()
         workspace = self.workspace_root / _safe_segment(who.name) / run_id
         shared = self.share_instructor_runs and who.role == "instructor"
+        # The agent, with the anthropic SDK, loads with the first run, not with the server (see load_agent).
+        from workbench.agent.launch import start_run
+
         try:
             run = start_run(
                 body.get("task"),  # type: ignore[arg-type]  # start_run refuses a task that is not a string
@@ -343,6 +347,19 @@ class RunService:
 
     # --- lifecycle -------------------------------------------------------------------------
 
+    @staticmethod
+    async def load_agent() -> None:
+        """Import the agent, and with it the ``anthropic`` SDK, in a worker thread (once).
+
+        The service itself imports neither, so that a server starts fast; :meth:`create` would
+        then import them on the event loop, holding up every stream for as long (about 2 s). A
+        server calls this once it is serving, and awaits it before :meth:`create`: a run asked
+        for meanwhile waits for the import without stopping the loop.
+        """
+        if not _agent_loaded.is_set():
+            await asyncio.to_thread(_load_agent)
+
+
     async def close(self, reason: str = "the server stopped while this run was going", timeout: float = 5.0) -> None:
         """Interrupt live runs (each gets its terminal event), write everything and close the store."""
         self._closing = True
@@ -358,6 +375,15 @@ class RunService:
             await asyncio.wait(list(self._loading.values()))
         self.store.flush()
         self.store.close()
+
+
+_agent_loaded = threading.Event()
+"""Set once the agent's modules are imported whole (a module in ``sys.modules`` may be half-imported)."""
+
+
+def _load_agent() -> None:
+    importlib.import_module("workbench.agent.launch")
+    _agent_loaded.set()
 
 
 def _page_size(limit: int | str | None) -> int:
