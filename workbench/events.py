@@ -29,41 +29,12 @@ __all__ = [
     "PlanPhase",
     "Plan",
     "ErrorInfo",
-    "ExecutionStarted",
-    "ExecutionStartedData",
-    "PlanCreated",
-    "PlanCreatedData",
-    "PhaseStart",
-    "PhaseStartData",
-    "Thinking",
-    "ThinkingData",
-    "ToolStart",
-    "ToolStartData",
-    "ToolComplete",
-    "ToolCompleteData",
-    "PhaseComplete",
-    "PhaseCompleteData",
-    "ExecutionComplete",
-    "ExecutionCompleteData",
-    "ExecutionError",
-    "ExecutionErrorData",
-    "ThinkingDelta",
-    "ThinkingDeltaData",
-    "TextDelta",
-    "TextDeltaData",
-    "Message",
-    "MessageData",
-    "UsageEvent",
-    "UsageData",
-    "ModelRetry",
-    "ModelRetryData",
-    "ExecutionCancelled",
-    "ExecutionCancelledData",
     "UnknownEvent",
     "make_event",
     "parse_event",
     "event_from_dict",
     "utc_timestamp",
+    # ...and each event class with its payload class, added from _EVENT_CLASSES below.
 ]
 
 
@@ -427,38 +398,31 @@ class UnknownEvent(Event):
     data: dict[str, Any]  # type: ignore[assignment]
 
 
-AnyEvent = Annotated[
-    Union[
-        ExecutionStarted,
-        PlanCreated,
-        PhaseStart,
-        Thinking,
-        ToolStart,
-        ToolComplete,
-        PhaseComplete,
-        ExecutionComplete,
-        ExecutionError,
-        ThinkingDelta,
-        TextDelta,
-        Message,
-        UsageEvent,
-        ModelRetry,
-        ExecutionCancelled,
-    ],
-    Field(discriminator="type"),
-]
+_EVENT_CLASSES: tuple[type[Event], ...] = (
+    ExecutionStarted,
+    PlanCreated,
+    PhaseStart,
+    Thinking,
+    ToolStart,
+    ToolComplete,
+    PhaseComplete,
+    ExecutionComplete,
+    ExecutionError,
+    ThinkingDelta,
+    TextDelta,
+    Message,
+    UsageEvent,
+    ModelRetry,
+    ExecutionCancelled,
+)
+"""Every event type of the contract, once: the union, :data:`EVENT_TYPES` and ``__all__`` come from it."""
+
+AnyEvent = Annotated[Union[_EVENT_CLASSES], Field(discriminator="type")]  # type: ignore[valid-type]
 """Every event type of the contract, discriminated on ``type``."""
 
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(AnyEvent)
 
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.model_fields["type"].default: cls
-    for cls in (
-        ExecutionStarted, PlanCreated, PhaseStart, Thinking, ToolStart, ToolComplete,
-        PhaseComplete, ExecutionComplete, ExecutionError, ThinkingDelta, TextDelta, Message,
-        UsageEvent, ModelRetry, ExecutionCancelled,
-    )
-}
+EVENT_TYPES: dict[str, type[Event]] = {cls.model_fields["type"].default: cls for cls in _EVENT_CLASSES}
 """Event class by its wire type."""
 
 TERMINAL_TYPES = frozenset({"execution:complete", "execution:error", "execution:cancelled"})
@@ -466,15 +430,23 @@ TERMINAL_TYPES = frozenset({"execution:complete", "execution:error", "execution:
 
 UsageData.__doc__ = "Running token totals for the run."
 _ENVELOPE_BY_DATA: dict[type[EventData], type[Event]] = {
-    cls.model_fields["data"].annotation: cls for cls in EVENT_TYPES.values()  # type: ignore[misc]
+    cls.model_fields["data"].annotation: cls for cls in _EVENT_CLASSES  # type: ignore[misc]
 }
+__all__ += [cls.__name__ for data, envelope in _ENVELOPE_BY_DATA.items() for cls in (envelope, data)]
+
+
+_last_second: tuple[int, str] = (0, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(0)))
+"""The last whole second formatted, and its text: every event of a busy second shares it."""
 
 
 def utc_timestamp(now: float | None = None) -> str:
     """``now`` (seconds since the epoch, default: the present) as ISO 8601 UTC with milliseconds."""
-    now = time.time() if now is None else now
-    millis = int(now * 1000) % 1000
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{millis:03d}Z"
+    global _last_second
+    seconds, millis = divmod(int((time.time() if now is None else now) * 1000), 1000)
+    last = _last_second  # one read: another thread may replace it meanwhile
+    if last[0] != seconds:
+        last = _last_second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    return f"{last[1]}.{millis:03d}Z"
 
 
 def make_event(data: EventData, *, id: int, run_id: str, ts: str | None = None) -> Event:
