@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
+from ._runtime import leave_collection_to_host
 from .errors import UserError
 from .launch import start_run
 from .options import CLIENT_OPTIONS
@@ -119,6 +120,7 @@ class RunService:
         allowed_tools: list[str] | None = None,
         share_instructor_runs: bool = True,
     ) -> None:
+        leave_collection_to_host()  # the server freezes its start-up objects itself, if it is set to
         self.allowed_tools = list(BUILTIN_TOOLS) if allowed_tools is None else list(allowed_tools)
         unknown = [t for t in self.allowed_tools if t not in BUILTIN_TOOLS]
         if unknown:
