@@ -11,6 +11,7 @@ import asyncio
 import functools
 import gc
 import os
+import sys
 import threading
 from typing import Callable, ParamSpec, TypeVar
 
@@ -20,6 +21,7 @@ __all__ = [
     "freeze_startup_objects",
     "freezes_startup_objects_first",
     "leave_collection_to_host",
+    "gc_untrack",
     "FREEZE_VARIABLE",
 ]
 
@@ -112,3 +114,27 @@ def freezes_startup_objects_first(start: Callable[P, R]) -> Callable[P, R]:
         return start(*args, **kwargs)
 
     return freeze_then_start
+
+
+def _find_gc_untrack() -> Callable[[object], None] | None:
+    # CPython's own C API call (what it does itself for tuples and dicts that hold no containers);
+    # nothing elsewhere (PyPy), nor where threads run without the GIL.
+    if sys.implementation.name != "cpython" or not getattr(sys, "_is_gil_enabled", lambda: True)():
+        return None
+    try:
+        import ctypes
+
+        untrack = ctypes.pythonapi.PyObject_GC_UnTrack
+    except (ImportError, AttributeError):
+        return None
+    untrack.argtypes = [ctypes.py_object]
+    untrack.restype = None
+    return untrack  # type: ignore[no-any-return]
+
+
+gc_untrack: Callable[[object], None] | None = _find_gc_untrack()
+"""Take one object off the garbage collector's lists (``PyObject_GC_UnTrack``), or None where it
+cannot be done. Only for objects that can never be part of a reference cycle: the collector no
+longer looks inside them, so a cycle through one would never be freed. Everything else stays as
+it was: the object is still freed when nothing refers to it, and whatever it refers to stays
+alive (a reference from an untracked object counts as one from outside)."""

@@ -18,8 +18,10 @@ import asyncio
 import threading
 from typing import AsyncIterator, Callable, Iterable, Sequence
 
+from pydantic import BaseModel
+
 from . import events as ev
-from ._runtime import running_loop
+from ._runtime import gc_untrack, running_loop
 from .errors import UserError
 from .redact import refresh_secrets, scrub
 
@@ -58,13 +60,14 @@ class RunLog:
 
         Every string in ``data`` is scrubbed first (:func:`workbench.redact.scrub`): no credential
         the process knows reaches a subscriber, a stream, a file or a store, and no event fails
-        to encode.
+        to encode. The envelope is not validated again (:func:`workbench.events.trusted_event`):
+        ``data`` is a payload already, and its id, run id and timestamp are the log's own.
         """
         data = scrub(data)
         with self._lock:
             if self._closed:
                 raise LogClosed(f"run {self.run_id} has ended; no event can follow its terminal event")
-            event = ev.make_event(data, id=len(self._events) + 1, run_id=self.run_id, ts=ts)
+            event = ev.trusted_event(data, id=len(self._events) + 1, run_id=self.run_id, ts=ts)
             self._push(event)
         return event
 
@@ -86,6 +89,7 @@ class RunLog:
 
     def _push(self, event: ev.Event) -> None:
         # Called with the lock held.
+        _leave_out_of_collection(event)
         self._events.append(event)
         if event.type in ev.TERMINAL_TYPES:
             self._closed = True
@@ -213,6 +217,26 @@ class RunLog:
                 self._publish_waiters = [w for w in self._publish_waiters if w[1] is not future]
             raise
         return True
+
+
+def _leave_out_of_collection(event: ev.Event) -> None:
+    """Take the event's own objects off the garbage collector's lists: it never walks them again.
+
+    A log holds its events for as long as it lives, five container objects each, and every
+    collection walked them all, more of them as the run grew: half of what the engine added to
+    the SDK's own cost. An event can never be in a reference cycle: it is immutable, and nothing
+    it holds was made after it, so nothing it holds can refer to it. What it holds beyond its own
+    envelope and payload (a tool's params, say) stays tracked.
+    """
+    if gc_untrack is None:
+        return
+    data = event.data
+    gc_untrack(event)
+    gc_untrack(event.__dict__)
+    gc_untrack(event.__pydantic_fields_set__)
+    gc_untrack(data)
+    if isinstance(data, BaseModel):
+        gc_untrack(data.__pydantic_fields_set__)  # its __dict__ is left to CPython: untracked when it holds no containers
 
 
 def _wake_all(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]) -> None:

@@ -345,6 +345,8 @@ class Orchestrator:
         step_ids: dict[int, str] = {}
         # One per streamed block: a credential split across deltas is held back until it is whole.
         scrubbers: dict[int, StreamScrubber] = {}
+        # Deltas, nearly every event of a run, are built unvalidated (trusted_delta): the ids are ours
+        # and the scrubber's pieces are str. Whole blocks carry the SDK's values and are validated.
         emit = self.log.append
         async with self.client.client.messages.stream(**params) as stream:
             async for event in stream:
@@ -353,10 +355,10 @@ class Orchestrator:
                     delta = event.delta
                     if delta.type == "text_delta":
                         if piece := scrubbers[event.index].feed(delta.text):
-                            emit(ev.TextDeltaData(step_id=step_ids[event.index], delta=piece, phase_id=phase_id))
+                            emit(ev.trusted_delta(ev.TextDeltaData, step_ids[event.index], piece, phase_id))
                     elif delta.type == "thinking_delta":
                         if piece := scrubbers[event.index].feed(delta.thinking):
-                            emit(ev.ThinkingDeltaData(step_id=step_ids[event.index], delta=piece, phase_id=phase_id))
+                            emit(ev.trusted_delta(ev.ThinkingDeltaData, step_ids[event.index], piece, phase_id))
                 elif kind == "content_block_start":
                     if event.content_block.type in ("thinking", "redacted_thinking", "text"):
                         step_ids[event.index] = self._next_step_id()
@@ -365,13 +367,13 @@ class Orchestrator:
                     block = event.content_block
                     if block.type == "thinking":
                         if rest := scrubbers[event.index].flush():
-                            emit(ev.ThinkingDeltaData(step_id=step_ids[event.index], delta=rest, phase_id=phase_id))
+                            emit(ev.trusted_delta(ev.ThinkingDeltaData, step_ids[event.index], rest, phase_id))
                         emit(ev.ThinkingData(thought=block.thinking, iteration=iteration, step_id=step_ids[event.index], phase_id=phase_id))
                     elif block.type == "redacted_thinking":
                         emit(ev.ThinkingData(thought="", iteration=iteration, step_id=step_ids[event.index], phase_id=phase_id, redacted=True))
                     elif block.type == "text":
                         if rest := scrubbers[event.index].flush():
-                            emit(ev.TextDeltaData(step_id=step_ids[event.index], delta=rest, phase_id=phase_id))
+                            emit(ev.trusted_delta(ev.TextDeltaData, step_ids[event.index], rest, phase_id))
                         emit(ev.MessageData(step_id=step_ids[event.index], text=block.text, phase_id=phase_id))
             message = await stream.get_final_message()
         if message.stop_reason is None:

@@ -165,8 +165,8 @@ def _scrub(value: Any, rules: _Rules) -> Any:
         extra = value.__pydantic_extra__
         for fields in (value.__dict__, extra) if extra else (value.__dict__,):
             for name, item in fields.items():
-                if type(item) is str:  # most fields: checked here, without a call per field
-                    if rules.hit(item):
+                if type(item) is str:  # most fields (ids, deltas): short ASCII, checked here without a call
+                    if (len(item) >= rules.shortest or not item.isascii()) and rules.hit(item):
                         changes[name] = rules.everything.sub(_replacement, item)
                 elif item is not None and not isinstance(item, (int, float)):
                     new = _scrub(item, rules)
