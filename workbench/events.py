@@ -471,9 +471,11 @@ def make_event(data: EventData, *, id: int, run_id: str, ts: str | None = None) 
 
 
 _TYPE_OF: dict[type[Event], str] = {cls: type_ for type_, cls in EVENT_TYPES.items()}
-_ENVELOPE_FIELDS = frozenset({"id", "run_id", "ts", "data"})
-"""The fields a validated envelope has set (``type`` keeps its default)."""
-_DELTA_FIELDS = frozenset({"step_id", "delta", "phase_id"})
+# The fields set at construction (``model_fields_set``) of every trusted envelope and delta: one set
+# each, shared, as they are the same for all and never changed (the models are frozen, and pydantic
+# copies the set before changing a copy's). A set per event would be two more objects of 216 bytes.
+_ENVELOPE_FIELDS = {"id", "run_id", "ts", "data"}  # ``type`` keeps its default
+_DELTA_FIELDS = {"step_id", "delta", "phase_id"}
 _set_dict = object.__setattr__  # the slots validation fills; a frozen model refuses attribute assignment
 _set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
@@ -482,12 +484,12 @@ _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 _Model = TypeVar("_Model", bound=_Wire)
 
 
-def _filled(cls: type[_Model], fields: dict[str, Any], fields_set: frozenset[str]) -> _Model:
+def _filled(cls: type[_Model], fields: dict[str, Any], fields_set: set[str]) -> _Model:
     """A ``cls`` filled as validation fills it, from ``fields`` already of their types and in
     declared order (the order of the JSON), ``fields_set`` being those given explicitly."""
     instance = cls.__new__(cls)
     _set_dict(instance, "__dict__", fields)
-    _set_fields_set(instance, set(fields_set))
+    _set_fields_set(instance, fields_set)
     _set_extra(instance, {})
     _set_private(instance, None)
     return instance
