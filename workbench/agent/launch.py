@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from workbench.core import events as ev
-from workbench.core.loop import background_loop, running_loop
+from workbench.core.loop import background_loop, freezes_startup_objects_first, running_loop
 from workbench.errors import UserError
 from workbench.core.log import RunLog
 from workbench.agent.models import default_model, make_client, validate_model
@@ -48,6 +48,7 @@ def validate_task(task: Any) -> str:
     return task.strip()
 
 
+@freezes_startup_objects_first
 def start_run(
     task: str,
     *,
@@ -66,6 +67,9 @@ def start_run(
     Returns at once; the run goes on in the background. ``before_start(run)`` is called once
     the run is built and before it starts: if it raises, the run never starts (a server
     stores the run there, so that no run goes on that it could not record).
+
+    The first run in a process first freezes the objects alive then out of garbage collection
+    (see :func:`workbench._runtime.freeze_startup_objects`).
     """
     task = validate_task(task)
     model = validate_model(model or default_model())

@@ -15,11 +15,12 @@ is never lost, nor its id reused, when the process dies.
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from typing import AsyncIterator, Callable, Iterable, Sequence
 
 from workbench.core import events as ev
-from workbench.core.loop import running_loop
+from workbench.core.loop import gc_untrack, running_loop
 from workbench.errors import UserError
 from workbench.core.redact import refresh_secrets, scrub
 
@@ -58,15 +59,29 @@ class RunLog:
 
         Every string in ``data`` is scrubbed first (:func:`workbench.core.redact.scrub`): no credential
         the process knows reaches a subscriber, a stream, a file or a store, and no event fails
-        to encode.
+        to encode. The envelope is not validated again (:func:`workbench.events.trusted_event`):
+        ``data`` is a payload already, and its id, run id and timestamp are the log's own.
         """
         data = scrub(data)
         with self._lock:
             if self._closed:
                 raise LogClosed(f"run {self.run_id} has ended; no event can follow its terminal event")
-            event = ev.make_event(data, id=len(self._events) + 1, run_id=self.run_id, ts=ts)
+            event = ev.trusted_event(data, id=len(self._events) + 1, run_id=self.run_id, ts=ts)
             self._push(event)
         return event
+
+    def append_all(self, datas: Sequence[ev.EventData]) -> None:
+        """:meth:`append` for several payloads at once, in order: with one lock, one timestamp and
+        one wake-up for them all (the pieces a stream delivered in one turn of the event loop)."""
+        if not datas:
+            return
+        datas = [scrub(data) for data in datas]
+        ts = ev.utc_timestamp()
+        with self._lock:
+            for data in datas:
+                if self._closed:
+                    raise LogClosed(f"run {self.run_id} has ended; no event can follow its terminal event")
+                self._push(ev.trusted_event(data, id=len(self._events) + 1, run_id=self.run_id, ts=ts))
 
     def extend(self, events: Iterable[ev.Event]) -> None:
         """Add already-built events (from a run file or a store); their ids must continue the log.
@@ -86,6 +101,7 @@ class RunLog:
 
     def _push(self, event: ev.Event) -> None:
         # Called with the lock held.
+        _leave_out_of_collection(event)
         self._events.append(event)
         if event.type in ev.TERMINAL_TYPES:
             self._closed = True
@@ -184,10 +200,10 @@ class RunLog:
         """
         if after < 0:
             raise UserError(f"'after' must be 0 or a positive event id, not {after}")
-        position = after
+        position, events = after, self._events
         while True:
-            while position < len(self._events):
-                event = self._events[position]
+            while position < len(events):
+                event = events[position]
                 position += 1
                 yield event
             if not await self.wait_beyond(position):
@@ -213,6 +229,25 @@ class RunLog:
                 self._publish_waiters = [w for w in self._publish_waiters if w[1] is not future]
             raise
         return True
+
+
+def _leave_out_of_collection(event: ev.Event) -> None:
+    """Take the event's own objects off the garbage collector's lists: it never walks them again.
+
+    A log holds its events for as long as it lives, and every collection walked all of them, more
+    as the run grew. An event can never be in a reference cycle: it is immutable, and nothing it
+    holds was made after it, so nothing it holds can refer to it. What it holds beyond its own
+    envelope and payload (a tool's params, say) stays tracked.
+    """
+    if gc_untrack is None:
+        return
+    data = event.data
+    gc_untrack(event)
+    gc_untrack(event.__dict__)
+    gc_untrack(data)  # its __dict__ is left to CPython, which untracks a dict holding no containers
+    for fields_set in (event.__pydantic_fields_set__, getattr(data, "__pydantic_fields_set__", None)):
+        if gc.is_tracked(fields_set):  # a validated event's own; a trusted one's is shared, untracked once
+            gc_untrack(fields_set)
 
 
 def _wake_all(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]) -> None:

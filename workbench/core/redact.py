@@ -59,7 +59,6 @@ _MAX_HOLD = 256
 """How much of a run of non-space characters a stream holds back at most, waiting for its end."""
 
 _SURROGATES = re.compile(_SURROGATE)
-_NON_SPACE = re.compile(r"\S*")
 
 _registered: set[str] = set()
 _registry_lock = threading.Lock()
@@ -165,8 +164,8 @@ def _scrub(value: Any, rules: _Rules) -> Any:
         extra = value.__pydantic_extra__
         for fields in (value.__dict__, extra) if extra else (value.__dict__,):
             for name, item in fields.items():
-                if type(item) is str:  # most fields: checked here, without a call per field
-                    if rules.hit(item):
+                if type(item) is str:  # most fields (ids, deltas): short ASCII, checked here without a call
+                    if (len(item) >= rules.shortest or not item.isascii()) and rules.hit(item):
                         changes[name] = rules.everything.sub(_replacement, item)
                 elif item is not None and not isinstance(item, (int, float)):
                     new = _scrub(item, rules)
@@ -221,8 +220,8 @@ def _safe_cut(text: str, rules: _Rules, hit: bool) -> int:
     end = len(text)
     # The trailing run of non-space characters may still grow into a key (bounded: past it,
     # a key already under way is caught below as a match that reaches the end).
-    backwards = text[: end - _MAX_HOLD - 1 : -1] if end > _MAX_HOLD else text[::-1]  # its last _MAX_HOLD
-    cut = end - _NON_SPACE.match(backwards).end()  # type: ignore[union-attr]  # \S* always matches
+    tail = text[-_MAX_HOLD:]  # held back for _MAX_HOLD characters at most
+    cut = end if not tail or tail[-1].isspace() else end - len(tail.rsplit(None, 1)[-1])
     for secret in rules.secrets:  # the end of the text is the start of a known secret
         first, start = secret[0], max(0, end - len(secret) + 1)
         while (start := text.find(first, start, cut)) >= 0:

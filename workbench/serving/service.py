@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
+from workbench.core.loop import leave_collection_to_host
 from workbench.errors import UserError
 from workbench.agent.options import CLIENT_OPTIONS
 from workbench.core.redact import get_logger, redact
@@ -120,6 +121,7 @@ class RunService:
         allowed_tools: list[str] | None = None,
         share_instructor_runs: bool = True,
     ) -> None:
+        leave_collection_to_host()  # the server freezes its start-up objects itself, if it is set to
         self.allowed_tools = list(BUILTIN_TOOL_NAMES) if allowed_tools is None else list(allowed_tools)
         unknown = [t for t in self.allowed_tools if t not in BUILTIN_TOOL_NAMES]
         if unknown:
