@@ -1,4 +1,4 @@
-"""Session-wide test setup, for the tests and the notebooks alike: offline, no credentials."""
+"""Session-wide test setup, for the tests and the notebooks alike: offline, no credentials, no start-up freeze."""
 
 from __future__ import annotations
 
@@ -18,3 +18,7 @@ def pytest_configure(config: pytest.Config) -> None:
     home = tempfile.mkdtemp(prefix="workbench-test-home-")
     os.environ["WORKBENCH_HOME"] = home
     os.environ["ANTHROPIC_CONFIG_DIR"] = os.path.join(home, "anthropic-config")
+    # Runs would freeze the session's objects out of garbage collection at the first run, and tests
+    # that count frozen objects, or see objects freed, would depend on the order they run in.
+    # tests/test_startup_freeze.py checks the freezing in fresh interpreters.
+    os.environ["WORKBENCH_FREEZE_STARTUP_OBJECTS"] = "0"

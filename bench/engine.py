@@ -53,7 +53,7 @@ from report import own_time_by_group, print_summary, verdict  # bench/report.py
 # --- targets ---------------------------------------------------------------------------------
 
 TARGET_EVENTS_PER_S = 20_000
-TARGET_OVERHEAD = 0.50  # pipeline time at most 1.5 × the bare SDK's
+TARGET_OVERHEAD = 0.20  # pipeline time at most 1.2 × the bare SDK's
 TARGET_FOLD_S = 1.0
 TARGET_FOLD_MB = 200.0
 FOLD_MIN_EVENTS = 100_000

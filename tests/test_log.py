@@ -1,11 +1,14 @@
 """The run log: ids 1..n, subscribers get the backlog then live events exactly once, across threads."""
 
 import asyncio
+import gc
 import threading
+import weakref
 
 import pytest
 
 from workbench.core import events as ev
+from workbench.core.loop import gc_untrack
 from workbench.errors import UserError
 from workbench.core.log import LogClosed, RunLog
 
@@ -135,3 +138,45 @@ def test_wait_closed_wakes_on_close_without_a_terminal_event():
     threading.Timer(0.05, log.close).start()
     assert log.wait_closed(5)
     assert not RunLog("r2").wait_closed(0.01)
+
+
+def test_append_all_stamps_a_batch_in_order_and_nothing_follows_a_terminal_event_in_it():
+    log = RunLog("r")
+    seen: list[int] = []
+    log.add_listener(lambda event: seen.append(event.id))
+    log.append(delta(0))
+    log.append_all([delta(1), delta(2), ev.ExecutionCancelledData(reason="x", duration=1)])
+    assert [(e.id, e.type) for e in log.events] == [
+        (1, "thinking:delta"), (2, "thinking:delta"), (3, "thinking:delta"), (4, "execution:cancelled")]
+    assert [e.data.delta for e in log.events[:3]] == ["0 ", "1 ", "2 "] and seen == [1, 2, 3, 4]
+    assert log.events[1].ts == log.events[3].ts  # one timestamp for the batch
+    with pytest.raises(LogClosed):
+        log.append_all([delta(5)])
+    other = RunLog("r2")
+    with pytest.raises(LogClosed):
+        other.append_all([ev.ExecutionCancelledData(reason="x", duration=1), delta(6)])
+    assert [e.type for e in other.events] == ["execution:cancelled"]
+
+
+@pytest.mark.skipif(gc_untrack is None, reason="PyObject_GC_UnTrack is CPython's")
+def test_events_are_left_out_of_garbage_collection_yet_freed_with_their_log():
+    log = RunLog("r")
+    params = {"path": "a.txt", "nested": [1, 2]}
+    events = [log.append(delta(0)), log.append(ev.ToolStartData(tool_name="write_file", params=params, tool_use_id="t1"))]
+    log.append_all([ev.trusted_delta(ev.TextDeltaData, "s2", "piece", None)])
+    events.append(log.events[-1])
+    for event in events:
+        parts = (event, event.__dict__, event.data, event.model_fields_set, event.data.model_fields_set)
+        assert [gc.is_tracked(part) for part in parts] == [False] * 5
+    # What an event holds beyond itself stays tracked, and so does the payload's dict holding it.
+    assert [gc.is_tracked(e.data.__dict__) for e in events] == [False, True, False]
+    assert gc.is_tracked(events[1].data.params)
+    assert events[1].to_json() == ev.make_event(events[1].data, id=2, run_id="r", ts=events[1].ts).to_json()
+    # A log in a reference cycle (through a listener of its own) is still collected, its events with it.
+    holder = {"log": log}
+    log.add_listener(lambda event, holder=holder: None)
+    gone = [weakref.ref(event) for event in events]
+    del log, holder, events, event, parts
+    assert [ref() is None for ref in gone] == [False, False, False]  # only the collector can free a cycle
+    gc.collect()
+    assert [ref() for ref in gone] == [None, None, None]
