@@ -211,8 +211,8 @@ class PipelineResult:
 
 async def pipeline_once(scenario: Path, workspace: Path, *, keep_run: bool = False) -> PipelineResult:
     global _recorder
-    from workbench.core import events as ev
     from workbench.agent.launch import start_run
+    from workbench.core import events as ev
 
     loop = asyncio.get_running_loop()
     terminal_at: list[float] = []

@@ -35,8 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workbench.serving.service import FINISHED_CACHE_BYTES, FINISHED_CACHE_SIZE, Principal, RunService  # noqa: E402
 from workbench.core.store import MAX_PAGE  # noqa: E402
+from workbench.serving.service import FINISHED_CACHE_BYTES, FINISHED_CACHE_SIZE, Principal, RunService  # noqa: E402
 
 TARGET_FINISHED_RATIO = 1.2
 """A cached finished run holds its log and nothing else: at most 1.2 times its log alone."""

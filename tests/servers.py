@@ -15,8 +15,8 @@ from typing import Any, Callable, Coroutine, Iterable, Mapping, TypeVar
 from aiohttp import web
 
 from workbench.serving.connections import make_runner
-from workbench.serving.standalone import create_app
 from workbench.serving.service import Principal, RunService
+from workbench.serving.standalone import create_app
 from workbench.serving.tokens import Authenticator, open_access, single_token, token_table
 
 T = TypeVar("T")

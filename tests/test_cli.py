@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from test_tls import make_pki
 
 from workbench.cli.main import main
 from workbench.core.contract import contract_violations
 from workbench.core.runfile import read_run_file
-from test_tls import make_pki
 
 
 def workbench(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:

@@ -14,19 +14,19 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-
-import workbench as wb
-from workbench.remote import client, discovery
-from workbench.remote.connection import Connection
-from workbench.remote.remote_run import RemoteRun
-from workbench.serving import sse
-from workbench.remote.follow import Backoff, SseParser
-from workbench.core.contract import contract_violations
-from workbench.errors import UserError
-from workbench.core.events import parse_event
-from workbench.core.handle import Run
 from servers import LoopThread, start_app, start_server
 from test_reducer import sample_run
+
+import workbench as wb
+from workbench.core.contract import contract_violations
+from workbench.core.events import parse_event
+from workbench.core.handle import Run
+from workbench.errors import UserError
+from workbench.remote import client, discovery
+from workbench.remote.connection import Connection
+from workbench.remote.follow import Backoff, SseParser
+from workbench.remote.remote_run import RemoteRun
+from workbench.serving import sse
 
 TOKEN = "t0ken-for-tests"
 SEEN = web.AppKey("seen", list)

@@ -28,20 +28,20 @@ import pytest
 from jupyter_server.auth import IdentityProvider
 from jupyter_server.auth.identity import User
 from jupyter_server.serverapp import ServerApp
-from yarl import URL
 
 # pytest-jupyter's fixtures (jp_serverapp, jp_server_config, …) for this module only, as in
 # test_server_ext.py: a session-wide ``pytest_plugins`` would wrap every other test too.
 from pytest_jupyter.jupyter_server import *
+from servers import HttpReply, Reply, frames_of, raw_get, start_server, without_keepalives
+from yarl import URL
 
 import workbench as wb
 from workbench.core import events as ev
-from workbench.serving import sse
 from workbench.core.contract import contract_violations
 from workbench.core.handle import Run
 from workbench.core.runfile import read_run_file
+from workbench.serving import sse
 from workbench.serving.service import MAX_BODY_BYTES, Principal
-from servers import HttpReply, Reply, frames_of, raw_get, start_server, without_keepalives
 
 PEOPLE = {"ada": "token-of-ada-0001", "bob": "token-of-bob-0002"}
 WRONG = "token-of-nobody-9"

@@ -19,16 +19,16 @@ from typing import Any
 
 import aiohttp
 import pytest
-
 from disk import SmallDisk
 from servers import frames_of, raw_get, start_server, until
 from test_store import make_run
+
 from workbench.core import events as ev
-from workbench.serving import sse
 from workbench.core.contract import contract_violations
 from workbench.core.runfile import read_run_file
-from workbench.serving.service import Refusal, Principal, RunService
 from workbench.core.store import RunStore, StoreUnavailable
+from workbench.serving import sse
+from workbench.serving.service import Principal, Refusal, RunService
 
 ADA = Principal("ada")
 LONG = {"task": "Write a long report on tide pools", "model": "simulated", "strategy": "react"}

@@ -8,9 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 import workbench as wb
-from workbench.core import events as ev
-
 from conftest import write_scenario
+from workbench.core import events as ev
 
 
 def test_all_fifteen_contract_types_have_a_class():

@@ -8,9 +8,9 @@ import weakref
 import pytest
 
 from workbench.core import events as ev
+from workbench.core.log import LogClosed, RunLog
 from workbench.core.loop import gc_untrack
 from workbench.errors import UserError
-from workbench.core.log import LogClosed, RunLog
 
 
 def delta(i: int) -> ev.ThinkingDeltaData:

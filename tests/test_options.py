@@ -10,11 +10,11 @@ from typing import Any
 
 import aiohttp
 import pytest
+from servers import Served, start_server
 
 import workbench as wb
 from workbench.agent.options import RunOptions
 from workbench.serving.tokens import OWNER
-from servers import Served, start_server
 
 INFINITY = json.loads("1e400")  # what a JSON body's 1e400 becomes
 

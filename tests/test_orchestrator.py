@@ -13,12 +13,11 @@ import httpx2
 import pytest
 
 import workbench as wb
+from conftest import write_scenario
+from workbench.agent.orchestrator import _content_params
 from workbench.core import events as ev
 from workbench.core.contract import contract_violations
-from workbench.agent.orchestrator import _content_params
 from workbench.simulator import Simulator, serve
-
-from conftest import write_scenario
 
 FIXTURES = Path(__file__).parent / "fixtures" / "anthropic"
 
@@ -289,11 +288,11 @@ async def test_a_failing_tool_is_an_error_result_and_the_run_goes_on(tmp_path: P
 async def test_a_tool_the_model_was_not_given_is_answered_with_the_list_of_tools(tmp_path: Path):
     from types import SimpleNamespace
 
-    from workbench.core.log import RunLog
     from workbench.agent.models import make_client
     from workbench.agent.options import RunOptions
     from workbench.agent.orchestrator import Orchestrator, RunConfig
     from workbench.agent.tools import resolve_tools
+    from workbench.core.log import RunLog
 
     run_log = RunLog("r_t")
     config = RunConfig("t", "simulated", "react", resolve_tools(["read_file"]), RunOptions(), tmp_path)

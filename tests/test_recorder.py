@@ -3,8 +3,8 @@
 import pytest
 
 import workbench as wb
-from workbench.core.contract import contract_violations
 from workbench.agent.recorder import record
+from workbench.core.contract import contract_violations
 
 
 def types(run: wb.Run) -> list[str]:

@@ -14,22 +14,22 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
+from servers import raw_get, start_server
 
 import workbench as wb
-from workbench.core import events as ev
-from workbench.cli.main import main as cli_main
-from workbench.core.contract import contract_violations
-from workbench.core.log import RunLog
+from conftest import write_scenario
 from workbench.agent.models import ModelClient
 from workbench.agent.options import parse_options
 from workbench.agent.orchestrator import Orchestrator, RunConfig
+from workbench.cli.main import main as cli_main
+from workbench.core import events as ev
+from workbench.core.contract import contract_violations
+from workbench.core.log import RunLog
 from workbench.core.redact import REDACTED, redact
-from workbench.serving.service import Principal
-from workbench.simulator.frames import encode_frames, make_message, message_frames
 from workbench.core.store import RunStore
+from workbench.serving.service import Principal
 from workbench.serving.workshop import load_workshop
-from conftest import write_scenario
-from servers import raw_get, start_server
+from workbench.simulator.frames import encode_frames, make_message, message_frames
 
 KEY = "sk-ant-api03-CANARY-0123456789abcdefghijklmnop"
 TOKEN = "wbtoken-canary-5f0e1d2c3b4a69788796"

@@ -4,11 +4,11 @@ import json
 from pathlib import Path
 
 import pytest
+from test_reducer import sample_run
 
 from workbench.core import events as ev
-from workbench.errors import RunFileError
 from workbench.core.runfile import RunHeader, iter_run_file, read_run_file, write_run_file
-from test_reducer import sample_run
+from workbench.errors import RunFileError
 
 HEADER = RunHeader(run_id="r_test", task="Write a poem", model="simulated", created_at="2026-11-24T10:00:00.000Z")
 

@@ -22,14 +22,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+from servers import Served, raw_request, start_server
 
-from workbench.remote.follow import SseParser
 from workbench.core.contract import contract_violations
 from workbench.core.events import parse_event
+from workbench.core.store import fcntl
+from workbench.remote.follow import SseParser
 from workbench.serving.middleware import is_loopback
 from workbench.serving.service import Principal
-from workbench.core.store import fcntl
-from servers import Served, raw_request, start_server
 
 TOKEN = "s3cret-t0ken"
 QUICK = {"task": "Write a haiku", "model": "simulated", "strategy": "react"}

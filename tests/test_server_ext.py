@@ -17,8 +17,8 @@ import re
 import socket
 import threading
 import time
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -35,16 +35,16 @@ from jupyter_server.serverapp import ServerApp
 # session: its autouse fixtures and hooks would then wrap every other test too (a ServerApp and
 # an event loop per test, which breaks Playwright's sync API in test_widget_browser.py).
 from pytest_jupyter.jupyter_server import *
+from servers import frames_of, raw_get, until, without_keepalives
 from traitlets import TraitError
 
 from workbench.core import events as ev
-from workbench.serving import sse
 from workbench.core.contract import contract_violations
 from workbench.core.runfile import read_run_file
+from workbench.core.store import RunStore, fcntl
+from workbench.serving import sse
 from workbench_server_ext import WorkbenchApp
 from workbench_server_ext.handlers import EventsHandler
-from workbench.core.store import RunStore, fcntl
-from servers import frames_of, raw_get, until, without_keepalives
 
 API = ("workbench", "api")
 

@@ -11,16 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from test_reducer import sample_run
 
 from workbench.core import events as ev
-from workbench.serving import sse
 from workbench.core.contract import contract_violations
-from workbench.core.log import RunLog
 from workbench.core.handle import Run
+from workbench.core.log import RunLog
 from workbench.errors import UserError
 from workbench.serving import service as service_module
-from workbench.serving.service import Refusal, Principal, RunService
-from test_reducer import sample_run
+from workbench.serving import sse
+from workbench.serving.service import Principal, Refusal, RunService
 
 ADA, BOB = Principal("ada"), Principal("bob")
 

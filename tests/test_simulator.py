@@ -37,13 +37,13 @@ from workbench.simulator import (
     verify_thinking,
 )
 from workbench.simulator.__main__ import main as cli_main
-from workbench.simulator.generic import task_words
 from workbench.simulator.frames import (
     redacted_data,
     split_json,
     split_words,
     verify_redacted,
 )
+from workbench.simulator.generic import task_words
 
 # --- the recorded transcripts (tests/fixtures/anthropic, copied from the Anthropic wire format) ---
 

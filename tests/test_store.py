@@ -5,12 +5,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from test_reducer import sample_run
 
 from workbench.core import events as ev
-from workbench.core.log import RunLog
 from workbench.core.handle import Run
+from workbench.core.log import RunLog
 from workbench.core.store import RunStore, StoreInUse, fcntl
-from test_reducer import sample_run
 
 
 def make_run(run_id: str, owner: str, created: str) -> Run:

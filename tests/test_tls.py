@@ -18,18 +18,18 @@ from typing import Any
 
 import pytest
 import trustme
+from servers import LoopThread, start_app, start_server
+from test_client import fake_jupyter
 
 import workbench as wb
+from workbench.core.contract import contract_violations
+from workbench.core.events import parse_event
+from workbench.core.handle import Run
+from workbench.errors import ServerError
 from workbench.remote import client, discovery
 from workbench.remote.connection import Connection
 from workbench.remote.remote_run import RemoteRun
 from workbench.tls import server_context
-from workbench.errors import ServerError
-from workbench.core.contract import contract_violations
-from workbench.core.events import parse_event
-from workbench.core.handle import Run
-from servers import LoopThread, start_app, start_server
-from test_client import fake_jupyter
 
 TOKEN = "t0ken-for-tls-tests"
 UNTRUSTED = ("failed verification (unable to get local issuer certificate). If the server has a certificate of its "

@@ -7,14 +7,13 @@ import inspect
 import json
 
 import pytest
+from tool_examples import search_notes
 
 from workbench.agent.tools import (
     Tool,
     tool,
 )
 from workbench.errors import UserError
-
-from tool_examples import search_notes
 
 
 def test_schema_and_description_come_from_hints_and_docstring() -> None:

@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from tool_examples import search_notes
 
 from workbench.agent.tools import (
     ToolContext,
@@ -15,8 +16,6 @@ from workbench.agent.tools import (
     tool,
 )
 from workbench.errors import ToolError, UserError
-
-from tool_examples import search_notes
 
 
 async def test_sync_tool_result_and_content(ctx: ToolContext) -> None:

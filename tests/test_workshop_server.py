@@ -17,17 +17,17 @@ from typing import Any
 
 import aiohttp
 import pytest
+from servers import LoopThread, Served, raw_get, start_server
 
 import workbench as wb
 from workbench.cli import main as cli
-from workbench.serving import sse
-from workbench.remote.follow import Backoff, follow_events
 from workbench.core.contract import contract_violations
 from workbench.core.events import parse_event
 from workbench.core.log import RunLog
+from workbench.remote.follow import Backoff, follow_events
+from workbench.serving import sse
 from workbench.serving.service import Principal
 from workbench.serving.workshop import load_workshop, token_sha256
-from servers import LoopThread, Served, raw_get, start_server
 
 INSTRUCTOR = "ines-instructor-token"
 OTHER_INSTRUCTOR = "ivan-instructor-token"

@@ -15,9 +15,10 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from workbench.core.presenting import Presenter, register_presenter
+
 # Light, and needed by every caller: the errors, and the presenter registry (below).
 from workbench.errors import LimitExceeded, RunFailed, RunFileError, ToolError, UserError, WorkbenchError
-from workbench.core.presenting import Presenter, register_presenter
 
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editors
     from workbench.agent.recorder import Recorder, record

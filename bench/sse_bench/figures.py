@@ -8,6 +8,7 @@ import pstats
 from pathlib import Path
 
 from report import own_time_by_group  # bench/report.py
+
 from sse_bench.common import LABEL, RATE
 from sse_bench.measure import Load
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from report import print_summary, verdict  # bench/report.py
+
 from sse_bench.common import (
     CLIENT_CPU,
     DISTURBED,

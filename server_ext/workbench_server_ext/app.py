@@ -18,10 +18,10 @@ from jupyter_server.auth.identity import (
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, List, TraitError, Unicode, default, validate
 
-from workbench.core.redact import register_secret
-from workbench.serving.service import Principal, RunService
-from workbench.core.store import StoreInUse, describe
 from workbench.agent.tools import BUILTIN_TOOL_NAMES
+from workbench.core.redact import register_secret
+from workbench.core.store import StoreInUse, describe
+from workbench.serving.service import Principal, RunService
 from workbench_server_ext.handlers import handlers
 
 __all__ = ["WorkbenchApp"]

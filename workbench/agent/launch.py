@@ -12,15 +12,15 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from workbench.core import events as ev
-from workbench.core.loop import background_loop, freezes_startup_objects_first, running_loop
-from workbench.errors import UserError
-from workbench.core.log import RunLog
 from workbench.agent.models import default_model, make_client, validate_model
 from workbench.agent.options import RunOptions, parse_options
 from workbench.agent.orchestrator import STRATEGIES, Orchestrator, RunConfig
-from workbench.core.handle import Run, new_run_id
 from workbench.agent.tools import Tool, resolve_tools
+from workbench.core import events as ev
+from workbench.core.handle import Run, new_run_id
+from workbench.core.log import RunLog
+from workbench.core.loop import background_loop, freezes_startup_objects_first, running_loop
+from workbench.errors import UserError
 
 __all__ = ["MAX_TASK_CHARS", "workbench_home", "validate_task", "start_run"]
 

@@ -15,9 +15,9 @@ from typing import Any, Awaitable, Callable
 import anthropic
 import httpx2
 
+from workbench.agent.options import RunOptions
 from workbench.core.redact import get_logger, register_secret
 from workbench.errors import UserError
-from workbench.agent.options import RunOptions
 
 __all__ = [
     "SIMULATED",

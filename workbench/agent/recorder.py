@@ -27,9 +27,9 @@ from types import TracebackType
 from typing import Any, Iterator, Sequence
 
 from workbench.core import events as ev
-from workbench.errors import UserError
-from workbench.core.redact import StreamScrubber, redact
 from workbench.core.handle import Run, new_run_id
+from workbench.core.redact import StreamScrubber, redact
+from workbench.errors import UserError
 
 __all__ = ["Recorder", "ToolCallRecord", "PhaseRecord", "record"]
 

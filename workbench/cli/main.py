@@ -142,10 +142,10 @@ async def _replay_command(args: argparse.Namespace, view: TerminalView) -> int:
 async def _serve_command(args: argparse.Namespace, view: TerminalView) -> int:
     import os
 
-    from workbench.tls import server_context
     from workbench.agent.launch import workbench_home
-    from workbench.serving.middleware import is_loopback
     from workbench.serving.listener import check_transport, serve
+    from workbench.serving.middleware import is_loopback
+    from workbench.tls import server_context
 
     workshop = None
     if args.workshop is not None:

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Generator, Protocol, Sequence
 
 from workbench.core import events as ev
+from workbench.core.log import RunLog
 from workbench.core.loop import running_loop
 from workbench.core.presenting import Presenter, presenter, register_presenter
-from workbench.errors import RunFailed, UserError
-from workbench.core.log import RunLog
 from workbench.core.redact import scrub
 from workbench.core.reducer import RunState, _apply, initial_state
 from workbench.core.runfile import RunHeader, read_run_file, write_run_file
+from workbench.errors import RunFailed, UserError
 
 if TYPE_CHECKING:
     import pandas

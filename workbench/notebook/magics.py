@@ -8,10 +8,10 @@ from typing import Any
 from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from workbench.agent.launch import start_run
 from workbench.core.handle import Run
 from workbench.errors import UserError
 from workbench.remote.client import current, start_remote
-from workbench.agent.launch import start_run
 
 __all__ = ["WorkbenchMagics", "load_ipython_extension"]
 

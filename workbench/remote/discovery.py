@@ -17,8 +17,8 @@ from urllib.parse import urljoin
 
 import aiohttp
 
-from workbench.tls import connector, tls_failure
 from workbench.errors import UserError
+from workbench.tls import connector, tls_failure
 
 __all__ = ["JupyterServer", "kernel_id", "running_servers", "find_server"]
 

@@ -19,10 +19,10 @@ from typing import Awaitable, Callable, Mapping
 import aiohttp
 
 from workbench.core import events as ev
-from workbench.tls import connector, tls_failure
-from workbench.errors import ServerError
 from workbench.core.log import RunLog
 from workbench.core.redact import get_logger
+from workbench.errors import ServerError
+from workbench.tls import connector, tls_failure
 
 __all__ = ["SseFrame", "SseParser", "Backoff", "follow_events", "FATAL_STATUSES"]
 

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
-from workbench.core.loop import leave_collection_to_host
-from workbench.errors import UserError
 from workbench.agent.options import CLIENT_OPTIONS
-from workbench.core.redact import get_logger, redact
+from workbench.agent.tools import BUILTIN_TOOL_NAMES
 from workbench.core.handle import Run, new_run_id
+from workbench.core.loop import leave_collection_to_host
+from workbench.core.redact import get_logger, redact
 from workbench.core.runfile import header_line
 from workbench.core.store import DEFAULT_PAGE, MAX_PAGE, RunStore, StoreUnavailable
-from workbench.agent.tools import BUILTIN_TOOL_NAMES
+from workbench.errors import UserError
 
 __all__ = ["Refusal", "Principal", "RunService", "MAX_BODY_BYTES", "CLIENT_OPTIONS", "parse_body", "too_large"]
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import UserError
 from workbench.core.redact import register_secret
+from workbench.errors import UserError
 from workbench.serving.service import Principal
 
 __all__ = ["Workshop", "load_workshop", "token_sha256"]

@@ -11,9 +11,18 @@ stream without ``message_stop``) are injected by request number.
 from __future__ import annotations
 
 from workbench.simulator.engine import RequestRecord, Simulator
+from workbench.simulator.frames import (
+    Frame,
+    encode_frames,
+    frame,
+    make_message,
+    message_frames,
+    sign_thinking,
+    verify_thinking,
+)
+from workbench.simulator.generic import generic_scenario
 from workbench.simulator.model_list import DEFAULT_MODELS
 from workbench.simulator.responses import ConnectionDropped, SimResponse
-from workbench.simulator.generic import generic_scenario
 from workbench.simulator.rules import MessagesApiError
 from workbench.simulator.scenario import (
     Fault,
@@ -30,15 +39,6 @@ from workbench.simulator.scenario import (
 )
 from workbench.simulator.server import make_app, serve
 from workbench.simulator.transport import SimulatorTransport
-from workbench.simulator.frames import (
-    Frame,
-    encode_frames,
-    frame,
-    make_message,
-    message_frames,
-    sign_thinking,
-    verify_thinking,
-)
 
 __all__ = [
     "Simulator",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from workbench.errors import ToolError, UserError
 from workbench.agent.tools._decorator import Tool, tool
 from workbench.agent.tools.workspace import list_files, read_file, write_file
+from workbench.errors import ToolError, UserError
 
 __all__ = ["BUILTIN_TOOLS", "ToolSpec", "resolve_tools", "tool_by_name"]
 

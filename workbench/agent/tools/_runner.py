@@ -30,8 +30,6 @@ import pydantic
 import pydantic_core
 from anthropic.lib.tools import BetaAsyncFunctionTool
 
-from workbench.errors import UserError
-from workbench.core.redact import get_logger
 from workbench.agent.tools._context import _CURRENT, ToolContext
 from workbench.agent.tools._decorator import Tool
 from workbench.agent.tools._output import (
@@ -43,6 +41,8 @@ from workbench.agent.tools._output import (
     truncate,
     valid_text,
 )
+from workbench.core.redact import get_logger
+from workbench.errors import UserError
 
 __all__ = ["DEFAULT_MAX_OUTPUT_CHARS", "DEFAULT_TIMEOUT", "ToolOutcome", "call_tool"]
 

@@ -22,10 +22,10 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path, PurePath, PureWindowsPath
 
-from workbench.errors import ToolError
 from workbench.agent.tools._context import current_context
 from workbench.agent.tools._decorator import tool
 from workbench.agent.tools._output import valid_text
+from workbench.errors import ToolError
 
 __all__ = [
     "MAX_FILE_BYTES",
