@@ -24,14 +24,14 @@ from typing import Any, Literal
 import anthropic
 import httpx2
 
-from workbench.core import events as ev
 from workbench.agent import prompts
-from workbench.errors import LimitExceeded, RunFailed, ToolError
-from workbench.core.log import RunLog
 from workbench.agent.models import ModelClient, thinking_param
 from workbench.agent.options import RunOptions
-from workbench.core.redact import StreamScrubber, get_logger, redact
 from workbench.agent.tools import Tool, ToolContext, ToolOutcome, call_tool, tool_by_name
+from workbench.core import events as ev
+from workbench.core.log import RunLog
+from workbench.core.redact import StreamScrubber, get_logger, redact
+from workbench.errors import LimitExceeded, RunFailed, ToolError
 
 __all__ = ["RunConfig", "Orchestrator", "STRATEGIES"]
 

@@ -14,21 +14,15 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union
+from typing import Annotated, Any, Literal, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field, TypeAdapter
 
 __all__ = [
     "AnyEvent",
     "Event",
-    "EventData",
     "EVENT_TYPES",
     "TERMINAL_TYPES",
-    "Usage",
-    "PlanPhase",
-    "Plan",
-    "ErrorInfo",
     "UnknownEvent",
     "make_event",
     "trusted_event",
@@ -36,230 +30,58 @@ __all__ = [
     "parse_event",
     "event_from_dict",
     "utc_timestamp",
-    # ...and each event class with its payload class, added from _EVENT_CLASSES below.
+    # ...and each event class, added from _EVENT_CLASSES below, and the payloads.
 ]
 
 
-class _Wire(BaseModel):
-    """camelCase on the wire, snake_case in Python; unknown fields are kept, not lost."""
+from workbench.core.payloads import (  # the payloads are part of this module's names
+    ErrorInfo,
+    EventData,
+    ExecutionCancelledData,
+    ExecutionCompleteData,
+    ExecutionErrorData,
+    ExecutionStartedData,
+    MessageData,
+    ModelRetryData,
+    PhaseCompleteData,
+    PhaseStartData,
+    Plan,
+    PlanCreatedData,
+    PlanPhase,
+    TextDeltaData,
+    ThinkingData,
+    ThinkingDeltaData,
+    ToolCompleteData,
+    ToolStartData,
+    Usage,
+    UsageData,
+    _Wire,
+)
 
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        serialize_by_alias=True,
-        extra="allow",
-        frozen=True,
-    )
+__all__ += [  # the payloads, re-exported (ev.ThinkingData)
+    "EventData",
+    "Usage",
+    "PlanPhase",
+    "Plan",
+    "ErrorInfo",
+    "ExecutionStartedData",
+    "PlanCreatedData",
+    "PhaseStartData",
+    "ThinkingData",
+    "ToolStartData",
+    "ToolCompleteData",
+    "PhaseCompleteData",
+    "ExecutionCompleteData",
+    "ExecutionErrorData",
+    "ThinkingDeltaData",
+    "TextDeltaData",
+    "MessageData",
+    "UsageData",
+    "ModelRetryData",
+    "ExecutionCancelledData",
+]
 
-
-class EventData(_Wire):
-    """Base of every payload. ``TYPE`` names the event type the payload belongs to."""
-
-    TYPE: ClassVar[str]
-
-
-# --- shared pieces -------------------------------------------------------------------------
-
-
-class Usage(_Wire):
-    """Token counts. In ``usage`` events and ``tokensUsed`` these are running totals for the run."""
-
-    input: int = 0
-    """Input tokens billed at the normal rate."""
-    output: int = 0
-    """Output tokens, thinking included."""
-    cache_read: int = 0
-    """Input tokens read from the prompt cache."""
-    cache_write: int = 0
-    """Input tokens written to the prompt cache."""
-
-
-class PlanPhase(_Wire):
-    """One phase of a plan."""
-
-    id: str
-    """Stable id of the phase within its run, e.g. ``p1``."""
-    name: str
-    """Short human name."""
-    description: str = ""
-    """What the phase is meant to achieve."""
-
-
-class Plan(_Wire):
-    """The agent's plan: a goal and its ordered phases."""
-
-    goal: str
-    """What the run is meant to achieve, in one sentence."""
-    phases: list[PlanPhase]
-    """The phases, in the order they run."""
-
-
-class ErrorInfo(_Wire):
-    """A failure, as a person should read it."""
-
-    type: str
-    """A short machine-readable kind, e.g. ``overloaded_error`` or ``limit_exceeded``."""
-    message: str
-    """What happened and, where possible, what to do about it. Never contains a credential."""
-
-
-# --- payloads: the reference system's nine -------------------------------------------------
-
-
-class ExecutionStartedData(EventData):
-    TYPE: ClassVar[str] = "execution:started"
-    task: str
-    """The task as the user gave it."""
-    started_at: str
-    """UTC ISO 8601 timestamp of the start."""
-    model: str
-    """The model id, e.g. ``simulated`` or ``claude-sonnet-4-6``."""
-    strategy: str
-    """``plan`` or ``react``."""
-
-
-class PlanCreatedData(EventData):
-    TYPE: ClassVar[str] = "plan:created"
-    plan: Plan
-    """The plan the agent made."""
-
-
-class PhaseStartData(EventData):
-    TYPE: ClassVar[str] = "phase:start"
-    phase_id: str
-    """Id of the phase (matches ``plan.phases[].id``)."""
-    phase_name: str
-    """Name of the phase."""
-    phase_index: int
-    """Zero-based position of the phase in the plan."""
-
-
-class ThinkingData(EventData):
-    TYPE: ClassVar[str] = "thinking"
-    thought: str
-    """The whole thinking step."""
-    iteration: int
-    """The agent-loop iteration (model call) within its phase, from 1."""
-    step_id: str
-    """Id of the step; its ``thinking:delta`` pieces carry the same id."""
-    phase_id: str | None = None
-    """The phase the step belongs to; ``None`` outside phases (strategy ``react``)."""
-    redacted: bool = False
-    """True for a ``redacted_thinking`` block, whose content is encrypted and not shown."""
-
-
-class ToolStartData(EventData):
-    TYPE: ClassVar[str] = "tool:start"
-    tool_name: str
-    """Name of the tool."""
-    params: dict[str, Any]
-    """The input the model gave the tool."""
-    tool_use_id: str
-    """Id of the call; its ``tool:complete`` carries the same id."""
-    phase_id: str | None = None
-    """The phase the call belongs to."""
-
-
-class ToolCompleteData(EventData):
-    TYPE: ClassVar[str] = "tool:complete"
-    tool_name: str
-    """Name of the tool."""
-    result: Any
-    """What the tool returned (or the error message when ``isError``)."""
-    duration: float
-    """How long the tool ran, in milliseconds."""
-    tool_use_id: str
-    """Id of the call, as in its ``tool:start``."""
-    is_error: bool = False
-    """True when the tool failed, timed out or was interrupted."""
-
-
-class PhaseCompleteData(EventData):
-    TYPE: ClassVar[str] = "phase:complete"
-    phase_id: str
-    """Id of the phase."""
-    phase_name: str
-    """Name of the phase."""
-    summary: str = ""
-    """What the phase produced, in the agent's words."""
-
-
-class ExecutionCompleteData(EventData):
-    TYPE: ClassVar[str] = "execution:complete"
-    result: str
-    """The run's final answer."""
-    duration: float
-    """Wall time of the run, in milliseconds."""
-    tokens_used: Usage
-    """Token totals for the run."""
-    cost_usd: float | None = None
-    """Estimated cost in US dollars, when known."""
-
-
-class ExecutionErrorData(EventData):
-    TYPE: ClassVar[str] = "execution:error"
-    error: ErrorInfo
-    """What went wrong."""
-    stack: str | None = None
-    """A traceback for developers, or ``None``. Never contains a credential."""
-
-
-# --- payloads: additions -------------------------------------------------------------------
-
-
-class ThinkingDeltaData(EventData):
-    TYPE: ClassVar[str] = "thinking:delta"
-    step_id: str
-    """The thinking step this piece belongs to."""
-    delta: str
-    """The next piece of the thought."""
-    phase_id: str | None = None
-    """The phase of the step."""
-
-
-class TextDeltaData(EventData):
-    TYPE: ClassVar[str] = "text:delta"
-    step_id: str
-    """The message this piece belongs to."""
-    delta: str
-    """The next piece of text."""
-    phase_id: str | None = None
-    """The phase of the message."""
-
-
-_Delta = TypeVar("_Delta", "ThinkingDeltaData", "TextDeltaData")
-
-
-class MessageData(EventData):
-    TYPE: ClassVar[str] = "message"
-    step_id: str
-    """Id of the message; its ``text:delta`` pieces carry the same id."""
-    text: str
-    """The whole assistant text block."""
-    phase_id: str | None = None
-    """The phase of the message."""
-
-
-class UsageData(Usage, EventData):
-    TYPE: ClassVar[str] = "usage"
-
-
-class ModelRetryData(EventData):
-    TYPE: ClassVar[str] = "model:retry"
-    attempt: int
-    """The attempt that failed, from 1."""
-    reason: str
-    """Why it failed, e.g. ``529 overloaded_error`` or ``connection dropped mid-stream``."""
-    delay_ms: float
-    """How long the run waits before the next attempt, in milliseconds."""
-
-
-class ExecutionCancelledData(EventData):
-    TYPE: ClassVar[str] = "execution:cancelled"
-    reason: str
-    """Who or what cancelled the run."""
-    duration: float
-    """Wall time of the run until it was cancelled, in milliseconds."""
+_Delta = TypeVar("_Delta", ThinkingDeltaData, TextDeltaData)
 
 
 # --- envelopes ----------------------------------------------------------------------------
@@ -438,7 +260,7 @@ _ENVELOPE_BY_DATA: dict[type[EventData], type[Event]] = {
     # pydantic types an annotation as `type[Any] | None`; each envelope's `data` is one EventData class.
     cls.model_fields["data"].annotation: cls for cls in _EVENT_CLASSES  # type: ignore[misc]
 }
-__all__ += [cls.__name__ for data, envelope in _ENVELOPE_BY_DATA.items() for cls in (envelope, data)]
+__all__ += [envelope.__name__ for envelope in _EVENT_CLASSES]
 
 
 _last_second: tuple[int, str] = (0, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(0)))

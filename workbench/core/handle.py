@@ -7,7 +7,7 @@ import os
 import secrets
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Generator, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Protocol, Sequence
 
 from workbench.core import events as ev
 from workbench.core.log import RunLog

@@ -21,8 +21,8 @@ from typing import AsyncIterator, Callable, Iterable, Sequence
 
 from workbench.core import events as ev
 from workbench.core.loop import gc_untrack, running_loop
-from workbench.errors import UserError
 from workbench.core.redact import refresh_secrets, scrub
+from workbench.errors import UserError
 
 __all__ = ["RunLog", "LogClosed"]
 
