@@ -14,7 +14,7 @@ import pytest
 
 import workbench as wb
 from conftest import write_scenario
-from workbench.agent.orchestrator import _content_params
+from workbench.agent.turns import content_params
 from workbench.core import events as ev
 from workbench.core.contract import contract_violations
 from workbench.simulator import Simulator, serve
@@ -138,7 +138,7 @@ def test_thinking_blocks_go_back_unchanged_with_their_signatures():
             return await stream.get_final_message()
 
     message = asyncio.run(fetch())
-    assert _content_params(message) == [
+    assert content_params(message) == [
         {"type": "thinking", "thinking": "I should write index.html with the hero section.", "signature": "EqQBCgIYAhIMsig0002"},
         {"type": "tool_use", "id": "toolu_01XYZ", "name": "write_file", "input": {"path": "index.html", "content": "<h1>Hello</h1>"}},
     ]

@@ -13,7 +13,6 @@ event.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 import traceback
@@ -21,13 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import anthropic
-import httpx2
-
 from workbench.agent import prompts
+from workbench.agent.model_errors import IncompleteStream, describe_api_error, retry_reason
 from workbench.agent.models import ModelClient, thinking_param
 from workbench.agent.options import RunOptions
 from workbench.agent.tools import Tool, ToolContext, ToolOutcome, call_tool, tool_by_name
+from workbench.agent.turns import answer_tools, content_params, plan_from_input, text_of
 from workbench.core import events as ev
 from workbench.core.log import RunLog
 from workbench.core.redact import StreamScrubber, get_logger, redact
@@ -54,56 +52,6 @@ class RunConfig:
     tools: list[Tool[..., Any]]
     options: RunOptions
     workspace: Path
-
-
-class _IncompleteStream(Exception):
-    """The stream ended without ``message_stop``: the answer may be cut short."""
-
-
-# What breaks a model call in a way worth trying again.
-_RETRYABLE = (anthropic.APIConnectionError, httpx2.TransportError, _IncompleteStream)
-
-
-def _retry_reason(exc: BaseException) -> str | None:
-    """Why a failed call is worth retrying, or ``None`` when retrying cannot help."""
-    if isinstance(exc, _IncompleteStream):
-        return "stream ended without message_stop"
-    if isinstance(exc, (httpx2.RemoteProtocolError, httpx2.ReadError)):
-        return "connection dropped mid-stream"
-    if isinstance(exc, anthropic.APITimeoutError):
-        return "request timed out"
-    if isinstance(exc, _RETRYABLE):
-        return f"connection error ({type(exc).__name__})"
-    if isinstance(exc, anthropic.APIStatusError):
-        error_type = _api_error_type(exc)
-        if exc.status_code == 200:  # an `error` event after the stream began
-            return f"mid-stream {error_type or 'error'}"
-        if exc.status_code in (408, 409, 429) or exc.status_code >= 500:
-            return f"{exc.status_code} {error_type}".strip()
-    return None
-
-
-def _api_error_type(exc: anthropic.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and isinstance(error_type := error.get("type"), str):
-            return error_type
-    return ""
-
-
-def _describe_api_error(exc: BaseException) -> tuple[str, str]:
-    """An ``(error.type, message)`` a person can act on, for a model call that failed for good."""
-    if isinstance(exc, anthropic.AuthenticationError):
-        return "authentication_error", "the Anthropic API refused the credentials; check ANTHROPIC_API_KEY"
-    if isinstance(exc, anthropic.PermissionDeniedError):
-        return "permission_error", "the API key may not use this model or feature"
-    if isinstance(exc, anthropic.NotFoundError):
-        return "not_found_error", "the API does not know this model; check the model id"
-    if isinstance(exc, anthropic.APIStatusError):
-        error_type = _api_error_type(exc) or "api_error"
-        return error_type, f"the Anthropic API answered {exc.status_code} {error_type}: {exc.message}"
-    return "connection_error", f"{type(exc).__name__}: {exc}"
 
 
 class Orchestrator:
@@ -236,7 +184,7 @@ class Orchestrator:
             self._emit(ev.PhaseCompleteData(phase_id=phase.id, phase_name=phase.name, summary=summary))
         final = [{"role": "user", "content": prompts.final_message(self.config.task, outline, summaries)}]
         message = await self._call_model(prompts.final_system(), final, phase_id=None, iteration=1, tools=False)
-        return _text_of(message)
+        return text_of(message)
 
     async def _make_plan(self) -> ev.Plan:
         """Ask for a plan through the ``submit_plan`` tool.
@@ -249,16 +197,16 @@ class Orchestrator:
             message = await self._call_model(prompts.plan_system(), messages, phase_id=None, iteration=iteration, tools="plan")
             for block in message.content:
                 if block.type == "tool_use" and block.name == prompts.PLAN_TOOL_NAME:
-                    return _plan_from_input(block.input)
-            messages.append({"role": "assistant", "content": _content_params(message)})
-            messages.append({"role": "user", "content": _answer_tools(message, "Please call submit_plan with the plan.")})
+                    return plan_from_input(block.input)
+            messages.append({"role": "assistant", "content": content_params(message)})
+            messages.append({"role": "user", "content": answer_tools(message, "Please call submit_plan with the plan.")})
         raise RunFailed("plan_missing", "the model did not submit a plan after being asked twice")
 
     async def _agent_loop(self, system: str, messages: list[dict[str, Any]], *, phase_id: str | None) -> str:
         """Call the model, run the tools it asks for, and repeat until it answers in text."""
         for iteration in range(1, self.options.max_iterations + 1):
             message = await self._call_model(system, messages, phase_id=phase_id, iteration=iteration, tools=True)
-            messages.append({"role": "assistant", "content": _content_params(message)})
+            messages.append({"role": "assistant", "content": content_params(message)})
             tool_uses = [b for b in message.content if b.type == "tool_use"]
             if tool_uses:
                 results = [await self._run_tool(block, phase_id) for block in tool_uses]
@@ -266,7 +214,7 @@ class Orchestrator:
                 continue
             if message.stop_reason == "pause_turn":
                 continue
-            return _text_of(message)
+            return text_of(message)
         where = f"phase {phase_id}" if phase_id else "the agent loop"
         raise LimitExceeded(
             "max_iterations",
@@ -337,9 +285,9 @@ class Orchestrator:
                 message = await self._stream(params, phase_id, iteration)
                 break
             except Exception as exc:
-                reason = _retry_reason(exc)
+                reason = retry_reason(exc)
                 if reason is None:
-                    error_type, text = _describe_api_error(exc)
+                    error_type, text = describe_api_error(exc)
                     raise RunFailed(error_type, text) from exc
                 if attempt > self.options.max_retries:
                     raise RunFailed(
@@ -396,7 +344,7 @@ class Orchestrator:
             message = await stream.get_final_message()
         self._append_pieces()
         if message.stop_reason is None:
-            raise _IncompleteStream()
+            raise IncompleteStream()
         return message
 
     def _count_usage(self, usage: Any) -> None:
@@ -420,60 +368,3 @@ class Orchestrator:
 
 
 # --- message helpers ---------------------------------------------------------------------
-
-
-def _text_of(message: Any) -> str:
-    return "".join(block.text for block in message.content if block.type == "text").strip()
-
-
-def _content_params(message: Any) -> list[dict[str, Any]]:
-    """The assistant's content blocks as request params, thinking blocks exactly as received."""
-    params: list[dict[str, Any]] = []
-    for block in message.content:
-        if block.type == "thinking":
-            params.append({"type": "thinking", "thinking": block.thinking, "signature": block.signature})
-        elif block.type == "redacted_thinking":
-            params.append({"type": "redacted_thinking", "data": block.data})
-        elif block.type == "text":
-            if block.text:  # the API refuses empty text blocks
-                params.append({"type": "text", "text": block.text})
-        elif block.type == "tool_use":
-            params.append({"type": "tool_use", "id": block.id, "name": block.name, "input": block.input})
-        else:
-            params.append(block.to_dict())
-    return params
-
-
-def _answer_tools(message: Any, text: str) -> list[dict[str, Any]]:
-    """A user turn that answers every tool call of ``message`` (the API requires it), then ``text``."""
-    content: list[dict[str, Any]] = [
-        {"type": "tool_result", "tool_use_id": b.id, "content": "Not run: only submit_plan is available now.", "is_error": True}
-        for b in message.content
-        if b.type == "tool_use"
-    ]
-    content.append({"type": "text", "text": text})
-    return content
-
-
-def _plan_from_input(raw: Any) -> ev.Plan:
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError:
-            raise RunFailed("plan_invalid", "the model's plan was not valid JSON") from None
-    if not isinstance(raw, dict):
-        raise RunFailed("plan_invalid", "the model's plan was not an object with a goal and phases")
-    phases = raw.get("phases")
-    if not isinstance(phases, list) or not phases:
-        raise RunFailed("plan_invalid", "the model's plan has no phases")
-    return ev.Plan(
-        goal=str(raw.get("goal", "")).strip(),
-        phases=[
-            ev.PlanPhase(
-                id=f"p{i + 1}",
-                name=str(p.get("name", f"Phase {i + 1}")) if isinstance(p, dict) else str(p),
-                description=str(p.get("description", "")) if isinstance(p, dict) else "",
-            )
-            for i, p in enumerate(phases[:8])
-        ],
-    )
