@@ -34,52 +34,11 @@ __all__ = [
 ]
 
 
-from workbench.core.payloads import (  # the payloads are part of this module's names
-    ErrorInfo,
-    EventData,
-    ExecutionCancelledData,
-    ExecutionCompleteData,
-    ExecutionErrorData,
-    ExecutionStartedData,
-    MessageData,
-    ModelRetryData,
-    PhaseCompleteData,
-    PhaseStartData,
-    Plan,
-    PlanCreatedData,
-    PlanPhase,
-    TextDeltaData,
-    ThinkingData,
-    ThinkingDeltaData,
-    ToolCompleteData,
-    ToolStartData,
-    Usage,
-    UsageData,
-    _Wire,
-)
+from workbench.core import payloads as _payloads
+from workbench.core.payloads import *  # the payloads are part of this module's names (ev.ThinkingData)
+from workbench.core.payloads import _Wire
 
-__all__ += [  # the payloads, re-exported (ev.ThinkingData)
-    "EventData",
-    "Usage",
-    "PlanPhase",
-    "Plan",
-    "ErrorInfo",
-    "ExecutionStartedData",
-    "PlanCreatedData",
-    "PhaseStartData",
-    "ThinkingData",
-    "ToolStartData",
-    "ToolCompleteData",
-    "PhaseCompleteData",
-    "ExecutionCompleteData",
-    "ExecutionErrorData",
-    "ThinkingDeltaData",
-    "TextDeltaData",
-    "MessageData",
-    "UsageData",
-    "ModelRetryData",
-    "ExecutionCancelledData",
-]
+__all__ += _payloads.__all__
 
 _Delta = TypeVar("_Delta", ThinkingDeltaData, TextDeltaData)
 
