@@ -30,7 +30,6 @@ import cProfile
 import gc
 import json
 import os
-import platform
 import pstats
 import random
 import shutil
@@ -48,7 +47,8 @@ for entry in (REPO, REPO / "bench"):
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 
-from report import own_time_by_group, print_summary, verdict  # bench/report.py
+import report  # bench/report.py
+from report import own_time_by_group, print_summary, verdict
 
 # --- targets ---------------------------------------------------------------------------------
 
@@ -90,26 +90,7 @@ def isolate_environment(tmp: Path) -> None:
 
 
 def machine() -> str:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    versions = []
-    for name in ("anthropic", "httpx2", "pydantic", "pydantic_core"):
-        try:
-            versions.append(f"{name} {__import__(name).__version__}")
-        except Exception:  # noqa: BLE001 - only for the label
-            pass
-    return (
-        f"Python {platform.python_version()} ({platform.python_implementation()}) on {platform.system()} "
-        f"{platform.machine()}; {os.cpu_count()} cores ({usable} usable){', ' + cpu if cpu else ''}\n"
-        f"         {', '.join(versions)}; asyncio default event loop"
-    )
+    return report.machine(("anthropic", "httpx2", "pydantic", "pydantic_core")) + "; asyncio default event loop"
 
 
 # --- scenario --------------------------------------------------------------------------------
@@ -646,11 +627,7 @@ def bench(mode: Mode, tmp: Path, quick: bool, profile: bool) -> int:
     ]
     print_summary("medians; baseline measured in this same run", rows,
                   missed_hint="" if profile else " (run with --profile to see where the time goes)")
-    print(f"machine: {machine()}")
-    print(f"bench took {time.perf_counter() - started:.0f} s")
-    if bad:
-        print("SOMETHING WENT WRONG in a run (see above): the figures are not to be trusted")
-    return 1 if bad else 0
+    return report.finish(started, machine(), bad)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
-"""What the benchmarks share: verdicts, the summary table they end with, profile grouping."""
+"""What the benchmarks share: verdicts, the summary table they end with, profile grouping, the machine."""
 
 from __future__ import annotations
 
+import os
+import platform
+import time
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 MISSED = ("MISSED", "DID NOT FINISH")
@@ -30,3 +34,43 @@ def own_time_by_group(raw: dict[Any, Any], group: Callable[[str], str]) -> tuple
     for (filename, _, _), (_, _, tottime, _, _) in raw.items():
         groups[group(filename)] = groups.get(group(filename), 0.0) + tottime
     return sum(groups.values()), groups
+
+
+def machine(packages: Sequence[str], *, load: bool = False) -> str:
+    """Two lines naming the machine and the versions of ``packages`` (a label: nothing here may fail)."""
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    versions = []
+    for name in packages:
+        try:
+            module = __import__(name)
+            versions.append(f"{name} {getattr(module, '__version__', getattr(module, 'version', '?'))}")
+        except Exception:  # noqa: BLE001, S110 - only for the label
+            pass
+    average = ""
+    if load:
+        try:
+            average = "; load average %.1f, %.1f, %.1f" % os.getloadavg()
+        except OSError:
+            pass
+    return (
+        f"Python {platform.python_version()} ({platform.python_implementation()}) on {platform.system()} "
+        f"{platform.machine()}; {os.cpu_count()} cores ({usable} usable){', ' + cpu if cpu else ''}{average}\n"
+        f"         {', '.join(versions)}"
+    )
+
+
+def finish(started: float, machine_line: str, bad: bool) -> int:
+    """The benchmark's last lines; its exit status (1 only if a run misbehaved)."""
+    print(f"machine: {machine_line}")
+    print(f"bench took {time.perf_counter() - started:.0f} s")
+    if bad:
+        print("SOMETHING WENT WRONG (see above): the figures are not to be trusted")
+    return 1 if bad else 0

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import secrets
 import shutil
@@ -45,14 +44,14 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 for entry in (REPO, REPO / "bench"):
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 
-from report import print_summary, verdict  # bench/report.py
+import report  # bench/report.py
+from report import print_summary, verdict
 
 # --- targets ---------------------------------------------------------------------------------
 
@@ -96,26 +95,7 @@ def child_environment(tmp: Path) -> dict[str, str]:
 
 
 def machine() -> str:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = []
-    for name in ("anthropic", "pydantic", "aiohttp", "jupyter_server"):
-        try:
-            versions.append(f"{name} {__import__(name).__version__}")
-        except Exception:  # noqa: BLE001 - only for the label
-            pass
-    try:
-        load = "load average %.1f, %.1f, %.1f" % os.getloadavg()
-    except OSError:
-        load = ""
-    return (f"Python {platform.python_version()} on {platform.system()} {platform.machine()}; "
-            f"{os.cpu_count()} cores{', ' + cpu if cpu else ''}; {load}\n         {', '.join(versions)}")
+    return report.machine(("anthropic", "pydantic", "aiohttp", "jupyter_server"), load=True)
 
 
 def median_min(values: list[float]) -> str:

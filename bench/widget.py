@@ -52,6 +52,7 @@ for entry in (REPO, REPO / "bench"):
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 
+import report
 from engine import isolate_environment, write_scenario  # bench/engine.py
 from engine import machine as engine_machine
 from report import print_summary, verdict
@@ -678,11 +679,7 @@ def bench(mode: Mode, tmp: Path, screenshots: Path | None) -> int:
     ]
     print_summary(f"render times: medians of {mode.render_reps}; stalls: the worst" if mode.render_reps > 1
                   else "one render each", rows)
-    print(f"machine: {machine(chromium)}")
-    print(f"bench took {time.perf_counter() - started:.0f} s")
-    if bad:
-        print("SOMETHING WENT WRONG (see above): the figures are not to be trusted")
-    return 1 if bad else 0
+    return report.finish(started, machine(chromium), bad)
 
 
 if __name__ == "__main__":

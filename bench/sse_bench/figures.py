@@ -7,7 +7,8 @@ import io
 import pstats
 from pathlib import Path
 
-from report import own_time_by_group  # bench/report.py
+import report  # bench/report.py
+from report import own_time_by_group
 
 from sse_bench.common import LABEL, RATE
 from sse_bench.measure import Load
@@ -85,14 +86,5 @@ def _group(filename: str) -> str:
 
 
 def machine() -> str:
-    from engine import machine as engine_machine
-
-    text = engine_machine()
-    versions = []
-    for name in ("jupyter_server", "tornado", "aiohttp", "aiohttp_sse"):
-        try:
-            module = __import__(name)
-            versions.append(f"{name} {getattr(module, '__version__', getattr(module, 'version', '?'))}")
-        except Exception:  # noqa: BLE001, S110 - only for the label
-            pass
-    return text + "\n         " + ", ".join(versions)
+    return report.machine(("anthropic", "httpx2", "pydantic", "pydantic_core", "jupyter_server", "tornado",
+                           "aiohttp", "aiohttp_sse"))
