@@ -314,8 +314,9 @@ def _fold(state: RunState, event: ev.Event) -> None:
                 input=data.input, output=data.output, cache_read=data.cache_read, cache_write=data.cache_write
             )
             charged = state.phases.get(state.current_phase_id) if state.current_phase_id else None
-            model_call = state.tracking.end_call(event.ts, state.current_phase_id, len(state.model_calls),
-                                           usage_minus(totals, state.tokens))
+            model_call = state.tracking.end_call(
+                event.ts, state.current_phase_id, len(state.model_calls), usage_minus(totals, state.tokens)
+            )
             state.model_calls.append(model_call)
             if charged is not None:
                 charged.tokens = usage_plus(charged.tokens, model_call.tokens)
