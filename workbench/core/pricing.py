@@ -28,7 +28,7 @@ from workbench.core import events as ev
 from workbench.core.redact import get_logger
 from workbench.errors import UserError
 
-__all__ = ["CHECKED", "DEFAULT_PRICES", "Prices", "cost_usd", "price_table", "prices_for", "run_cost", "set_prices"]
+__all__ = ["CHECKED", "DEFAULT_PRICES", "Prices", "cost_usd", "price_table", "prices_for", "run_cost", "set_prices", "view_prices"]
 
 log = get_logger("workbench")
 
@@ -164,3 +164,8 @@ def run_cost(model: str, tokens: ev.Usage) -> float | None:
     except UserError as exc:
         log.warning("no cost for this run: %s", exc)
         return None
+
+
+def view_prices() -> dict[str, object]:
+    """The table as the notebook view reads it: ``{"checked": …, "table": [[prefix, prices or null], …]}``."""
+    return {"checked": CHECKED, "table": [[prefix, prices] for prefix, prices in price_table()]}

@@ -34,7 +34,7 @@ function merged(list) {
 const listeners = new Set();
 const deliver = (msg) => { for (const fn of [...listeners]) fn(msg, []); };
 const traits = { run_id: data.meta.runId, task: data.meta.task, model: data.meta.model,
-                 strategy: data.meta.strategy, standalone: true };
+                 strategy: data.meta.strategy, standalone: true, prices: data.prices };
 
 function answer(msg) {
   if (msg.kind === "ready") {

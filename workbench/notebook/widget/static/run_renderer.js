@@ -8,13 +8,14 @@
 import { initialState, apply as foldEvent, finished } from "./run_model.js";
 import { h, tid, button, fmtInt, fmtMs, fmtElapsed, ClipText, schedule } from "./dom.js";
 import { stepEl, updateStep, unmountStep } from "./step_view.js";
+import { RunNumbers, runCost, fmtCost, phaseFigures } from "./metrics.js";
 
 const WINDOW = 100; // newest steps of a section kept in the DOM
 const SECTION_STATUS = { pending: "pending", running: "running", complete: "done", failed: "failed" };
 
 class RunRenderer {
   constructor(host, opts) {
-    this.opts = opts; // {meta, readonly, standalone, onStop}
+    this.opts = opts; // {meta, readonly, standalone, onStop, prices}
     this.meta = opts.meta || {}; // the run's identity from the widget, until its first event says it
     this.state = initialState();
     this.lastTs = null; // time of the newest event, for the clock
@@ -47,7 +48,8 @@ class RunRenderer {
     this.costEl = tid(h("span", "wb-chip"), "cost");
     this.countEl = tid(h("span", "wb-chip wb-muted"), "event-count");
     meta.append(this.statusEl, this.modelEl, this.elapsedEl, this.tokensEl, this.costEl, this.countEl);
-    head.append(this.titleEl, meta);
+    this.numbers = new RunNumbers({ prices: this.opts.prices, readonly: this.opts.readonly });
+    head.append(this.titleEl, meta, this.numbers.el);
     if (!this.opts.readonly && !this.opts.standalone) {
       this.stopBtn = button("wb-stop", "Stop", () => {
         if (this.stopRequested) return;
@@ -230,7 +232,10 @@ class RunRenderer {
   }
 
   tick() {
-    if (this.state.status === "running") this.elapsedEl.textContent = `elapsed ${this.elapsed()}`;
+    if (this.state.status === "running") {
+      this.elapsedEl.textContent = `elapsed ${this.elapsed()}`;
+      this.numbers.render(this.state, this.state.model || this.meta.model, this.elapsed());
+    }
   }
 
   renderHeader() {
@@ -255,9 +260,10 @@ class RunRenderer {
       if (t.cacheRead) text += ` · ${fmtInt(t.cacheRead)} cached`;
       this.tokensEl.textContent = text + " tokens";
     }
-    const cost = st.costUsd;
+    const cost = runCost(st, this.opts.prices, st.model || this.meta.model); // a live run's is an estimate
     this.costEl.hidden = cost == null;
-    if (cost != null) this.costEl.textContent = `$${cost < 0.1 ? cost.toFixed(4) : cost.toFixed(2)}`;
+    if (cost != null) this.costEl.textContent = `${cost.estimated ? "≈ " : ""}${fmtCost(cost.usd)}`;
+    this.numbers.render(st, st.model || this.meta.model, elapsed);
     this.countEl.textContent = `${fmtInt(st.lastEventId)} events`;
     if (this.stopBtn) {
       const live = !finished(st);
@@ -284,6 +290,7 @@ class RunRenderer {
     sec.nameEl.textContent = sec.name;
     const n = sec.items.length;
     sec.countEl.textContent = n ? `${n} step${n === 1 ? "" : "s"}` : "";
+    if (sec.figuresEl) sec.figuresEl.textContent = phaseFigures(this.state.phases.get(sec.key) || {});
     sec.summaryEl.textContent = sec.summary;
     sec.summaryEl.hidden = !sec.summary;
     if (sec.descEl) {
@@ -314,9 +321,11 @@ class RunRenderer {
     icon.setAttribute("aria-hidden", "true");
     sec.nameEl = tid(h("span", "wb-sec-name"), sec.kind === "phase" ? "phase-name" : "section-name");
     sec.countEl = h("span", "wb-sec-count");
+    if (sec.kind === "phase") sec.figuresEl = tid(h("span", "wb-sec-figures"), "phase-figures"); // time and tokens
     sec.summaryEl = tid(h("div", "wb-sec-summary"), "phase-summary");
     const line = h("span", "wb-sec-line");
     line.append(sec.nameEl, sec.countEl);
+    if (sec.figuresEl) line.append(sec.figuresEl);
     const text = h("span", "wb-sec-text");
     text.append(line, sec.summaryEl);
     summary.append(icon, text);
