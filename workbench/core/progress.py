@@ -129,7 +129,7 @@ class Tracking:
         """The model call that a ``usage`` event at ``ts`` ends."""
         start = self.call_start or self.boundary_ts or ts
         ttft = ts_ms(self.call_first) - ts_ms(start) if self.call_first else None
-        self.call_start = self.call_first = self.streaming = None
+        self.call_start = self.call_first = self.streaming = self.retry = None
         return ModelCall(phase_id, index, start, ttft, ts_ms(ts) - ts_ms(start), tokens)
 
     def retried(self, attempt: int) -> None:

@@ -104,7 +104,7 @@ function nowOf(state) {
 function endCall(t, ts, phaseId, index, tokens) {
   const start = t.callStart || t.boundaryTs || ts;
   const ttft = t.callFirst ? Date.parse(t.callFirst) - Date.parse(start) : null;
-  t.callStart = t.callFirst = t.streaming = null;
+  t.callStart = t.callFirst = t.streaming = t.retry = null;
   return { phaseId, index, startedAt: start, ttft, duration: Date.parse(ts) - Date.parse(start), tokens };
 }
 
