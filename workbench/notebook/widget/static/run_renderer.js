@@ -48,8 +48,7 @@ class RunRenderer {
     this.costEl = tid(h("span", "wb-chip"), "cost");
     this.countEl = tid(h("span", "wb-chip wb-muted"), "event-count");
     meta.append(this.statusEl, this.modelEl, this.elapsedEl, this.tokensEl, this.costEl, this.countEl);
-    this.numbers = new RunNumbers({ prices: this.opts.prices, readonly: this.opts.readonly });
-    head.append(this.titleEl, meta, this.numbers.el);
+    head.append(this.titleEl, meta);
     if (!this.opts.readonly && !this.opts.standalone) {
       this.stopBtn = button("wb-stop", "Stop", () => {
         if (this.stopRequested) return;
@@ -61,6 +60,8 @@ class RunRenderer {
       this.stopBtn.title = "Cancel this run";
       head.append(this.stopBtn);
     }
+    this.numbers = new RunNumbers({ prices: this.opts.prices, readonly: this.opts.readonly });
+    head.append(this.numbers.el); // "Now:" and the run's figures, under the chips and Stop
 
     const body = (this.body = h("div", "wb-body"));
     this.beforeHost = h("div", "wb-before");
