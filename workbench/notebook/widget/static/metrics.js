@@ -33,10 +33,12 @@ function fmtTokens(t) {
 
 const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
 
-/** The run's cost: what its end said, else an estimate at list prices (`estimated: true`), else null. */
+/**
+ * The run's cost: what its end said, else an estimate at list prices (`estimated: true`: a live run,
+ * a stopped one, a run file written before costUsd was filled in), else null (no price for its model).
+ */
 function runCost(state, prices, model) {
   if (state.costUsd != null) return { usd: state.costUsd, estimated: false };
-  if (state.status === "complete") return null; // the orchestrator knew no price: neither do we
   const usd = estimateCost(prices && prices.table, model, state.tokens);
   return usd == null ? null : { usd, estimated: true };
 }
