@@ -156,3 +156,12 @@ def test_a_claude_run_shows_a_running_cost_estimate_then_its_cost(page):
     deliver(page, events[11:])
     assert cost.inner_text() == "$0.0054"  # what execution:complete says
     assert p1.inner_text() == "240 ms · 400 in · 50 out · 1,000 cache read · 200 cache write"
+
+    # A run stopped before its end carries no costUsd: the view still estimates it, and says so.
+    open_view(page, "r_stopped", "Write a poem", "claude-sonnet-4-6", "plan")
+    stopped = events[:15] + [ev.make_event(ev.ExecutionCancelledData(reason="stopped", duration=400.0), id=16,
+                                           run_id="r_numbers", ts=events[14].ts)]
+    deliver(page, stopped)
+    spent = cost_usd("claude-sonnet-4-6", ev.Usage(input=500, output=100, cache_read=1000, cache_write=200))
+    assert spent is not None and cost.inner_text() == f"≈ ${spent:.4f}"
+    assert page.locator(LIVE + "[data-testid=now]").is_hidden()
