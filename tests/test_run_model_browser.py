@@ -2,7 +2,8 @@
 
 The model is the one place the browser folds events. Imported from the file the widget ships
 (``bundle`` joins it in verbatim), its snapshot after the first k events must equal ``fold(events[:k]).to_dict()``, whole, at many k: for the
-shipped run file, a cancelled run, a failed run and a run without a plan, fed both as raw
+shipped run file, a cancelled run, a failed run, a run without a plan and a hand-written run with
+chosen timestamps (its model calls' times, phases' times and tokens and "now"), fed both as raw
 envelopes (what the inspector folds) and as the kernel's merged items (what the live view folds).
 Skipped when /usr/bin/chromium is missing, unless WORKBENCH_REQUIRE_BROWSER=1.
 """
@@ -19,6 +20,7 @@ from browser import chromium
 
 import workbench as wb
 from conftest import write_scenario
+from test_numbers import hand_run
 from workbench import events as ev
 from workbench.core.reducer import fold
 from workbench.notebook.widget.bundle import STATIC
@@ -26,7 +28,8 @@ from workbench.notebook.widget.messages import merged_items
 
 SHIPPED = Path(__file__).resolve().parent.parent / "notebooks" / "runs" / "coffee-shop.jsonl"
 TASK = "Create a landing page for a coffee shop"
-BOUNDARIES = {"execution:started", "plan:created", "phase:start", "phase:complete", "model:retry"}
+BOUNDARIES = {"execution:started", "plan:created", "phase:start", "phase:complete", "model:retry", "usage",
+              "tool:start", "tool:complete"}
 
 
 @pytest.fixture(scope="module")
@@ -120,13 +123,13 @@ def python_snapshot(events: list[ev.Event]) -> dict[str, Any]:
     return json.loads(json.dumps(fold(events).to_dict()))
 
 
-NAMES = ["shipped", "cancelled", "failed", "react"]
+NAMES = ["shipped", "cancelled", "failed", "react", "hand"]
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[ev.Event]]:
     return {"shipped": shipped(), "cancelled": cancelled(), "failed": failed(),
-            "react": react(tmp_path_factory.mktemp("scenarios"))}
+            "react": react(tmp_path_factory.mktemp("scenarios")), "hand": hand_run()}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -134,7 +137,7 @@ def test_the_js_model_folds_every_prefix_as_python_does(model_page, runs, name):
     events = runs[name]
     envelopes = [e.to_dict() for e in events]
     ks = positions(events)
-    assert len(ks) >= 20
+    assert len(ks) >= min(20, len(events) + 1)
     raw = js_snapshots(model_page, [envelopes[:k] for k in ks])
     merged = js_snapshots(model_page, [merged_items(events[:k]) for k in ks])
     for k, from_raw, from_items in zip(ks, raw, merged):
@@ -159,3 +162,10 @@ def test_the_runs_reach_the_states_the_view_shows(runs):
     assert react_state.status == "complete" and not react_state.phases and react_state.items_of(None)
     assert [call.is_error for call in react_state.tool_calls] == [True, False]
     assert any(step.redacted for step in react_state.thinking_steps)
+    # The figures and "now" the comparisons cover take the values the view shows.
+    shipped_events = runs["shipped"]
+    nows = {fold(shipped_events[:k]).now for k in positions(shipped_events)}
+    assert nows >= {"planning", "thinking", "writing", "waiting for the model", "calling write_file", "done"}
+    assert len(states["shipped"].model_calls) == 16 and all(p.duration for p in states["shipped"].phases.values())
+    assert any(call.ttft is None for call in states["hand"].model_calls) and states["hand"].retries
+    assert fold(runs["cancelled"]).now == "cancelled" and fold(runs["failed"]).now == "failed"

@@ -61,7 +61,7 @@ def test_import_workbench_loads_nothing_heavy_and_every_public_name_still_resolv
         "run": "function", "load": "function", "connect": "function", "disconnect": "function",
         "attach": "function", "runs": "function", "record": "function", "Recorder": "type", "tool": "function",
         "Tool": "type", "ToolContext": "type", "current_context": "function", "Run": "type", "RunState": "type",
-        "reduce": "function", "fold": "function", "events": "module", "WorkbenchError": "type",
+        "reduce": "function", "fold": "function", "set_prices": "function", "events": "module", "WorkbenchError": "type",
         "UserError": "type", "RunFailed": "type", "RunFileError": "type", "LimitExceeded": "type",
         "ToolError": "type",
     }

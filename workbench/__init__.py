@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from workbench.agent.tools import Tool, ToolContext, current_context, tool
     from workbench.core import events
     from workbench.core.handle import Run
+    from workbench.core.pricing import set_prices
     from workbench.core.reducer import RunState, fold, reduce
     from workbench.remote.client import attach, connect, disconnect, runs
 
@@ -45,6 +46,7 @@ __all__ = [
     "RunState",
     "reduce",
     "fold",
+    "set_prices",
     "events",
     "WorkbenchError",
     "UserError",
@@ -74,6 +76,7 @@ _LAZY: dict[str, str] = {
     "RunState": "workbench.core.reducer",
     "reduce": "workbench.core.reducer",
     "fold": "workbench.core.reducer",
+    "set_prices": "workbench.core.pricing",
 }
 
 

@@ -28,6 +28,7 @@ from workbench.agent.tools import Tool, ToolContext, ToolOutcome, call_tool, too
 from workbench.agent.turns import answer_tools, content_params, plan_from_input, text_of
 from workbench.core import events as ev
 from workbench.core.log import RunLog
+from workbench.core.pricing import run_cost
 from workbench.core.redact import StreamScrubber, get_logger, redact
 from workbench.errors import LimitExceeded, RunFailed, ToolError
 
@@ -119,9 +120,14 @@ class Orchestrator:
             log.exception("run %s failed", self.log.run_id)
             self._fail(type(exc).__name__, str(exc), traceback.format_exc())
         else:
-            self._emit(ev.ExecutionCompleteData(result=result, duration=self._elapsed_ms(), tokens_used=self._usage))
+            self._emit(ev.ExecutionCompleteData(result=result, duration=self._elapsed_ms(), tokens_used=self._usage,
+                                                cost_usd=self._cost()))
         finally:
             await self.client.aclose()
+
+    def _cost(self) -> float | None:
+        """The run's cost at list prices (core/pricing.py); none for the simulator, whatever model it plays."""
+        return None if self.client.simulated else run_cost(self.client.model, self._usage)
 
     def _fail(self, error_type: str, message: str, stack: str | None) -> None:
         self._close_open_tools("interrupted: the run failed")

@@ -28,6 +28,7 @@ from typing import Any, Iterator, Sequence
 
 from workbench.core import events as ev
 from workbench.core.handle import Run, new_run_id
+from workbench.core.pricing import run_cost
 from workbench.core.redact import StreamScrubber, redact
 from workbench.errors import UserError
 
@@ -155,7 +156,8 @@ class Recorder:
 
     def finish(self, result: str) -> None:
         """End the run successfully with ``result``."""
-        self._emit(ev.ExecutionCompleteData(result=result, duration=self._elapsed(), tokens_used=self._usage))
+        cost = run_cost(self.run.model, self._usage)  # at list prices; None for a model with no price
+        self._emit(ev.ExecutionCompleteData(result=result, duration=self._elapsed(), tokens_used=self._usage, cost_usd=cost))
 
     def fail(self, message: str, *, error_type: str = "agent_error", stack: str | None = None) -> None:
         """End the run as failed."""

@@ -26,6 +26,7 @@ class TerminalView:
         self._open_line = False  # a delta stream is being written on the current line
         self._streamed: set[str] = set()
         self._phase_count = 0
+        self._tokens = ev.Usage()  # the latest usage event's totals, for a failed or cancelled run's last line
 
     def _style(self, text: str, *styles: str) -> str:
         if not self.color or not styles:
@@ -47,6 +48,18 @@ class TerminalView:
         limit = limit or self.width
         text = " ".join(text.split())
         return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    @staticmethod
+    def _totals(tokens: ev.Usage, cost: float | None = None) -> str:
+        """`` · tokens: 1,200 in, 300 out, 50 cache read · $0.0081``: what a run used (and cost, if known)."""
+        text = f"tokens: {tokens.input:,} in, {tokens.output:,} out"
+        if tokens.cache_read:
+            text += f", {tokens.cache_read:,} cache read"
+        if tokens.cache_write:
+            text += f", {tokens.cache_write:,} cache write"
+        if cost is not None:
+            text += f" · ${cost:.4f}" if cost < 0.1 else f" · ${cost:.2f}"
+        return " · " + text
 
     def feed(self, event: ev.Event) -> None:
         """Show one event."""
@@ -97,13 +110,16 @@ class TerminalView:
                 self._line(f"  {mark} {data.tool_name} ({data.duration:.1f} ms): {self._clip(result, 80)}", style)
             case ev.ModelRetryData():
                 self._line(f"  ↻ model call {data.attempt} failed ({data.reason}); retrying in {data.delay_ms:.0f} ms", "yellow")
+            case ev.UsageData():
+                self._tokens = ev.Usage(input=data.input, output=data.output, cache_read=data.cache_read,
+                                        cache_write=data.cache_write)
             case ev.ExecutionCompleteData():
-                t = data.tokens_used
-                self._line(f"Complete in {data.duration / 1000:.1f} s · tokens: {t.input:,} in, {t.output:,} out", "bold", "green")
+                totals = self._totals(data.tokens_used, data.cost_usd)
+                self._line(f"Complete in {data.duration / 1000:.1f} s{totals}", "bold", "green")
                 self._line(data.result)
             case ev.ExecutionErrorData():
-                self._line(f"Failed: {data.error.type}: {data.error.message}", "bold", "red")
+                self._line(f"Failed: {data.error.type}: {data.error.message}{self._totals(self._tokens)}", "bold", "red")
             case ev.ExecutionCancelledData():
-                self._line(f"Cancelled after {data.duration / 1000:.1f} s: {data.reason}", "bold", "yellow")
+                self._line(f"Cancelled after {data.duration / 1000:.1f} s{self._totals(self._tokens)}: {data.reason}", "bold", "yellow")
             case _:
-                pass  # usage and unknown types: totals are shown at the end
+                pass  # unknown types

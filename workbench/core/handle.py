@@ -215,16 +215,32 @@ class Run:
         clone._canceller = lambda reason, interrupted=False: loop.call_soon_threadsafe(future.cancel)
         return clone
 
-    def to_pandas(self) -> "pandas.DataFrame":
-        """One row per event: id, type, ts, phase, step, tool, duration, error flag, text and the raw data."""
+    def to_pandas(self, table: str = "events") -> "pandas.DataFrame":
+        """The run as a table.
+
+        ``"events"`` (the default): one row per event: id, type, ts, phase, step, tool, duration,
+        error flag, text and the raw data. ``"phases"``: one row per phase, with its start, end,
+        duration (ms), model and tool calls and tokens. ``"calls"``: one row per model call, with
+        its phase, start, time to first token and duration (ms) and tokens.
+        """
+        if table not in ("events", "phases", "calls"):
+            raise UserError(f"to_pandas() makes the tables 'events', 'phases' and 'calls', not {table!r}")
         try:
             import pandas
         except ImportError:
             raise UserError("to_pandas() needs pandas: pip install pandas") from None
-        from workbench.core.tabular import event_rows
+        from workbench.core import tabular
 
-        frame = pandas.DataFrame(event_rows(self.events))
-        frame["ts"] = pandas.to_datetime(frame["ts"], utc=True)
+        if table == "events":
+            frame = pandas.DataFrame(tabular.event_rows(self.events), columns=list(tabular.COLUMNS))
+            frame["ts"] = pandas.to_datetime(frame["ts"], utc=True)
+            return frame
+        rows, columns = ((tabular.phase_rows(self.state), tabular.PHASE_COLUMNS) if table == "phases"
+                         else (tabular.call_rows(self.state), tabular.CALL_COLUMNS))
+        frame = pandas.DataFrame(rows, columns=list(columns))
+        for column in ("started_at", "ended_at"):
+            if column in frame:
+                frame[column] = pandas.to_datetime(frame[column], utc=True)
         return frame
 
     def to_html(self, path: str | os.PathLike[str] | None = None) -> str:

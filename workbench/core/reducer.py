@@ -10,6 +10,9 @@ same function either way.
 
 Nesting is derived from ids: every step records its ``phase_id`` and nothing else holds
 the relation; :meth:`RunState.items_of` reads it back in arrival order.
+
+Times, tokens per phase and per model call, and the ``now`` line are derived from the events'
+timestamps as :mod:`workbench.core.progress` describes.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Literal
 
 from workbench.core import events as ev
+from workbench.core.progress import ModelCall, Tracking, ts_ms, usage_minus, usage_plus
 
 __all__ = [
     "RunState",
@@ -27,6 +31,7 @@ __all__ = [
     "MessageStep",
     "ToolCall",
     "RetryNote",
+    "ModelCall",
     "Step",
     "reduce",
     "fold",
@@ -91,6 +96,12 @@ class PhaseState:
     index: int
     status: PhaseStatus = "pending"
     summary: str = ""
+    started_at: str | None = None
+    ended_at: str | None = None
+    duration: int | None = None
+    """From its ``phase:start`` to its ``phase:complete`` (or the run's end), in ms."""
+    tokens: ev.Usage = field(default_factory=ev.Usage)
+    """What its model calls used."""
 
 
 @dataclass
@@ -131,6 +142,12 @@ class RunState:
     cost_usd: float | None = None
     event_count: int = 0
     last_event_id: int = 0
+    model_calls: list[ModelCall] = field(default_factory=list)
+    """Every model call that reached its ``usage`` event, in order."""
+    now: str = ""
+    """What the agent is doing right now, in a few words (see :mod:`workbench.core.progress`)."""
+    tracking: Tracking = field(default_factory=Tracking)
+    """The fold's bookkeeping for the two above; not part of :meth:`to_dict`."""
 
     @property
     def finished(self) -> bool:
@@ -162,6 +179,7 @@ class RunState:
         phases = []
         for phase in self.phases.values():
             item = camel(asdict(phase))
+            item["tokens"] = phase.tokens.model_dump()
             item["steps"] = [camel(asdict(s)) for s in self.items_of(phase.id)]
             phases.append(item)
         return {
@@ -186,6 +204,8 @@ class RunState:
             "costUsd": self.cost_usd,
             "eventCount": self.event_count,
             "lastEventId": self.last_event_id,
+            "modelCalls": [{**camel(asdict(c)), "tokens": c.tokens.model_dump()} for c in self.model_calls],
+            "now": self.now,
         }
 
 
@@ -229,11 +249,32 @@ def _end(state: RunState, event: ev.Event, status: RunStatus) -> None:
     for phase in state.phases.values():
         if phase.status == "running":
             phase.status = "complete" if status == "complete" else "failed"
+            _phase_ended(phase, event.ts)
     state.current_phase_id = None
+    state.tracking = Tracking()
+
+
+def _phase_ended(phase: PhaseState, ts: str) -> None:
+    phase.ended_at = ts
+    phase.duration = ts_ms(ts) - ts_ms(phase.started_at) if phase.started_at else None
+
+
+_ENDED_NOW = {"complete": "done", "error": "failed", "cancelled": "cancelled", "interrupted": "interrupted"}
 
 
 def _apply(state: RunState, event: ev.Event) -> RunState:
     """Fold one event into ``state`` in place and return it."""
+    state.tracking.before(event.type, event.ts)
+    _fold(state, event)
+    if state.finished:
+        state.now = _ENDED_NOW[state.status]
+    else:
+        state.tracking.after(event.type, event.ts)
+        state.now = state.tracking.now(state.strategy, state.goal is not None) if state.status == "running" else "starting"
+    return state
+
+
+def _fold(state: RunState, event: ev.Event) -> None:
     state.event_count += 1
     state.last_event_id = event.id
     data = event.data
@@ -258,7 +299,9 @@ def _apply(state: RunState, event: ev.Event) -> RunState:
             state.steps[data.step_id] = MessageStep(data.step_id, data.phase_id, data.text, "complete")
         case ev.ToolStartData():
             state.steps[data.tool_use_id] = ToolCall(data.tool_use_id, data.phase_id, data.tool_name, data.params)
+            state.tracking.tools[data.tool_use_id] = data.tool_name
         case ev.ToolCompleteData():
+            state.tracking.tools.pop(data.tool_use_id, None)
             call = state.steps.get(data.tool_use_id)
             if not isinstance(call, ToolCall):  # a complete without its start: keep what we know
                 call = state.steps[data.tool_use_id] = ToolCall(data.tool_use_id, None, data.tool_name, {})
@@ -267,9 +310,17 @@ def _apply(state: RunState, event: ev.Event) -> RunState:
             call.is_error = data.is_error
             call.status = "error" if data.is_error else "complete"
         case ev.UsageData():
-            state.tokens = ev.Usage(
+            totals = ev.Usage(
                 input=data.input, output=data.output, cache_read=data.cache_read, cache_write=data.cache_write
             )
+            charged = state.phases.get(state.current_phase_id) if state.current_phase_id else None
+            model_call = state.tracking.end_call(
+                event.ts, state.current_phase_id, len(state.model_calls), usage_minus(totals, state.tokens)
+            )
+            state.model_calls.append(model_call)
+            if charged is not None:
+                charged.tokens = usage_plus(charged.tokens, model_call.tokens)
+            state.tokens = totals
         case ev.ExecutionStartedData():
             state.run_id = event.run_id
             state.task = data.task
@@ -287,17 +338,20 @@ def _apply(state: RunState, event: ev.Event) -> RunState:
             if phase is None:  # a phase the plan did not name (an agent of one's own may do this)
                 phase = state.phases[data.phase_id] = PhaseState(data.phase_id, data.phase_name, "", data.phase_index)
             phase.status = "running"
+            phase.started_at, phase.ended_at, phase.duration = event.ts, None, None
             state.current_phase_id = data.phase_id
         case ev.PhaseCompleteData():
             phase = state.phases.get(data.phase_id)
             if phase is not None:
                 phase.status = "complete"
                 phase.summary = data.summary
+                _phase_ended(phase, event.ts)
             if state.current_phase_id == data.phase_id:
                 state.current_phase_id = None
         case ev.ModelRetryData():
             state.retries.append(RetryNote(data.attempt, data.reason, data.delay_ms))
             _interrupt_streaming(state)
+            state.tracking.retried(data.attempt)
         case ev.ExecutionCompleteData():
             _end(state, event, "complete")
             state.result = data.result
@@ -313,4 +367,3 @@ def _apply(state: RunState, event: ev.Event) -> RunState:
             _end(state, event, "cancelled")
             state.cancel_reason = data.reason
             state.duration = data.duration
-    return state

@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.core.pricing import view_prices
 from workbench.notebook.widget.bundle import STATIC, front_end
 from workbench.notebook.widget.messages import view_limits
 
@@ -52,7 +53,7 @@ def export_html(run: "Run", path: str | os.PathLike[str] | None = None) -> str:
     """
     events = [event.to_dict() for event in run.events]
     meta = {"runId": run.id, "task": run.task, "model": run.model, "strategy": run.strategy}
-    payload = {"meta": meta, "limits": view_limits(), "events": events, "module": front_end()}
+    payload = {"meta": meta, "limits": view_limits(), "prices": view_prices(), "events": events, "module": front_end()}
     bootstrap = _inline_script((STATIC / "export_bootstrap.js").read_text("utf-8"))
     css = (STATIC / "run_view.css").read_text("utf-8")
     title = html.escape(f"{run.task} · Agent Workbench", quote=False)

@@ -1,7 +1,8 @@
 """What the widget sends: event envelopes as JSON, with streamed deltas merged.
 
 Consecutive ``thinking:delta`` (or ``text:delta``) events of one step travel as one envelope
-whose ``data.delta`` is their concatenation, ``id`` the last id and ``firstId`` the first.
+whose ``data.delta`` is their concatenation, ``id`` and ``ts`` the last one's, ``firstId`` and
+``firstTs`` the first one's (a model call's time to first token is timed from it).
 Every other event travels as it is. Expanding the items of a message gives back the events.
 """
 
@@ -45,7 +46,7 @@ def merged_items(events: Sequence[ev.Event]) -> list[dict[str, Any]]:
         if j > i + 1:
             last = events[j - 1]
             item["data"]["delta"] = "".join(deltas)
-            item.update(id=last.id, ts=last.ts, firstId=event.id)
+            item.update(id=last.id, ts=last.ts, firstId=event.id, firstTs=event.ts)
         items.append(item)
         i = j
     return items

@@ -17,6 +17,7 @@ import anywidget
 import traitlets
 
 from workbench.core.loop import background_loop
+from workbench.core.pricing import view_prices
 from workbench.notebook.widget.bundle import STATIC, front_end
 from workbench.notebook.widget.messages import chunked, merged_items, raw_envelopes
 
@@ -35,12 +36,15 @@ class RunView(anywidget.AnyWidget):
     task = traitlets.Unicode("").tag(sync=True)
     model = traitlets.Unicode("").tag(sync=True)
     strategy = traitlets.Unicode("").tag(sync=True)
+    prices = traitlets.Dict().tag(sync=True)
+    """The price table in force (core/pricing.py), for the view's cost estimate while the run goes on."""
 
     interval = 0.05
     """Least time between two ``events`` messages, in seconds (at most 20 a second)."""
 
     def __init__(self, run: "Run", **kwargs: Any) -> None:
-        super().__init__(run_id=run.id, task=run.task, model=run.model, strategy=run.strategy, **kwargs)
+        super().__init__(run_id=run.id, task=run.task, model=run.model, strategy=run.strategy,
+                         prices=view_prices(), **kwargs)
         self.run = run
         self.messages_sent = 0
         self.bytes_sent = 0

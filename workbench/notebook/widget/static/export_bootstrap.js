@@ -24,7 +24,7 @@ function merged(list) {
       const last = list[j - 1];
       let delta = "";
       for (let k = i; k < j; k++) delta += list[k].data.delta;
-      out.push({ ...e, id: last.id, ts: last.ts, firstId: e.id, data: { ...e.data, delta } });
+      out.push({ ...e, id: last.id, ts: last.ts, firstId: e.id, firstTs: e.ts, data: { ...e.data, delta } });
     } else out.push(e);
     i = j;
   }
@@ -34,7 +34,7 @@ function merged(list) {
 const listeners = new Set();
 const deliver = (msg) => { for (const fn of [...listeners]) fn(msg, []); };
 const traits = { run_id: data.meta.runId, task: data.meta.task, model: data.meta.model,
-                 strategy: data.meta.strategy, standalone: true };
+                 strategy: data.meta.strategy, standalone: true, prices: data.prices };
 
 function answer(msg) {
   if (msg.kind === "ready") {

@@ -8,9 +8,16 @@
 //
 // `apply` also says what the event changed, so a renderer can patch only that. It takes raw
 // envelopes (the inspector) and the items the kernel sends (workbench/notebook/widget/messages.py), where a
-// run of deltas of one step is one item: both fold to the same state.
+// run of deltas of one step is one item (`firstTs` the first delta's time): both fold to the same state.
+//
+// Times, tokens per phase and per model call, and `now` follow workbench/core/progress.py (its
+// docstring says how a model call's start is derived): `tracking` mirrors its `Tracking`.
 
 const ENDED = new Set(["complete", "error", "cancelled", "interrupted"]);
+const ENDED_NOW = { complete: "done", error: "failed", cancelled: "cancelled", interrupted: "interrupted" };
+const BOUNDARY_TYPES = new Set(["execution:started", "plan:created", "phase:start", "phase:complete", "tool:complete",
+  "tool:decision", "usage", "model:retry", "execution:resumed", "run:forked"]);
+const OUTPUT_TYPES = new Set(["thinking:delta", "text:delta", "thinking", "message", "text"]);
 
 function initialState() {
   return {
@@ -25,8 +32,17 @@ function initialState() {
     result: null, error: null, errorStack: null, cancelReason: null,
     duration: null, // wall time in ms, once the run has ended
     costUsd: null, eventCount: 0, lastEventId: 0,
+    modelCalls: [], // every model call that reached its usage event
+    now: "", // what the agent is doing right now
+    tracking: tracking(), // the fold's bookkeeping for the two above; not in the snapshot
   };
 }
+
+const tracking = () => ({ boundaryTs: null, callStart: null, callFirst: null, streaming: null, tools: new Map(), paused: false, retry: null });
+const zero = () => ({ input: 0, output: 0, cacheRead: 0, cacheWrite: 0 });
+const usageOf = (d) => ({ input: d.input ?? 0, output: d.output ?? 0, cacheRead: d.cacheRead ?? 0, cacheWrite: d.cacheWrite ?? 0 });
+const minus = (a, b) => ({ input: a.input - b.input, output: a.output - b.output, cacheRead: a.cacheRead - b.cacheRead, cacheWrite: a.cacheWrite - b.cacheWrite });
+const plus = (a, b) => ({ input: a.input + b.input, output: a.output + b.output, cacheRead: a.cacheRead + b.cacheRead, cacheWrite: a.cacheWrite + b.cacheWrite });
 
 /** Whether a terminal event has been folded. */
 function finished(state) {
@@ -41,7 +57,7 @@ const messageStep = (stepId, phaseId, text = "", status = "streaming") =>
 const toolCall = (stepId, phaseId, toolName, params) =>
   ({ stepId, phaseId, toolName, params, result: null, duration: null, isError: false, status: "running", kind: "tool" });
 const phaseState = (id, name, description, index) =>
-  ({ id, name, description, index, status: "pending", summary: "" });
+  ({ id, name, description, index, status: "pending", summary: "", startedAt: null, endedAt: null, duration: null, tokens: zero() });
 
 /**
  * Fold one event into `state` in place. Returns what changed:
@@ -50,7 +66,56 @@ const phaseState = (id, name, description, index) =>
  * advance the count.
  */
 function apply(state, event) {
+  const changed = foldEvent(state, event);
+  if (finished(state)) state.now = ENDED_NOW[state.status];
+  else {
+    if (BOUNDARY_TYPES.has(event.type)) state.tracking.boundaryTs = event.ts;
+    state.now = state.status === "running" ? nowOf(state) : "starting";
+  }
+  return changed;
+}
+
+// progress.Tracking.before: a call's first output fixes its start; deltas say thinking or writing.
+function trackBefore(t, event) {
+  const kind = event.type;
+  if (OUTPUT_TYPES.has(kind) && t.callStart == null) {
+    t.callStart = t.boundaryTs || event.ts;
+    t.callFirst = event.firstTs || event.ts; // a merged item's first delta
+    t.retry = null;
+  }
+  if (kind === "thinking:delta") t.streaming = "thinking";
+  else if (kind === "text:delta") t.streaming = "writing";
+  else if (OUTPUT_TYPES.has(kind)) t.streaming = null;
+  else if (kind === "execution:paused") t.paused = true;
+  else if (kind === "execution:resumed") t.paused = false;
+}
+
+// progress.Tracking.now
+function nowOf(state) {
+  const t = state.tracking;
+  if (t.paused) return "paused";
+  if (t.tools.size) return "calling " + [...new Set(t.tools.values())].join(", ");
+  if (t.retry != null) return "retrying the model";
+  if (state.strategy === "plan" && state.goal == null) return "planning";
+  return t.streaming || "waiting for the model";
+}
+
+// progress.Tracking.end_call: the model call a usage event ends.
+function endCall(t, ts, phaseId, index, tokens) {
+  const start = t.callStart || t.boundaryTs || ts;
+  const ttft = t.callFirst ? Date.parse(t.callFirst) - Date.parse(start) : null;
+  t.callStart = t.callFirst = t.streaming = t.retry = null;
+  return { phaseId, index, startedAt: start, ttft, duration: Date.parse(ts) - Date.parse(start), tokens };
+}
+
+function phaseEnded(phase, ts) {
+  phase.endedAt = ts;
+  phase.duration = phase.startedAt ? Date.parse(ts) - Date.parse(phase.startedAt) : null;
+}
+
+function foldEvent(state, event) {
   const d = event.data || {};
+  trackBefore(state.tracking, event);
   const changed = { steps: [], phases: [], plan: false, retry: null, ended: false };
   // An item the kernel sends may be several deltas of one step merged (ids firstId..id).
   state.eventCount += event.firstId ? event.id - event.firstId + 1 : 1;
@@ -76,8 +141,10 @@ function apply(state, event) {
       break;
     case "tool:start":
       changed.steps.push(put(state, toolCall(d.toolUseId, d.phaseId ?? null, d.toolName, d.params)));
+      state.tracking.tools.set(d.toolUseId, d.toolName);
       break;
     case "tool:complete": {
+      state.tracking.tools.delete(d.toolUseId);
       let call = state.steps.get(d.toolUseId);
       if (!call || call.kind !== "tool") call = put(state, toolCall(d.toolUseId, null, d.toolName, {})); // no start: keep what we know
       call.result = d.result;
@@ -87,9 +154,18 @@ function apply(state, event) {
       changed.steps.push(call);
       break;
     }
-    case "usage":
-      state.tokens = { input: d.input ?? 0, output: d.output ?? 0, cacheRead: d.cacheRead ?? 0, cacheWrite: d.cacheWrite ?? 0 };
+    case "usage": {
+      const totals = usageOf(d);
+      const charged = state.currentPhaseId ? state.phases.get(state.currentPhaseId) : null;
+      const call = endCall(state.tracking, event.ts, state.currentPhaseId, state.modelCalls.length, minus(totals, state.tokens));
+      state.modelCalls.push(call);
+      if (charged) {
+        charged.tokens = plus(charged.tokens, call.tokens);
+        changed.phases.push(charged);
+      }
+      state.tokens = totals;
       break;
+    }
     case "execution:started":
       state.runId = event.runId;
       state.task = d.task;
@@ -113,6 +189,8 @@ function apply(state, event) {
         state.phases.set(d.phaseId, phase);
       }
       phase.status = "running";
+      phase.startedAt = event.ts;
+      phase.endedAt = phase.duration = null;
       state.currentPhaseId = d.phaseId;
       changed.phases.push(phase);
       break;
@@ -122,6 +200,7 @@ function apply(state, event) {
       if (phase) {
         phase.status = "complete";
         phase.summary = d.summary ?? "";
+        phaseEnded(phase, event.ts);
         changed.phases.push(phase);
       }
       if (state.currentPhaseId === d.phaseId) state.currentPhaseId = null;
@@ -131,6 +210,7 @@ function apply(state, event) {
       changed.retry = { attempt: d.attempt, reason: d.reason, delayMs: d.delayMs };
       state.retries.push(changed.retry);
       interruptStreaming(state, changed);
+      Object.assign(state.tracking, { callStart: null, callFirst: null, streaming: null, retry: d.attempt });
       break;
     case "execution:complete":
       end(state, event, "complete", changed);
@@ -187,10 +267,12 @@ function end(state, event, status, changed) {
   for (const phase of state.phases.values()) {
     if (phase.status === "running") {
       phase.status = status === "complete" ? "complete" : "failed";
+      phaseEnded(phase, event.ts);
       changed.phases.push(phase);
     }
   }
   state.currentPhaseId = null;
+  state.tracking = tracking();
   changed.ended = true;
 }
 
@@ -205,8 +287,9 @@ function fold(events) {
 function snapshot(state) {
   const steps = [...state.steps.values()];
   const stepsOf = (phaseId) => steps.filter((step) => step.phaseId === phaseId);
+  const { tracking: _bookkeeping, ...shown } = state;
   return structuredClone({
-    ...state,
+    ...shown,
     phases: [...state.phases.values()].map((phase) => ({ ...phase, steps: stepsOf(phase.id) })),
     steps: stepsOf(null),
   });

@@ -8,13 +8,14 @@
 import { initialState, apply as foldEvent, finished } from "./run_model.js";
 import { h, tid, button, fmtInt, fmtMs, fmtElapsed, ClipText, schedule } from "./dom.js";
 import { stepEl, updateStep, unmountStep } from "./step_view.js";
+import { RunNumbers, runCost, fmtCost, phaseFigures } from "./metrics.js";
 
 const WINDOW = 100; // newest steps of a section kept in the DOM
 const SECTION_STATUS = { pending: "pending", running: "running", complete: "done", failed: "failed" };
 
 class RunRenderer {
   constructor(host, opts) {
-    this.opts = opts; // {meta, readonly, standalone, onStop}
+    this.opts = opts; // {meta, readonly, standalone, onStop, prices}
     this.meta = opts.meta || {}; // the run's identity from the widget, until its first event says it
     this.state = initialState();
     this.lastTs = null; // time of the newest event, for the clock
@@ -59,6 +60,8 @@ class RunRenderer {
       this.stopBtn.title = "Cancel this run";
       head.append(this.stopBtn);
     }
+    this.numbers = new RunNumbers({ prices: this.opts.prices, readonly: this.opts.readonly });
+    head.append(this.numbers.el); // "Now:" and the run's figures, under the chips and Stop
 
     const body = (this.body = h("div", "wb-body"));
     this.beforeHost = h("div", "wb-before");
@@ -230,7 +233,10 @@ class RunRenderer {
   }
 
   tick() {
-    if (this.state.status === "running") this.elapsedEl.textContent = `elapsed ${this.elapsed()}`;
+    if (this.state.status === "running") {
+      this.elapsedEl.textContent = `elapsed ${this.elapsed()}`;
+      this.numbers.render(this.state, this.state.model || this.meta.model, this.elapsed());
+    }
   }
 
   renderHeader() {
@@ -255,9 +261,10 @@ class RunRenderer {
       if (t.cacheRead) text += ` · ${fmtInt(t.cacheRead)} cached`;
       this.tokensEl.textContent = text + " tokens";
     }
-    const cost = st.costUsd;
+    const cost = runCost(st, this.opts.prices, st.model || this.meta.model); // a live run's is an estimate
     this.costEl.hidden = cost == null;
-    if (cost != null) this.costEl.textContent = `$${cost < 0.1 ? cost.toFixed(4) : cost.toFixed(2)}`;
+    if (cost != null) this.costEl.textContent = `${cost.estimated ? "≈ " : ""}${fmtCost(cost.usd)}`;
+    this.numbers.render(st, st.model || this.meta.model, elapsed);
     this.countEl.textContent = `${fmtInt(st.lastEventId)} events`;
     if (this.stopBtn) {
       const live = !finished(st);
@@ -284,6 +291,7 @@ class RunRenderer {
     sec.nameEl.textContent = sec.name;
     const n = sec.items.length;
     sec.countEl.textContent = n ? `${n} step${n === 1 ? "" : "s"}` : "";
+    if (sec.figuresEl) sec.figuresEl.textContent = phaseFigures(this.state.phases.get(sec.key) || {});
     sec.summaryEl.textContent = sec.summary;
     sec.summaryEl.hidden = !sec.summary;
     if (sec.descEl) {
@@ -314,9 +322,11 @@ class RunRenderer {
     icon.setAttribute("aria-hidden", "true");
     sec.nameEl = tid(h("span", "wb-sec-name"), sec.kind === "phase" ? "phase-name" : "section-name");
     sec.countEl = h("span", "wb-sec-count");
+    if (sec.kind === "phase") sec.figuresEl = tid(h("span", "wb-sec-figures"), "phase-figures"); // time and tokens
     sec.summaryEl = tid(h("div", "wb-sec-summary"), "phase-summary");
     const line = h("span", "wb-sec-line");
     line.append(sec.nameEl, sec.countEl);
+    if (sec.figuresEl) line.append(sec.figuresEl);
     const text = h("span", "wb-sec-text");
     text.append(line, sec.summaryEl);
     summary.append(icon, text);

@@ -24,7 +24,8 @@ function render({ model, el }) {
   const root = h("div", "wb-root");
   if (standalone) root.classList.add("wb-standalone");
   el.append(root);
-  const view = new RunRenderer(root, { meta, standalone, onStop: () => model.send({ kind: "cancel" }) });
+  const prices = model.get("prices") || null; // workbench/core/pricing.py's table, for a live run's cost
+  const view = new RunRenderer(root, { meta, standalone, prices, onStop: () => model.send({ kind: "cancel" }) });
 
   const token = Math.random().toString(36).slice(2, 10);
   let seq = 0;
