@@ -12,6 +12,7 @@
 import { h } from "./dom.js";
 import { RunRenderer } from "./run_renderer.js";
 import { Inspector } from "./inspector.js";
+import { keepKeys } from "./keys.js";
 
 // --- the widget: messages in, views out ------------------------------------------------
 
@@ -24,6 +25,7 @@ function render({ model, el }) {
   const root = h("div", "wb-root");
   if (standalone) root.classList.add("wb-standalone");
   el.append(root);
+  keepKeys(root);
   const view = new RunRenderer(root, { meta, standalone, onStop: () => model.send({ kind: "cancel" }) });
 
   const token = Math.random().toString(36).slice(2, 10);
