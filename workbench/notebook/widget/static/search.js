@@ -53,10 +53,14 @@ function unmark(el) {
   if (marks.length) el.normalize();
 }
 
-// Wrap each occurrence of q in the text under el (not in buttons: "Copy", a tree's toggles).
+// Not marked: buttons ("Copy", a tree's toggles), badges, and the tool's argument in its header,
+// a copy of a parameter that is marked where it is (so the marks are as many as the count says).
+const UNMARKED = "button, .wb-badge, .wb-tool-arg";
+
+// Wrap each occurrence of q in the text under el.
 function mark(el, q) {
   const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT, {
-    acceptNode: (node) => (node.parentElement.closest("button, .wb-badge") ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT),
+    acceptNode: (node) => (node.parentElement.closest(UNMARKED) ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT),
   });
   const nodes = [];
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
