@@ -40,6 +40,13 @@ function leaves(value, out) {
   } else out.push(typeof value === "string" ? value : String(value));
 }
 
+// What changes in a step as it goes on (with the step object, replaced by a whole step): its text
+// grows, a tool call gets its result.
+function signature(item) {
+  if (item.kind === "retry") return item.text;
+  return item.kind === "tool" ? item.step.status : `${item.step.status}:${item.step.text.length}`;
+}
+
 function occurrences(text, q) {
   let n = 0;
   const s = text.toLowerCase();
@@ -126,17 +133,25 @@ class Search {
     for (const sec of r.sections.values()) {
       let hits = 0;
       for (const item of sec.items) {
-        item.hits = texts(item).reduce((n, text) => n + occurrences(text, q), 0);
+        // Count again only what changed since (a live run grows its newest steps alone).
+        const sig = signature(item);
+        if (item.hitsFor !== q || item.hitsSig !== sig || item.hitsStep !== item.step) {
+          item.hits = texts(item).reduce((n, text) => n + occurrences(text, q), 0);
+          item.hitsFor = q;
+          item.hitsSig = sig;
+          item.hitsStep = item.step;
+        }
         hits += item.hits;
       }
       total += hits;
       if (!sec.el) continue;
       sec.el.classList.toggle("wb-search-none", !hits);
-      // Open a section with matches, once per query: a person may close it again.
+      // Open a section with matches, once per query: a person may close it again. While the
+      // search lasts, the renderer leaves it open (a phase that ends would close).
       if (hits && sec.searchFor !== q) {
         sec.searchFor = q;
+        sec.searchOpen = true;
         if (!sec.el.open) {
-          sec.searchOpen = true;
           sec.expectOpen = true;
           sec.el.open = true;
           r.renderSteps(sec);
@@ -148,13 +163,12 @@ class Search {
   }
 
   show(item, q, fresh) {
-    const sig = item.kind === "retry" ? item.text : item.step;
-    const len = item.kind === "thinking" || item.kind === "message" ? item.step.text.length : item.step && item.step.status;
-    if (!fresh && item.searched === q && item.searchedEl === item.el && item.searchedStep === sig && item.searchedLen === len) return;
+    const sig = signature(item);
+    if (!fresh && item.searched === q && item.searchedEl === item.el && item.searchedStep === item.step && item.searchedSig === sig) return;
     item.searched = q;
     item.searchedEl = item.el;
-    item.searchedStep = sig;
-    item.searchedLen = len;
+    item.searchedStep = item.step;
+    item.searchedSig = sig;
     item.el.classList.toggle("wb-search-miss", !item.hits);
     if (item.hits && item.kind === "tool" && paramTexts(item).some((text) => occurrences(text, q))) {
       this.hooks.openParams(item); // the match is in the parameters: show them
