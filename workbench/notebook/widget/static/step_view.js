@@ -52,7 +52,8 @@ function stepEl(item) {
     parts.text = new ClipText("wb-text", item.kind === "thinking" ? "thinking-text" : "message-text", false);
     el.append(parts.text.el);
     if (item.kind === "thinking") {
-      head.append(copyButton(() => item.step.text, "this thinking"));
+      parts.copy = copyButton(() => item.step.text, "this thinking");
+      head.append(parts.copy);
       collapsible(el, head, "thinking step");
     }
   }
@@ -97,6 +98,7 @@ function updateStep(item) {
       : "";
     parts.state.textContent = open ? "thinking…" : step.status === "interrupted" ? "interrupted" : "";
     el.classList.toggle("wb-redacted", !!step.redacted);
+    parts.copy.hidden = !!step.redacted; // nothing to copy: the reasoning is encrypted
     parts.text.set(step.redacted ? "The model's reasoning for this step is encrypted and not shown." : step.text);
   } else if (item.kind === "message") {
     parts.badge.textContent = "Assistant";
