@@ -116,7 +116,7 @@ def test_now_says_what_the_agent_is_doing_after_each_event():
                                              run_id="r_numbers", ts=at(220))]
     state = fold(cancelled)
     assert state.now == "cancelled"
-    assert (state.phases["p1"].status, state.phases["p1"].duration) == ("failed", 110)  # it ended with the run
+    assert (state.phases["p1"].status, state.phases["p1"].duration) == ("cancelled", 110)  # it ended with the run
     assert len(state.model_calls) == 2  # the call under way never reached its usage
 
 

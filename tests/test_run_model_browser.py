@@ -63,7 +63,7 @@ def shipped() -> list[ev.Event]:
 
 
 def cancelled() -> list[ev.Event]:
-    """Cancelled while the second phase streams: its phase fails, its streaming step is interrupted."""
+    """Cancelled while the second phase streams: its phase is cancelled, its streaming step is interrupted."""
     run = wb.run(TASK, model="simulated", options={"pace": 400})
 
     def streaming_in_p2() -> bool:
@@ -152,7 +152,7 @@ def test_the_runs_reach_the_states_the_view_shows(runs):
     assert states["shipped"].status == "complete" and len(states["shipped"].phases) == 5
     cancelled_state = states["cancelled"]
     assert cancelled_state.status == "cancelled" and cancelled_state.cancel_reason == "stopped by the test"
-    assert [p.status for p in cancelled_state.phases.values()][:2] == ["complete", "failed"]
+    assert [p.status for p in cancelled_state.phases.values()][:2] == ["complete", "cancelled"]
     assert any(s.status == "interrupted" for s in cancelled_state.steps.values())
     failed_state = states["failed"]
     assert failed_state.status == "error" and failed_state.error is not None and failed_state.retries

@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 RunStatus = Literal["pending", "running", "complete", "error", "cancelled", "interrupted"]
-PhaseStatus = Literal["pending", "running", "complete", "failed"]
+PhaseStatus = Literal["pending", "running", "complete", "failed", "cancelled"]
 StepStatus = Literal["streaming", "complete", "interrupted", "running", "error"]
 
 
@@ -248,7 +248,8 @@ def _end(state: RunState, event: ev.Event, status: RunStatus) -> None:
             step.status = "interrupted"
     for phase in state.phases.values():
         if phase.status == "running":
-            phase.status = "complete" if status == "complete" else "failed"
+            # A phase the person stopped did not fail: it says so, apart from one that broke.
+            phase.status = "complete" if status == "complete" else "cancelled" if status == "cancelled" else "failed"
             _phase_ended(phase, event.ts)
     state.current_phase_id = None
     state.tracking = Tracking()

@@ -18,7 +18,7 @@ _STATUS_COLOURS = {
     "complete": "#1a7f37", "error": "#cf222e", "cancelled": "#9a6700", "interrupted": "#9a6700",
     "running": "#0969da", "pending": "#57606a",
 }
-_PHASE_MARKS = {"complete": "✓", "running": "…", "failed": "✗", "pending": "○"}
+_PHASE_MARKS = {"complete": "✓", "running": "…", "failed": "✗", "cancelled": "⊘", "pending": "○"}
 
 
 def _clip(text: str, limit: int = 300) -> str:

@@ -61,6 +61,7 @@ class Inspector {
     slider.value = "1";
     slider.setAttribute("aria-label", "Event");
     slider.addEventListener("input", () => this.go(Number(slider.value)));
+    slider.addEventListener("keydown", (e) => this.onSliderKey(e));
     this.posEl = tid(h("span", "wb-insp-pos"), "inspector-position");
     controls.append(this.prevBtn, slider, this.nextBtn, this.posEl);
     const grid = h("div", "wb-insp-grid");
@@ -147,6 +148,21 @@ class Inspector {
       }
       if (target === this.k) this.draw(target);
     });
+  }
+
+  // The slider's keys, handled here: in JupyterLab the notebook would take them (see keys.js).
+  onSliderKey(e) {
+    if (e.ctrlKey || e.altKey || e.metaKey || !this.n) return;
+    const page = Math.max(1, Math.round(this.n / 10));
+    const k = this.k || this.n;
+    const to = {
+      ArrowRight: k + 1, ArrowUp: k + 1, ArrowLeft: k - 1, ArrowDown: k - 1,
+      PageUp: k + page, PageDown: k - page, Home: 1, End: this.n,
+    }[e.key];
+    if (to === undefined) return;
+    e.preventDefault();
+    e.stopPropagation();
+    this.go(to);
   }
 
   stepBy(dir) {

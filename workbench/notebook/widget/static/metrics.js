@@ -82,7 +82,9 @@ class RunNumbers {
     this.detailEl.textContent = parts.join(" · ");
     this.detailEl.hidden = !parts.length;
     const checked = this.opts.prices && this.opts.prices.checked;
-    this.detailEl.title = cost && checked ? `Cost at Anthropic's list prices, checked ${checked}` : "";
+    // The line may be cut to one line in a steady view: its title holds it whole.
+    const note = cost && checked ? `\nCost at Anthropic's list prices, checked ${checked}` : "";
+    this.detailEl.title = parts.length ? parts.join(" · ") + note : "";
   }
 }
 

@@ -266,7 +266,8 @@ function end(state, event, status, changed) {
   }
   for (const phase of state.phases.values()) {
     if (phase.status === "running") {
-      phase.status = status === "complete" ? "complete" : "failed";
+      // As reducer.py: a phase the person stopped is "cancelled", apart from one that broke ("failed").
+      phase.status = status === "complete" ? "complete" : status === "cancelled" ? "cancelled" : "failed";
       phaseEnded(phase, event.ts);
       changed.phases.push(phase);
     }

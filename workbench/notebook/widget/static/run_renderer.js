@@ -7,11 +7,14 @@
 
 import { initialState, apply as foldEvent, finished } from "./run_model.js";
 import { h, tid, button, fmtInt, fmtMs, fmtElapsed, ClipText, schedule } from "./dom.js";
-import { stepEl, updateStep, unmountStep } from "./step_view.js";
 import { RunNumbers, runCost, fmtCost, phaseFigures } from "./metrics.js";
+import { stepEl, updateStep, unmountStep, openParams } from "./step_view.js";
+import { Search } from "./search.js";
+import { copyButton } from "./copy_button.js";
+import { steadyBody } from "./steady_body.js";
 
 const WINDOW = 100; // newest steps of a section kept in the DOM
-const SECTION_STATUS = { pending: "pending", running: "running", complete: "done", failed: "failed" };
+const SECTION_STATUS = { pending: "pending", running: "running", complete: "done", failed: "failed", cancelled: "cancelled" };
 
 class RunRenderer {
   constructor(host, opts) {
@@ -89,7 +92,11 @@ class RunRenderer {
       }, { passive: true });
     }
     this.bannerEl = h("div", "wb-banner"); // how a run failed or was stopped: always in sight
-    root.append(head, this.bannerEl, body);
+    if (!this.opts.readonly) {
+      this.search = new Search(this, { openParams });
+      steadyBody(body);
+    }
+    root.append(head, ...(this.search ? [this.search.el] : []), this.bannerEl, body);
     host.append(root);
   }
 
@@ -121,7 +128,7 @@ class RunRenderer {
     sec.description = phase.description;
     sec.summary = phase.summary;
     const status = SECTION_STATUS[phase.status];
-    this.setSection(sec, status, status === "running" || status === "failed");
+    this.setSection(sec, status, status === "running" || status === "failed" || status === "cancelled");
   }
 
   showStep(step) {
@@ -185,6 +192,7 @@ class RunRenderer {
     if (!sec) {
       const react = this.strategy() === "react" && !planned;
       sec = this.section(key, "loose", key === "after" ? "Wrap-up" : react ? "Steps" : "Planning");
+      if (key === "after") sec.summary = "After the plan's phases: the model writes the final answer.";
       this.setSection(sec, finished(this.state) ? "done" : "running", true);
     }
     return sec;
@@ -216,6 +224,9 @@ class RunRenderer {
     if (this.dirtyEnd) this.renderEnd();
     // Follow only a run seen live: a finished run opens at its top.
     if (this.state.status === "running") this.sawLive = true;
+    // A run seen live keeps its height: the cells below must not jump as phases close.
+    if (this.sawLive && !this.opts.readonly) this.root.classList.add("wb-steady");
+    if (this.search) this.search.refresh(false);
     if (this.following && this.sawLive) this.scrollToBottom();
   }
 
@@ -298,7 +309,7 @@ class RunRenderer {
       sec.descEl.textContent = sec.description;
       sec.descEl.hidden = !sec.description;
     }
-    if (!sec.userToggled && el.open !== sec.autoOpen) {
+    if (!sec.userToggled && !sec.searchOpen && el.open !== sec.autoOpen) {
       // Never collapse something above the reader while they read; it would jump.
       if (sec.autoOpen || this.following || this.opts.readonly) {
         sec.expectOpen = sec.autoOpen;
@@ -416,7 +427,9 @@ class RunRenderer {
       const box = tid(h("div", "wb-final"), "result");
       const text = new ClipText("wb-final-text", "result-text", false);
       text.set(String(st.result));
-      box.append(h("div", "wb-label", "Result"), text.el);
+      const label = h("div", "wb-final-head");
+      label.append(h("div", "wb-label", "Result"), copyButton(() => String(st.result), "the final answer"));
+      box.append(label, text.el);
       nodes.push(box);
     }
     this.endEl.replaceChildren(...nodes);

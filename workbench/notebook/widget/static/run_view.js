@@ -12,6 +12,7 @@
 import { h } from "./dom.js";
 import { RunRenderer } from "./run_renderer.js";
 import { Inspector } from "./inspector.js";
+import { keepKeys } from "./keys.js";
 
 // --- the widget: messages in, views out ------------------------------------------------
 
@@ -24,6 +25,7 @@ function render({ model, el }) {
   const root = h("div", "wb-root");
   if (standalone) root.classList.add("wb-standalone");
   el.append(root);
+  keepKeys(root);
   const prices = model.get("prices") || null; // workbench/core/pricing.py's table, for a live run's cost
   const view = new RunRenderer(root, { meta, standalone, prices, onStop: () => model.send({ kind: "cancel" }) });
 
