@@ -101,7 +101,7 @@ def test_the_header_says_what_the_agent_does_now_and_phases_show_their_time_and_
         call = in_write_file(run)
         if call is not None and not seen_calling:
             page.wait_for_function("t => document.querySelector(t).textContent === 'Now: calling write_file'",
-                                   arg=LIVE + "[data-testid=now]", timeout=SLOW * 1000 / 2)
+                                   arg=LIVE + "[data-testid=now]", timeout=SLOW * 1000 * 0.8)
             assert now.is_visible() and now.inner_text() == "Now: calling write_file"
             assert in_write_file(run) == call  # still in that very call when the header said so
             ARTIFACTS.mkdir(exist_ok=True)
