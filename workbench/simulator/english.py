@@ -43,7 +43,7 @@ _PREPOSITIONS = ("of", "for", "to", "about", "on", "in", "with", "from", "at", "
 
 def _noun_part(phrase: str) -> list[str]:
     """The words of a phrase before its first preposition ("history of tea" -> ["history"])."""
-    words = [w.strip(".,;:!?\"'").lower() for w in phrase.split()]
+    words = [w.strip(".,;:!?\"'\u201c\u201d").lower() for w in phrase.split()]
     for i, word in enumerate(words):
         if i and word in _PREPOSITIONS:
             return words[:i]
@@ -53,7 +53,7 @@ def _noun_part(phrase: str) -> list[str]:
 def is_plural(phrase: str) -> bool:
     """Whether a noun phrase is plural: "three note-taking apps", "people", "autumn leaves" (not "news")."""
     words = _noun_part(phrase)
-    if not words:
+    if not words or phrase.startswith("\u201c"):  # a quoted title is one thing
         return False
     if "and" in words[1:-1]:
         return True  # "Python and Rust"

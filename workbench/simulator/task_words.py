@@ -25,6 +25,7 @@ _BREAKS = {
     "using", "and", "or", "so", "as", "but", "while", "where", "when", "including", "covering",
     "titled", "called", "named", "than", "like", "without", "within", "under", "over",
 }  # fmt: skip
+_QUOTES = {'"', "\u201c", "\u201d", "\u00ab", "\u00bb"}
 _ABOUT = {"for", "about", "on", "to", "in", "at", "with", "from", "covering", "including"}
 _QUESTION = {"how", "what", "what's", "why", "when", "who", "which", "where", "is", "are", "can", "could", "should",
              "does", "do", "did", "will", "would", "was", "were", "has", "have", "whats"}  # fmt: skip
@@ -84,6 +85,7 @@ _HUMAN = set(
     "researchers scientists nurses doctors managers executives investors everyone group crowd players fans couple "
     "couples runners hikers travellers travelers tourists kindergartners pupils learners newbies me us".split()
 )
+_ADJECTIVE = re.compile(r"(ed|ful|ly|y|ive|al|ous|ic|ish|ble|less|short|long|simple|clear|fun|warm|quick|cute|bold|brief)$")
 _ADVICE = {"ways", "tips", "steps", "ideas", "reasons", "things", "strategies", "methods", "tricks", "rules", "habits"}
 
 Mode = Literal["make", "question", "reply"]
@@ -129,13 +131,14 @@ class TaskWords:
 def task_words(task: str) -> TaskWords:
     """Pick the verb, the deliverable, its topic and its audience out of a task sentence."""
     task = " ".join(task.split())
-    tokens = re.findall(r"\w(?:[\w-]|['\u2019](?=\w))*|[^\w\s]", task)
+    # A task written in capitals is shouted, not made of names: its words are read in lower case.
+    tokens = re.findall(r"\w(?:[\w-]|['\u2019](?=\w))*|[^\w\s]", task.lower() if task.isupper() else task)
     lower = [t.lower().replace("\u2019", "'") for t in tokens]
     words = [w for w in lower if _is_word(w)]
     if not words or all(w in _GREETINGS for w in words):
         return _reply(task, tokens, lower)
     start = _skip_lead_in(lower, 0)
-    if (lower[0] in _QUESTION or lower[start] in _QUESTION) and task.endswith("?") and lower[start] not in _VERBS:
+    if task.endswith("?") and lower[start] not in _VERBS:
         return _question(task, tokens, lower)
     verb = lower[start] if lower[start] in _VERBS else ""
     i = start + 1 if verb else start
@@ -144,8 +147,11 @@ def task_words(task: str) -> TaskWords:
     while i < len(lower) and lower[i] in ("me", "us", "up", "out", "down"):
         i += 1
     obj_det, i = _determiner(lower, i)
-    raw, i, natural = _noun_phrase(tokens, lower, i, allow_and=verb in _ANALYSIS)
-    obj_words = _trim(raw)
+    if i < len(tokens) and tokens[i] in _QUOTES:
+        raw, i, natural = _quoted(tokens, i)
+    else:
+        raw, i, natural = _noun_phrase(tokens, lower, i, allow_and=verb in _ANALYSIS)
+    obj_words = _trim(raw) or (["piece"] if verb and i < len(tokens) and lower[i] in _ABOUT else [])
     if not obj_words or (not verb and (not natural or len(raw) > 4 or not all(w.isascii() for w in raw))):
         return _reply(task, tokens, lower)  # not a request it can read: answer the message itself
     prep, tail_det, tail_words = _phrase_after(tokens, lower, i)
@@ -156,6 +162,15 @@ def task_words(task: str) -> TaskWords:
 
 def _is_word(token: str) -> bool:
     return bool(re.match(r"\w", token))
+
+
+def _quoted(tokens: list[str], i: int) -> tuple[list[str], int, bool]:
+    """A quoted name as one word ("Translate \u201cgood morning\u201d"): it is a title, kept whole."""
+    end = i + 1
+    while end < len(tokens) and tokens[end] not in _QUOTES:
+        end += 1
+    inner = " ".join(tokens[i + 1 : end])
+    return ([f"\u201c{inner}\u201d"] if inner else []), end + 1, True
 
 
 def _skip_lead_in(lower: list[str], i: int) -> int:
@@ -183,12 +198,17 @@ def _noun_phrase(tokens: list[str], lower: list[str], i: int, *, allow_and: bool
     words: list[str] = []
     while i < len(tokens) and len(words) < 8:
         word = lower[i]
+        if word == "," and words and _ADJECTIVE.search(words[-1].lower()) and i + 1 < len(tokens) and lower[i + 1] not in _BREAKS:
+            words[-1] += ","  # "a detailed, friendly guide": a list of adjectives, not the end of the phrase
+            i += 1
+            continue
         if not _is_word(word) or (word in _BREAKS and not (allow_and and word == "and" and words)):
             return words, i, True
         if word == "of" and words:
             words.append("of")  # "the history of tea": the complement belongs to the deliverable
             i += 1
-            while i < len(tokens) and lower[i] in _ARTICLES:
+            if i < len(tokens) and lower[i] in _DEFINITE:
+                words.append(lower[i])  # "the key findings of the report"
                 i += 1
             continue
         if word not in _ARTICLES:
@@ -213,6 +233,8 @@ def _phrase_after(tokens: list[str], lower: list[str], i: int) -> tuple[str, str
     det, j = _determiner(lower, i + 1)
     words: list[str] = []
     while j < len(tokens) and _is_word(tokens[j]) and not (lower[j] in _BREAKS and lower[j] != "of"):
+        if words and lower[j].endswith("ing") and len(lower[j]) > 5:
+            break  # "for new engineers joining a startup": the participle starts a new clause
         if lower[j] not in _ARTICLES:
             words.append(tokens[j])
         j += 1
@@ -267,7 +289,8 @@ def _make(task: str, verb: str, obj_det: str, obj_words: list[str], prep: str, t
     if infinitive:
         tail_ref = f"how to {' '.join(tail)}"  # "ways to save money": an infinitive, not a place
     human = prep in ("for", "to", "with") and _human(tail)
-    context = " ".join(obj_words[obj_words.index("of") + 1 :]) if "of" in obj_words else " ".join(tail)
+    after_of = [w for w in obj_words[obj_words.index("of") + 1 :] if w.lower() not in _ARTICLES] if "of" in obj_words else []
+    context = " ".join(after_of) if after_of else " ".join(tail)
     tail_text = f" {prep} {_as_written(tail_det, tail)}" if tail else ""
     short = " ".join(noun[-2:])
     compound = _compound(noun[-2:])
@@ -304,14 +327,16 @@ def _make(task: str, verb: str, obj_det: str, obj_words: list[str], prep: str, t
         output_words = obj
     if human:
         audience = tail_ref
-    elif tail and topic == tail_ref:
+    elif tail and topic == tail_ref and tail_det not in _POSSESSIVE:
         audience = f"people interested in {topic}"
     else:
         audience = ""
     if tail and not human and not infinitive and _compound(tail) and tail_det not in _POSSESSIVE and topic == tail_ref:
         gather = f"Gather {' '.join(tail)} details"
-    else:
+    elif len(topic.split()) <= 5:
         gather = f"Gather details about {topic}"
+    else:
+        gather = "Gather the details"
     slug = _slug(output_words)
     output = {"html": "index.html", "text": f"{slug}.txt", "markdown": f"{slug}.md"}[kind]
     if slug == "readme":
