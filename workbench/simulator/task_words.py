@@ -155,9 +155,9 @@ def task_words(task: str) -> TaskWords:
     if not obj_words or (not verb and (not natural or len(raw) > 4 or not all(w.isascii() for w in raw))):
         return _reply(task, tokens, lower)  # not a request it can read: answer the message itself
     prep, tail_det, tail_words = _phrase_after(tokens, lower, i)
-    words = _make(task, verb, obj_det, obj_words, prep, tail_det, tail_words)
+    made = _make(task, verb, obj_det, obj_words, prep, tail_det, tail_words)
     named = re.search(r"\b(?:titled|called|named)\s+[\"“'‘]?([^\"”'’.!?]+)", task)
-    return replace(words, title=capital(core(named[1]))) if named and core(named[1]) else words
+    return replace(made, title=capital(core(named[1]))) if named and core(named[1]) else made
 
 
 def _is_word(token: str) -> bool:
