@@ -276,3 +276,21 @@ def test_generated_inputs_are_valid_against_their_schemas(schema: dict[str, Any]
     value = input_for(schema, text)
     jsonschema.validate(value, schema, cls=jsonschema.Draft202012Validator)
     assert input_for(schema, text) == value  # deterministic
+
+
+async def test_a_tool_error_is_reported_in_the_answer_and_a_server_tool_is_never_called() -> None:
+    question = "What's the weather in Atlantis?"
+    async with client_for(Simulator()) as client:
+        first = await ask(client, False, tools=[WEATHER], messages=[{"role": "user", "content": question}])
+        call = first.content[-1]
+        assert call.input == {"city": "Atlantis", "units": "celsius"}
+        answer = await ask(client, False, tools=[WEATHER], messages=[
+            {"role": "user", "content": question}, {"role": "assistant", "content": first.content},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "is_error": True,
+                                          "content": "unknown city"}]}])  # fmt: skip
+        server_tool = await ask(client, False, tools=[{"name": "web_search", "type": "web_search_20250305"}],
+                                tool_choice={"type": "tool", "name": "web_search"},
+                                messages=[{"role": "user", "content": "Search the news"}])  # fmt: skip
+    assert answer.stop_reason == "end_turn"
+    assert "- `get_weather` reported an error: unknown city." in answer.content[-1].text
+    assert server_tool.stop_reason == "end_turn" and [b.type for b in server_tool.content] == ["text"]

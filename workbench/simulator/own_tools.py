@@ -57,7 +57,7 @@ def own_tools_turn(body: Mapping[str, Any], offered: Sequence[Mapping[str, Any]]
     ranked = _ranked(tools, asked)
     tool: Mapping[str, Any] | None
     if choice.get("type") == "tool":
-        tool = next(t for t in tools if t["name"] == choice.get("name"))
+        tool = next((t for t in tools if t["name"] == choice.get("name")), None)  # None: a server tool
     elif choice.get("type") == "any":
         fits = [t for t, score in ranked if score > 0]
         tool = next((t for t in fits if t["name"] not in used), fits[0] if fits else tools[0])
