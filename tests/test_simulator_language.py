@@ -69,9 +69,11 @@ TASKS = [
     "Écris un poème sur l'automne",
     "Schreibe ein Gedicht über den Herbst",
     "東京の旅行プランを作って",
-    "Write a detailed, friendly onboarding guide for new engineers joining a small startup that builds climate "
-    "software, covering the first week, the tools we use, who to ask for help, and how we review code, in a tone "
-    "that is warm but precise",
+    (
+        "Write a detailed, friendly onboarding guide for new engineers joining a small startup that builds climate "
+        "software, covering the first week, the tools we use, who to ask for help, and how we review code, in a tone "
+        "that is warm but precise"
+    ),
 ]
 SEEDS = range(4)
 EVENT_NOUNS = ("picnic", "trip", "party", "wedding", "dinner", "birthday", "holiday", "vacation")

@@ -110,7 +110,7 @@ def sentence(text: str) -> str:
     if not text:
         return ""
     text = capital(text)
-    if text.endswith("?") or text.endswith("!"):
+    if text.endswith(("?", "!")):
         return text.rstrip(".")
     return text.rstrip(".") + "."
 

@@ -93,7 +93,7 @@ def _type(schema: dict[str, Any]) -> str:
         return "object"
     if "items" in schema:
         return "array"
-    if "enum" in schema and schema["enum"]:
+    if schema.get("enum"):
         return "enum"
     return "string"
 
@@ -231,7 +231,7 @@ def _string(schema: dict[str, Any], name: str, request: RequestText) -> str:
     elif _is(name, _EXPR_NAMES):
         value = _expression(text)
     elif _is(name, _TEXT_NAMES):
-        value = re.sub(r"^(?:please\s+)?(?:search(?: the web)? for|look up|find|google)\s+", "", text, flags=re.I)
+        value = re.sub(r"^(?:please\s+)?(?:search(?: the web)? for|look up|find|google)\s+", "", text, flags=re.IGNORECASE)
         value = value.rstrip("?.! ") or text
     elif _is(name, ("language", "lang", "locale")):
         value = "en"
