@@ -4,7 +4,8 @@ It answers the real ``anthropic`` SDK with the exact streaming wire format, eith
 in-process (:class:`SimulatorTransport`, no socket) or over HTTP (:func:`serve`,
 ``python -m workbench.simulator``). What the model thinks, says and calls comes from a
 scenario (:func:`load_scenario`) or, by default, from :func:`generic_scenario` for the
-task at hand; faults (429, 529, a mid-stream ``error`` event, a dropped connection, a
+task at hand. A request that is not the workbench's own gets calls of its own tools, valid
+against their schemas (:mod:`.own_tools`), or a short answer; faults (429, 529, a mid-stream ``error`` event, a dropped connection, a
 stream without ``message_stop``) are injected by request number.
 """
 

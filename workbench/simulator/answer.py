@@ -1,6 +1,6 @@
 """The assistant message that answers a checked ``POST /v1/messages`` request: the scenario's turn
-for the request's stage (or a short chat turn for a prompt not of the workbench), its content
-blocks, and its usage."""
+for the request's stage (or, for a prompt not of the workbench, calls of its own tools or a short
+chat turn: :mod:`.own_tools`), its content blocks, and its usage."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from workbench.simulator.frames import dumps, make_message, redacted_data, sign_thinking
-from workbench.simulator.generic import chat_turn
+from workbench.simulator.own_tools import own_tools_turn
 from workbench.simulator.request import parse_stage, task_of
 from workbench.simulator.responses import api_id
 from workbench.simulator.rules import CheckedRequest
@@ -26,7 +26,7 @@ def answer(request: CheckedRequest, raw: bytes, *, number: int, seed: int,
     messages = body["messages"]
     stage = parse_stage(body.get("system"))
     if stage is None:
-        turn = chat_turn(_last_user_text(messages), seed)
+        turn = own_tools_turn(body, body.get("tools") or [], seed)
     else:
         task = task_of(messages)
         index = sum(1 for m in messages if m.get("role") == "assistant")
@@ -57,14 +57,3 @@ def _content(turn: Turn, message_id: str, thinking: bool) -> list[dict[str, Any]
     for i, call in enumerate(turn.tool_calls):
         content.append({"type": "tool_use", "id": api_id("toolu_", message_id, i), "name": call.name, "input": call.input})
     return content
-
-
-def _last_user_text(messages: list[dict[str, Any]]) -> str:
-    for message in reversed(messages):
-        if message.get("role") != "user":
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            return content
-        return " ".join(b.get("text", "") for b in content if b.get("type") == "text")
-    return ""

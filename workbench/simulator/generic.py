@@ -12,120 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
-from dataclasses import dataclass
 
+from workbench.simulator.english import be, capital, has, itself, pronoun, quoted, sentence, verb_s
 from workbench.simulator.scenario import Plan, PlanPhase, Scenario, ToolCall, Turn
+from workbench.simulator.task_words import TaskWords, task_words
 
 __all__ = ["generic_scenario", "chat_turn", "TaskWords", "task_words"]
-
-_ARTICLES = {"a", "an", "the", "some", "my", "our", "your", "their", "this", "that", "these", "those", "me", "us"}
-_BREAKS = {
-    "for", "about", "on", "with", "to", "in", "from", "that", "which", "who", "by", "at", "into",
-    "using", "and", "or", "so", "as", "but", "while", "where", "when", "including", "covering",
-}  # fmt: skip
-_ABOUT = {"for", "about", "on", "to", "in", "at", "with", "from", "covering", "including"}
-_QUESTION = {"how", "what", "why", "when", "who", "which", "where", "is", "are", "can", "could", "should", "does", "do"}
-_STOP = _ARTICLES | _BREAKS | _QUESTION | {"of", "it", "i", "you", "we", "be", "will", "would", "please", "give"}
-# How the task's verb reads in the name of the phase that produces the deliverable.
-_WRITE_VERB = {
-    "build": "Build", "develop": "Build", "implement": "Build", "code": "Build", "program": "Build",
-    "design": "Design", "plan": "Plan", "prepare": "Prepare", "organize": "Plan", "organise": "Plan",
-    "research": "Write up", "summarize": "Write up", "summarise": "Write up", "analyze": "Write up",
-    "analyse": "Write up", "compare": "Write up", "explain": "Write up", "describe": "Write up",
-    "investigate": "Write up", "study": "Write up",
-}  # fmt: skip
-_VERBS = set(_WRITE_VERB) | {
-    "create", "write", "make", "draft", "produce", "compose", "generate", "outline", "document",
-    "propose", "collect", "list", "translate", "edit", "improve", "rewrite", "sketch", "put", "set", "find",
-}  # fmt: skip
-_HTML_WORDS = {"page", "website", "site", "homepage", "html", "landing", "webpage", "portfolio"}
-_TEXT_WORDS = {"poem", "story", "letter", "email", "haiku", "song", "lyrics", "speech", "toast", "limerick", "tweet"}
-
-
-@dataclass(frozen=True)
-class TaskWords:
-    """The words of a task the generic scenario is built from."""
-
-    task: str
-    verb: str
-    """How the producing phase starts: "Write", "Build", "Plan", "Write up", ..."""
-    obj: str
-    """The deliverable, e.g. "landing page"."""
-    head: str
-    """The deliverable's last word, e.g. "page"."""
-    context: str
-    """What the deliverable is for or about, e.g. "coffee shop" (may be empty)."""
-    kind: str
-    """"html", "text" or "markdown": the kind of file the deliverable is."""
-    output: str
-    """The deliverable's path in the workspace."""
-
-
-def task_words(task: str) -> TaskWords:
-    """Pick the verb, the deliverable and its context out of a task sentence."""
-    task = " ".join(task.split())
-    tokens = re.findall(r"[\w'’-]+|[.,;:!?()]", task)
-    lower = [t.lower() for t in tokens]
-    verb, start = "Write", 0
-    question = bool(lower) and lower[0] in _QUESTION and task.rstrip().endswith("?")
-    if lower and lower[0] in _VERBS:
-        verb, start = _WRITE_VERB.get(lower[0], "Write"), 1
-    obj_words: list[str] = []
-    i = start
-    if question:
-        obj_words = ["answer"]
-    else:
-        while i < len(tokens) and lower[i] in _ARTICLES:
-            i += 1
-        while i < len(tokens) and len(obj_words) < 4:
-            word = lower[i]
-            if not _is_word(word) or word in _BREAKS:
-                break
-            if word == "of" and obj_words:
-                # "the history of tea": keep the complement as part of the deliverable
-                obj_words.append("of")
-                i += 1
-                while i < len(tokens) and lower[i] in _ARTICLES:
-                    i += 1
-                continue
-            if word not in _ARTICLES:
-                obj_words.append(tokens[i])
-            i += 1
-        if obj_words and obj_words[-1] == "of":
-            obj_words.pop()
-    if question:
-        context_words = [tokens[j] for j in range(len(tokens)) if _is_word(tokens[j]) and lower[j] not in _STOP][:3]
-    elif "of" in obj_words:
-        context_words = obj_words[obj_words.index("of") + 1 :]  # "history of tea": about tea
-    else:
-        context_words = _phrase_after(tokens, lower, i, _ABOUT)
-    obj = " ".join(obj_words) or "result"
-    head = obj.split(" of ")[0].split()[-1]
-    words = {w.lower() for w in obj_words}
-    kind = "html" if words & _HTML_WORDS else "text" if words & _TEXT_WORDS else "markdown"
-    slug = re.sub(r"[^a-z0-9]+", "-", obj.lower()).strip("-")[:40].strip("-") or "result"
-    output = {"html": "index.html", "text": f"{slug}.txt", "markdown": f"{slug}.md"}[kind]
-    if slug == "readme":
-        output = "README.md"
-    return TaskWords(task, verb, obj, head, " ".join(context_words), kind, output)
-
-
-def _is_word(token: str) -> bool:
-    return bool(re.match(r"[\w'’-]", token))
-
-
-def _phrase_after(tokens: list[str], lower: list[str], i: int, preps: set[str]) -> list[str]:
-    """The words after the first of ``preps`` from ``i`` on, up to the next break (at most 3)."""
-    while i < len(tokens) and lower[i] not in preps:
-        i += 1
-    words: list[str] = []
-    for j in range(i + 1, len(tokens)):
-        if not _is_word(tokens[j]) or (lower[j] in _BREAKS and lower[j] != "of"):
-            break
-        if lower[j] not in _ARTICLES:
-            words.append(tokens[j])
-    return words[:3]
 
 
 def _rng(task: str, seed: int, salt: str = "") -> random.Random:
@@ -134,42 +26,42 @@ def _rng(task: str, seed: int, salt: str = "") -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-def _short(obj: str) -> str:
-    """The deliverable without its complement, at most two words ("history of tea" -> "history")."""
-    return " ".join(obj.split(" of ")[0].split()[-2:])
-
-
 class _Writer:
-    """Builds the turns of one generic scenario, sharing the task's words and one generator."""
+    """Builds the turns of one generic scenario, sharing the task's words and one generator.
+
+    Every sentence takes its variable words from :class:`TaskWords` as whole noun phrases (with
+    their articles) and asks :mod:`.english` for the words that agree with them.
+    """
 
     def __init__(self, words: TaskWords, seed: int) -> None:
         self.w = words
         self.rng = _rng(words.task, seed)
-        self.about = words.context or words.obj
-        self.audience = f"people interested in {words.context}" if words.context else f"whoever reads the {words.head}"
+        self.doc, self.short, self.topic = words.doc, words.doc_short, words.topic
+        self.task_line = sentence(words.task)
 
     def pick(self, *options: str) -> str:
         return self.rng.choice(options)
 
     def think(self, phase: str, intent: str) -> str:
         """Three or four sentences: where we are, what this step does, a consideration."""
-        task = self.w.task or "the task"
-        opening = self.pick(
-            f"I'm in the \"{phase}\" phase of the task: {task}.",
-            f"This step belongs to \"{phase}\", for the task \"{task}\".",
-            f"Working on {phase.lower()} now; the overall task is: {task}.",
-            f"Current phase: {phase}. The task I was given: {task}.",
-        )
+        task = self.task_line or "No task was given, so a short reply will do."
+        if phase:
+            where = (f"I'm in the \u201c{phase}\u201d phase of the task.", f"This step belongs to \u201c{phase}\u201d.",
+                     f"Working on the \u201c{phase}\u201d phase now.", f"Current phase: {phase}.")  # fmt: skip
+        else:
+            where = ("I'm working on the task.", "This is the agent's loop.", "Working through the task now.", "One loop, no plan.")
+        opening = self.pick(*(f"{w} The task: {task}" for w in where))
+        reader = self.w.audience or f"{'their' if has(self.short) == 'have' else 'its'} readers"
         concern = self.pick(
-            f"The {self.w.head} has to work for {self.audience}, so clarity beats cleverness.",
-            f"Keeping everything focused on {self.about} matters more than length.",
+            f"{capital(self.short)} {has(self.short)} to work for {reader}, so clarity beats cleverness.",
+            f"Keeping everything focused on {self.topic} matters more than length.",
             "Short, concrete sections will be easier to check in the review.",
-            f"I should keep the tone consistent with what the {self.w.head} is for.",
+            f"I should keep the tone consistent with what {self.short} {be(self.short)} for.",
         )
         extra = self.pick(
             "",
             " Nothing here needs outside information, so the workspace is enough.",
-            f" If something is unclear I will note it as an open question rather than guess about {self.about}.",
+            f" If something is unclear I will note it as an open question rather than guess about {self.topic}.",
         )
         return f"{opening} {intent} {concern}{extra}"
 
@@ -187,34 +79,36 @@ class _Writer:
         return ["Introduction", "Key points", "Details", "Next steps"]
 
     def brief(self) -> str:
+        audience = self.w.audience or ("whoever asked" if self.w.mode != "make" else f"whoever reads {self.short}")
         return (
-            f"# Brief: {self.w.obj}\n\n"
-            f"Task: {self.w.task}\n\n"
-            f"## Audience\n\n- {self.audience[0].upper() + self.audience[1:]}\n\n"
+            f"# Brief for {self.doc}\n\n"
+            f"Task: {self.w.task or '(none given)'}\n\n"
+            f"## Audience\n\n- {capital(audience)}\n\n"
             "## Must-haves\n\n"
-            f"- A clear opening that says what the {self.w.head} is about\n"
-            f"- Concrete details about {self.about}\n"
+            f"- A clear opening that says what {self.short} {be(self.short)} about\n"
+            f"- Concrete details about {self.topic}\n"
             "- A short, friendly ending that tells the reader what to do next\n\n"
             "## Open questions\n\n"
-            f"- Which details about {self.about} matter most to the reader?\n"
+            f"- Which details about {self.topic} matter most to the reader?\n"
         )
 
     def research(self) -> str:
         return (
-            f"# Notes on {self.about}\n\n"
-            f"- What makes {self.about} stand out: a few specific, checkable facts\n"
-            f"- Words the audience uses when they talk about {self.about}\n"
-            f"- Two or three examples to use in the {self.w.head}\n"
+            f"# Notes on {self.topic}\n\n"
+            f"- What makes {self.topic} stand out: a few specific, checkable facts\n"
+            f"- Words the audience uses when they talk about {self.topic}\n"
+            f"- Two or three examples to use in {self.short}\n"
             "- Claims to avoid unless they can be checked\n"
         )
 
     def outline(self) -> str:
-        lines = [f"# Outline: {self.w.obj}", ""]
+        lines = [f"# Outline of {self.doc}", ""]
         lines += [f"{i + 1}. {name}" for i, name in enumerate(self.sections())]
         return "\n".join(lines) + "\n"
 
     def deliverable(self, polished: bool = False) -> str:
-        title = self.w.context.title() if self.w.context else self.w.obj.capitalize()
+        title = self.w.title
+        opening = self.task_line or f"{capital(self.doc)}."
         if self.w.kind == "html":
             parts = [
                 "<!doctype html>",
@@ -224,10 +118,10 @@ class _Writer:
                 f"  <title>{title}</title>",
                 "</head>",
                 "<body>",
-                f"  <header><h1>{title}</h1><p>{self.w.task}.</p></header>",
+                f"  <header><h1>{title}</h1><p>{opening}</p></header>",
             ]
             for name in self.sections()[1:]:
-                parts.append(f"  <section><h2>{name}</h2><p>{name}: what a visitor should know about {self.about}.</p></section>")
+                parts.append(f"  <section><h2>{name}</h2><p>{name}: what a visitor should know about {self.topic}.</p></section>")
             if polished:
                 parts.append(f'  <footer><a href="#top">Back to top</a> · {title}</footer>')
             parts += ["</body>", "</html>"]
@@ -236,19 +130,29 @@ class _Writer:
             body = [
                 f"{title}",
                 "",
-                f"It begins with {self.about}, quiet and plain.",
+                f"It begins with {self.topic}, quiet and plain.",
                 f"It grows in the middle, where {self.w.head} and reader meet.",
                 "It ends where it started, a little changed.",
             ]
             if polished:
-                body.append(f"And {self.about} lets go, one line at a time.")
+                body.append(f"And {self.topic} {verb_s(self.topic, 'let')} go, one line at a time.")
             return "\n".join(body) + "\n"
-        out = [f"# {title}", "", f"{self.w.task}.", ""]
+        out = [f"# {title}", "", opening, ""]
         for name in self.sections():
-            out += [f"## {name}", "", f"What matters about {self.about} under \"{name.lower()}\".", ""]
+            out += [f"## {name}", "", f"What matters about {self.topic} under \u201c{name.lower()}\u201d.", ""]
         if polished:
-            out += ["---", "", f"Reviewed for clarity and accuracy about {self.about}.", ""]
+            out += ["---", "", f"Reviewed for clarity and accuracy about {self.topic}.", ""]
         return "\n".join(out)
+
+    def goal(self) -> str:
+        w, out = self.w, self.w.output
+        if w.mode == "question":
+            return f"Answer the question {quoted(w.task)} in {out}."
+        if w.mode == "reply":
+            return f"Reply to {quoted(w.task)} in {out}." if self.task_line else f"Write a short reply in {out}: no task was given."
+        if w.task.endswith("?"):
+            return f"{capital(self.doc)}, saved as {out} in the workspace, as asked in {quoted(w.task)}."
+        return f"{self.task_line.rstrip('.!')}, saved as {out} in the workspace."
 
 
 def generic_scenario(task: str, seed: int = 0) -> Scenario:
@@ -257,54 +161,53 @@ def generic_scenario(task: str, seed: int = 0) -> Scenario:
     ``react`` loop and a final answer. Deterministic for ``(task, seed)``."""
     w = task_words(task)
     x = _Writer(w, seed)
-    short = _short(w.obj)
-    out = w.output
+    doc, short, topic, out = x.doc, x.short, x.topic, w.output
     count = x.rng.choice([3, 4, 4, 5])
     notes_for_writing = "notes/outline.md" if count >= 4 else "notes/brief.md"
 
     phases: list[tuple[str, str, list[Turn]]] = []
 
-    name = f"Understand the {short} brief"
-    phases.append((name, f"Read the task, look at the workspace and write down the audience and must-haves for the {w.obj} in notes/brief.md.", [
+    name = w.brief_name
+    phases.append((name, f"Read the task, look at the workspace and write down the audience and must-haves for {doc} in notes/brief.md.", [
         Turn(thinking=x.think(name, "First I want to see what is already in the workspace, so I will list the files."),
              text=x.say("Let me look at the workspace first.", "I'll start by checking the workspace."),
              tool_calls=[ToolCall(name="list_files", input={"path": "."})]),
-        Turn(thinking=x.think(name, f"The workspace has nothing I need to keep, so I will write the brief for the {w.obj} to notes/brief.md."),
+        Turn(thinking=x.think(name, f"The workspace has nothing I need to keep, so I will write the brief for {doc} to notes/brief.md."),
              tool_calls=[ToolCall(name="write_file", input={"path": "notes/brief.md", "content": x.brief()})]),
         Turn(thinking=x.think(name, "The brief is written; time to summarise this phase."),
-             text=f"Wrote notes/brief.md: who the {w.head} is for, the must-haves, and one open question about {x.about}."),
+             text=f"Wrote notes/brief.md: who {short} {be(short)} for, the must-haves, and one open question about {topic}."),
     ]))  # fmt: skip
 
     if count == 5:
-        name = f"Gather {w.context} details" if w.context else "Gather the details"
-        phases.append((name, f"Collect facts, words and examples about {x.about} in notes/research.md.", [
-            Turn(thinking=x.think(name, f"I will collect what I know about {x.about} in notes/research.md, marking anything unchecked."),
+        name = w.gather_name
+        phases.append((name, f"Collect facts, words and examples about {topic} in notes/research.md.", [
+            Turn(thinking=x.think(name, f"I will collect what I know about {topic} in notes/research.md, marking anything unchecked."),
                  tool_calls=[ToolCall(name="write_file", input={"path": "notes/research.md", "content": x.research()})]),
             Turn(thinking=x.think(name, "The notes are in place; I can summarise."),
-                 text=f"Collected notes on {x.about} in notes/research.md: facts to use, audience words, and claims to avoid."),
+                 text=f"Collected notes on {topic} in notes/research.md: facts to use, audience words, and claims to avoid."),
         ]))  # fmt: skip
 
     if count >= 4:
-        name = f"Outline the {w.head}"
-        phases.append((name, f"Plan the sections of the {w.head} in notes/outline.md.", [
+        name = f"Outline the {w.thing.split(' of ')[0].split()[-1]}"
+        phases.append((name, f"Sketch the sections of {short} in notes/outline.md.", [
             Turn(thinking=x.think(name, "Before outlining I will read the brief again so the sections follow from it."),
                  tool_calls=[ToolCall(name="read_file", input={"path": "notes/brief.md"})]),
             Turn(thinking=x.think(name, f"The brief asks for a clear opening, details and an ending; {len(x.sections())} sections cover that."),
-                 text=x.say("Here is the outline.", f"Writing the outline for the {w.head}."),
+                 text=x.say("Here is the outline.", f"Writing the outline for {short}."),
                  tool_calls=[ToolCall(name="write_file", input={"path": "notes/outline.md", "content": x.outline()})]),
             Turn(thinking=x.think(name, "The outline is saved; I will summarise it."),
-                 text=f"Outlined the {w.head} in notes/outline.md: {', '.join(x.sections())}."),
+                 text=f"Outlined {short} in notes/outline.md: {', '.join(x.sections())}."),
         ]))  # fmt: skip
 
-    name = f"{w.verb} the {w.obj}"
-    phases.append((name, f"Write the full {w.obj} to {out}.", [
-        Turn(thinking=x.think(name, f"I will read {notes_for_writing} and then write the {w.obj} section by section."),
+    name = f"{w.verb} the {w.thing}"
+    phases.append((name, f"{w.produce} {out}.", [
+        Turn(thinking=x.think(name, f"I will read {notes_for_writing} and then write {doc} section by section."),
              tool_calls=[ToolCall(name="read_file", input={"path": notes_for_writing})]),
-        Turn(thinking=x.think(name, f"Now the {w.obj} itself, saved as {out}."),
-             text=x.say(f"Writing {out} now.", f"Here comes the {w.head}."),
+        Turn(thinking=x.think(name, f"Now {doc} {itself(doc)}, saved as {out}."),
+             text=x.say(f"Writing {out} now.", f"Here {verb_s(short, 'come')} {short}."),
              tool_calls=[ToolCall(name="write_file", input={"path": out, "content": x.deliverable()})]),
         Turn(thinking=x.think(name, "The file is written; a short summary closes the phase."),
-             text=f"Wrote {out}: the {w.obj} with {len(x.sections())} sections, following the notes."),
+             text=f"Wrote {out}: {doc} in {len(x.sections())} sections, following the notes."),
     ]))  # fmt: skip
 
     name = "Review and polish"
@@ -324,9 +227,9 @@ def generic_scenario(task: str, seed: int = 0) -> Scenario:
     )  # fmt: skip
     phases.append((name, f"Read {out} back, fix gaps and tighten the wording.", review))
 
-    goal = f"{w.task.rstrip('.') or 'Do the task'}, saved as {out} in the workspace."
+    they = "they" if be(doc) == "are" else "it"
     plan_thinking = (
-        f"The task is: {w.task or 'not stated'}. The deliverable is the {w.obj}, which I will save as {out}. "
+        f"The task is: {x.task_line or 'not stated.'} I will produce {doc} and save {pronoun(doc)} as {out}. "
         + x.pick(
             f"{len(phases)} phases should be enough: ",
             f"I'll split the work into {len(phases)} phases: ",
@@ -337,29 +240,29 @@ def generic_scenario(task: str, seed: int = 0) -> Scenario:
     )
 
     react = [
-        Turn(thinking=x.think("Agent", "I will check the workspace before writing anything."),
+        Turn(thinking=x.think("", "I will check the workspace before writing anything."),
              tool_calls=[ToolCall(name="list_files", input={"path": "."})]),
-        Turn(thinking=x.think("Agent", "A short brief first, so the result has a clear target."),
+        Turn(thinking=x.think("", "A short brief first, so the result has a clear target."),
              tool_calls=[ToolCall(name="write_file", input={"path": "notes/brief.md", "content": x.brief()})]),
-        Turn(thinking=x.think("Agent", f"Now the {w.obj} itself."),
+        Turn(thinking=x.think("", f"Now {doc} {itself(doc)}."),
              text=x.say(f"Writing {out}."),
              tool_calls=[ToolCall(name="write_file", input={"path": out, "content": x.deliverable(polished=True)})]),
-        Turn(thinking=x.think("Agent", "I will read the result back to check it."),
+        Turn(thinking=x.think("", "I will read the result back to check it."),
              tool_calls=[ToolCall(name="read_file", input={"path": out})]),
-        Turn(thinking=x.think("Agent", "It matches the brief, so I can report."),
-             text=f"Done: {out} holds the {w.obj}, and notes/brief.md records who it is for and what it must include."),
+        Turn(thinking=x.think("", "It matches the brief, so I can report."),
+             text=f"Done: {out} holds {doc}, and notes/brief.md records who {they} {be(doc)} for and what {they} must include."),
     ]  # fmt: skip
 
     final = Turn(
         thinking=x.think("Final answer", "Every phase is done; I will summarise the result for the person who asked."),
         text=(
-            f"The {w.obj} is ready in `{out}`.\n\n"
+            f"{capital(doc)} {be(doc)} ready in `{out}`.\n\n"
             + "\n".join(f"{i + 1}. {p[0]}: {p[1]}" for i, p in enumerate(phases))
-            + f"\n\nOpen `{out}` to see it; the notes under `notes/` show how it came together."
+            + f"\n\nOpen `{out}` to see {pronoun(doc)}; the notes under `notes/` show how {they} came together."
         ),
     )
     return Scenario(
-        plan=Plan(goal=goal, phases=[PlanPhase(name=n, description=d) for n, d, _ in phases], thinking=plan_thinking),
+        plan=Plan(goal=x.goal(), phases=[PlanPhase(name=n, description=d) for n, d, _ in phases], thinking=plan_thinking),
         phases=[turns for _, _, turns in phases],
         react=react,
         final=final,
