@@ -3,7 +3,8 @@
 The page needs no Jupyter and no network. Its module is the widget's own (``bundle.front_end``),
 loaded from a Blob URL, and it talks to a stand-in for the widget model that answers ``ready`` and
 ``envelopes`` from the events embedded in the page, just as the kernel would: that stand-in is
-``static/export_bootstrap.js``, given the kernel's limits and delta types (``messages.view_limits``).
+``static/export_bootstrap.js``, given the kernel's limits and delta types (``messages.view_limits``)
+and the HTML the kernel would attach to messages and the result (``messages.markdown_of``), by event id.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.notebook.widget.bundle import STATIC, front_end
-from workbench.notebook.widget.messages import view_limits
+from workbench.notebook.widget.messages import markdown_of, view_limits
 
 if TYPE_CHECKING:
     from workbench.core.handle import Run
@@ -52,7 +53,8 @@ def export_html(run: "Run", path: str | os.PathLike[str] | None = None) -> str:
     """
     events = [event.to_dict() for event in run.events]
     meta = {"runId": run.id, "task": run.task, "model": run.model, "strategy": run.strategy}
-    payload = {"meta": meta, "limits": view_limits(), "events": events, "module": front_end()}
+    rendered = {str(event.id): text for event in run.events if (text := markdown_of(event)) is not None}
+    payload = {"meta": meta, "limits": view_limits(), "events": events, "html": rendered, "module": front_end()}
     bootstrap = _inline_script((STATIC / "export_bootstrap.js").read_text("utf-8"))
     css = (STATIC / "run_view.css").read_text("utf-8")
     title = html.escape(f"{run.task} · Agent Workbench", quote=False)

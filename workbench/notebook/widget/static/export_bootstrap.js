@@ -11,7 +11,8 @@ const events = data.events;
 const { deltaTypes, maxItems, maxEnvelopes } = data.limits;
 const DELTAS = new Set(deltaTypes);
 
-// messages.merged_items: a run of deltas of one step travels as one item, with the last id and the first.
+// messages.merged_items: a run of deltas of one step travels as one item, with the last id and the first;
+// whole messages and the result carry the kernel's HTML of their Markdown.
 function merged(list) {
   const out = [];
   for (let i = 0; i < list.length; ) {
@@ -25,7 +26,7 @@ function merged(list) {
       let delta = "";
       for (let k = i; k < j; k++) delta += list[k].data.delta;
       out.push({ ...e, id: last.id, ts: last.ts, firstId: e.id, data: { ...e.data, delta } });
-    } else out.push(e);
+    } else out.push(data.html && data.html[e.id] ? { ...e, html: data.html[e.id] } : e);
     i = j;
   }
   return out;

@@ -8,13 +8,15 @@
 import { initialState, apply as foldEvent, finished } from "./run_model.js";
 import { h, tid, button, fmtInt, fmtMs, fmtElapsed, ClipText, schedule } from "./dom.js";
 import { stepEl, updateStep, unmountStep } from "./step_view.js";
+import { MarkdownCache, showMarkdown } from "./markdown_view.js";
 
 const WINDOW = 100; // newest steps of a section kept in the DOM
 const SECTION_STATUS = { pending: "pending", running: "running", complete: "done", failed: "failed" };
 
 class RunRenderer {
   constructor(host, opts) {
-    this.opts = opts; // {meta, readonly, standalone, onStop}
+    this.opts = opts; // {meta, readonly, standalone, onStop, markdown}
+    this.markdown = opts.markdown || new MarkdownCache(); // the kernel's HTML of messages and the result
     this.meta = opts.meta || {}; // the run's identity from the widget, until its first event says it
     this.state = initialState();
     this.lastTs = null; // time of the newest event, for the clock
@@ -100,6 +102,7 @@ class RunRenderer {
 
   apply(e) {
     const changed = foldEvent(this.state, e);
+    this.markdown.note(e);
     this.lastTs = e.ts;
     if (changed.plan) {
       const before = this.sections.get("before");
@@ -131,6 +134,7 @@ class RunRenderer {
       this.dirtySections.add(sec);
     }
     item.step = step; // a whole step replaces the streamed one
+    item.html = step.kind === "message" && step.status === "complete" ? this.markdown.get(step.text) : null;
     if (item.el) this.dirtySteps.add(item);
   }
 
@@ -405,7 +409,7 @@ class RunRenderer {
     if (st.result != null) {
       const box = tid(h("div", "wb-final"), "result");
       const text = new ClipText("wb-final-text", "result-text", false);
-      text.set(String(st.result));
+      showMarkdown(text, String(st.result), this.markdown.get(st.result));
       box.append(h("div", "wb-label", "Result"), text.el);
       nodes.push(box);
     }

@@ -12,6 +12,7 @@
 import { h } from "./dom.js";
 import { RunRenderer } from "./run_renderer.js";
 import { Inspector } from "./inspector.js";
+import { MarkdownCache } from "./markdown_view.js";
 
 // --- the widget: messages in, views out ------------------------------------------------
 
@@ -24,7 +25,8 @@ function render({ model, el }) {
   const root = h("div", "wb-root");
   if (standalone) root.classList.add("wb-standalone");
   el.append(root);
-  const view = new RunRenderer(root, { meta, standalone, onStop: () => model.send({ kind: "cancel" }) });
+  const markdown = new MarkdownCache();
+  const view = new RunRenderer(root, { meta, standalone, markdown, onStop: () => model.send({ kind: "cancel" }) });
 
   const token = Math.random().toString(36).slice(2, 10);
   let seq = 0;
@@ -34,7 +36,7 @@ function render({ model, el }) {
     requests.set(requestId, resolve);
     model.send({ kind: "envelopes", from, to, requestId });
   });
-  const inspector = new Inspector(root, { meta, requestEnvelopes });
+  const inspector = new Inspector(root, { meta, requestEnvelopes, markdown });
 
   // Apply items in id order, each once, whatever order and overlap they arrive in.
   let applied = 0;

@@ -1,8 +1,10 @@
 // Agent Workbench: the DOM of one step of the run view (a thinking step, a message, a tool call
 // or a retry note). An item is the renderer's record of a step it shows:
-// {kind, step (the model's step, current), text (retry notes only), el, parts}.
+// {kind, step (the model's step, current), html (a whole message's, from the kernel), text (retry
+// notes only), el, parts}.
 
 import { h, tid, fmtMs, asText, oneLine, keyArgument, ClipText } from "./dom.js";
+import { showMarkdown } from "./markdown_view.js";
 
 function stepEl(item) {
   const el = tid(h("div", `wb-step wb-${item.kind}`), "step");
@@ -72,7 +74,7 @@ function updateStep(item) {
   } else if (item.kind === "message") {
     parts.badge.textContent = "Assistant";
     parts.state.textContent = open ? "writing…" : step.status === "interrupted" ? "interrupted" : "";
-    parts.text.set(step.text);
+    showMarkdown(parts.text, step.text, item.html);
   }
   el.classList.toggle("wb-live", open);
 }
