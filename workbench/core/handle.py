@@ -215,6 +215,20 @@ class Run:
         clone._canceller = lambda reason, interrupted=False: loop.call_soon_threadsafe(future.cancel)
         return clone
 
+    def files(self) -> list[Path]:
+        """The files this run wrote (with ``write_file``), each once, in the order first written.
+
+        Paths in :attr:`workspace`; for a run whose workspace is not on this machine (a run on a
+        server, or one read from a file), the paths relative to the workspace it had.
+        """
+        from workbench.core.outputs import written_paths
+
+        names = written_paths(self.events)
+        if self.workspace is None:
+            return [Path(name) for name in names]
+        root = Path(os.path.abspath(self.workspace))
+        return [root / name for name in names]
+
     def to_pandas(self) -> "pandas.DataFrame":
         """One row per event: id, type, ts, phase, step, tool, duration, error flag, text and the raw data."""
         try:

@@ -41,10 +41,14 @@ function answer(msg) {
   if (msg.kind === "ready") {
     const items = merged(events);
     for (let i = 0; i < items.length; i += maxItems) deliver({ kind: "events", events: items.slice(i, i + maxItems) });
+    if (data.files) deliver({ kind: "files", ...data.files });
   } else if (msg.kind === "envelopes") {
     const a = Math.max(1, Number(msg.from) || 1);
     const b = Math.min(events.length, Number(msg.to) || 0, a + maxEnvelopes - 1);
     deliver({ kind: "envelopes", requestId: msg.requestId, events: events.slice(a - 1, Math.max(a - 1, b)) });
+  } else if (msg.kind === "file") {
+    const content = (data.fileContents || {})[msg.path] || { path: msg.path, error: "not in this page" };
+    deliver({ kind: "file", requestId: msg.requestId, ...content });
   }
 }
 

@@ -9,13 +9,14 @@ import { initialState, apply as foldEvent, finished } from "./run_model.js";
 import { h, tid, button, fmtInt, fmtMs, fmtElapsed, ClipText, schedule } from "./dom.js";
 import { stepEl, updateStep, unmountStep } from "./step_view.js";
 import { MarkdownCache, showMarkdown } from "./markdown_view.js";
+import { FilesView } from "./files_view.js";
 
 const WINDOW = 100; // newest steps of a section kept in the DOM
 const SECTION_STATUS = { pending: "pending", running: "running", complete: "done", failed: "failed" };
 
 class RunRenderer {
   constructor(host, opts) {
-    this.opts = opts; // {meta, readonly, standalone, onStop, markdown}
+    this.opts = opts; // {meta, readonly, standalone, onStop, markdown, requestFile}
     this.markdown = opts.markdown || new MarkdownCache(); // the kernel's HTML of messages and the result
     this.meta = opts.meta || {}; // the run's identity from the widget, until its first event says it
     this.state = initialState();
@@ -69,7 +70,8 @@ class RunRenderer {
     this.planEl = tid(h("div", "wb-plan"), "plan");
     this.afterHost = h("div", "wb-after");
     this.endEl = h("div", "wb-end");
-    body.append(this.beforeHost, this.goalEl, this.planEl, this.afterHost, this.endEl);
+    this.filesView = new FilesView({ requestFile: this.opts.requestFile });
+    body.append(this.beforeHost, this.goalEl, this.planEl, this.afterHost, this.endEl, this.filesView.el);
     if (!this.opts.readonly) {
       this.followBtn = button("wb-follow", "↓ follow", () => {
         this.setFollowing(true);
@@ -144,6 +146,11 @@ class RunRenderer {
     const text = `Model call failed (attempt ${note.attempt}: ${note.reason}); trying again in ${fmtMs(note.delayMs)}`;
     sec.items.push({ kind: "retry", step: null, text, el: null, parts: null });
     this.dirtySections.add(sec);
+  }
+
+  // The workspace and the files the run wrote (files_view.js), once it has ended.
+  showFiles(note) {
+    this.filesView.show(note);
   }
 
   showEnd() {

@@ -26,16 +26,18 @@ function render({ model, el }) {
   if (standalone) root.classList.add("wb-standalone");
   el.append(root);
   const markdown = new MarkdownCache();
-  const view = new RunRenderer(root, { meta, standalone, markdown, onStop: () => model.send({ kind: "cancel" }) });
-
   const token = Math.random().toString(36).slice(2, 10);
   let seq = 0;
   const requests = new Map();
-  const requestEnvelopes = (from, to) => new Promise((resolve) => {
+  const ask = (msg) => new Promise((resolve) => {
     const requestId = `${token}:${++seq}`;
     requests.set(requestId, resolve);
-    model.send({ kind: "envelopes", from, to, requestId });
+    model.send({ ...msg, requestId });
   });
+  const requestEnvelopes = (from, to) => ask({ kind: "envelopes", from, to }).then((msg) => msg.events || []);
+  const requestFile = (path) => ask({ kind: "file", path });
+  const onStop = () => model.send({ kind: "cancel" });
+  const view = new RunRenderer(root, { meta, standalone, markdown, requestFile, onStop });
   const inspector = new Inspector(root, { meta, requestEnvelopes, markdown });
 
   // Apply items in id order, each once, whatever order and overlap they arrive in.
@@ -75,10 +77,11 @@ function render({ model, el }) {
   const onMessage = (msg) => {
     if (!msg || typeof msg !== "object") return;
     if (msg.kind === "events") receive(msg.events || []);
-    else if (msg.kind === "envelopes" && requests.has(msg.requestId)) {
+    else if (msg.kind === "files") view.showFiles(msg);
+    else if ((msg.kind === "envelopes" || msg.kind === "file") && requests.has(msg.requestId)) {
       const resolve = requests.get(msg.requestId);
       requests.delete(msg.requestId);
-      resolve(msg.events || []);
+      resolve(msg);
     }
   };
   model.on("msg:custom", onMessage);
