@@ -7,7 +7,7 @@ import os
 import secrets
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Protocol, Sequence, overload
 
 from workbench.core import events as ev
 from workbench.core.log import RunLog
@@ -241,12 +241,20 @@ class Run:
         frame["ts"] = pandas.to_datetime(frame["ts"], utc=True)
         return frame
 
-    def to_html(self, path: str | os.PathLike[str] | None = None) -> str:
+    @overload
+    def to_html(self, path: None = None) -> str: ...
+
+    @overload
+    def to_html(self, path: str | os.PathLike[str]) -> Path: ...
+
+    def to_html(self, path: str | os.PathLike[str] | None = None) -> str | Path:
         """One self-contained HTML page of the whole run, viewable offline without Jupyter.
 
-        Writes it to ``path`` when given; returns the HTML either way.
+        With ``path``, writes it there and returns the path (as :meth:`save` does), so a cell
+        ending in ``run.to_html("run.html")`` shows a short path, not the page; without, returns the HTML.
         """
-        return presenter().export_html(self, path)
+        page = presenter().export_html(self, path)
+        return page if path is None else Path(path)
 
     def view(self) -> Any:
         """The live widget for this run (what a notebook shows when the run is a cell's value)."""
