@@ -163,6 +163,7 @@ def test_in_jupyter_a_file_under_the_server_root_opens_there_and_expands_from_th
         file = page.locator(LIVE + "[data-testid=file]").nth(0)
         assert file.locator("[data-testid=file-open]").get_attribute("href") == f"/user/ana/{prefix}work/trip/notes/brief.md"
         file.locator("summary").click()
+        page.wait_for_function("window.toKernel.some(m => m.kind === 'file')")  # toggle fires after the click
         asked = page.evaluate("window.toKernel.filter(m => m.kind === 'file')")
         assert [(m["path"], m["requestId"].count(":")) for m in asked] == [("notes/brief.md", 1)]
         page.evaluate("m => deliver(m)", {"kind": "file", "requestId": asked[0]["requestId"],
@@ -170,6 +171,8 @@ def test_in_jupyter_a_file_under_the_server_root_opens_there_and_expands_from_th
         assert file.locator("[data-testid=file-content] h1").inner_text() == "Brief: three-day trip"
         file.locator("summary").click()  # closing and opening again asks no more
         file.locator("summary").click()
+        page.wait_for_function("document.querySelector('[data-testid=file]').open")
+        page.evaluate("() => new Promise(r => setTimeout(r, 50))")
         assert page.evaluate("window.toKernel.filter(m => m.kind === 'file').length") == 1
     finally:
         page.close()

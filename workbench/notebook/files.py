@@ -3,7 +3,8 @@
 The list comes from the run's events (:func:`workbench.core.outputs.written_paths`). A file is
 read for the view only if the run wrote it and it still lies inside the workspace (a symbolic
 link that leads out is refused), at most :data:`MAX_INLINE_BYTES` of it; Markdown files are
-rendered and sanitized like the model's messages, other text is shown as it is.
+rendered and sanitized like the model's messages, other text is shown as it is. Credentials are
+redacted as in the events (:func:`workbench.core.redact.scrub`): a file may repeat a key.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.core.outputs import written_paths
+from workbench.core.redact import scrub
 from workbench.notebook.markdown import markdown_html
 
 if TYPE_CHECKING:
@@ -23,6 +25,7 @@ __all__ = ["MAX_INLINE_BYTES", "MARKDOWN_SUFFIXES", "files_note", "file_content"
 MAX_INLINE_BYTES = 100_000
 """Most bytes of one file shown inline; the rest is left for an editor."""
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
+_MARGIN = 4096  # bytes read past the limit, so that a credential at the cut is seen whole
 
 
 def where(run: "Run") -> str:
@@ -77,16 +80,18 @@ def file_content(run: "Run", name: Any) -> dict[str, Any]:
     try:
         with open(path, "rb") as file:
             size = os.fstat(file.fileno()).st_size
-            data = file.read(MAX_INLINE_BYTES + 1)
+            data = file.read(MAX_INLINE_BYTES + _MARGIN)
     except FileNotFoundError:
         return {**reply, "error": "the file is gone from the workspace"}
     except OSError as exc:
         return {**reply, "error": f"cannot read it: {exc.strerror or type(exc).__name__}"}
-    truncated = len(data) > MAX_INLINE_BYTES
-    data = data[:MAX_INLINE_BYTES]
-    if b"\x00" in data:
+    if b"\x00" in data[:MAX_INLINE_BYTES]:
         return {**reply, "size": size, "error": "a binary file: open it in an editor"}
-    text = data.decode("utf-8", errors="replace")
+    # Redacted before it is cut, so that a key across the cut cannot leave its first half behind.
+    text = scrub(data.decode("utf-8", errors="replace"))  # a model may have written a key into a file
+    truncated = len(data) > MAX_INLINE_BYTES
+    if truncated:
+        text = text[:MAX_INLINE_BYTES]
     reply.update(size=size, truncated=truncated)
     html = markdown_html(text) if Path(name).suffix.lower() in MARKDOWN_SUFFIXES else None
     if html is not None:
