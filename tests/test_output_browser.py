@@ -87,6 +87,8 @@ def test_the_result_and_messages_show_as_markdown_and_nothing_hostile_survives(p
     message = page.locator(LIVE + "[data-testid=message-text]")
     assert message.locator("h3").inner_text() == "Step one" and message.locator("h3 em").inner_text() == "one"
     assert message.locator("ol > li").all_inner_texts() == ["read", "write"]
+    # No workspace here and no file written (an agent of one's own, say): the view says nothing of files.
+    assert page.locator(LIVE + "[data-testid=files]").is_hidden()
 
     # The inspector's view at the last event shows the same rendering (its raw envelopes carry no HTML).
     page.click("[data-testid=inspector-toggle]")

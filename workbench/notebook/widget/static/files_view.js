@@ -56,12 +56,13 @@ class FilesView {
   }
 
   show(note) {
+    const files = note.files || [];
+    if (note.where !== "local" && !files.length) return; // e.g. an agent of one's own, recorded: nothing to say
     const config = jupyterConfig();
     const head = h("div", "wb-files-head");
     head.append(h("span", "wb-label", "Workspace"));
     if (note.where === "local") head.append(tid(h("code", "wb-workspace", note.workspace), "workspace"));
     else head.append(tid(h("span", "wb-muted", ELSEWHERE[note.where] || ELSEWHERE.unknown), "workspace"));
-    const files = note.files || [];
     const list = tid(h("div", "wb-file-list"), "file-list");
     if (!files.length) list.append(h("div", "wb-muted", "This run wrote no files."));
     for (const file of files) list.append(this.fileEl(note, file, config));
