@@ -144,24 +144,36 @@ def test_the_exported_page_lists_the_workspace_and_files_and_a_file_expands_inli
 HARNESS_IN_JUPYTER = '<script id="jupyter-config-data" type="application/json">%s</script>'
 
 
-def open_harness(page, run: wb.Run, config: dict | None = None) -> None:
+def open_harness(page, run: wb.Run, config: dict | None = None, url: str | None = None) -> None:
     traits = {"run_id": run.id, "task": run.task, "model": run.model, "strategy": run.strategy}
     js = json.dumps(front_end()).replace("<", "\\u003c")
     html = HARNESS % {"css": (STATIC / "run_view.css").read_text("utf-8"), "traits": json.dumps(traits), "js": js}
     if config is not None:
         html = html.replace('<div id="app">', HARNESS_IN_JUPYTER % json.dumps(config) + '<div id="app">', 1)
-    page.set_content(html)
+    if url is None:
+        page.set_content(html)
+    else:  # served at a Jupyter-like address, for a view that reads its own URL
+        page.route(url, lambda route: route.fulfill(body=html, content_type="text/html"))
+        page.goto(url)
     page.wait_for_function("window.harnessReady === true")
 
 
-@pytest.mark.parametrize("app, prefix", [("JupyterLab", "lab/tree/"), ("Jupyter Notebook", "edit/")])
-def test_in_jupyter_a_file_under_the_server_root_opens_there_and_expands_from_the_kernel(browser, trip, app, prefix):
+@pytest.mark.parametrize("app", ["JupyterLab", "Jupyter Notebook"])
+def test_in_jupyter_a_file_under_the_server_root_opens_there_and_expands_from_the_kernel(browser, trip, app):
     root = str(Path(trip.workspace).resolve().parent.parent)
+    note = {"kind": "files", **files_note(trip)}
     page = browser.new_page(viewport={"width": 900, "height": 700})
     try:
-        open_harness(page, trip, {"serverRoot": root, "baseUrl": "/user/ana/", "appName": app})
+        if app == "JupyterLab":  # Lab's page config names the server's root
+            open_harness(page, trip, {"serverRoot": root, "baseUrl": "/user/ana/", "appName": app})
+            prefix = "lab/tree/"
+        else:  # Notebook 7's does not: the kernel runs in the notebook's folder, named in the page's URL
+            open_harness(page, trip, {"baseUrl": "/user/ana/", "appName": app},
+                         url="http://jupyter.test/user/ana/notebooks/work/My%20trip.ipynb")
+            note["cwd"] = root + "/work"
+            prefix = "edit/"
         deliver(page, list(trip.events))
-        page.evaluate("m => deliver(m)", {"kind": "files", **files_note(trip)})
+        page.evaluate("m => deliver(m)", note)
         file = page.locator(LIVE + "[data-testid=file]").nth(0)
         assert file.locator("[data-testid=file-open]").get_attribute("href") == f"/user/ana/{prefix}work/trip/notes/brief.md"
         file.locator("summary").click()

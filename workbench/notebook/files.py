@@ -58,7 +58,16 @@ def files_note(run: "Run") -> dict[str, Any]:
                 "files": [{"path": name, "size": None} for name in names]}
     root = os.path.abspath(run.workspace)
     return {"where": "local", "workspace": root.replace(os.sep, "/"), "workspaceHome": _home_form(root),
-            "files": [{"path": name, "size": _size(Path(root) / name)} for name in names]}
+            "cwd": _cwd(), "files": [{"path": name, "size": _size(Path(root) / name)} for name in names]}
+
+
+def _cwd() -> str | None:
+    """The kernel's folder: in Jupyter, the notebook's, which lets a page without ``serverRoot``
+    (Notebook 7) find the server's root from the notebook's path in its URL."""
+    try:
+        return os.getcwd().replace(os.sep, "/")
+    except OSError:
+        return None
 
 
 def _inside(root: str, path: str) -> bool:

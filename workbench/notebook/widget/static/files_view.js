@@ -18,10 +18,25 @@ function jupyterConfig() {
   }
 }
 
+// The server's root folder: JupyterLab names it (`serverRoot`); Notebook 7 does not, but a kernel
+// runs in its notebook's folder, so the kernel's folder less the notebook's folder in the URL is the root.
+function serverRoot(note, config, pathname) {
+  if (typeof config.serverRoot === "string") return config.serverRoot;
+  const base = String(config.baseUrl || "/").replace(/\/?$/, "/");
+  if (!note.cwd || !pathname.startsWith(base + "notebooks/")) return null;
+  const parts = decodeURIComponent(pathname.slice(base.length + "notebooks/".length)).split("/").slice(0, -1);
+  const folder = parts.join("/");
+  const cwd = note.cwd.replace(/\/+$/, "");
+  if (!folder) return cwd;
+  return cwd.endsWith("/" + folder) ? cwd.slice(0, cwd.length - folder.length - 1) : null;
+}
+
 // The URL that opens `path` (relative to the workspace) in this Jupyter, or null when it is not under the root.
-function jupyterUrl(note, path, config) {
-  if (!config || typeof config.serverRoot !== "string" || note.where !== "local") return null;
-  const root = config.serverRoot.replace(/\\/g, "/").replace(/\/+$/, "");
+function jupyterUrl(note, path, config, pathname) {
+  if (!config || note.where !== "local") return null;
+  const found = serverRoot(note, config, pathname || "");
+  if (found == null) return null;
+  const root = found.replace(/\\/g, "/").replace(/\/+$/, "");
   for (const base of [note.workspace, note.workspaceHome]) {
     if (!base) continue;
     let rel = null;
@@ -78,7 +93,7 @@ class FilesView {
     summary.append(tid(h("code", "wb-file-name", file.path), "file-name"));
     const size = file.size != null ? fmtBytes(file.size) : note.where === "local" ? "gone" : "";
     if (size) summary.append(h("span", "wb-muted wb-file-size", size));
-    const url = jupyterUrl(note, file.path, config);
+    const url = jupyterUrl(note, file.path, config, location.pathname);
     if (url) {
       const open = tid(h("a", "wb-link wb-file-open", "Open"), "file-open");
       open.href = url;
