@@ -188,6 +188,12 @@ def test_in_jupyter_a_file_under_the_server_root_opens_there_and_expands_from_th
         page.wait_for_function("document.querySelector('[data-testid=file]').open")
         page.evaluate("() => new Promise(r => setTimeout(r, 50))")
         assert page.evaluate("window.toKernel.filter(m => m.kind === 'file').length") == 1
+
+        # In a hidden folder (the default ~/.workbench) Jupyter would refuse to open it: no link.
+        hidden = {**note, "workspace": root + "/.workbench/trip", "workspaceHome": None}
+        page.evaluate("m => deliver(m)", hidden)
+        assert page.locator(LIVE + "[data-testid=file-name]").count() == 4
+        assert page.locator(LIVE + "[data-testid=file-open]").count() == 0
     finally:
         page.close()
 

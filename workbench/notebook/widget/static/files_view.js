@@ -44,6 +44,9 @@ function jupyterUrl(note, path, config, pathname) {
     else if (base.startsWith(root + "/")) rel = base.slice(root.length + 1);
     if (rel === null) continue;
     const full = (rel ? rel + "/" : "") + path;
+    // Jupyter does not open hidden paths by default (ContentsManager.allow_hidden), such as the
+    // default workspaces in ~/.workbench: no link rather than one that fails.
+    if (full.split("/").some((part) => part.startsWith("."))) return null;
     const encoded = full.split("/").map(encodeURIComponent).join("/");
     const baseUrl = String(config.baseUrl || "/").replace(/\/?$/, "/");
     const notebook7 = /notebook/i.test(String(config.appName || ""));
