@@ -255,3 +255,79 @@ def test_bad_certificate_and_key_files_are_clear_errors(not_serving: dict[str, A
         assert capsys.readouterr().err == f"workbench: error: {message}\n"
     assert not_serving == {}
     assert not (tmp_path / "home").exists()  # refused before the store's folder is made
+
+
+# --- what a person reads: wrapping, the answer once, the workspace ------------------------------
+
+THOUGHT = ("First I want to look at what the workspace already holds, because a reused folder may have notes from "
+           "an earlier attempt that I should not overwrite without reading them.")
+ANSWER = ("The answer is in `notes/answer.md`.\n\n- It says forty-two.\n- Nothing else was needed for this small and "
+          "entirely made-up task, so the run ends here.")
+
+
+def _answer_scenario(tmp_path: Path) -> str:
+    from conftest import write_scenario
+
+    turns = [{"thinking": THOUGHT, "text": "Writing the answer down first, so that it is in the workspace.",
+              "toolCalls": [{"name": "write_file", "input": {"path": "notes/answer.md", "content": "# Answer\n\n42\n"}}]},
+             {"text": ANSWER}]
+    return write_scenario(tmp_path / "scenario.json", plan={"goal": "g", "phases": [{"name": "p", "description": "d"}]},
+                          phases=[turns], react=turns, final={"text": ANSWER})
+
+
+WRAPPED = {
+    120: [
+        "Task: Answer the question",
+        "  thinking: First I want to look at what the workspace already holds, because a reused folder may have notes from an",
+        "            earlier attempt that I should not overwrite without reading them.",
+        "  says: Writing the answer down first, so that it is in the workspace.",
+        '  → write_file {"path": "notes/answer.md", "content": "# Answer\\n\\n42\\n"}',
+        "  ← write_file (N ms): Wrote 13 bytes to notes/answer.md",
+        "Complete in N s · tokens: N in, N out",
+        "The answer is in `notes/answer.md`.",
+        "",
+        "- It says forty-two.",
+        "- Nothing else was needed for this small and entirely made-up task, so the run ends here.",
+        "",
+        "Workspace: WS",
+        "Files written (1):",
+        "  notes/answer.md (13 bytes)",
+    ],
+    80: [
+        "Task: Answer the question",
+        "  thinking: First I want to look at what the workspace already holds, because a",
+        "            reused folder may have notes from an earlier attempt that I should",
+        "            not overwrite without reading them.",
+        "  says: Writing the answer down first, so that it is in the workspace.",
+        '  → write_file {"path": "notes/answer.md", "content": "# Answer\\n\\n42\\n"}',
+        "  ← write_file (N ms): Wrote 13 bytes to notes/answer.md",
+        "Complete in N s · tokens: N in, N out",
+        "The answer is in `notes/answer.md`.",
+        "",
+        "- It says forty-two.",
+        "- Nothing else was needed for this small and entirely made-up task, so the run",
+        "  ends here.",
+        "",
+        "Workspace: WS",
+        "Files written (1):",
+        "  notes/answer.md (13 bytes)",
+    ],
+}
+
+
+@pytest.mark.parametrize("columns", [120, 80])
+def test_thinking_wraps_at_words_under_its_label_and_the_answer_is_printed_once(tmp_path: Path, columns: int):
+    import re
+
+    workspace = tmp_path / "ws"
+    done = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "run", "Answer the question", "--strategy", "react", "--pace", "40",
+         "--scenario", _answer_scenario(tmp_path), "--workspace", str(workspace)],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "NO_COLOR": "1", "COLUMNS": str(columns)})
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("Run r_")
+    shown = [re.sub(r"\d[\d,.]*( ms| s|(?= in| out))", r"N\1", line) for line in lines[1:]]
+    assert shown == [line.replace("WS", str(workspace)) for line in WRAPPED[columns]]
+    assert max(len(line) for line in lines) <= columns
+    assert done.stdout.count("forty-two") == 1

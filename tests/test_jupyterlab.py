@@ -274,6 +274,14 @@ def test_a_person_runs_the_quickstart_in_jupyterlab(browser, lab):
         assert done["progress"] == f"{len(names)} of {len(names)} phases done"
         assert not done["stopVisible"]
         assert done["events"] > later["events"]
+        # The result as Markdown (a list, code), then the files the run wrote; its workspace lies
+        # outside the server's root here, so no file offers to open in JupyterLab.
+        result = view_of(page, task).locator("[data-testid=result-text]")
+        expect(result.locator("li").first).to_be_visible()
+        expect(result.locator("code").first).to_be_visible()
+        files = view_of(page, task).locator("[data-testid=files]")
+        expect(files.locator("[data-testid=file-name]").first).to_be_visible()
+        assert files.locator("[data-testid=file-open]").count() == 0
         screenshot(page, view_of(page, task), "jupyterlab-complete.png")
 
         # --- Stop: the slow run at the end of the notebook ---------------------------------

@@ -300,6 +300,10 @@ async def test_a_canary_run_leaves_no_credential_in_any_output(canary: None, tmp
     env_read = next(e for e in events if e.type == "tool:complete" and e.data.tool_name == "read_file")
     assert REDACTED in json.dumps(env_read.data.result)
     assert not leaks(run.task) and not leaks(json.dumps(run.summary())) and not leaks(run.to_html())
+    from workbench.notebook.files import file_content, files_note
+
+    written = [file_content(run, f["path"]) for f in files_note(run)["files"]]  # what the view shows of each file
+    assert written and not leaks(json.dumps(written))
     assert not leaks(run.save(tmp_path / "canary.jsonl").read_bytes())
     store = RunStore(tmp_path / "store" / "runs.db")
     store.add(run)

@@ -162,7 +162,9 @@ def test_a_fast_live_run_arrives_whole_in_order_and_at_most_20_messages_a_second
             assert {r["type"] for r in raw} == {item["type"]} and {r["data"]["stepId"] for r in raw} == {item["data"]["stepId"]}
             assert item["data"]["delta"] == "".join(r["data"]["delta"] for r in raw)
         else:
-            assert "firstId" not in item and item == by_id[item["id"]]
+            # The exact envelope, with the kernel's HTML of the Markdown beside messages and the result.
+            assert "firstId" not in item and {k: v for k, v in item.items() if k != "html"} == by_id[item["id"]]
+            assert ("html" in item) == (item["type"] in ("message", "execution:complete"))
     state = run.state
     for step in state.steps.values():
         if step.kind in ("thinking", "message"):
@@ -207,8 +209,9 @@ def test_ready_answers_with_the_backlog_and_every_view_sees_the_whole_run(tmp_pa
     message(view, {"kind": "ready"})
     wait_for(lambda: len(sent) > before)
     wait_for(lambda: not view._tasks)
-    backlog = [item for _, m in sent.messages[before:] for item in m["events"]]
+    backlog = [item for _, m in sent.messages[before:] if m["kind"] == "events" for item in m["events"]]
     assert expand(backlog) == list(range(1, n + 1))
+    assert sent.messages[-1][1]["kind"] == "files"  # then the workspace and the files written
 
 
 def test_a_finished_run_goes_out_at_once_and_then_the_pump_stops(finished, capture):
@@ -306,8 +309,9 @@ def test_long_backlogs_are_split_into_messages_of_at_most_2000_items():
     finally:
         RunView.send = original  # type: ignore[method-assign]
         view.close()
-    assert [len(m["events"]) for _, m in sent] == [2000, 2000, 2000, 2000, 1000]
-    times = [t for t, _ in sent]
+    assert [len(m["events"]) for _, m in sent if m["kind"] == "events"] == [2000, 2000, 2000, 2000, 1000]
+    assert sent[-1][1]["kind"] == "files"
+    times = [t for t, m in sent if m["kind"] == "events"]
     assert all(b - a >= 0.049 for a, b in zip(times, times[1:]))
 
 

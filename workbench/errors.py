@@ -18,6 +18,11 @@ class WorkbenchError(Exception):
 class UserError(WorkbenchError, ValueError):
     """The caller asked for something that cannot work; the message says how to fix it."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows for it: the message alone. The frames (often the workbench's loop and
+        asyncio's) would only bury it; a real bug is another exception and keeps its traceback."""
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+
 
 class RunFileError(UserError):
     """A run file that cannot be read: unknown format, newer version, or a malformed line."""

@@ -104,6 +104,8 @@ async def _run_command(args: argparse.Namespace, view: TerminalView) -> int:
         except (NotImplementedError, RuntimeError):
             pass
         saved = _save(run, args.save) if args.save else True
+    if broken is None:
+        view.workspace(run.workspace, run.files())
     if broken is not None:
         kept = f", and {args.save} holds what it did" if args.save and saved else ""
         print(f"workbench: error: {broken}; it was cancelled{kept}", file=sys.stderr)

@@ -1,12 +1,20 @@
-"""A run shown live in a terminal: plan, phases, thinking as it streams, tool calls, totals."""
+"""A run shown live in a terminal: plan, phases, thinking as it streams, tool calls, totals.
+
+Text is wrapped to the terminal's width at word boundaries, with a hanging indent under its label.
+An assistant message is shown whole once it is complete; the one that is the run's final answer
+is not: the answer follows "Complete in …", once.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
-from typing import TextIO
+from pathlib import Path
+from typing import Sequence, TextIO
 
+from workbench.cli.wrap import StreamWrapper, wrap_text
 from workbench.core import events as ev
 
 __all__ = ["TerminalView"]
@@ -17,14 +25,17 @@ _STYLES = {"dim": "2", "bold": "1", "red": "31", "green": "32", "yellow": "33", 
 class TerminalView:
     """Writes each event as it comes; colour only on a terminal and when ``NO_COLOR`` is unset."""
 
-    def __init__(self, out: TextIO | None = None, *, color: bool | None = None, width: int = 100) -> None:
+    def __init__(self, out: TextIO | None = None, *, color: bool | None = None, width: int | None = None) -> None:
         self.out = out or sys.stdout
         if color is None:
             color = self.out.isatty() and not os.environ.get("NO_COLOR")
         self.color = color
-        self.width = width
+        self.width = width or shutil.get_terminal_size((100, 24)).columns  # COLUMNS first, then the terminal
         self._open_line = False  # a delta stream is being written on the current line
+        self._wrapper: StreamWrapper | None = None
         self._streamed: set[str] = set()
+        self._texts: dict[str, str] = {}  # messages streaming, shown when whole
+        self._held: str | None = None  # the latest whole message, until we know it is not the final answer
         self._phase_count = 0
         self._tokens = ev.Usage()  # the latest usage event's totals, for a failed or cancelled run's last line
 
@@ -41,8 +52,43 @@ class TerminalView:
 
     def _end_stream(self) -> None:
         if self._open_line:
+            if self._wrapper is not None:
+                self._wrapper.end()
+                self._wrapper = None
             self.out.write("\n")
             self._open_line = False
+
+    def _wrapped(self, label: str, text: str, *styles: str, label_styles: Sequence[str] = ()) -> None:
+        """``label`` then ``text``, wrapped, later lines indented under the text."""
+        lines = wrap_text(text, self.width, " " * len(label)) or [""]
+        self._end_stream()
+        first = lines[0][len(label):]
+        self.out.write(self._style(label, *label_styles) + self._style(first, *styles) + "\n")
+        for line in lines[1:]:
+            self.out.write(self._style(line, *styles) + "\n")
+        self.out.flush()
+
+    def _release(self) -> None:
+        """Show the held message: something other than the run's end came after it."""
+        if self._held is not None:
+            text, self._held = self._held, None
+            self._wrapped("  says: ", text, label_styles=("cyan",))
+
+    def workspace(self, path: Path | None, files: Sequence[Path]) -> None:
+        """Where the run worked and the files it wrote, after its result."""
+        if path is None:
+            return
+        root = Path(os.path.abspath(path))
+        self._line()
+        self._line(f"Workspace: {root}", "bold")
+        self._line(f"Files written ({len(files)}):" if files else "Files written: none")
+        for file in files:
+            try:
+                size = f" ({file.stat().st_size:,} bytes)"
+            except OSError:
+                size = " (gone)"
+            shown = file.relative_to(root) if file.is_relative_to(root) else file
+            self._line(f"  {shown}{size}")
 
     def _clip(self, text: str, limit: int | None = None) -> str:
         limit = limit or self.width
@@ -61,33 +107,39 @@ class TerminalView:
             text += f" · ${cost:.4f}" if cost < 0.1 else f" · ${cost:.2f}"
         return " · " + text
 
+    def _room(self, head: str) -> int:
+        """Columns left on a line after ``head``, and at least enough for a few words."""
+        return max(24, self.width - len(head))
+
     def feed(self, event: ev.Event) -> None:
         """Show one event."""
         data = event.data
+        if not isinstance(data, (ev.UsageData, ev.TextDeltaData, ev.ExecutionCompleteData)):
+            self._release()
         match data:
-            case ev.ThinkingDeltaData() | ev.TextDeltaData():
-                first = data.step_id not in self._streamed
-                if first:
+            case ev.TextDeltaData():
+                self._texts[data.step_id] = self._texts.get(data.step_id, "") + data.delta
+            case ev.ThinkingDeltaData():
+                if data.step_id not in self._streamed or self._wrapper is None:
                     self._end_stream()
                     self._streamed.add(data.step_id)
-                    label = "  thinking: " if isinstance(data, ev.ThinkingDeltaData) else "  says: "
-                    self.out.write(self._style(label, "magenta" if label.startswith("  thinking") else "cyan"))
-                styles = ("dim",) if isinstance(data, ev.ThinkingDeltaData) else ()
-                self.out.write(self._style(data.delta.replace("\n", " "), *styles))
+                    label = "  thinking: "
+                    self.out.write(self._style(label, "magenta"))
+                    self._wrapper = StreamWrapper(self.out.write, self.width, len(label),
+                                                  lambda text: self._style(text, "dim"))
+                    self._open_line = True
+                self._wrapper.feed(data.delta)
                 self.out.flush()
-                self._open_line = True
             case ev.ThinkingData():
                 if data.redacted:
                     self._line("  thinking: [redacted by the model]", "magenta")
                 elif data.step_id not in self._streamed:
-                    self._line("  thinking: " + self._clip(data.thought, 400), "dim")
+                    self._wrapped("  thinking: ", self._clip(data.thought, 400), "dim", label_styles=("magenta",))
                 else:
                     self._end_stream()
             case ev.MessageData():
-                if data.step_id not in self._streamed:
-                    self._line("  says: " + data.text)
-                else:
-                    self._end_stream()
+                self._texts.pop(data.step_id, None)
+                self._held = data.text
             case ev.ExecutionStartedData():
                 self._line(f"Run {event.run_id} · {data.model} · {data.strategy}", "bold")
                 self._line(f"Task: {data.task}")
@@ -95,19 +147,22 @@ class TerminalView:
                 self._phase_count = len(data.plan.phases)
                 self._line(f"Plan: {data.plan.goal}", "bold")
                 for i, phase in enumerate(data.plan.phases, 1):
-                    self._line(f"  {i}. {phase.name}: {self._clip(phase.description, 80)}")
+                    head = f"  {i}. {phase.name}: "
+                    self._line(head + self._clip(phase.description, self._room(head)))
             case ev.PhaseStartData():
                 count = f"/{self._phase_count}" if self._phase_count else ""
                 self._line(f"── Phase {data.phase_index + 1}{count}: {data.phase_name}", "bold", "blue")
             case ev.PhaseCompleteData():
-                self._line(f"  ✓ {data.phase_name}: {self._clip(data.summary, 200)}", "green")
+                head = f"  ✓ {data.phase_name}: "
+                self._line(head + self._clip(data.summary, self._room(head)), "green")
             case ev.ToolStartData():
-                params = self._clip(json.dumps(data.params, ensure_ascii=False), 80)
-                self._line(f"  → {data.tool_name} {params}", "yellow")
+                head = f"  → {data.tool_name} "
+                self._line(head + self._clip(json.dumps(data.params, ensure_ascii=False), self._room(head)), "yellow")
             case ev.ToolCompleteData():
                 mark, style = ("✗", "red") if data.is_error else ("←", "yellow")
                 result = data.result if isinstance(data.result, str) else json.dumps(data.result)
-                self._line(f"  {mark} {data.tool_name} ({data.duration:.1f} ms): {self._clip(result, 80)}", style)
+                head = f"  {mark} {data.tool_name} ({data.duration:.1f} ms): "
+                self._line(head + self._clip(result, self._room(head)), style)
             case ev.ModelRetryData():
                 self._line(f"  ↻ model call {data.attempt} failed ({data.reason}); retrying in {data.delay_ms:.0f} ms", "yellow")
             case ev.UsageData():
@@ -115,8 +170,18 @@ class TerminalView:
                                         cache_write=data.cache_write)
             case ev.ExecutionCompleteData():
                 totals = self._totals(data.tokens_used, data.cost_usd)
+                if self._held is not None and self._held.strip() != data.result.strip():
+                    self._release()
+                self._held = None
                 self._line(f"Complete in {data.duration / 1000:.1f} s{totals}", "bold", "green")
-                self._line(data.result)
+                for line in wrap_text(data.result, self.width):
+                    self.out.write(line + "\n")
+                self.out.flush()
+            case ev.ExecutionErrorData() | ev.ExecutionCancelledData() if self._texts:
+                for text in self._texts.values():  # cut off mid-message: show what had come
+                    self._wrapped("  says: ", text + " …", label_styles=("cyan",))
+                self._texts.clear()
+                self.feed(event)
             case ev.ExecutionErrorData():
                 self._line(f"Failed: {data.error.type}: {data.error.message}{self._totals(self._tokens)}", "bold", "red")
             case ev.ExecutionCancelledData():

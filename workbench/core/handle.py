@@ -7,7 +7,7 @@ import os
 import secrets
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Protocol, Sequence, overload
 
 from workbench.core import events as ev
 from workbench.core.log import RunLog
@@ -215,6 +215,20 @@ class Run:
         clone._canceller = lambda reason, interrupted=False: loop.call_soon_threadsafe(future.cancel)
         return clone
 
+    def files(self) -> list[Path]:
+        """The files this run wrote (with ``write_file``), each once, in the order first written.
+
+        Paths in :attr:`workspace`; for a run whose workspace is not on this machine (a run on a
+        server, or one read from a file), the paths relative to the workspace it had.
+        """
+        from workbench.core.outputs import written_paths
+
+        names = written_paths(self.events)
+        if self.workspace is None:
+            return [Path(name) for name in names]
+        root = Path(os.path.abspath(self.workspace))
+        return [root / name for name in names]
+
     def to_pandas(self, table: str = "events") -> "pandas.DataFrame":
         """The run as a table.
 
@@ -243,12 +257,20 @@ class Run:
                 frame[column] = pandas.to_datetime(frame[column], utc=True)
         return frame
 
-    def to_html(self, path: str | os.PathLike[str] | None = None) -> str:
+    @overload
+    def to_html(self, path: None = None) -> str: ...
+
+    @overload
+    def to_html(self, path: str | os.PathLike[str]) -> Path: ...
+
+    def to_html(self, path: str | os.PathLike[str] | None = None) -> str | Path:
         """One self-contained HTML page of the whole run, viewable offline without Jupyter.
 
-        Writes it to ``path`` when given; returns the HTML either way.
+        With ``path``, writes it there and returns the path (as :meth:`save` does), so a cell
+        ending in ``run.to_html("run.html")`` shows a short path, not the page; without, returns the HTML.
         """
-        return presenter().export_html(self, path)
+        page = presenter().export_html(self, path)
+        return page if path is None else Path(path)
 
     def view(self) -> Any:
         """The live widget for this run (what a notebook shows when the run is a cell's value)."""

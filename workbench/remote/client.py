@@ -30,6 +30,7 @@ from workbench.core.loop import background_loop, running_loop
 from workbench.errors import UserError
 from workbench.remote.connection import Connection, Kind, discover, request_json, resolve
 from workbench.remote.remote_run import RemoteRun
+from workbench.remote.run_list import RunList
 
 __all__ = ["connect", "disconnect", "current", "attach", "runs", "start_remote"]
 
@@ -87,13 +88,13 @@ def current() -> Connection | None:
     return _current
 
 
-def runs(limit: int | None = 100) -> list[dict[str, Any]]:
+def runs(limit: int | None = 100) -> RunList:
     """The summaries of the runs the server lets you see, newest first: the ``limit`` newest
-    (``None``: all of them, fetched a page at a time)."""
+    (``None``: all of them, fetched a page at a time). A list of dicts, shown as a table in a notebook."""
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise UserError(f"limit must be a positive whole number or None (all runs), not {limit!r}")
     connection = _require("wb.runs()")
-    found: list[dict[str, Any]] = []
+    found = RunList()
     before: str | None = None
     while limit is None or len(found) < limit:
         page = RUNS_PAGE if limit is None else min(RUNS_PAGE, limit - len(found))

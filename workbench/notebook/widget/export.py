@@ -3,7 +3,8 @@
 The page needs no Jupyter and no network. Its module is the widget's own (``bundle.front_end``),
 loaded from a Blob URL, and it talks to a stand-in for the widget model that answers ``ready`` and
 ``envelopes`` from the events embedded in the page, just as the kernel would: that stand-in is
-``static/export_bootstrap.js``, given the kernel's limits and delta types (``messages.view_limits``).
+``static/export_bootstrap.js``, given the kernel's limits and delta types (``messages.view_limits``)
+and the HTML the kernel would attach to messages and the result (``messages.markdown_of``), by event id.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.core.pricing import view_prices
+from workbench.notebook.files import MAX_INLINE_BYTES, file_content, files_note
 from workbench.notebook.widget.bundle import STATIC, front_end
-from workbench.notebook.widget.messages import view_limits
+from workbench.notebook.widget.messages import markdown_of, view_limits
 
 if TYPE_CHECKING:
     from workbench.core.handle import Run
@@ -46,6 +48,25 @@ def _inline_script(source: str) -> str:
     return source
 
 
+MAX_EMBEDDED_BYTES = 10 * MAX_INLINE_BYTES
+"""Most bytes of the run's files embedded in one page; files past that show a note instead."""
+
+
+def _files(run: "Run") -> dict[str, Any]:
+    """The view's file list and, while they fit, the files' contents, for the page's stand-in kernel."""
+    note = files_note(run) if run.done else None
+    contents: dict[str, Any] = {}
+    budget = MAX_EMBEDDED_BYTES
+    for entry in (note or {}).get("files", []):
+        content = file_content(run, entry["path"])
+        shown = len(content.get("html") or content.get("text") or "")
+        if shown > budget:
+            content = {"path": entry["path"], "error": "not embedded in this page: open it in the workspace"}
+        budget -= shown
+        contents[entry["path"]] = content
+    return {"files": note, "fileContents": contents}
+
+
 def export_html(run: "Run", path: str | os.PathLike[str] | None = None) -> str:
     """One self-contained HTML page of the whole run, viewable offline without Jupyter.
 
@@ -53,7 +74,9 @@ def export_html(run: "Run", path: str | os.PathLike[str] | None = None) -> str:
     """
     events = [event.to_dict() for event in run.events]
     meta = {"runId": run.id, "task": run.task, "model": run.model, "strategy": run.strategy}
-    payload = {"meta": meta, "limits": view_limits(), "prices": view_prices(), "events": events, "module": front_end()}
+    rendered = {str(event.id): text for event in run.events if (text := markdown_of(event)) is not None}
+    payload = {"meta": meta, "limits": view_limits(), "prices": view_prices(), "events": events, "html": rendered, "module": front_end(),
+               **_files(run)}
     bootstrap = _inline_script((STATIC / "export_bootstrap.js").read_text("utf-8"))
     css = (STATIC / "run_view.css").read_text("utf-8")
     title = html.escape(f"{run.task} · Agent Workbench", quote=False)

@@ -4,6 +4,10 @@ Consecutive ``thinking:delta`` (or ``text:delta``) events of one step travel as 
 whose ``data.delta`` is their concatenation, ``id`` and ``ts`` the last one's, ``firstId`` and
 ``firstTs`` the first one's (a model call's time to first token is timed from it).
 Every other event travels as it is. Expanding the items of a message gives back the events.
+
+Whole messages and the run's result also carry ``html``: their Markdown rendered and sanitized
+in the kernel (:mod:`workbench.notebook.markdown`), beside the event's own fields, which stay
+as the contract has them.
 """
 
 from __future__ import annotations
@@ -11,8 +15,9 @@ from __future__ import annotations
 from typing import Any, Iterator, Sequence
 
 from workbench.core import events as ev
+from workbench.notebook.markdown import markdown_html
 
-__all__ = ["DELTA_TYPES", "merged_items", "raw_envelopes", "chunked", "MAX_ITEMS", "MAX_ENVELOPES", "view_limits"]
+__all__ = ["DELTA_TYPES", "merged_items", "markdown_of", "raw_envelopes", "chunked", "MAX_ITEMS", "MAX_ENVELOPES", "view_limits"]
 
 DELTA_TYPES = frozenset({"thinking:delta", "text:delta"})
 MAX_ITEMS = 2_000
@@ -23,6 +28,16 @@ MAX_ENVELOPES = 5_000
 
 def _delta(event: ev.Event) -> ev.ThinkingDeltaData | ev.TextDeltaData | None:
     return event.data if isinstance(event, (ev.ThinkingDelta, ev.TextDelta)) else None
+
+
+def markdown_of(event: ev.Event) -> str | None:
+    """The sanitized HTML of a whole message's text or of the result; None for other events."""
+    data = event.data
+    if isinstance(data, ev.MessageData):
+        return markdown_html(data.text)
+    if isinstance(data, ev.ExecutionCompleteData):
+        return markdown_html(data.result)
+    return None
 
 
 def merged_items(events: Sequence[ev.Event]) -> list[dict[str, Any]]:
@@ -47,6 +62,10 @@ def merged_items(events: Sequence[ev.Event]) -> list[dict[str, Any]]:
             last = events[j - 1]
             item["data"]["delta"] = "".join(deltas)
             item.update(id=last.id, ts=last.ts, firstId=event.id, firstTs=event.ts)
+        else:
+            html = markdown_of(event)
+            if html is not None:
+                item["html"] = html
         items.append(item)
         i = j
     return items

@@ -18,6 +18,7 @@ import traitlets
 
 from workbench.core.loop import background_loop
 from workbench.core.pricing import view_prices
+from workbench.notebook.files import file_content, files_note
 from workbench.notebook.widget.bundle import STATIC, front_end
 from workbench.notebook.widget.messages import chunked, merged_items, raw_envelopes
 
@@ -94,6 +95,7 @@ class RunView(anywidget.AnyWidget):
                     await self._send_items(merged_items(log.events[self._sent:end]))
                     self._sent = end
                 elif log.closed:
+                    self._emit_files()
                     return
                 else:
                     await self._wait(log)
@@ -124,6 +126,12 @@ class RunView(anywidget.AnyWidget):
 
     async def _send_backlog(self) -> None:
         await self._send_items(merged_items(self.run.log.events[: self._sent]))
+        if self.run.log.closed:
+            self._emit_files()
+
+    def _emit_files(self) -> None:
+        """The workspace and the files the run wrote, once it has ended (see notebook/files.py)."""
+        self._emit({"kind": "files", **files_note(self.run)})
 
     def _on_ready(self) -> None:
         if self._pumping:
@@ -150,6 +158,9 @@ class RunView(anywidget.AnyWidget):
         elif kind == "envelopes":
             events = raw_envelopes(self.run.log.events, content.get("from"), content.get("to"))
             reply = {"kind": "envelopes", "requestId": content.get("requestId"), "events": events}
+            self._loop.call_soon_threadsafe(self._emit, reply)
+        elif kind == "file":
+            reply = {"kind": "file", "requestId": content.get("requestId"), **file_content(self.run, content.get("path"))}
             self._loop.call_soon_threadsafe(self._emit, reply)
 
     def close(self) -> None:

@@ -11,7 +11,8 @@ const events = data.events;
 const { deltaTypes, maxItems, maxEnvelopes } = data.limits;
 const DELTAS = new Set(deltaTypes);
 
-// messages.merged_items: a run of deltas of one step travels as one item, with the last id and the first.
+// messages.merged_items: a run of deltas of one step travels as one item, with the last id and the first;
+// whole messages and the result carry the kernel's HTML of their Markdown.
 function merged(list) {
   const out = [];
   for (let i = 0; i < list.length; ) {
@@ -25,7 +26,7 @@ function merged(list) {
       let delta = "";
       for (let k = i; k < j; k++) delta += list[k].data.delta;
       out.push({ ...e, id: last.id, ts: last.ts, firstId: e.id, firstTs: e.ts, data: { ...e.data, delta } });
-    } else out.push(e);
+    } else out.push(data.html && data.html[e.id] ? { ...e, html: data.html[e.id] } : e);
     i = j;
   }
   return out;
@@ -40,10 +41,14 @@ function answer(msg) {
   if (msg.kind === "ready") {
     const items = merged(events);
     for (let i = 0; i < items.length; i += maxItems) deliver({ kind: "events", events: items.slice(i, i + maxItems) });
+    if (data.files) deliver({ kind: "files", ...data.files });
   } else if (msg.kind === "envelopes") {
     const a = Math.max(1, Number(msg.from) || 1);
     const b = Math.min(events.length, Number(msg.to) || 0, a + maxEnvelopes - 1);
     deliver({ kind: "envelopes", requestId: msg.requestId, events: events.slice(a - 1, Math.max(a - 1, b)) });
+  } else if (msg.kind === "file") {
+    const content = (data.fileContents || {})[msg.path] || { path: msg.path, error: "not in this page" };
+    deliver({ kind: "file", requestId: msg.requestId, ...content });
   }
 }
 

@@ -36,7 +36,7 @@ function summarize(e) {
 
 class Inspector {
   constructor(host, opts) {
-    this.opts = opts; // {meta, requestEnvelopes(from, to) -> Promise<envelopes>}
+    this.opts = opts; // {meta, requestEnvelopes(from, to) -> Promise<envelopes>, markdown}
     this.raw = [null]; // raw[id]: the exact envelope of event id
     this.loaded = 0;
     this.n = 0;
@@ -174,7 +174,7 @@ class Inspector {
   draw(k) {
     if (!this.preview || k < this.previewAt) {
       if (this.preview) this.preview.destroy();
-      this.preview = new RunRenderer(this.viewHost, { meta: this.opts.meta, readonly: true });
+      this.preview = new RunRenderer(this.viewHost, { meta: this.opts.meta, readonly: true, markdown: this.opts.markdown });
       this.previewAt = 0;
     }
     for (let i = this.previewAt + 1; i <= k; i++) this.preview.apply(this.raw[i]);

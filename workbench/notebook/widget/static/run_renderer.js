@@ -12,13 +12,16 @@ import { stepEl, updateStep, unmountStep, openParams } from "./step_view.js";
 import { Search } from "./search.js";
 import { copyButton } from "./copy_button.js";
 import { steadyBody } from "./steady_body.js";
+import { MarkdownCache, showMarkdown } from "./markdown_view.js";
+import { FilesView } from "./files_view.js";
 
 const WINDOW = 100; // newest steps of a section kept in the DOM
 const SECTION_STATUS = { pending: "pending", running: "running", complete: "done", failed: "failed", cancelled: "cancelled" };
 
 class RunRenderer {
   constructor(host, opts) {
-    this.opts = opts; // {meta, readonly, standalone, onStop, prices}
+    this.opts = opts; // {meta, readonly, standalone, onStop, prices, markdown, requestFile}
+    this.markdown = opts.markdown || new MarkdownCache(); // the kernel's HTML of messages and the result
     this.meta = opts.meta || {}; // the run's identity from the widget, until its first event says it
     this.state = initialState();
     this.lastTs = null; // time of the newest event, for the clock
@@ -73,7 +76,8 @@ class RunRenderer {
     this.planEl = tid(h("div", "wb-plan"), "plan");
     this.afterHost = h("div", "wb-after");
     this.endEl = h("div", "wb-end");
-    body.append(this.beforeHost, this.goalEl, this.planEl, this.afterHost, this.endEl);
+    this.filesView = new FilesView({ requestFile: this.opts.requestFile });
+    body.append(this.beforeHost, this.goalEl, this.planEl, this.afterHost, this.endEl, this.filesView.el);
     if (!this.opts.readonly) {
       this.followBtn = button("wb-follow", "↓ follow", () => {
         this.setFollowing(true);
@@ -110,6 +114,7 @@ class RunRenderer {
 
   apply(e) {
     const changed = foldEvent(this.state, e);
+    this.markdown.note(e);
     this.lastTs = e.ts;
     if (changed.plan) {
       const before = this.sections.get("before");
@@ -141,6 +146,7 @@ class RunRenderer {
       this.dirtySections.add(sec);
     }
     item.step = step; // a whole step replaces the streamed one
+    item.html = step.kind === "message" && step.status === "complete" ? this.markdown.get(step.text) : null;
     if (item.el) this.dirtySteps.add(item);
   }
 
@@ -150,6 +156,11 @@ class RunRenderer {
     const text = `Model call failed (attempt ${note.attempt}: ${note.reason}); trying again in ${fmtMs(note.delayMs)}`;
     sec.items.push({ kind: "retry", step: null, text, el: null, parts: null });
     this.dirtySections.add(sec);
+  }
+
+  // The workspace and the files the run wrote (files_view.js), once it has ended.
+  showFiles(note) {
+    this.filesView.show(note);
   }
 
   showEnd() {
@@ -426,7 +437,7 @@ class RunRenderer {
     if (st.result != null) {
       const box = tid(h("div", "wb-final"), "result");
       const text = new ClipText("wb-final-text", "result-text", false);
-      text.set(String(st.result));
+      showMarkdown(text, String(st.result), this.markdown.get(st.result));
       const label = h("div", "wb-final-head");
       label.append(h("div", "wb-label", "Result"), copyButton(() => String(st.result), "the final answer"));
       box.append(label, text.el);

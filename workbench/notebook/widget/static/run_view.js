@@ -13,6 +13,7 @@ import { h } from "./dom.js";
 import { RunRenderer } from "./run_renderer.js";
 import { Inspector } from "./inspector.js";
 import { keepKeys } from "./keys.js";
+import { MarkdownCache } from "./markdown_view.js";
 
 // --- the widget: messages in, views out ------------------------------------------------
 
@@ -27,17 +28,20 @@ function render({ model, el }) {
   el.append(root);
   keepKeys(root);
   const prices = model.get("prices") || null; // workbench/core/pricing.py's table, for a live run's cost
-  const view = new RunRenderer(root, { meta, standalone, prices, onStop: () => model.send({ kind: "cancel" }) });
-
+  const markdown = new MarkdownCache();
   const token = Math.random().toString(36).slice(2, 10);
   let seq = 0;
   const requests = new Map();
-  const requestEnvelopes = (from, to) => new Promise((resolve) => {
+  const ask = (msg) => new Promise((resolve) => {
     const requestId = `${token}:${++seq}`;
     requests.set(requestId, resolve);
-    model.send({ kind: "envelopes", from, to, requestId });
+    model.send({ ...msg, requestId });
   });
-  const inspector = new Inspector(root, { meta, requestEnvelopes });
+  const requestEnvelopes = (from, to) => ask({ kind: "envelopes", from, to }).then((msg) => msg.events || []);
+  const requestFile = (path) => ask({ kind: "file", path });
+  const onStop = () => model.send({ kind: "cancel" });
+  const view = new RunRenderer(root, { meta, standalone, prices, markdown, requestFile, onStop });
+  const inspector = new Inspector(root, { meta, requestEnvelopes, markdown });
 
   // Apply items in id order, each once, whatever order and overlap they arrive in.
   let applied = 0;
@@ -76,10 +80,11 @@ function render({ model, el }) {
   const onMessage = (msg) => {
     if (!msg || typeof msg !== "object") return;
     if (msg.kind === "events") receive(msg.events || []);
-    else if (msg.kind === "envelopes" && requests.has(msg.requestId)) {
+    else if (msg.kind === "files") view.showFiles(msg);
+    else if ((msg.kind === "envelopes" || msg.kind === "file") && requests.has(msg.requestId)) {
       const resolve = requests.get(msg.requestId);
       requests.delete(msg.requestId);
-      resolve(msg.events || []);
+      resolve(msg);
     }
   };
   model.on("msg:custom", onMessage);

@@ -1,6 +1,7 @@
 // Agent Workbench: the DOM of one step of the run view (a thinking step, a message, a tool call
 // or a retry note). An item is the renderer's record of a step it shows:
-// {kind, step (the model's step, current), text (retry notes only), el, parts}.
+// {kind, step (the model's step, current), html (a whole message's, from the kernel), text (retry
+// notes only), el, parts}.
 
 import { h, tid, fmtMs, asText, oneLine, keyArgument, ClipText } from "./dom.js";
 import { jsonTree, jsonOf } from "./json_tree.js";
@@ -9,6 +10,7 @@ import { collapsible } from "./collapsible.js";
 
 // The argument shown next to a tool's name: "." alone says nothing, it is the workspace itself.
 const argLabel = (arg) => (arg === "." || arg === "./" ? "workspace root" : arg);
+import { showMarkdown } from "./markdown_view.js";
 
 function stepEl(item) {
   const el = tid(h("div", `wb-step wb-${item.kind}`), "step");
@@ -103,7 +105,7 @@ function updateStep(item) {
   } else if (item.kind === "message") {
     parts.badge.textContent = "Assistant";
     parts.state.textContent = open ? "writing…" : step.status === "interrupted" ? "interrupted" : "";
-    parts.text.set(step.text);
+    showMarkdown(parts.text, step.text, item.html);
   }
   el.classList.toggle("wb-live", open);
 }
