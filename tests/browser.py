@@ -54,3 +54,17 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def checked_page(browser: Any, width: int = 1000, height: int = 900) -> Iterator[Any]:
+    """A new page of ``browser``; the test fails if the page threw or logged an error meanwhile."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    try:
+        yield page
+    finally:
+        page.close()
+    assert not errors, errors

@@ -43,3 +43,12 @@ def ctx(workspace: Path) -> ToolContext:
     from workbench.agent.tools import ToolContext
 
     return ToolContext(workspace=workspace, run_id="r_test")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Any:
+    """A headless Chromium for the module's browser tests (skipped when there is none; see browser.py)."""
+    from browser import chromium
+
+    with chromium() as browser:
+        yield browser

@@ -11,7 +11,7 @@ import json
 import time
 
 import pytest
-from browser import ARTIFACTS, chromium
+from browser import ARTIFACTS, checked_page
 from test_numbers import hand_run
 from test_widget_browser import HARNESS
 
@@ -38,21 +38,10 @@ def write_file(path: str, content: str) -> str:
     return builtin_write_file(path, content)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
-
-
 @pytest.fixture
 def page(browser):
-    page = browser.new_page(viewport={"width": 1000, "height": 800})
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    yield page
-    page.close()
-    assert not errors, errors
+    with checked_page(browser, 1000, 800) as page:
+        yield page
 
 
 def open_view(page, run_id: str, task: str, model: str, strategy: str) -> None:
@@ -76,10 +65,10 @@ def fmt_ms(ms: float) -> str:
     return f"{ms / 1000:.1f} s"
 
 
-def in_write_file(run: wb.Run) -> str | None:
-    """The toolUseId of the write_file call the run is in right now, if it is in one."""
-    open_calls = {e.data.tool_use_id: e.data.tool_name for e in run.events if e.type == "tool:start"}
-    for e in run.events:
+def in_write_file(events: list[ev.Event]) -> str | None:
+    """The toolUseId of the write_file call a run is in after ``events``, if it is in one."""
+    open_calls = {e.data.tool_use_id: e.data.tool_name for e in events if e.type == "tool:start"}
+    for e in events:
         if e.type == "tool:complete":
             open_calls.pop(e.data.tool_use_id, None)
     return next((id_ for id_, name in open_calls.items() if name == "write_file"), None)
@@ -98,12 +87,12 @@ def test_the_header_says_what_the_agent_does_now_and_phases_show_their_time_and_
         events = list(run.events)
         deliver(page, events[sent:])  # as the pump does: everything new, merged
         sent = len(events)
-        call = in_write_file(run)
+        call = in_write_file(events)  # as the page has it: the run may be further by now
         if call is not None and not seen_calling:
             page.wait_for_function("t => document.querySelector(t).textContent === 'Now: calling write_file'",
                                    arg=LIVE + "[data-testid=now]", timeout=SLOW * 1000 * 0.8)
             assert now.is_visible() and now.inner_text() == "Now: calling write_file"
-            assert in_write_file(run) == call  # still in that very call when the header said so
+            assert in_write_file(list(run.events)) == call  # still in that very call when the header said so
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "numbers-now-calling.png"))
             seen_calling = True

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from browser import ARTIFACTS, chromium
+from browser import ARTIFACTS, checked_page
 from test_widget_browser import HARNESS, deliver
 
 import workbench as wb
@@ -37,21 +37,10 @@ print("hi")
 """
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
-
-
 @pytest.fixture
 def page(browser):
-    page = browser.new_page(viewport={"width": 1000, "height": 900})
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    yield page
-    page.close()
-    assert not errors, errors
+    with checked_page(browser, 1000, 900) as page:
+        yield page
 
 
 def markdown_run() -> wb.Run:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from browser import ARTIFACTS
-from test_widget_browser import LIVE, browser, deliver, open_harness  # noqa: F401 (browser is a fixture)
+from test_widget_browser import LIVE, deliver, open_harness
 
 import workbench as wb
 from workbench.core import events as ev

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from browser import chromium
 from test_view_tree_browser import THOUGHT, tree_run
 
 import workbench as wb
@@ -21,12 +20,6 @@ from workbench.notebook.widget import export_html
 
 LIVE = "[data-testid=live-view] "
 TASK = "Create a landing page for a coffee shop"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

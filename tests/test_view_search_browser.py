@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import pytest
-from browser import ARTIFACTS, chromium
+from browser import ARTIFACTS
 from test_widget_browser import deliver, open_harness
 
 import workbench as wb
@@ -28,12 +28,6 @@ def finished() -> wb.Run:
     run = wb.run(TASK, model="simulated")
     run.wait(timeout=30)
     return run
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 def leaves(value: Any) -> list[str]:

@@ -11,7 +11,7 @@ import json
 import time
 
 import pytest
-from browser import ARTIFACTS, chromium
+from browser import ARTIFACTS, checked_page
 
 import workbench as wb
 from workbench.core import events as ev
@@ -23,21 +23,10 @@ LIVE = "[data-testid=live-view] "
 SNAP = "[data-testid=inspector-view] [data-testid=snapshot-view] "
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
-
-
 @pytest.fixture
 def page(browser):
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    yield page
-    page.close()
-    assert not errors, errors
+    with checked_page(browser, 1100, 900) as page:
+        yield page
 
 
 @pytest.fixture(scope="module")
