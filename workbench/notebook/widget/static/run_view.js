@@ -12,6 +12,7 @@
 import { h } from "./dom.js";
 import { RunRenderer } from "./run_renderer.js";
 import { Inspector } from "./inspector.js";
+import { KernelLink } from "./kernel_link.js";
 
 // --- the widget: messages in, views out ------------------------------------------------
 
@@ -19,6 +20,7 @@ function render({ model, el }) {
   const meta = {
     runId: model.get("run_id"), task: model.get("task"),
     model: model.get("model"), strategy: model.get("strategy"),
+    server: model.get("server") || "", serverPath: model.get("server_path") || "",
   };
   const standalone = !!model.get("standalone");
   const root = h("div", "wb-root");
@@ -29,11 +31,12 @@ function render({ model, el }) {
   const token = Math.random().toString(36).slice(2, 10);
   let seq = 0;
   const requests = new Map();
-  const requestEnvelopes = (from, to) => new Promise((resolve) => {
+  let link = null; // set below: once it has lost the kernel, it answers instead
+  const requestEnvelopes = (from, to) => (link && link.lost ? link.envelopes(from, to) : new Promise((resolve) => {
     const requestId = `${token}:${++seq}`;
     requests.set(requestId, resolve);
     model.send({ kind: "envelopes", from, to, requestId });
-  });
+  }));
   const inspector = new Inspector(root, { meta, requestEnvelopes });
 
   // Apply items in id order, each once, whatever order and overlap they arrive in.
@@ -80,9 +83,11 @@ function render({ model, el }) {
     }
   };
   model.on("msg:custom", onMessage);
+  if (!standalone) link = new KernelLink({ model, el, view, meta, receive, applied: () => applied });
   model.send({ kind: "ready" });
   return () => {
     model.off("msg:custom", onMessage);
+    if (link) link.destroy();
     view.destroy();
     inspector.destroy();
     root.remove();
