@@ -53,3 +53,30 @@ def test_test_markers_are_tags_not_code(path: Path) -> None:
         assert "NBVAL_" not in source, f"{path.name}, cell {index}: an nbval marker in the code; use a tag"
         for tag in cell.get("metadata", {}).get("tags", []):
             assert not tag.startswith("nbval-") or tag in {"nbval-check-output", "nbval-skip", "nbval-ignore-output"}
+
+
+def test_a_run_shown_before_its_first_event_names_itself() -> None:
+    from workbench.core.handle import Run
+    from workbench.notebook.display import mimebundle
+
+    run = Run(run_id="r_0123456789abcdef", task="Write a haiku", model="simulated", strategy="plan", created_at="")
+    html = mimebundle(run)["text/html"]
+    assert "<strong>Write a haiku</strong>" in html and "run r_0123456789abcdef · simulated · plan" in html, html
+
+
+def test_a_notebook_executed_by_nbclient_is_saved_with_the_finished_run(tmp_path: Path) -> None:
+    """The display cell has long finished when the run ends; the cell running then carries the refresh."""
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('import workbench as wb\nrun = wb.run("Write a haiku", model="simulated", '
+                                  'options={"pace": 400})\nrun'),
+        nbformat.v4.new_code_cell("state = await run\nstate.status"),
+    ])
+    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    shown = notebook.cells[0].outputs
+    assert len(shown) == 1, shown
+    html = "".join(shown[0]["data"]["text/html"])
+    assert SUMMARY.search(html).group(1) == "complete", html[:400]
+    assert notebook.cells[1].outputs[0]["data"]["text/plain"] == "'complete'"

@@ -53,7 +53,8 @@ def test_the_widget_ships_every_front_end_file_and_the_kernels_limits():
     module = front_end()
     assert RunView._esm == module
     joined = re.findall(r"^// --- (\S+)$", module, re.M)
-    assert joined == ["dom.js", "run_model.js", "step_view.js", "run_renderer.js", "limits.js", "inspector.js", "run_view.js"]
+    assert joined == ["dom.js", "run_model.js", "step_view.js", "run_renderer.js", "limits.js", "inspector.js",
+                      "server_stream.js", "kernel_link.js", "run_view.js"]
     on_disk = {path.name for path in STATIC.glob("*.js")}
     assert on_disk - set(joined) == {"export_bootstrap.js"}  # inlined by the exported page, not imported
     limits = json.loads(re.search(r"const LIMITS = Object\.freeze\((.*)\);", module).group(1))
