@@ -9,6 +9,8 @@ The kernel is restarted from JupyterLab's Kernel menu, as a person would. Then:
   own login, no token in widget state), one to its end, with exactly the server's event count;
   the other's Stop button still cancels it, now on the server.
 
+A shutdown (Kernel ▸ Shut Down Kernel), in JupyterLab and in Notebook 7, is said the same way.
+
 Skipped when /usr/bin/chromium is missing, unless WORKBENCH_REQUIRE_BROWSER=1.
 """
 
@@ -19,8 +21,10 @@ import re
 import time
 from typing import Any
 
+import pytest
 from browser import ARTIFACTS
 from jupyter_process import STARTUP_S, Jupyter
+from screenshots import kernel_idle
 from test_jupyterlab import browser, code_cell, lab, view_of  # noqa: F401 (fixtures)
 
 NOTEBOOK = "restart.ipynb"
@@ -147,5 +151,39 @@ def test_views_say_the_kernel_restarted_and_server_runs_stay_live(browser, lab: 
         page.screenshot(path=str(ARTIFACTS / "kernel-restart-failure.png"), full_page=True)
         print("--- server log ---\n" + lab.log_tail())
         raise
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("front", ["lab", "notebook"])
+def test_a_view_says_its_kernel_was_shut_down(browser, lab: Jupyter, front: str) -> None:  # noqa: F811
+    """Kernel ▸ Shut Down Kernel, in JupyterLab and Notebook 7: no restart, so no comm is marked dead;
+    the notebook's session says it."""
+    from playwright.sync_api import expect
+
+    if front == "notebook":
+        pytest.importorskip("notebook", reason="Notebook 7 is not installed (pip install notebook)")
+
+    notebook = {"cells": [code_cell(CELLS[0])], "nbformat": 4, "nbformat_minor": 5, "metadata": {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
+    (lab.root / NOTEBOOK).write_text(json.dumps(notebook), encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    try:
+        page.goto(f"{lab.url}/{'lab/tree' if front == 'lab' else 'notebooks'}/{NOTEBOOK}?token={lab.token}")
+        expect(page.locator(".jp-Notebook .jp-Cell").first).to_be_visible(timeout=STARTUP_S * 1000)
+        deadline = time.monotonic() + STARTUP_S
+        while not kernel_idle(lab, NOTEBOOK) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        view(page, LOCAL_TASK, "s.status === 'running' && s.events > 5 && s.stopEnabled")
+        page.get_by_role("menuitem", name="Kernel", exact=True).click()
+        page.get_by_role("menuitem", name=re.compile(r"^Shut Down Kernel")).first.click()
+        accept = page.locator(".jp-Dialog .jp-mod-accept")
+        if accept.count():
+            accept.click()
+        gone = view(page, LOCAL_TASK, "s.line !== ''", timeout=10)
+        assert gone["line"] == "The kernel was shut down; the run went on in the kernel, so it stopped with it."
+        assert gone["status"] == "interrupted" and not gone["stopEnabled"] and gone["spinning"] == 0
     finally:
         page.close()
