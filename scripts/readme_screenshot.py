@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the browser tests' helpers: one way to take the picture
 
-from browser import ARGS, CHROMIUM, browser_problem  # noqa: E402
-from jupyter_process import start_jupyter, stop_jupyter  # noqa: E402
-from screenshots import take  # noqa: E402
+from browser import ARGS, CHROMIUM, browser_problem
+from jupyter_process import start_jupyter, stop_jupyter
+from screenshots import take
 
 
 def main() -> int:

@@ -65,8 +65,8 @@ def view(page: Any, task: str, condition: str = "true", timeout: float = 30) -> 
     return handle.json_value()
 
 
-def server_runs(lab: Jupyter) -> dict[str, dict[str, Any]]:
-    return {run["task"]: run for run in lab.api("GET", "/workbench/api/runs")["runs"]}
+def server_runs(jupyter: Jupyter) -> dict[str, dict[str, Any]]:
+    return {run["task"]: run for run in jupyter.api("GET", "/workbench/api/runs")["runs"]}
 
 
 def test_views_say_the_kernel_restarted_and_server_runs_stay_live(browser, lab: Jupyter) -> None:  # noqa: F811
@@ -156,7 +156,7 @@ def test_views_say_the_kernel_restarted_and_server_runs_stay_live(browser, lab: 
 
 
 @pytest.mark.parametrize("front", ["lab", "notebook"])
-def test_a_view_says_its_kernel_was_shut_down(browser, lab: Jupyter, front: str) -> None:  # noqa: F811
+def test_a_view_says_its_kernel_was_shut_down(browser, lab: Jupyter, front: str) -> None:  # noqa: F811 (fixtures)
     """Kernel ▸ Shut Down Kernel, in JupyterLab and Notebook 7: no restart, so no comm is marked dead;
     the notebook's session says it."""
     from playwright.sync_api import expect

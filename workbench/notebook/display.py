@@ -13,7 +13,6 @@ any cell. A run shown before its first event says who it is from the run itself,
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import dataclasses
 import uuid

@@ -31,9 +31,9 @@ def summary_html(state: RunState) -> str:
     colour = _STATUS_COLOURS.get(state.status, "#57606a")
     tokens = state.tokens
     parts = [
-        f'<div class="workbench-run-summary" data-status="{escape(state.status)}" '
-        'style="font-family: system-ui, sans-serif; font-size: 13px; '
-        'border: 1px solid #d0d7de; border-radius: 6px; padding: 8px 12px; max-width: 900px">',
+        (f'<div class="workbench-run-summary" data-status="{escape(state.status)}" '
+         'style="font-family: system-ui, sans-serif; font-size: 13px; '
+         'border: 1px solid #d0d7de; border-radius: 6px; padding: 8px 12px; max-width: 900px">'),
         f'<div><strong>{escape(state.task or "(no task)")}</strong></div>',
         f'<div style="color: #57606a">run {escape(state.run_id)} · {escape(state.model)} · {escape(state.strategy)} · '
         f'<span style="color: {colour}; font-weight: 600">{escape(state.status)}</span>'
