@@ -96,8 +96,7 @@ class RunRenderer {
     this.detached = status;
     clearInterval(this.ticker);
     this.root.dataset.detached = status;
-    this.dirtyHeader = true;
-    this.schedule();
+    if (!this.destroyed) this.renderHeader(); // at once, with the line, not a frame later
   }
 
   // The run is followed from elsewhere (the server), and Stop now does `onStop`.
