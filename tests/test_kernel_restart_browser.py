@@ -140,6 +140,12 @@ def test_views_say_the_kernel_restarted_and_server_runs_stay_live(browser, lab: 
         assert done["line"] == ("The kernel was restarted; the view followed the run from the server to its end. "
                                 + attach.format(ids[FOLLOWED_TASK]))
         assert not done["stopShown"]
+        # The inspector reads the run's raw events from the server now: the kernel cannot answer.
+        inspector = view_of(page, FOLLOWED_TASK).locator("xpath=..").locator("[data-testid=inspector]")
+        inspector.locator("[data-testid=inspector-toggle]").click()
+        expect(inspector.locator("[data-testid=inspector-position]")).to_have_text(
+            f"event {done['events']:,} of {done['events']:,}", timeout=10_000)
+        expect(inspector.locator("[data-testid=envelope]")).to_contain_text('"execution:complete"', timeout=10_000)
         ARTIFACTS.mkdir(exist_ok=True)
         view_of(page, LOCAL_TASK).evaluate("v => v.scrollIntoView({block: 'start'})")
         page.screenshot(path=str(ARTIFACTS / "jupyterlab-kernel-restarted.png"), full_page=True)

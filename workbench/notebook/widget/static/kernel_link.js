@@ -23,8 +23,9 @@ const WHY = {
 };
 
 class KernelLink {
-  constructor({ model, el, view, meta, receive, applied }) {
+  constructor({ model, el, view, meta, receive, applied, onLost }) {
     this.view = view;
+    this.onLost = onLost;
     this.meta = meta;
     this.receive = receive;
     this.applied = applied;
@@ -69,6 +70,7 @@ class KernelLink {
   lose(why) {
     if (this.lost || this.destroyed) return;
     this.lost = why;
+    if (this.onLost) this.onLost();
     const view = this.view;
     this.line = tid(h("div", "wb-kernel-line"), "kernel-line");
     view.bannerEl.before(this.line);

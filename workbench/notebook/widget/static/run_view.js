@@ -83,7 +83,11 @@ function render({ model, el }) {
     }
   };
   model.on("msg:custom", onMessage);
-  if (!standalone) link = new KernelLink({ model, el, view, meta, receive, applied: () => applied });
+  const dropRequests = () => { // the kernel will never answer them: let the inspector ask again
+    for (const resolve of requests.values()) resolve([]);
+    requests.clear();
+  };
+  if (!standalone) link = new KernelLink({ model, el, view, meta, receive, applied: () => applied, onLost: dropRequests });
   model.send({ kind: "ready" });
   return () => {
     model.off("msg:custom", onMessage);
