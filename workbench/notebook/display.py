@@ -5,10 +5,11 @@ The output holds the widget view (what JupyterLab, Notebook 7 and VS Code render
 show). When the run ends, the output is updated once, so a saved notebook carries the
 final summary rather than the one from when the run had just started.
 
-That update goes out as output of whichever cell is executing when the run ends (not of the
-cell that showed the run, long finished by then): front ends take outputs only from requests
-still going, and nbclient (nbval, papermill, ``jupyter execute``) then updates the display in
-any cell. A run shown before its first event says who it is from the run itself, not "(no task)".
+That update goes out as output of whichever cell is executing when the run ends, not of the
+cell that showed the run (long finished by then): nbclient (nbval, papermill, ``jupyter
+execute``) reads only the executing cell's messages, and applies a display update to any cell.
+JupyterLab and Notebook 7 apply it either way. A run shown before its first event says who it
+is from the run itself, not "(no task)".
 """
 
 from __future__ import annotations
