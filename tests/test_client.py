@@ -505,3 +505,26 @@ def test_runs_lists_the_newest_or_follows_every_page(remote: Remote, monkeypatch
     assert [s["id"] for s in wb.runs()] == newest_first
     with pytest.raises(UserError, match="limit must be a positive whole number"):
         wb.runs(limit=0)
+
+
+def test_the_view_of_a_server_run_names_its_server_and_carries_no_token(remote: Remote):
+    """Widget state is saved into the notebook: the browser gets where to follow the run, never a credential."""
+    from workbench.notebook.widget import RunView
+
+    wb.connect(remote.root, token=TOKEN)
+    run = wb.run("Write a haiku", model="simulated")
+    view = RunView(run)
+    try:
+        state = view.get_state()
+        assert (state["server"], state["server_path"]) == ("standalone", "/api")
+        assert TOKEN not in json.dumps(state)
+        run.wait(30)
+    finally:
+        view.close()
+    wb.disconnect()
+    here = RunView(wb.run("Write a haiku", model="simulated"))
+    try:
+        assert (here.get_state()["server"], here.get_state()["server_path"]) == ("", "")
+        here.run.wait(30)
+    finally:
+        here.close()

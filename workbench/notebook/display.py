@@ -4,11 +4,18 @@ The output holds the widget view (what JupyterLab, Notebook 7 and VS Code render
 ``text/html`` summary (what GitHub, nbviewer and a reopened notebook without its kernel
 show). When the run ends, the output is updated once, so a saved notebook carries the
 final summary rather than the one from when the run had just started.
+
+That update goes out as output of whichever cell is executing when the run ends, not of the
+cell that showed the run (long finished by then): nbclient (nbval, papermill, ``jupyter
+execute``) reads only the executing cell's messages, and applies a display update to any cell.
+JupyterLab and Notebook 7 apply it either way. A run shown before its first event says who it
+is from the run itself, not "(no task)".
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextvars
+import dataclasses
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +30,10 @@ __all__ = ["mimebundle", "display_run"]
 
 def mimebundle(run: "Run", view: Any | None = None) -> dict[str, Any]:
     """The run's output bundle: the widget view (when widgets are available), HTML and text."""
-    bundle: dict[str, Any] = {"text/plain": repr(run), "text/html": summary_html(run.state)}
+    state = run.state
+    if not state.run_id:  # no event yet: the run's identity is known all the same
+        state = dataclasses.replace(state, run_id=run.id, task=run.task, model=run.model, strategy=run.strategy)
+    bundle: dict[str, Any] = {"text/plain": repr(run), "text/html": summary_html(state)}
     if view is not None:
         widget_bundle = view._repr_mimebundle_()
         if isinstance(widget_bundle, tuple):  # (data, metadata) in some ipywidgets versions
@@ -54,4 +64,8 @@ def display_run(run: "Run") -> None:
         await run.wait_async()
         update_display(mimebundle(run, view), raw=True, display_id=display_id)
 
-    asyncio.run_coroutine_threadsafe(refresh_when_done(), background_loop())
+    # An empty context: the kernel's display publisher then finds no parent of this thread and
+    # sends the update as output of the latest request (ipykernel's "global" parent), the cell
+    # executing now, rather than of the finished cell whose context a copy would carry.
+    loop = background_loop()
+    loop.call_soon_threadsafe(lambda: loop.create_task(refresh_when_done(), context=contextvars.Context()))

@@ -31,8 +31,9 @@ def summary_html(state: RunState) -> str:
     colour = _STATUS_COLOURS.get(state.status, "#57606a")
     tokens = state.tokens
     parts = [
-        '<div class="workbench-run-summary" style="font-family: system-ui, sans-serif; font-size: 13px; '
-        'border: 1px solid #d0d7de; border-radius: 6px; padding: 8px 12px; max-width: 900px">',
+        (f'<div class="workbench-run-summary" data-status="{escape(state.status)}" '
+         'style="font-family: system-ui, sans-serif; font-size: 13px; '
+         'border: 1px solid #d0d7de; border-radius: 6px; padding: 8px 12px; max-width: 900px">'),
         f'<div><strong>{escape(state.task or "(no task)")}</strong></div>',
         f'<div style="color: #57606a">run {escape(state.run_id)} · {escape(state.model)} · {escape(state.strategy)} · '
         f'<span style="color: {colour}; font-weight: 600">{escape(state.status)}</span>'
@@ -58,6 +59,9 @@ def summary_html(state: RunState) -> str:
         parts.append(f'<div style="color: #cf222e">Error ({escape(state.error.type)}): {escape(state.error.message)}</div>')
     if state.cancel_reason:
         parts.append(f'<div style="color: #9a6700">Cancelled: {escape(state.cancel_reason)}</div>')
+    if not state.finished:  # a saved notebook may keep this one: say it is a moment, not the end
+        parts.append('<div style="color: #57606a; font-style: italic">Saved while the run was going on; '
+                     "the live view, with a kernel, shows the rest.</div>")
     if state.result:
         parts.append(f'<div style="margin-top: 6px; white-space: pre-wrap">{escape(_clip(state.result, 2000))}</div>')
     parts.append("</div>")

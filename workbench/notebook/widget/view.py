@@ -12,6 +12,7 @@ import json
 import threading
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import anywidget
 import traitlets
@@ -39,13 +40,22 @@ class RunView(anywidget.AnyWidget):
     strategy = traitlets.Unicode("").tag(sync=True)
     prices = traitlets.Dict().tag(sync=True)
     """The price table in force (core/pricing.py), for the view's cost estimate while the run goes on."""
+    server = traitlets.Unicode("").tag(sync=True)
+    """Where the run goes on: ``""`` (this kernel), ``"jupyter"`` or ``"standalone"``."""
+    server_path = traitlets.Unicode("").tag(sync=True)
+    """The path of that server's API (``/workbench/api``): the browser follows the run from it once
+    the kernel is gone, when it is its own page's server. A path only, never a token: widget state
+    is saved into the notebook."""
 
     interval = 0.05
     """Least time between two ``events`` messages, in seconds (at most 20 a second)."""
 
     def __init__(self, run: "Run", **kwargs: Any) -> None:
+        connection = getattr(run, "connection", None)  # a RemoteRun's (not imported here: it brings aiohttp)
+        kind, api = str(getattr(connection, "kind", "")), str(getattr(connection, "api", ""))
         super().__init__(run_id=run.id, task=run.task, model=run.model, strategy=run.strategy,
-                         prices=view_prices(), **kwargs)
+                         prices=view_prices(),
+                         server=kind, server_path=urlsplit(api).path if kind else "", **kwargs)
         self.run = run
         self.messages_sent = 0
         self.bytes_sent = 0

@@ -104,6 +104,25 @@ class RunRenderer {
     host.append(root);
   }
 
+  // The kernel is gone and nothing follows the run any more (kernel_link.js): `status` shows
+  // instead of "running", and the clock, the spinners and Stop stop.
+  detach(status) {
+    this.detached = status;
+    clearInterval(this.ticker);
+    this.root.dataset.detached = status;
+    if (!this.destroyed) this.renderHeader(); // at once, with the line, not a frame later
+  }
+
+  // The run is followed from elsewhere (the server), and Stop now does `onStop`.
+  live(onStop) {
+    this.opts.onStop = onStop;
+    if (this.stopBtn && !finished(this.state)) {
+      this.stopRequested = false;
+      this.stopBtn.disabled = false;
+      this.stopBtn.textContent = "Stop";
+    }
+  }
+
   destroy() {
     clearInterval(this.ticker);
     this.destroyed = true;
@@ -247,7 +266,7 @@ class RunRenderer {
     if (st.startedAt == null) return "";
     const startedAt = Date.parse(st.startedAt);
     const ended = finished(st);
-    if (ended || this.opts.readonly || !this.anchor) {
+    if (ended || this.opts.readonly || !this.anchor || this.detached) {
       const until = st.endedAt ? Date.parse(st.endedAt) : Date.parse(this.lastTs);
       return fmtElapsed(until - startedAt, ended || this.opts.readonly);
     }
@@ -267,7 +286,7 @@ class RunRenderer {
     const task = st.task || this.meta.task || "";
     this.titleEl.textContent = task || "(no task yet)";
     this.titleEl.title = task;
-    const status = st.status === "pending" ? "starting" : st.status;
+    const status = this.detached && !finished(st) ? this.detached : st.status === "pending" ? "starting" : st.status;
     this.statusEl.textContent = status;
     this.statusEl.dataset.status = status;
     this.root.dataset.status = status;
@@ -291,7 +310,7 @@ class RunRenderer {
     if (this.stopBtn) {
       const live = !finished(st);
       this.stopBtn.hidden = !live;
-      if (!live) this.stopBtn.disabled = true;
+      if (!live || this.detached) this.stopBtn.disabled = true;
     }
     if (st.goal != null) {
       this.goalEl.hidden = false;

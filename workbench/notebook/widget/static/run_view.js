@@ -14,6 +14,7 @@ import { RunRenderer } from "./run_renderer.js";
 import { Inspector } from "./inspector.js";
 import { keepKeys } from "./keys.js";
 import { MarkdownCache } from "./markdown_view.js";
+import { KernelLink } from "./kernel_link.js";
 
 // --- the widget: messages in, views out ------------------------------------------------
 
@@ -21,6 +22,7 @@ function render({ model, el }) {
   const meta = {
     runId: model.get("run_id"), task: model.get("task"),
     model: model.get("model"), strategy: model.get("strategy"),
+    server: model.get("server") || "", serverPath: model.get("server_path") || "",
   };
   const standalone = !!model.get("standalone");
   const root = h("div", "wb-root");
@@ -32,12 +34,14 @@ function render({ model, el }) {
   const token = Math.random().toString(36).slice(2, 10);
   let seq = 0;
   const requests = new Map();
+  let link = null; // set below: once it has lost the kernel, it answers instead
   const ask = (msg) => new Promise((resolve) => {
     const requestId = `${token}:${++seq}`;
     requests.set(requestId, resolve);
     model.send({ ...msg, requestId });
   });
-  const requestEnvelopes = (from, to) => ask({ kind: "envelopes", from, to }).then((msg) => msg.events || []);
+  const requestEnvelopes = (from, to) => (link && link.lost ? link.envelopes(from, to)
+    : ask({ kind: "envelopes", from, to }).then((msg) => msg.events || []));
   const requestFile = (path) => ask({ kind: "file", path });
   const onStop = () => model.send({ kind: "cancel" });
   const view = new RunRenderer(root, { meta, standalone, prices, markdown, requestFile, onStop });
@@ -88,9 +92,15 @@ function render({ model, el }) {
     }
   };
   model.on("msg:custom", onMessage);
+  const dropRequests = () => { // the kernel will never answer them: let the inspector ask again
+    for (const resolve of requests.values()) resolve({});
+    requests.clear();
+  };
+  if (!standalone) link = new KernelLink({ model, el, view, meta, receive, applied: () => applied, onLost: dropRequests });
   model.send({ kind: "ready" });
   return () => {
     model.off("msg:custom", onMessage);
+    if (link) link.destroy();
     view.destroy();
     inspector.destroy();
     root.remove();
