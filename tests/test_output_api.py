@@ -45,13 +45,16 @@ def test_runs_is_a_list_of_dicts_shown_as_an_escaped_table(remote: Remote):  # n
     html = runs._repr_html_()
     assert "<b>haiku" not in html and "Write a &lt;b&gt;haiku&lt;/b&gt; &amp; more" in html
     heads = re.findall(r"<th(?: [^>]*)?>(.*?)</th>", html)
-    assert heads == ["id", "task", "status", "started", "duration", "tokens"]
+    assert heads == ["id", "task", "status", "started", "duration"]  # the contract's summaries carry no tokens
     rows = [re.findall(r"<td(?: [^>]*)?>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", html)[1:]]
     assert [row[0] for row in rows] == [f"<code>{second.id}</code>", f"<code>{first.id}</code>"]
     assert [row[2] for row in rows] == ["complete", "complete"]
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row[3]) for row in rows)
     assert all(re.fullmatch(r"\d+\.\d s", row[4]) for row in rows)
     assert RunList()._repr_html_() == "<p><em>No runs on this server yet.</em></p>"
+    with_tokens = RunList([{**runs[0], "tokens": {"input": 1200, "output": 300}}, runs[1]])._repr_html_()
+    assert re.findall(r"<th(?: [^>]*)?>(.*?)</th>", with_tokens)[-1] == "tokens"
+    assert re.findall(r"<td>(.*?)</td>", with_tokens)[3] == "1,200 in · 300 out"
 
     # A run on the server has no workspace here, and its view says so rather than show a path.
     attached = wb.attach(first.id)

@@ -50,18 +50,21 @@ def _cells(summary: dict[str, Any]) -> list[str]:
 
 class RunList(list[dict[str, Any]]):
     """The run summaries of :func:`workbench.runs`, newest first: a plain list of dicts to code,
-    a table (id, task, status, started, duration, tokens) when a notebook shows it."""
+    a table (id, task, status, started, duration, and tokens where the summaries have them) when
+    a notebook shows it."""
 
     def _repr_html_(self) -> str:
         if not self:
             return "<p><em>No runs on this server yet.</em></p>"
-        head = "".join(f'<th style="text-align: left">{name}</th>' for name in _COLUMNS)
+        table = [_cells(summary) for summary in self]
+        # The tokens column only when the server's summaries have them: an empty column says nothing.
+        width = len(_COLUMNS) if any(cells[-1] for cells in table) else len(_COLUMNS) - 1
+        head = "".join(f'<th style="text-align: left">{name}</th>' for name in _COLUMNS[:width])
         rows = []
-        for summary in self:
-            cells = _cells(summary)
+        for summary, cells in zip(self, table, strict=True):
             task = escape(str(summary.get("task") or ""))
             row = [f"<td><code>{escape(cells[0])}</code></td>", f'<td title="{task}">{escape(cells[1])}</td>']
-            row += [f"<td>{escape(cell)}</td>" for cell in cells[2:]]
+            row += [f"<td>{escape(cell)}</td>" for cell in cells[2:width]]
             rows.append("<tr>" + "".join(row) + "</tr>")
         count = f"{len(self)} run{'s' if len(self) != 1 else ''}, newest first"
         return (f'<table class="workbench-runs"><caption style="text-align: left">{count}</caption>'
