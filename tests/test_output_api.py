@@ -54,7 +54,7 @@ def test_runs_is_a_list_of_dicts_shown_as_an_escaped_table(remote: Remote):  # n
     assert RunList()._repr_html_() == "<p><em>No runs on this server yet.</em></p>"
     with_tokens = RunList([{**runs[0], "tokens": {"input": 1200, "output": 300}}, runs[1]])._repr_html_()
     assert re.findall(r"<th(?: [^>]*)?>(.*?)</th>", with_tokens)[-1] == "tokens"
-    assert re.findall(r"<td>(.*?)</td>", with_tokens)[3] == "1,200 in · 300 out"
+    assert re.findall(r"<td>(.*?)</td>", with_tokens)[4] == "1,200 in · 300 out"  # after id, status, started, duration
 
     # A run on the server has no workspace here, and its view says so rather than show a path.
     attached = wb.attach(first.id)
