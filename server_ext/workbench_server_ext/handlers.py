@@ -21,6 +21,7 @@ from tornado.http1connection import HTTP1Connection
 from tornado.iostream import StreamClosedError
 
 from workbench.serving import sse
+from workbench.serving.metrics import CONTENT_TYPE, StreamMeter
 from workbench.serving.service import Principal, Refusal, RunService, parse_body
 from workbench_server_ext.host import ServiceHost
 
@@ -194,22 +195,20 @@ class EventsHandler(WorkbenchHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
-        run = (await self.holding_run(run_id)).get(self.principal, run_id)
-        try:
-            after = sse.parse_resume(self.request.headers.get("Last-Event-ID"), self.get_query_argument("after", None))
-            if not sse.check_resume(run.log, after):
-                self.set_status(204)  # nothing after the end: a browser's EventSource stops reconnecting
-                self.finish()
-                return
-        except sse.ResumeError as exc:
-            raise Refusal(400, "invalid_request", str(exc)) from None
+        service = await self.holding_run(run_id)
+        run = service.get(self.principal, run_id)
+        chunks = service.event_stream(run, self.request.headers.get("Last-Event-ID"),
+                                      self.get_query_argument("after", None), heartbeat=self.app.heartbeat_seconds)
+        if chunks is None:
+            self.set_status(204)  # nothing after the end: a browser's EventSource stops reconnecting
+            self.finish()
+            return
         for name, value in sse.HEADERS.items():
             self.set_header(name, value)
         self._transforms = []  # never gzip an event stream (compress_response), nothing may buffer it
-        chunks = sse.run_stream(run.log, after=after, heartbeat=self.app.heartbeat_seconds)
         # The stream runs as a task of its own, so that a client going away cancels it at once,
         # even while it waits for the next event (which also drops its waiter on the log).
-        pump = self._pump = asyncio.ensure_future(self._send(chunks))
+        pump = self._pump = asyncio.ensure_future(self._send(chunks, service.meter))
         self.app.streams.add(self)
         restore = _drop_when_unacknowledged(_socket_of(self.request.connection), sse.SEND_TIMEOUT)
         try:
@@ -222,7 +221,7 @@ class EventsHandler(WorkbenchHandler):
             self.app.streams.discard(self)
             restore()
 
-    async def _send(self, chunks: Any) -> None:
+    async def _send(self, chunks: Any, meter: StreamMeter) -> None:
         try:
             async for chunk in chunks:
                 self.write(chunk)
@@ -235,6 +234,7 @@ class EventsHandler(WorkbenchHandler):
         except StreamClosedError:
             pass
         except TimeoutError:  # the client stopped reading: let it go (it can resume from its last id)
+            meter.dropped += 1
             self.log.info("workbench: dropped an event stream whose client took nothing for %g s", sse.SEND_TIMEOUT)
             if isinstance(connection := self.request.connection, HTTP1Connection):
                 connection.close()
@@ -278,6 +278,16 @@ def _drop_when_unacknowledged(sock: socket.socket | None, seconds: float) -> Cal
     return restore
 
 
+class MetricsHandler(WorkbenchHandler):
+    """``GET /metrics``: the connection metrics, in the Prometheus text format."""
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.set_header("Content-Type", CONTENT_TYPE)
+        self.finish(self.service.metrics.scrape())
+
+
 def _not_found() -> Any:
     # A fresh function per method: @authorized settles its action on first use.
     @web.authenticated
@@ -303,4 +313,5 @@ def handlers() -> list[tuple[str, type[WorkbenchHandler]]]:
         (rf"/{API}/runs/{_RUN}/events", EventsHandler),
         (rf"/{API}/runs/{_RUN}/log", LogHandler),
         (rf"/{API}(?:/.*)?", NotFoundHandler),
+        (r"/workbench/metrics", MetricsHandler),
     ]

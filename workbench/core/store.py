@@ -298,6 +298,10 @@ class RunStore:
         """(owner, shared) of a stored run, or None if the store does not have it."""
         return self._database.owner_of(run_id)
 
+    def status_counts(self) -> dict[str, int]:
+        """How many stored runs have each status (a run is ``running`` until its end is stored)."""
+        return self._database.status_counts()
+
     def is_shared(self, run_id: str) -> bool:
         return self._database.is_shared(run_id)
 

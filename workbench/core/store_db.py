@@ -176,6 +176,11 @@ class StoreDatabase:
             ).fetchall()
         return [body for (body,) in rows]
 
+    def status_counts(self) -> dict[str, int]:
+        """How many runs have each status."""
+        with self.lock:
+            return dict(self.connection.execute("SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall())
+
     def running(self) -> list[str]:
         """The ids of runs whose status is still ``running``."""
         with self.lock:

@@ -16,7 +16,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, AsyncGenerator, Iterator, Literal
 
 from workbench.agent.options import CLIENT_OPTIONS
 from workbench.agent.tools import BUILTIN_TOOL_NAMES
@@ -26,6 +26,8 @@ from workbench.core.redact import get_logger, redact
 from workbench.core.runfile import header_line
 from workbench.core.store import DEFAULT_PAGE, MAX_PAGE, RunStore, StoreUnavailable
 from workbench.errors import UserError
+from workbench.serving import sse
+from workbench.serving.metrics import Metrics, StreamMeter
 
 __all__ = ["Refusal", "Principal", "RunService", "MAX_BODY_BYTES", "CLIENT_OPTIONS", "parse_body", "too_large"]
 
@@ -139,6 +141,12 @@ class RunService:
         self._loading: dict[str, asyncio.Future[Run | None]] = {}
         """Runs being read from the store right now: later requests for one wait for that read."""
         self._closing = False
+        self.meter = StreamMeter()
+        """What this service's event streams did: :mod:`.metrics` reads it at a scrape."""
+        self._ended_events = 0
+        self._ended_retries = 0
+        """Events and model retries of this service's runs that have left the live table."""
+        self.metrics = Metrics(self)
         self.store = RunStore(store_path)
         try:
             interrupted = self.store.recover()
@@ -147,6 +155,8 @@ class RunService:
             raise
         for run in interrupted:  # held until their last events are stored, which a full disk may delay
             self._live[run.id] = run
+        self._recovered = {run.id for run in interrupted}
+        """Runs of an earlier process: their events are not this server's to count."""
         self.store.flush(timeout=2.0)  # so the first requests already see them ended
         if interrupted:
             log.info("marked %d runs interrupted by the last stop: %s", len(interrupted),
@@ -333,6 +343,11 @@ class RunService:
         for run_id, run in list(self._live.items()):
             if run.done and not self.store.unstored(run_id, len(run.log)):
                 del self._live[run_id]
+                if run_id in self._recovered:
+                    self._recovered.discard(run_id)
+                else:
+                    self._ended_events += len(run.log)
+                    self._ended_retries += len(run.state.retries)
                 self._remember_finished(run)
 
     def _remember_finished(self, run: Run) -> None:
@@ -346,6 +361,35 @@ class RunService:
             evicted, _ = self._finished.popitem(last=False)
             self._finished_bytes -= self.store.size(evicted)
             self.store.forget_size(evicted)
+
+    def event_stream(self, run: Run, last_event_id: str | None, after: str | None, *,
+                     heartbeat: float) -> AsyncGenerator[bytes, None] | None:
+        """``GET /runs/{id}/events`` for a run the caller may read: the stream's chunks for the
+        server to write (and ``aclose``), or None for ``204 No Content`` (nothing after the end)."""
+        try:
+            resume = sse.parse_resume(last_event_id, after)
+            if resume > 0:
+                self.meter.resumes += 1
+            if not sse.check_resume(run.log, resume):
+                return None  # a browser's EventSource stops reconnecting
+        except sse.ResumeError as exc:
+            raise Refusal(400, "invalid_request", str(exc)) from None
+        return sse.run_stream(run.log, after=resume, heartbeat=heartbeat, meter=self.meter)
+
+    # --- figures for GET /metrics (read at a scrape, never counted on the hot path) ----------
+
+    def events_appended(self) -> int:
+        return self._ended_events + sum(len(r.log) for r in self._live.values() if r.id not in self._recovered)
+
+    def model_retries(self) -> int:
+        return self._ended_retries + sum(len(r.state.retries) for r in self._live.values() if r.id not in self._recovered)
+
+    def is_running(self, run_id: str) -> bool:
+        run = self._live.get(run_id)
+        return run is not None and not run.done
+
+    def runs_by_status(self) -> dict[str, int]:
+        return self.store.status_counts()
 
     # --- lifecycle -------------------------------------------------------------------------
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import AsyncIterator
+from typing import AsyncGenerator
 
 from workbench.core import events as ev
 from workbench.core.log import RunLog
+from workbench.serving.metrics import StreamMeter
 
 __all__ = [
     "RETRY_MS",
@@ -94,31 +95,48 @@ def check_resume(log: RunLog, after: int) -> bool:
     return True
 
 
-async def run_stream(log: RunLog, *, after: int = 0, heartbeat: float = 15.0) -> AsyncIterator[bytes]:
+async def run_stream(log: RunLog, *, after: int = 0, heartbeat: float = 15.0,
+                     meter: StreamMeter | None = None) -> AsyncGenerator[bytes, None]:
     """The bytes of a run's event stream: ``retry:``, the events after ``after``, keep-alives.
 
     Sends only events clients may see (:attr:`RunLog.published`: on a server, those already
     stored). Ends after the terminal event (or at once past the end of a finished log).
+    ``meter`` counts the stream as open while it is iterated, and each chunk once the server
+    comes back for the next one, that is once it has written it: a chunk whose write failed
+    is not counted. Close the iterator (``aclose``) when done with it, so it stops counting at once.
     """
-    yield retry_frame()
-    position = max(after, 0)
-    while True:
-        published = log.published
-        if position < published:
-            frames = _frames(log, published)
-            batch = frames[position : min(position + MAX_BATCH, published)]
-            position += len(batch)
-            yield b"".join(batch)
-            continue
-        if log.closed and published == len(log.events):
-            return
-        try:
-            # asyncio.timeout, not wait_for: wait_for wraps every wait in a Task of its own, which
-            # with a thousand streams of one run is a thousand extra Tasks per event.
-            async with asyncio.timeout(heartbeat):
-                await log.wait_beyond(position, published=True)
-        except TimeoutError:
-            yield KEEPALIVE
+    if meter is None:
+        meter = StreamMeter()  # counts nobody reads: one code path, a few int additions per chunk
+    run_id = log.run_id
+    meter.opened(run_id)
+    try:
+        chunk = retry_frame()
+        yield chunk
+        meter.bytes += len(chunk)
+        position = max(after, 0)
+        while True:
+            published = log.published
+            if position < published:
+                frames = _frames(log, published)
+                batch = frames[position : min(position + MAX_BATCH, published)]
+                position += len(batch)
+                chunk = b"".join(batch)
+                yield chunk
+                meter.frames += len(batch)
+                meter.bytes += len(chunk)
+                continue
+            if log.closed and published == len(log.events):
+                return
+            try:
+                # asyncio.timeout, not wait_for: wait_for wraps every wait in a Task of its own, which
+                # with a thousand streams of one run is a thousand extra Tasks per event.
+                async with asyncio.timeout(heartbeat):
+                    await log.wait_beyond(position, published=True)
+            except TimeoutError:
+                yield KEEPALIVE
+                meter.bytes += len(KEEPALIVE)
+    finally:
+        meter.closed(run_id)
 
 
 def _frames(log: RunLog, upto: int) -> list[bytes]:

@@ -13,6 +13,7 @@ the command that listens.
 from __future__ import annotations
 
 import asyncio
+from contextlib import aclosing
 from typing import Any, Iterable
 
 from aiohttp import web
@@ -30,6 +31,7 @@ from workbench.serving.app_keys import (
     SERVICE,
     STREAMS,
 )
+from workbench.serving.metrics import CONTENT_TYPE
 from workbench.serving.middleware import MIDDLEWARES, cors_headers
 from workbench.serving.service import MAX_BODY_BYTES, Principal, Refusal, RunService, parse_body, too_large
 from workbench.serving.tokens import Authenticator
@@ -64,6 +66,7 @@ def create_app(
     app.router.add_post(f"{p}/runs/{{run_id}}/cancel", cancel_run)
     app.router.add_get(f"{p}/runs/{{run_id}}/events", run_events, allow_head=False, name=EVENTS_ROUTE)
     app.router.add_get(f"{p}/runs/{{run_id}}/log", run_log, allow_head=False)
+    app.router.add_get("/metrics", metrics, allow_head=False)
     app.on_response_prepare.append(cors_headers)
     app.on_shutdown.append(_shutdown)
     return app
@@ -95,31 +98,39 @@ async def cancel_run(request: web.Request) -> web.Response:
 
 
 async def run_events(request: web.Request) -> web.StreamResponse:
-    run = (await _holding_run(request)).get(_who(request), request.match_info["run_id"])
-    try:
-        after = sse.parse_resume(request.headers.get("Last-Event-ID"), request.query.get("after"))
-        if not sse.check_resume(run.log, after):
-            return web.Response(status=204)  # nothing after the end: a browser's EventSource stops reconnecting
-    except sse.ResumeError as exc:
-        raise Refusal(400, "invalid_request", str(exc)) from None
+    service = await _holding_run(request)
+    run = service.get(_who(request), request.match_info["run_id"])
+    chunks = service.event_stream(run, request.headers.get("Last-Event-ID"), request.query.get("after"),
+                                  heartbeat=request.app[HEARTBEAT])
+    if chunks is None:
+        return web.Response(status=204)  # nothing after the end: a browser's EventSource stops reconnecting
     streams = request.app[STREAMS]
     task = asyncio.current_task()
     assert task is not None
     streams.add(task)
     stream: _EventStream | None = None
     try:
-        async with sse_response(request, headers=sse.HEADERS, response_cls=_EventStream,
-                                send_timeout=sse.SEND_TIMEOUT) as stream:
-            async for chunk in sse.run_stream(run.log, after=after, heartbeat=request.app[HEARTBEAT]):
+        async with aclosing(chunks), sse_response(request, headers=sse.HEADERS, response_cls=_EventStream,
+                                                  send_timeout=sse.SEND_TIMEOUT) as stream:
+            async for chunk in chunks:
                 async with asyncio.timeout(sse.SEND_TIMEOUT):
                     await stream.write(chunk)
-    except (ConnectionError, TimeoutError):  # the client went away or stalled: nothing more to send
+    except (ConnectionError, TimeoutError) as exc:  # the client went away or stalled: nothing more to send
+        if isinstance(exc, TimeoutError):
+            service.meter.dropped += 1
         if request.transport is not None:
             request.transport.abort()
     finally:
         streams.discard(task)
     assert stream is not None
     return stream
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """``GET /metrics``: the connection metrics (Prometheus text); a workshop's participants may not."""
+    if _who(request).role == "participant":
+        raise Refusal(403, "forbidden", "the metrics are for instructors; participants watch runs")
+    return web.Response(body=request.app[SERVICE].metrics.scrape(), headers={"Content-Type": CONTENT_TYPE})
 
 
 async def run_log(request: web.Request) -> web.StreamResponse:
