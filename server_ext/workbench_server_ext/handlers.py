@@ -21,7 +21,7 @@ from tornado.http1connection import HTTP1Connection
 from tornado.iostream import StreamClosedError
 
 from workbench.serving import sse
-from workbench.serving.metrics import CONTENT_TYPE, StreamMeter
+from workbench.serving.metrics import CONTENT_TYPE
 from workbench.serving.service import Principal, Refusal, RunService, parse_body
 from workbench_server_ext.host import ServiceHost
 
@@ -191,6 +191,8 @@ class EventsHandler(WorkbenchHandler):
     """``GET /runs/{id}/events``: the run as Server-Sent Events, resumable with ``Last-Event-ID``."""
 
     _pump: asyncio.Task[None] | None = None
+    _stalled = False
+    """Set when the stream let its client go for taking nothing for :data:`~workbench.serving.sse.SEND_TIMEOUT`."""
 
     @web.authenticated
     @authorized
@@ -208,7 +210,7 @@ class EventsHandler(WorkbenchHandler):
         self._transforms = []  # never gzip an event stream (compress_response), nothing may buffer it
         # The stream runs as a task of its own, so that a client going away cancels it at once,
         # even while it waits for the next event (which also drops its waiter on the log).
-        pump = self._pump = asyncio.ensure_future(self._send(chunks, service.meter))
+        pump = self._pump = asyncio.ensure_future(self._send(chunks))
         self.app.streams.add(self)
         restore = _drop_when_unacknowledged(_socket_of(self.request.connection), sse.SEND_TIMEOUT)
         try:
@@ -220,8 +222,10 @@ class EventsHandler(WorkbenchHandler):
             self._pump = None
             self.app.streams.discard(self)
             restore()
+            if self._stalled or _lost_to_timeout(self.request.connection):
+                service.meter.dropped += 1
 
-    async def _send(self, chunks: Any, meter: StreamMeter) -> None:
+    async def _send(self, chunks: Any) -> None:
         try:
             async for chunk in chunks:
                 self.write(chunk)
@@ -234,7 +238,7 @@ class EventsHandler(WorkbenchHandler):
         except StreamClosedError:
             pass
         except TimeoutError:  # the client stopped reading: let it go (it can resume from its last id)
-            meter.dropped += 1
+            self._stalled = True
             self.log.info("workbench: dropped an event stream whose client took nothing for %g s", sse.SEND_TIMEOUT)
             if isinstance(connection := self.request.connection, HTTP1Connection):
                 connection.close()
@@ -253,6 +257,11 @@ _TCP_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", None)  # Linux
 def _socket_of(connection: object) -> socket.socket | None:
     """The socket under a request's connection (Tornado's server makes HTTP1Connections only)."""
     return connection.stream.socket if isinstance(connection, HTTP1Connection) else None
+
+
+def _lost_to_timeout(connection: object) -> bool:
+    """Whether the kernel let the connection go because what was sent went unacknowledged."""
+    return isinstance(connection, HTTP1Connection) and isinstance(connection.stream.error, TimeoutError)
 
 
 def _drop_when_unacknowledged(sock: socket.socket | None, seconds: float) -> Callable[[], None]:

@@ -13,7 +13,7 @@ from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from workbench.serving.middleware import error_response
 from workbench.serving.service import Refusal
 
-__all__ = ["make_runner"]
+__all__ = ["make_runner", "lost_to_timeout"]
 
 MAX_URL_BYTES = 8190
 """The longest URL (path and query) a request may have: aiohttp's limit; longer gets a 414."""
@@ -40,7 +40,12 @@ class _RequestHandler(web.RequestHandler):
     Those answers never reach the middlewares; ``handle_error`` is where aiohttp builds them.
     """
 
-    __slots__ = ()
+    __slots__ = ("lost_to",)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        # Kept for the handler it cancels, which is told only CancelledError (see lost_to_timeout).
+        self.lost_to = exc
+        super().connection_lost(exc)
 
     def handle_error(self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
@@ -57,6 +62,12 @@ class _RequestHandler(web.RequestHandler):
         response = error_response(error)
         response.force_close()
         return response
+
+
+def lost_to_timeout(request: web.BaseRequest) -> bool:
+    """Whether the request's connection was lost because what was sent went unacknowledged: the
+    kernel let a client go that took nothing (``TCP_USER_TIMEOUT``, which aiohttp-sse sets)."""
+    return isinstance(getattr(request.protocol, "lost_to", None), TimeoutError)
 
 
 def _parse_error(exc: HttpProcessingError) -> Refusal:

@@ -31,6 +31,7 @@ from workbench.serving.app_keys import (
     SERVICE,
     STREAMS,
 )
+from workbench.serving.connections import lost_to_timeout
 from workbench.serving.metrics import CONTENT_TYPE
 from workbench.serving.middleware import MIDDLEWARES, cors_headers
 from workbench.serving.service import MAX_BODY_BYTES, Principal, Refusal, RunService, parse_body, too_large
@@ -120,6 +121,10 @@ async def run_events(request: web.Request) -> web.StreamResponse:
             service.meter.dropped += 1
         if request.transport is not None:
             request.transport.abort()
+    except asyncio.CancelledError:  # the connection was lost: by the kernel, if the client took nothing
+        if lost_to_timeout(request):
+            service.meter.dropped += 1
+        raise
     finally:
         streams.discard(task)
     assert stream is not None
