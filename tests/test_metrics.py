@@ -73,7 +73,7 @@ async def test_the_figures_agree_with_what_clients_did_and_received(server: Serv
 
     # One 529 the SDK retries, then a stream that breaks, which the run retries: two model retries.
     faults = [{"request": 1, "kind": "529"}, {"request": 2, "kind": "drop", "after_frames": 2}]
-    run_id = (await server.start(task="Write a haiku about tides", options={"pace": 25, "faults": faults,
+    run_id = (await server.start(task="Write a haiku about tides", options={"pace": 80, "faults": faults,
                                                                              "retryDelay": 0.01}))["id"]
     run = server.run(run_id)
     await until(lambda: run.log.published >= 3, what="three events stored")

@@ -293,8 +293,7 @@ class MetricsHandler(WorkbenchHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.set_header("Content-Type", CONTENT_TYPE)
-        self.finish(self.service.metrics.scrape())
+        self.finish(self.service.metrics.scrape(), set_content_type=CONTENT_TYPE)  # APIHandler's finish sets it
 
 
 def _not_found() -> Any:
