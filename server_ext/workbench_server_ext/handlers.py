@@ -197,6 +197,7 @@ class EventsHandler(WorkbenchHandler):
         run = (await self.holding_run(run_id)).get(self.principal, run_id)
         try:
             after = sse.parse_resume(self.request.headers.get("Last-Event-ID"), self.get_query_argument("after", None))
+            encode = sse.parse_profile(self.get_query_argument("profile", None))
             if not sse.check_resume(run.log, after):
                 self.set_status(204)  # nothing after the end: a browser's EventSource stops reconnecting
                 self.finish()
@@ -206,7 +207,7 @@ class EventsHandler(WorkbenchHandler):
         for name, value in sse.HEADERS.items():
             self.set_header(name, value)
         self._transforms = []  # never gzip an event stream (compress_response), nothing may buffer it
-        chunks = sse.run_stream(run.log, after=after, heartbeat=self.app.heartbeat_seconds)
+        chunks = sse.run_stream(run.log, after=after, heartbeat=self.app.heartbeat_seconds, encode=encode)
         # The stream runs as a task of its own, so that a client going away cancels it at once,
         # even while it waits for the next event (which also drops its waiter on the log).
         pump = self._pump = asyncio.ensure_future(self._send(chunks))

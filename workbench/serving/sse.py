@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from workbench.core import events as ev
 from workbench.core.log import RunLog
+from workbench.serving import reference
 
 __all__ = [
     "RETRY_MS",
@@ -23,6 +24,8 @@ __all__ = [
     "retry_frame",
     "encode_event",
     "parse_resume",
+    "parse_profile",
+    "Encoder",
     "run_stream",
     "check_resume",
     "ResumeError",
@@ -57,6 +60,10 @@ class ResumeError(ValueError):
     """A malformed ``Last-Event-ID`` header or ``after`` query parameter."""
 
 
+Encoder = Callable[[ev.Event], bytes | None]
+"""An event as the frame a profile sends, or None for an event the profile leaves out."""
+
+
 def retry_frame(milliseconds: int = RETRY_MS) -> bytes:
     return f"retry: {milliseconds}\n\n".encode()
 
@@ -78,6 +85,15 @@ def parse_resume(last_event_id: str | None, after: str | None) -> int:
     return 0
 
 
+def parse_profile(profile: str | None) -> Encoder | None:
+    """The encoder ``?profile=`` asks for: None for the full stream (no profile), or the reference profile's."""
+    if profile is None:
+        return None
+    if profile.strip() == reference.PROFILE:
+        return reference.encode_reference
+    raise ResumeError(f"profile must be {reference.PROFILE!r} (or left out for the full stream); got {profile[:40]!r}")
+
+
 def check_resume(log: RunLog, after: int) -> bool:
     """Whether a stream resuming after event ``after`` has anything to send.
 
@@ -94,21 +110,28 @@ def check_resume(log: RunLog, after: int) -> bool:
     return True
 
 
-async def run_stream(log: RunLog, *, after: int = 0, heartbeat: float = 15.0) -> AsyncIterator[bytes]:
+async def run_stream(log: RunLog, *, after: int = 0, heartbeat: float = 15.0,
+                     encode: Encoder | None = None) -> AsyncIterator[bytes]:
     """The bytes of a run's event stream: ``retry:``, the events after ``after``, keep-alives.
 
     Sends only events clients may see (:attr:`RunLog.published`: on a server, those already
     stored). Ends after the terminal event (or at once past the end of a finished log).
+    ``encode`` is a profile's encoder (:func:`parse_profile`); without one, every event goes out
+    in its envelope, encoded once per log for all its streams.
     """
     yield retry_frame()
     position = max(after, 0)
     while True:
         published = log.published
         if position < published:
-            frames = _frames(log, published)
-            batch = frames[position : min(position + MAX_BATCH, published)]
-            position += len(batch)
-            yield b"".join(batch)
+            upto = min(position + MAX_BATCH, published)
+            if encode is None:
+                batch = _frames(log, published)[position:upto]
+            else:  # a profile's frames are not cached: few clients ask for one
+                batch = [f for e in log.events[position:upto] if (f := encode(e)) is not None]
+            position = upto
+            if batch:
+                yield b"".join(batch)
             continue
         if log.closed and published == len(log.events):
             return

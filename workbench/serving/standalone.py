@@ -98,6 +98,7 @@ async def run_events(request: web.Request) -> web.StreamResponse:
     run = (await _holding_run(request)).get(_who(request), request.match_info["run_id"])
     try:
         after = sse.parse_resume(request.headers.get("Last-Event-ID"), request.query.get("after"))
+        encode = sse.parse_profile(request.query.get("profile"))
         if not sse.check_resume(run.log, after):
             return web.Response(status=204)  # nothing after the end: a browser's EventSource stops reconnecting
     except sse.ResumeError as exc:
@@ -110,7 +111,7 @@ async def run_events(request: web.Request) -> web.StreamResponse:
     try:
         async with sse_response(request, headers=sse.HEADERS, response_cls=_EventStream,
                                 send_timeout=sse.SEND_TIMEOUT) as stream:
-            async for chunk in sse.run_stream(run.log, after=after, heartbeat=request.app[HEARTBEAT]):
+            async for chunk in sse.run_stream(run.log, after=after, heartbeat=request.app[HEARTBEAT], encode=encode):
                 async with asyncio.timeout(sse.SEND_TIMEOUT):
                     await stream.write(chunk)
     except (ConnectionError, TimeoutError):  # the client went away or stalled: nothing more to send
