@@ -29,6 +29,8 @@ def _error(data: ev.ExecutionErrorData) -> dict[str, Any]:
 def reference_fields(event: ev.Event) -> tuple[str, dict[str, Any]] | None:
     """The reference type and ``data`` of ``event``, or None for a type the reference system lacks."""
     d = event.data
+    type_: str
+    fields: dict[str, Any]
     match d:
         case ev.ExecutionStartedData():
             type_, fields = event.type, {"task": d.task, "startedAt": d.started_at}

@@ -57,7 +57,7 @@ _EVENT_ID = re.compile(r"[0-9]{1,18}")
 
 
 class ResumeError(ValueError):
-    """A malformed ``Last-Event-ID`` header or ``after`` query parameter."""
+    """A malformed ``Last-Event-ID`` header, ``after`` or ``profile`` query parameter: a 400."""
 
 
 Encoder = Callable[[ev.Event], bytes | None]
