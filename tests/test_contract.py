@@ -653,7 +653,8 @@ async def test_the_run_file_from_log(server: Server, tmp_path: Path):
     assert reply.status == 200 and reply.headers["Content-Type"] == "application/x-ndjson"
     assert reply.headers["Content-Disposition"] == f'attachment; filename="{created["id"]}.jsonl"'
     first = json.loads(reply.body.splitlines()[0])
-    assert first["format"] == "workbench-run" and first["version"] == 1
+    assert first["format"] == "workbench-run" and first["version"] == 2
+    assert (first["parentId"], first["forkedAt"]) == (None, None)
     assert (first["runId"], first["task"], first["model"], first["createdAt"]) == (
         created["id"], created["task"], created["model"], created["createdAt"])
 
