@@ -141,3 +141,13 @@ def test_a_forked_run_s_header_keeps_its_parent(tmp_path: Path):
     path = write_run_file(tmp_path / "f.jsonl", forked, sample_run())
     assert json.loads(path.read_text().splitlines()[0])["parentId"] == "r_p"
     assert read_run_file(path)[0] == forked
+
+
+def test_the_shipped_run_file_stays_version_1_and_notebooks_read_it_as_text():
+    """notebooks/runs/coffee-shop.jsonl is kept as a version-1 file: notebook 04 loading it proves compatibility."""
+    shipped = Path(__file__).resolve().parent.parent / "notebooks" / "runs" / "coffee-shop.jsonl"
+    lines = shipped.read_text().splitlines()
+    assert json.loads(lines[0])["version"] == 1 and sum('"type":"message"' in line for line in lines) > 0
+    run = wb.load(shipped)
+    assert run.state.status == "complete" and {e.type for e in run.events} >= {"text"}
+    assert "message" not in {e.type for e in run.events}
