@@ -8,8 +8,8 @@ missing, unless ``WORKBENCH_REQUIRE_BROWSER=1`` (CI), where a missing browser is
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,21 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@asynccontextmanager
+async def async_chromium() -> AsyncIterator[Any]:
+    """:func:`chromium` through Playwright's async API, for tests whose server runs on the test's own
+    event loop (the sync API would block that loop, and the server with it)."""
+    skip_without_browser()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
 
 
 @contextmanager

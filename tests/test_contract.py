@@ -31,6 +31,7 @@ from jupyter_server.serverapp import ServerApp
 
 # pytest-jupyter's fixtures (jp_serverapp, jp_server_config, …) for this module only, as in
 # test_server_ext.py: a session-wide ``pytest_plugins`` would wrap every other test too.
+from browser import async_chromium
 from pytest_jupyter.jupyter_server import *
 from servers import HttpReply, Reply, frames_of, raw_get, start_server, without_keepalives
 from yarl import URL
@@ -297,6 +298,108 @@ async def test_resume_with_last_event_id_or_after(server: Server):
     assert both.body == b"retry: 2000\n\n" + frames_of(events[5:])  # the header wins
 
 
+# --- the reference profile (section 4) ---------------------------------------------------------
+
+# The contract's table, written out here on its own (not with the server's encoder): each reference
+# type and the fields its data has, after executionId and timestamp.
+REFERENCE_FIELDS = {
+    "execution:started": ("task", "startedAt"),
+    "plan:created": ("plan",),
+    "phase:start": ("phaseId", "phaseName", "phaseIndex"),
+    "thinking": ("thought", "iteration"),
+    "tool:start": ("toolName", "params"),
+    "tool:complete": ("toolName", "result", "duration"),
+    "phase:complete": ("phaseId", "phaseName"),
+    "execution:complete": ("result", "duration", "tokensUsed"),
+    "execution:error": ("error", "stack"),
+}
+
+
+def reference_frame(envelope: dict[str, Any]) -> bytes | None:
+    """What the reference profile must send for one envelope of the full log."""
+    type_, data = envelope["type"], dict(envelope["data"])
+    if type_ == "execution:cancelled":
+        type_, data = "execution:error", {"error": f"The run was cancelled: {data['reason']}", "stack": ""}
+    elif type_ == "execution:error":
+        data = {"error": data["error"]["message"], "stack": data["stack"] or ""}
+    elif type_ == "execution:complete":
+        data["tokensUsed"] = data["tokensUsed"]["input"] + data["tokensUsed"]["output"]
+    elif type_ == "plan:created":
+        data["plan"] = {"goal": data["plan"]["goal"], "phases": [
+            {"id": p["id"], "name": p["name"], "description": p["description"]} for p in data["plan"]["phases"]]}
+    if type_ not in REFERENCE_FIELDS:
+        return None
+    fields = {"executionId": envelope["runId"], "timestamp": envelope["ts"],
+              **{name: data[name] for name in REFERENCE_FIELDS[type_]}}
+    body = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    return f"id: {envelope['id']}\nevent: {type_}\ndata: {body}\n\n".encode()
+
+
+def reference_body(run: Run, after: int = 0) -> bytes:
+    frames = [reference_frame(e.to_dict()) for e in list(run.events)[after:]]
+    return b"retry: 2000\n\n" + b"".join(f for f in frames if f is not None)
+
+
+def reference_data(body: bytes) -> list[tuple[int, str, dict[str, Any]]]:
+    """(id, event, data) of each frame of a reference-profile body."""
+    out = []
+    for frame in event_frames(body):
+        id_line, event_line, data_line = frame.decode().strip("\n").split("\n")
+        out.append((int(id_line[4:]), event_line[7:], json.loads(data_line[6:])))
+    return out
+
+
+async def test_the_reference_profile_of_a_complete_run_exactly(server: Server):
+    finished = await server.start(strategy="plan", task="Plan a picnic")
+    run = await ended(server, finished["id"])
+    reply = await server.raw_get(f"/runs/{finished['id']}/events?profile=reference")
+    assert reply.status == 200 and reply.headers["content-type"] == "text/event-stream" and reply.ended
+    assert reply.body == reference_body(run)
+    frames = reference_data(reply.body)
+    assert {t for _, t, _ in frames} == set(REFERENCE_FIELDS) - {"execution:error"}  # all the others, nothing else
+    assert [i for i, _, _ in frames] == [e.id for e in run.events if e.type in REFERENCE_FIELDS]  # the full log's ids
+    last = frames[-1][2]
+    usage = run.events[-1].data.tokens_used
+    assert last["tokensUsed"] == usage.input + usage.output > 0 and last["executionId"] == finished["id"]
+    assert all(set(d) == {"executionId", "timestamp", *REFERENCE_FIELDS[t]} for _, t, d in frames)
+    # Resuming in the profile: by the full log's ids, after an id the profile left out too; 204 at the end.
+    skipped = next(e.id for e in run.events if e.type not in REFERENCE_FIELDS)
+    resumed = await server.request("GET", f"/runs/{finished['id']}/events", params={"profile": "reference"},
+                                   headers={"Last-Event-ID": str(skipped)})
+    assert resumed.body == reference_body(run, after=skipped)
+    done = await server.request("GET", f"/runs/{finished['id']}/events",
+                                params={"profile": "reference", "after": str(len(run.events))})
+    assert done.status == 204 and done.body == b""
+    assert_error(await server.request("GET", f"/runs/{finished['id']}/events", params={"profile": "fancy"}),
+                 400, "invalid_request", "profile")
+
+
+async def test_the_reference_profile_of_a_cancelled_run_ends_with_an_error_saying_so(server: Server):
+    slow = await server.start(task="Slow", options={"pace": 20})
+    reading = asyncio.ensure_future(server.raw_get(f"/runs/{slow['id']}/events?profile=reference"))
+    await asyncio.sleep(0.3)
+    assert (await server.request("POST", f"/runs/{slow['id']}/cancel")).status == 202
+    live = await asyncio.wait_for(reading, 10)
+    run = await ended(server, slow["id"])
+    assert run.events[-1].type == "execution:cancelled" and live.ended
+    assert without_keepalives(live.body) == reference_body(run)
+    last_id, last_type, last = reference_data(live.body)[-1]
+    assert (last_id, last_type) == (run.events[-1].id, "execution:error")
+    assert last == {"executionId": slow["id"], "timestamp": run.events[-1].ts,
+                    "error": f"The run was cancelled: {run.events[-1].data.reason}", "stack": ""}
+
+
+async def test_the_reference_profile_of_a_failed_run_has_the_message_and_a_string_stack(server: Server):
+    failed = await server.start(options={"maxTokens": 1})
+    run = await ended(server, failed["id"])
+    assert run.events[-1].type == "execution:error"
+    reply = await server.raw_get(f"/runs/{failed['id']}/events?profile=reference")
+    assert reply.status == 200 and reply.body == reference_body(run)
+    _, last_type, last = reference_data(reply.body)[-1]
+    assert last_type == "execution:error" and last["error"] == run.events[-1].data.error.message
+    assert "maxTokens" in last["error"] and last["stack"] == ""
+
+
 async def test_a_client_cut_off_anywhere_resumes_without_gaps_or_duplicates(server: Server):
     async def follow(seed: int) -> tuple[str, list[bytes], int]:
         rng = random.Random(seed)
@@ -456,6 +559,71 @@ async def test_an_event_stream_takes_the_token_in_its_url(server: Server):
     assert run["id"].encode() not in refused.body
 
 
+EVENT_SOURCE_JS = """
+([url, types]) => {
+  window.got = []; window.unnamed = 0; window.errors = 0;
+  const source = window.source = new EventSource(url);
+  source.onmessage = () => { window.unnamed += 1; };  // only frames without an event name: none
+  source.onerror = () => { window.errors += 1; };
+  for (const type of types) source.addEventListener(type, (e) => window.got.push([e.lastEventId, e.type]));
+}
+"""
+
+
+async def test_a_browser_event_source_left_open_after_the_end_asks_once_more_and_gets_204(server: Server):
+    """Without the 204 an EventSource reconnects every ``retry`` ms for as long as its page is open."""
+    finished = await server.start()
+    events = list((await ended(server, finished["id"])).events)
+    path = f"{server.url}/runs/{finished['id']}/events"
+    asked: list[str] = []
+    answers: list[tuple[str | None, int]] = []
+    async with async_chromium() as browser:
+        page = await browser.new_page()
+        page.on("request", lambda r: asked.append(r.url) if r.url.startswith(path) else None)
+
+        async def answered(response: Any) -> None:
+            if response.url.startswith(path):
+                answers.append((await response.request.header_value("last-event-id"), response.status))
+
+        page.on("response", answered)
+        # A page of the server's origin (EventSource is same-origin) outside the API, whose answers
+        # Jupyter serves with a CSP of default-src 'none'.
+        home = server.prefix.removesuffix("workbench/api").removesuffix("api")
+        await page.goto(f"http://127.0.0.1:{server.port}{home}?token={PEOPLE['ada']}")
+        await page.evaluate(EVENT_SOURCE_JS, [f"{path}?token={PEOPLE['ada']}", sorted(ev.EVENT_TYPES)])
+        await page.wait_for_function("window.source.readyState === EventSource.CLOSED", timeout=10_000)
+        await asyncio.sleep(sse.RETRY_MS / 1000 * 2.5)  # well past two more retry periods: no request came
+        got, unnamed, state = await page.evaluate("[window.got, window.unnamed, window.source.readyState]")
+    assert got == [[str(e.id), e.type] for e in events] and unnamed == 0
+    assert state == 2  # CLOSED: the browser gave up reconnecting, as the 204 tells it to
+    assert len(asked) == 2 and answers == [(None, 200), (str(events[-1].id), 204)]
+
+
+def readme_follow_loop() -> str:
+    """The README's loop for clients that are not browsers (section "Following a run without a browser")."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    start = readme.index("```python\nimport json, httpx\n")
+    return readme[start + len("```python\n") : readme.index("```", start + 10)]
+
+
+async def test_the_readme_s_loop_follows_a_live_run_to_its_end_without_repeats(server: Server):
+    code = readme_follow_loop()
+    api_line = 'api, auth = "http://127.0.0.1:8765/api", {"Authorization": f"Bearer {token}"}'
+    assert api_line in code
+    live = await server.start(task="Followed with httpx", options={"pace": 200})
+
+    def follow(run_id: str, after: int = 0) -> list[tuple[int, str]]:
+        printed: list[tuple[int, str]] = []
+        names = {"api": server.url, "auth": server.headers(), "run_id": run_id, "print": lambda *a: printed.append(a)}
+        exec(code.replace(api_line, "").replace("last, done = 0,", f"last, done = {after},"), names)
+        return printed
+
+    printed = await asyncio.to_thread(follow, live["id"])
+    events = list((await ended(server, live["id"])).events)
+    assert printed == [(e.id, e.type) for e in events] and events[-1].type == "execution:complete"
+    assert await asyncio.to_thread(follow, live["id"], len(events)) == []  # a 204: the loop ends at once
+
+
 async def test_another_user_s_run_is_a_404_exactly_like_an_unknown_id(server: Server):
     ada_run = await server.start("ada", task="Ada's task", options={"pace": 20})
     bob_run = await server.start("bob", task="Bob's task")
@@ -485,7 +653,8 @@ async def test_the_run_file_from_log(server: Server, tmp_path: Path):
     assert reply.status == 200 and reply.headers["Content-Type"] == "application/x-ndjson"
     assert reply.headers["Content-Disposition"] == f'attachment; filename="{created["id"]}.jsonl"'
     first = json.loads(reply.body.splitlines()[0])
-    assert first["format"] == "workbench-run" and first["version"] == 1
+    assert first["format"] == "workbench-run" and first["version"] == 2
+    assert (first["parentId"], first["forkedAt"]) == (None, None)
     assert (first["runId"], first["task"], first["model"], first["createdAt"]) == (
         created["id"], created["task"], created["model"], created["createdAt"])
 

@@ -48,7 +48,7 @@ def text_run(run_id: str, pieces: int, size: int) -> list[ev.EventData]:
     return [
         ev.ExecutionStartedData(task="t", started_at="2026-11-24T10:00:00.000Z", model="simulated", strategy="react"),
         *(ev.TextDeltaData(step_id="s1", delta=d) for d in deltas),
-        ev.MessageData(step_id="s1", text="".join(deltas)),
+        ev.TextData(step_id="s1", text="".join(deltas)),
         ev.ExecutionCompleteData(result="done", duration=1.0, tokens_used=ev.Usage()),
     ]
 

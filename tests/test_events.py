@@ -16,7 +16,7 @@ def test_all_fifteen_contract_types_have_a_class():
     assert set(ev.EVENT_TYPES) == {
         "execution:started", "plan:created", "phase:start", "thinking", "tool:start", "tool:complete",
         "phase:complete", "execution:complete", "execution:error",
-        "thinking:delta", "text:delta", "message", "usage", "model:retry", "execution:cancelled",
+        "thinking:delta", "text:delta", "text", "usage", "model:retry", "execution:cancelled",
     }
     assert ev.TERMINAL_TYPES == {"execution:complete", "execution:error", "execution:cancelled"}
 

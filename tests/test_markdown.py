@@ -77,7 +77,7 @@ def markdown_run() -> wb.Run:
                                            strategy="react"))
     run.log.append(ev.TextDeltaData(step_id="m1", delta="# Notes"))
     run.log.append(ev.TextDeltaData(step_id="m1", delta="\n\n- a"))
-    run.log.append(ev.MessageData(step_id="m1", text="# Notes\n\n- a"))
+    run.log.append(ev.TextData(step_id="m1", text="# Notes\n\n- a"))
     run.log.append(ev.ExecutionCompleteData(result="## Done\n\n<script>alert(1)</script>", duration=5,
                                             tokens_used=ev.Usage()))
     run.log.close()
@@ -88,7 +88,7 @@ def test_the_widget_sends_html_with_whole_messages_and_the_result_only():
     run = markdown_run()
     items = merged_items(run.events)
     assert [(item["type"], "html" in item) for item in items] == [
-        ("execution:started", False), ("text:delta", False), ("message", True), ("execution:complete", True)]
+        ("execution:started", False), ("text:delta", False), ("text", True), ("execution:complete", True)]
     assert items[2]["html"] == "<h1>Notes</h1>\n<ul>\n<li>a</li>\n</ul>\n"
     assert items[3]["html"] == "<h2>Done</h2>\n<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>\n"
     # The event's own fields are the contract's, untouched.

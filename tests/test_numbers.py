@@ -56,7 +56,7 @@ def hand_run() -> list[ev.Event]:
                             phase_id="p1"))
     a(250, ev.ToolCompleteData(tool_name="write_file", result="Wrote 10 bytes", duration=50.0, tool_use_id="t1"))
     a(300, ev.TextDeltaData(step_id="s3", delta="Drafted.", phase_id="p1"))  # 13: call 2 starts at 250
-    a(320, ev.MessageData(step_id="s3", text="Drafted.", phase_id="p1"))
+    a(320, ev.TextData(step_id="s3", text="Drafted.", phase_id="p1"))
     a(350, ev.UsageData(input=500, output=100, cache_read=1000, cache_write=200))
     a(350, ev.PhaseCompleteData(phase_id="p1", phase_name="Draft", summary="Drafted"))
     a(360, ev.PhaseStartData(phase_id="p2", phase_name="Polish", phase_index=1))
@@ -64,7 +64,7 @@ def hand_run() -> list[ev.Event]:
     a(480, ev.UsageData(input=600, output=110, cache_read=1000, cache_write=200))  # it streamed nothing
     a(490, ev.PhaseCompleteData(phase_id="p2", phase_name="Polish", summary="Polished"))
     a(520, ev.TextDeltaData(step_id="s4", delta="A poem", phase_id=None))  # 21: call 4 (the answer) starts at 490
-    a(530, ev.MessageData(step_id="s4", text="A poem", phase_id=None))
+    a(530, ev.TextData(step_id="s4", text="A poem", phase_id=None))
     a(600, ev.UsageData(input=700, output=150, cache_read=1000, cache_write=200))
     a(600, ev.ExecutionCompleteData(result="A poem", duration=600.0,
                                     tokens_used=ev.Usage(input=700, output=150, cache_read=1000, cache_write=200),

@@ -71,7 +71,7 @@ async def test_a_scripted_plan_run_gives_exactly_the_expected_events(tmp_path: P
     assert_contract(events)
     model_call = ["usage"]
     thought = ["thinking:delta+", "thinking"]
-    said = ["text:delta+", "message"]
+    said = ["text:delta+", "text"]
     assert shape(events) == [
         "execution:started",
         *thought, *model_call, "plan:created",

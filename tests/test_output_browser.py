@@ -49,7 +49,7 @@ def markdown_run() -> wb.Run:
     run.log.append(ev.ExecutionStartedData(task=run.task, started_at="2026-01-01T00:00:00.000Z", model="simulated",
                                            strategy="react"))
     run.log.append(ev.TextDeltaData(step_id="m1", delta="### Step *one*"))
-    run.log.append(ev.MessageData(step_id="m1", text="### Step *one*\n\n1. read\n2. write"))
+    run.log.append(ev.TextData(step_id="m1", text="### Step *one*\n\n1. read\n2. write"))
     run.log.append(ev.ExecutionCompleteData(result=HOSTILE, duration=5, tokens_used=ev.Usage()))
     run.log.close()
     return run

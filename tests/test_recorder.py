@@ -29,7 +29,7 @@ def test_a_recorded_run_has_the_whole_event_sequence():
     assert types(run) == [
         "execution:started", "plan:created",
         "phase:start", "thinking", "tool:start", "tool:complete", "phase:complete",
-        "phase:start", "thinking:delta", "thinking:delta", "thinking", "message", "usage", "phase:complete",
+        "phase:start", "thinking:delta", "thinking:delta", "thinking", "text", "usage", "phase:complete",
         "execution:complete",
     ]
     state = run.state

@@ -41,7 +41,7 @@ GENERIC_TASK = f"Write notes about {KEY} and {TOKEN}"
 
 # Every event type whose data carries text a model, a tool or a person wrote.
 TEXT_TYPES = {"execution:started", "plan:created", "phase:start", "thinking:delta", "thinking", "text:delta",
-              "message", "tool:start", "tool:complete", "phase:complete", "execution:complete"}
+              "text", "tool:start", "tool:complete", "phase:complete", "execution:complete"}
 GENERIC_TYPES = TEXT_TYPES - {"phase:start", "execution:complete"}
 """What the generic scenario echoes the task into (all a run started over HTTP can script)."""
 
@@ -106,7 +106,7 @@ def every_event_type_carrying(text: str) -> list[ev.EventData]:
         ev.ThinkingDeltaData(step_id=text, delta=text, phase_id=text),
         ev.ThinkingData(thought=text, iteration=1, step_id=text, phase_id=text),
         ev.TextDeltaData(step_id=text, delta=text, phase_id=text),
-        ev.MessageData(step_id=text, text=text, phase_id=text),
+        ev.TextData(step_id=text, text=text, phase_id=text),
         ev.ToolStartData(tool_name=text, params={"path": text, text: [text, {"deep": (text, 1)}]}, tool_use_id=text,
                          phase_id=text),
         ev.ToolCompleteData(tool_name=text, result={"content": [text, {text: text}], "n": 3}, duration=1.0,
@@ -180,7 +180,7 @@ def test_tokens_a_process_is_given_are_scrubbed_like_the_environment_s(tmp_path:
     Connection("http://127.0.0.1:1/api", "standalone", client_token)  # wb.connect(url, token=...)
     for token in (served_token, workshop_token, client_token):
         assert redact(f"saw {token}.") == f"saw {REDACTED}."
-        event = RunLog("r_tokens").append(ev.MessageData(step_id="s1", text=f"saw {token}."))
+        event = RunLog("r_tokens").append(ev.TextData(step_id="s1", text=f"saw {token}."))
         assert event.data.text == f"saw {REDACTED}."
 
 
@@ -281,7 +281,7 @@ async def test_the_orchestrator_holds_back_a_key_split_across_deltas(canary: Non
         ("text:delta", f"Bearer {REDACTED} "), ("text:delta", "sent"),
     ]
     assert [e.data.thought for e in events if e.type == "thinking"] == [f"Use {REDACTED} now"]
-    assert [e.data.text for e in events if e.type == "message"] == [f"Bearer {REDACTED} sent"]
+    assert [e.data.text for e in events if e.type == "text"] == [f"Bearer {REDACTED} sent"]
     assert [e.id for e in events if leaks(e.to_json())] == [] and contract_violations(events) == []
 
 

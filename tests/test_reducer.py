@@ -23,7 +23,7 @@ def sample_run() -> list[ev.Event]:
     a(ev.ToolCompleteData(tool_name="write_file", result="Wrote 10 bytes", duration=2.0, tool_use_id="t1"))
     a(ev.UsageData(input=100, output=20))
     a(ev.TextDeltaData(step_id="s2", delta="Done", phase_id="p1"))
-    a(ev.MessageData(step_id="s2", text="Done", phase_id="p1"))
+    a(ev.TextData(step_id="s2", text="Done", phase_id="p1"))
     a(ev.PhaseCompleteData(phase_id="p1", phase_name="Draft", summary="Drafted"))
     a(ev.PhaseStartData(phase_id="p2", phase_name="Polish", phase_index=1))
     a(ev.ModelRetryData(attempt=1, reason="529 overloaded_error", delay_ms=20))

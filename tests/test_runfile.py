@@ -6,10 +6,14 @@ from pathlib import Path
 import pytest
 from test_reducer import sample_run
 
+import workbench as wb
+
 from workbench.core import events as ev
 from workbench.core.runfile import RunHeader, iter_run_file, read_run_file, write_run_file
 from workbench.errors import RunFileError
 
+V1_FILE = Path(__file__).parent / "fixtures" / "runs" / "v1-message.jsonl"
+"""A run file as version 1 wrote it: its assistant text is a ``message`` event."""
 HEADER = RunHeader(run_id="r_test", task="Write a poem", model="simulated", created_at="2026-11-24T10:00:00.000Z")
 
 
@@ -17,8 +21,9 @@ def test_write_then_read_gives_the_same_events(tmp_path: Path):
     events = sample_run()
     path = write_run_file(tmp_path / "run.jsonl", HEADER, events)
     lines = path.read_text().splitlines()
-    assert json.loads(lines[0]) == {"format": "workbench-run", "version": 1, "runId": "r_test",
-                                    "task": "Write a poem", "model": "simulated", "createdAt": "2026-11-24T10:00:00.000Z"}
+    assert json.loads(lines[0]) == {"format": "workbench-run", "version": 2, "runId": "r_test",
+                                    "task": "Write a poem", "model": "simulated", "createdAt": "2026-11-24T10:00:00.000Z",
+                                    "parentId": None, "forkedAt": None}
     assert [json.loads(l) for l in lines[1:]] == [e.to_dict() for e in events]
     header, loaded = read_run_file(path)
     assert header == HEADER
@@ -39,7 +44,8 @@ GOOD_HEADER = json.dumps(HEADER.to_dict())
     [
         ((), r"line 1: the file is empty"),
         (('{"format": "something-else", "version": 1}',), r"line 1: not a workbench run file"),
-        (('{"format": "workbench-run", "version": 2}',), r"line 1: this run file has version 2, newer"),
+        (('{"format": "workbench-run", "version": 3}',), r"line 1: this run file has version 3, newer than this "
+                                                          r"workbench reads \(2\); upgrade agent-workbench"),
         (("not json",), r"line 1: the header is not JSON"),
         ((GOOD_HEADER, "{oops"), r"line 2: malformed JSON"),
         ((GOOD_HEADER, '{"id": 1, "runId": "r", "type": "tool:start", "ts": "t", "data": {}}'), r"line 2: invalid event: .*toolName"),
@@ -103,3 +109,45 @@ def test_run_files_get_the_usual_permissions(tmp_path: Path):
     finally:
         os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_version_1_file_reads_with_its_message_events_as_text(tmp_path: Path):
+    header, events = read_run_file(V1_FILE)
+    assert (header.run_id, header.parent_id, header.forked_at) == ("r_v1fixture000001", None, None)
+    assert [e.type for e in events] == [
+        "execution:started", "text:delta", "text:delta", "text", "usage", "execution:complete"]
+    text = events[3]
+    assert isinstance(text, ev.Text) and text.data == ev.TextData(step_id="s1", text="Tides come and go.")
+    assert text.to_dict()["type"] == "text"
+    run = wb.load(V1_FILE)
+    assert run.state.status == "complete" and [s.text for s in run.state.messages] == ["Tides come and go."]
+    # Saved again, it is a version-2 file with the same events under the new name.
+    again = write_run_file(tmp_path / "v2.jsonl", header, events).read_text().splitlines()
+    assert json.loads(again[0])["version"] == 2 and json.loads(again[0])["strategy"] == "react"
+    old = V1_FILE.read_text().splitlines()
+    assert again[1:-1] == [line.replace('"type":"message"', '"type":"text"') for line in old[1:-1]]
+    assert json.loads(again[-1]) == {**json.loads(old[-1]), "data": {**json.loads(old[-1])["data"], "costUsd": None}}
+
+
+def test_a_stream_or_store_line_of_type_message_is_read_as_text():
+    line = '{"id":4,"runId":"r_x","type":"message","ts":"t","data":{"stepId":"s1","text":"hi","phaseId":"p1"}}'
+    event = ev.parse_event(line)
+    assert isinstance(event, ev.Text) and event.data.phase_id == "p1"
+    assert event.to_json() == line.replace('"message"', '"text"')
+
+
+def test_a_forked_run_s_header_keeps_its_parent(tmp_path: Path):
+    forked = RunHeader(run_id="r_f", task="t", model="simulated", created_at="c", parent_id="r_p", forked_at=12)
+    path = write_run_file(tmp_path / "f.jsonl", forked, sample_run())
+    assert json.loads(path.read_text().splitlines()[0])["parentId"] == "r_p"
+    assert read_run_file(path)[0] == forked
+
+
+def test_the_shipped_run_file_stays_version_1_and_notebooks_read_it_as_text():
+    """notebooks/runs/coffee-shop.jsonl is kept as a version-1 file: notebook 04 loading it proves compatibility."""
+    shipped = Path(__file__).resolve().parent.parent / "notebooks" / "runs" / "coffee-shop.jsonl"
+    lines = shipped.read_text().splitlines()
+    assert json.loads(lines[0])["version"] == 1 and sum('"type":"message"' in line for line in lines) > 0
+    run = wb.load(shipped)
+    assert run.state.status == "complete" and {e.type for e in run.events} >= {"text"}
+    assert "message" not in {e.type for e in run.events}

@@ -164,7 +164,7 @@ async def test_run_stream_sends_what_is_waiting_as_one_chunk_of_at_most_max_batc
     await asyncio.sleep(0.01)
     assert not waiting.done()
     log.append(ev.TextDeltaData(step_id="s9", delta="more", phase_id="p2"))
-    log.append(ev.MessageData(step_id="s9", text="…", phase_id="p2"))
+    log.append(ev.TextData(step_id="s9", text="…", phase_id="p2"))
     log.append(events[-1].data)
     assert await asyncio.wait_for(waiting, 5) == b"".join(sse.encode_event(e) for e in log.events[1_200:])
     with pytest.raises(StopAsyncIteration):  # the terminal event was the last

@@ -95,3 +95,24 @@ def test_a_file_that_is_not_a_store_is_an_error_and_stays_free(tmp_path: Path):
     for _ in range(2):  # the same error both times: the failed open did not keep the file locked
         with pytest.raises(sqlite3.DatabaseError):
             RunStore(tmp_path / "runs.db")
+
+
+def test_a_store_written_by_version_1_reads_its_message_events_as_text(tmp_path: Path):
+    store = RunStore(tmp_path / "runs.db")
+    run = make_run("r_1", "ada", "2026-11-24T10:00:00.000Z")
+    store.add(run)
+    for e in sample_run():
+        run.log.append(e.data)
+    assert store.flush()
+    store.close()
+    with sqlite3.connect(tmp_path / "runs.db") as db:  # as a version-1 workbench stored it
+        db.execute("UPDATE events SET type = 'message', body = replace(body, '\"type\":\"text\"', '\"type\":\"message\"')"
+                   " WHERE type = 'text'")
+        assert db.execute("SELECT count(*) FROM events WHERE body LIKE '%\"type\":\"message\"%'").fetchone() == (1,)
+    db.close()
+
+    reopened = RunStore(tmp_path / "runs.db")
+    loaded = reopened.load("r_1")
+    assert [e.to_dict() for e in loaded.events] == [e.to_dict() for e in run.events]
+    assert [s.text for s in loaded.state.messages] == ["Done"]
+    reopened.close()

@@ -164,7 +164,7 @@ def test_a_fast_live_run_arrives_whole_in_order_and_at_most_20_messages_a_second
         else:
             # The exact envelope, with the kernel's HTML of the Markdown beside messages and the result.
             assert "firstId" not in item and {k: v for k, v in item.items() if k != "html"} == by_id[item["id"]]
-            assert ("html" in item) == (item["type"] in ("message", "execution:complete"))
+            assert ("html" in item) == (item["type"] in ("text", "execution:complete"))
     state = run.state
     for step in state.steps.values():
         if step.kind in ("thinking", "message"):

@@ -320,7 +320,7 @@ def synthetic_run(target: int, phases: int = 5) -> wb.Run:
                 add(ev.ToolStartData(tool_name="read_file", params={"path": f"notes/{step}.md"}, tool_use_id=tid, phase_id=pid))
                 add(ev.ToolCompleteData(tool_name="read_file", result=f"contents {step}", duration=1.5, tool_use_id=tid))
             else:
-                add(ev.MessageData(step_id=f"m{step}", text=f"Step {step} done.", phase_id=pid))
+                add(ev.TextData(step_id=f"m{step}", text=f"Step {step} done.", phase_id=pid))
         add(ev.PhaseCompleteData(phase_id=pid, phase_name=f"Phase {p + 1}", summary="Done."))
     add(ev.ExecutionCompleteData(result="All done.", duration=1000.0, tokens_used=ev.Usage(input=10, output=20)))
     return run

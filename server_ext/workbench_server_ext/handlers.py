@@ -200,7 +200,8 @@ class EventsHandler(WorkbenchHandler):
         service = await self.holding_run(run_id)
         run = service.get(self.principal, run_id)
         chunks = service.event_stream(run, self.request.headers.get("Last-Event-ID"),
-                                      self.get_query_argument("after", None), heartbeat=self.app.heartbeat_seconds)
+                                      self.get_query_argument("after", None),
+                                      self.get_query_argument("profile", None), heartbeat=self.app.heartbeat_seconds)
         if chunks is None:
             self.set_status(204)  # nothing after the end: a browser's EventSource stops reconnecting
             self.finish()

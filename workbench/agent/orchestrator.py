@@ -346,7 +346,7 @@ class Orchestrator:
                     elif block.type == "text":
                         if rest := scrubbers[event.index].flush():
                             add_piece(ev.trusted_delta(ev.TextDeltaData, step_ids[event.index], rest, phase_id))
-                        emit(ev.MessageData(step_id=step_ids[event.index], text=block.text, phase_id=phase_id))
+                        emit(ev.TextData(step_id=step_ids[event.index], text=block.text, phase_id=phase_id))
             message = await stream.get_final_message()
         self._append_pieces()
         if message.stop_reason is None:

@@ -125,7 +125,7 @@ class Recorder:
     def say(self, text: str) -> str:
         """One whole assistant message. Returns its step id."""
         step_id = self._step_id()
-        self._emit(ev.MessageData(step_id=step_id, text=text, phase_id=self._phase_id))
+        self._emit(ev.TextData(step_id=step_id, text=text, phase_id=self._phase_id))
         return step_id
 
     @contextmanager

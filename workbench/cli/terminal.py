@@ -137,7 +137,7 @@ class TerminalView:
                     self._wrapped("  thinking: ", self._clip(data.thought, 400), "dim", label_styles=("magenta",))
                 else:
                     self._end_stream()
-            case ev.MessageData():
+            case ev.TextData():
                 self._texts.pop(data.step_id, None)
                 self._held = data.text
             case ev.ExecutionStartedData():

@@ -65,7 +65,7 @@ def contract_violations(events: Sequence[ev.Event], *, complete: bool = True) ->
         elif isinstance(data, ev.ThinkingData) and data.step_id in deltas:
             if "".join(deltas[data.step_id]) != data.thought:
                 problems.append(f"the thinking:delta pieces of {data.step_id} do not add up to its thought")
-        elif isinstance(data, ev.MessageData) and data.step_id in deltas:
+        elif isinstance(data, ev.TextData) and data.step_id in deltas:
             if "".join(deltas[data.step_id]) != data.text:
                 problems.append(f"the text:delta pieces of {data.step_id} do not add up to its message")
     if complete:

@@ -23,6 +23,7 @@ __all__ = [
     "Event",
     "EVENT_TYPES",
     "TERMINAL_TYPES",
+    "V1_RENAMED",
     "UnknownEvent",
     "make_event",
     "trusted_event",
@@ -146,11 +147,11 @@ class TextDelta(Event):
     data: TextDeltaData
 
 
-class Message(Event):
-    """One whole assistant text block."""
+class Text(Event):
+    """One whole assistant text block (version 1 of the contract called the type ``message``)."""
 
-    type: Literal["message"] = "message"
-    data: MessageData
+    type: Literal["text"] = "text"
+    data: TextData
 
 
 class UsageEvent(Event):
@@ -196,7 +197,7 @@ _EVENT_CLASSES: tuple[type[Event], ...] = (
     ExecutionError,
     ThinkingDelta,
     TextDelta,
-    Message,
+    Text,
     UsageEvent,
     ModelRetry,
     ExecutionCancelled,
@@ -210,6 +211,9 @@ _ADAPTER: TypeAdapter[Event] = TypeAdapter(AnyEvent)
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.model_fields["type"].default: cls for cls in _EVENT_CLASSES}
 """Event class by its wire type."""
+
+V1_RENAMED = {"message": "text"}
+"""Event types version 1 of the contract named otherwise: read under their new names."""
 
 TERMINAL_TYPES = frozenset({"execution:complete", "execution:error", "execution:cancelled"})
 """The types that end a run; exactly one of them is a run's last event."""
@@ -302,8 +306,12 @@ def event_from_dict(obj: dict[str, Any], *, keep_unknown: bool = False) -> Event
     """Validate one envelope given as a dict.
 
     A type this reader does not know gives ``None``, or with ``keep_unknown`` an
-    :class:`UnknownEvent`. Raises :class:`pydantic.ValidationError` for bad fields.
+    :class:`UnknownEvent`. Version 1's ``message`` is read as ``text``, its new name (contract
+    section 2), from run files, the store and streams alike. Raises
+    :class:`pydantic.ValidationError` for bad fields.
     """
+    if obj.get("type") in V1_RENAMED:
+        obj = {**obj, "type": V1_RENAMED[obj["type"]]}
     if obj.get("type") not in EVENT_TYPES:
         if not isinstance(obj.get("type"), str):
             raise ValueError("an event needs a string 'type'")

@@ -28,7 +28,7 @@ __all__ = [
     "ExecutionErrorData",
     "ThinkingDeltaData",
     "TextDeltaData",
-    "MessageData",
+    "TextData",
     "UsageData",
     "ModelRetryData",
     "ExecutionCancelledData",
@@ -222,9 +222,8 @@ class TextDeltaData(EventData):
     """The phase of the message."""
 
 
-
-class MessageData(EventData):
-    TYPE: ClassVar[str] = "message"
+class TextData(EventData):
+    TYPE: ClassVar[str] = "text"
     step_id: str
     """Id of the message; its ``text:delta`` pieces carry the same id."""
     text: str

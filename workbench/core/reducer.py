@@ -296,7 +296,7 @@ def _fold(state: RunState, event: ev.Event) -> None:
             state.steps[data.step_id] = ThinkingStep(
                 data.step_id, data.phase_id, data.thought, data.iteration, "complete", data.redacted
             )
-        case ev.MessageData():
+        case ev.TextData():
             state.steps[data.step_id] = MessageStep(data.step_id, data.phase_id, data.text, "complete")
         case ev.ToolStartData():
             state.steps[data.tool_use_id] = ToolCall(data.tool_use_id, data.phase_id, data.tool_name, data.params)

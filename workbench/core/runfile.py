@@ -1,7 +1,9 @@
 """Run files: a whole run as JSON Lines (contract section 6).
 
 The first line is a header, then one envelope per line in id order. Readers refuse an
-unknown ``format`` or a newer ``version`` and name the line of anything malformed. Event
+unknown ``format`` or a newer ``version`` and name the line of anything malformed. Files are
+written as version 2; a version-1 file reads as it was written, its ``message`` events taken as
+``text`` (:func:`workbench.core.events.event_from_dict`). Event
 types they do not know are kept as :class:`~workbench.core.events.UnknownEvent` (the reducer
 ignores them), so ids stay 1..n and re-saving loses nothing.
 """
@@ -23,7 +25,8 @@ from workbench.errors import RunFileError
 __all__ = ["FORMAT", "VERSION", "RunHeader", "write_run_file", "read_run_file", "iter_run_file", "header_line"]
 
 FORMAT = "workbench-run"
-VERSION = 1
+VERSION = 2
+"""The version this workbench writes; it reads this one and every older one."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,10 @@ class RunHeader:
     task: str
     model: str
     created_at: str
+    parent_id: str | None = None
+    """The run this one was forked from (contract section 7), or None."""
+    forked_at: int | None = None
+    """The event of the parent it was forked at, or None."""
     extra: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -44,6 +51,8 @@ class RunHeader:
             "task": self.task,
             "model": self.model,
             "createdAt": self.created_at,
+            "parentId": self.parent_id,
+            "forkedAt": self.forked_at,
             **(self.extra or {}),
         }
 
@@ -93,12 +102,15 @@ def _parse_header(line: str, where: str) -> RunHeader:
             path=where,
             line=1,
         )
-    known = {"format", "version", "runId", "task", "model", "createdAt"}
+    known = {"format", "version", "runId", "task", "model", "createdAt", "parentId", "forkedAt"}
+    parent, forked_at = obj.get("parentId"), obj.get("forkedAt")
     return RunHeader(
         run_id=str(obj.get("runId", "")),
         task=str(obj.get("task", "")),
         model=str(obj.get("model", "")),
         created_at=str(obj.get("createdAt", "")),
+        parent_id=parent if isinstance(parent, str) else None,
+        forked_at=forked_at if isinstance(forked_at, int) and not isinstance(forked_at, bool) else None,
         extra={k: v for k, v in obj.items() if k not in known} or None,
     )
 

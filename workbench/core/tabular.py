@@ -51,7 +51,7 @@ def _text(data: ev.EventData | dict[str, Any]) -> str | None:
             return data.delta
         case ev.ThinkingData():
             return data.thought
-        case ev.MessageData():
+        case ev.TextData():
             return data.text
         case ev.ToolCompleteData():
             return data.result if isinstance(data.result, str) else None

@@ -362,19 +362,21 @@ class RunService:
             self._finished_bytes -= self.store.size(evicted)
             self.store.forget_size(evicted)
 
-    def event_stream(self, run: Run, last_event_id: str | None, after: str | None, *,
+    def event_stream(self, run: Run, last_event_id: str | None, after: str | None, profile: str | None = None, *,
                      heartbeat: float) -> AsyncGenerator[bytes, None] | None:
         """``GET /runs/{id}/events`` for a run the caller may read: the stream's chunks for the
-        server to write (and ``aclose``), or None for ``204 No Content`` (nothing after the end)."""
+        server to write (and ``aclose``), or None for ``204 No Content`` (nothing after the end).
+        ``profile`` names the stream's profile (``reference``; None: the contract's envelopes)."""
         try:
             resume = sse.parse_resume(last_event_id, after)
+            encode = sse.parse_profile(profile)
             if resume > 0:
                 self.meter.resumes += 1
             if not sse.check_resume(run.log, resume):
                 return None  # a browser's EventSource stops reconnecting
         except sse.ResumeError as exc:
             raise Refusal(400, "invalid_request", str(exc)) from None
-        return sse.run_stream(run.log, after=resume, heartbeat=heartbeat, meter=self.meter)
+        return sse.run_stream(run.log, after=resume, heartbeat=heartbeat, meter=self.meter, encode=encode)
 
     # --- figures for GET /metrics (read at a scrape, never counted on the hot path) ----------
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import AsyncGenerator
+from typing import AsyncGenerator, Callable
 
 from workbench.core import events as ev
 from workbench.core.log import RunLog
+from workbench.serving import reference
 from workbench.serving.metrics import StreamMeter
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "retry_frame",
     "encode_event",
     "parse_resume",
+    "parse_profile",
+    "Encoder",
     "run_stream",
     "check_resume",
     "ResumeError",
@@ -55,7 +58,11 @@ _EVENT_ID = re.compile(r"[0-9]{1,18}")
 
 
 class ResumeError(ValueError):
-    """A malformed ``Last-Event-ID`` header or ``after`` query parameter."""
+    """A malformed ``Last-Event-ID`` header, ``after`` or ``profile`` query parameter: a 400."""
+
+
+Encoder = Callable[[ev.Event], bytes | None]
+"""An event as the frame a profile sends, or None for an event the profile leaves out."""
 
 
 def retry_frame(milliseconds: int = RETRY_MS) -> bytes:
@@ -79,6 +86,15 @@ def parse_resume(last_event_id: str | None, after: str | None) -> int:
     return 0
 
 
+def parse_profile(profile: str | None) -> Encoder | None:
+    """The encoder ``?profile=`` asks for: None for the full stream (no profile), or the reference profile's."""
+    if profile is None:
+        return None
+    if profile.strip() == reference.PROFILE:
+        return reference.encode_reference
+    raise ResumeError(f"profile must be {reference.PROFILE!r} (or left out for the full stream); got {profile[:40]!r}")
+
+
 def check_resume(log: RunLog, after: int) -> bool:
     """Whether a stream resuming after event ``after`` has anything to send.
 
@@ -96,7 +112,7 @@ def check_resume(log: RunLog, after: int) -> bool:
 
 
 async def run_stream(log: RunLog, *, after: int = 0, heartbeat: float = 15.0,
-                     meter: StreamMeter | None = None) -> AsyncGenerator[bytes, None]:
+                     meter: StreamMeter | None = None, encode: Encoder | None = None) -> AsyncGenerator[bytes, None]:
     """The bytes of a run's event stream: ``retry:``, the events after ``after``, keep-alives.
 
     Sends only events clients may see (:attr:`RunLog.published`: on a server, those already
@@ -104,6 +120,9 @@ async def run_stream(log: RunLog, *, after: int = 0, heartbeat: float = 15.0,
     ``meter`` counts the stream as open while it is iterated, and each chunk once the server
     comes back for the next one, that is once it has written it: a chunk whose write failed
     is not counted. Close the iterator (``aclose``) when done with it, so it stops counting at once.
+
+    ``encode`` is a profile's encoder (:func:`parse_profile`); without one, every event goes out
+    in its envelope, encoded once per log for all its streams.
     """
     if meter is None:
         meter = StreamMeter()  # counts nobody reads: one code path, a few int additions per chunk
@@ -117,13 +136,17 @@ async def run_stream(log: RunLog, *, after: int = 0, heartbeat: float = 15.0,
         while True:
             published = log.published
             if position < published:
-                frames = _frames(log, published)
-                batch = frames[position : min(position + MAX_BATCH, published)]
-                position += len(batch)
-                chunk = b"".join(batch)
-                yield chunk
-                meter.frames += len(batch)
-                meter.bytes += len(chunk)
+                upto = min(position + MAX_BATCH, published)
+                if encode is None:
+                    batch = _frames(log, published)[position:upto]
+                else:  # a profile's frames are not cached: few clients ask for one
+                    batch = [f for e in log.events[position:upto] if (f := encode(e)) is not None]
+                position = upto
+                if batch:
+                    chunk = b"".join(batch)
+                    yield chunk
+                    meter.frames += len(batch)
+                    meter.bytes += len(chunk)
                 continue
             if log.closed and published == len(log.events):
                 return

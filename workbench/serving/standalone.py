@@ -102,7 +102,7 @@ async def run_events(request: web.Request) -> web.StreamResponse:
     service = await _holding_run(request)
     run = service.get(_who(request), request.match_info["run_id"])
     chunks = service.event_stream(run, request.headers.get("Last-Event-ID"), request.query.get("after"),
-                                  heartbeat=request.app[HEARTBEAT])
+                                  request.query.get("profile"), heartbeat=request.app[HEARTBEAT])
     if chunks is None:
         return web.Response(status=204)  # nothing after the end: a browser's EventSource stops reconnecting
     streams = request.app[STREAMS]

@@ -33,7 +33,7 @@ def _delta(event: ev.Event) -> ev.ThinkingDeltaData | ev.TextDeltaData | None:
 def markdown_of(event: ev.Event) -> str | None:
     """The sanitized HTML of a whole message's text or of the result; None for other events."""
     data = event.data
-    if isinstance(data, ev.MessageData):
+    if isinstance(data, ev.TextData):
         return markdown_html(data.text)
     if isinstance(data, ev.ExecutionCompleteData):
         return markdown_html(data.result)

@@ -10,7 +10,7 @@ const LIST_SPAN = 40; // events listed on each side of the inspector's position
 // The order the type filter lists types in; types not named here follow as they are seen.
 const TYPES = [
   "execution:started", "plan:created", "phase:start", "thinking:delta", "thinking",
-  "text:delta", "message", "tool:start", "tool:complete", "usage", "model:retry",
+  "text:delta", "text", "tool:start", "tool:complete", "usage", "model:retry",
   "phase:complete", "execution:complete", "execution:error", "execution:cancelled",
 ];
 
@@ -22,7 +22,7 @@ function summarize(e) {
     case "phase:start": case "phase:complete": return d.phaseName;
     case "thinking": return d.redacted ? "(redacted)" : d.thought;
     case "thinking:delta": case "text:delta": return JSON.stringify(d.delta);
-    case "message": return d.text;
+    case "text": return d.text;
     case "tool:start": return `${d.toolName} ${JSON.stringify(d.params)}`;
     case "tool:complete": return `${d.toolName}${d.isError ? " (error)" : ""} → ${asText(d.result)}`;
     case "usage": return `${fmtInt(d.input)} in · ${fmtInt(d.output)} out`;

@@ -136,7 +136,8 @@ function foldEvent(state, event) {
     case "thinking":
       changed.steps.push(put(state, thinkingStep(d.stepId, d.phaseId ?? null, d.thought, d.iteration, "complete", !!d.redacted)));
       break;
-    case "message":
+    case "message": // version 1's name of "text" (contract section 2)
+    case "text":
       changed.steps.push(put(state, messageStep(d.stepId, d.phaseId ?? null, d.text, "complete")));
       break;
     case "tool:start":
