@@ -37,21 +37,28 @@ export class FollowError extends Error {
  * `onError(error)` once on an answer retrying cannot fix (then it stops), `fetch` (default the
  * global one), `signal` (an AbortSignal that stops it, as close() does).
  *
- * Returns `{close(), done}`: `done` resolves with what onEnd got, rejects with a FollowError.
+ * Returns `{close(), done}`: `done` resolves with what onEnd got (null after close()), rejects
+ * with a FollowError. An exception in onEvent is reported (uncaught) and does not stop the stream.
  */
 export function followRun(url, options = {}) {
   const { token, onEvent, onEnd, onError, signal, tokenIn = "header" } = options;
   const fetchImpl = options.fetch || globalThis.fetch.bind(globalThis);
+  // Resolved now, so a bad URL throws here rather than being retried forever.
+  const target = new URL(url, typeof location === "undefined" ? undefined : location.href);
   const state = { lastId: Number(options.after || 0), retryMs: DEFAULT_RETRY_MS, closed: false };
   const controller = new AbortController();
   let resolveDone, rejectDone;
   const done = new Promise((resolve, reject) => { resolveDone = resolve; rejectDone = reject; });
   done.catch(() => {}); // a caller that never looks at `done` must not get an unhandled rejection
 
-  const close = () => {
-    if (state.closed) return;
+  const stop = () => {
     state.closed = true;
     controller.abort();
+  };
+  const close = () => {
+    if (state.closed) return;
+    stop();
+    resolveDone(null);
   };
   if (signal) {
     if (signal.aborted) close();
@@ -60,13 +67,13 @@ export function followRun(url, options = {}) {
 
   const finish = (terminal) => {
     if (state.closed) return;
-    close();
+    stop();
     if (onEnd) onEnd(terminal);
     resolveDone(terminal);
   };
   const fail = (error) => {
     if (state.closed) return;
-    close();
+    stop();
     if (onError) onError(error);
     rejectDone(error);
   };
@@ -82,7 +89,13 @@ export function followRun(url, options = {}) {
       return false; // not ours to read; the contract says unknown things are skipped
     }
     state.lastId = id;
-    if (onEvent) onEvent(data, { id, type: frame.type });
+    if (onEvent) {
+      try {
+        onEvent(data, { id, type: frame.type });
+      } catch (error) {
+        setTimeout(() => { throw error; }); // the caller's bug is reported; the stream goes on, as EventSource's would
+      }
+    }
     if (TERMINAL.has(frame.type)) finish(data);
     return true;
   };
@@ -92,7 +105,7 @@ export function followRun(url, options = {}) {
     while (!state.closed) {
       const before = state.lastId;
       try {
-        const outcome = await connect(fetchImpl, url, token, tokenIn, state, controller.signal, deliver);
+        const outcome = await connect(fetchImpl, target, token, tokenIn, state, controller.signal, deliver);
         if (outcome === "nothing-more") return finish(null);
       } catch (error) {
         if (state.closed) return;
@@ -109,8 +122,8 @@ export function followRun(url, options = {}) {
   return { close, done };
 }
 
-async function connect(fetchImpl, url, token, tokenIn, state, signal, deliver) {
-  const target = new URL(url, typeof location === "undefined" ? undefined : location.href);
+async function connect(fetchImpl, base, token, tokenIn, state, signal, deliver) {
+  const target = new URL(base.href);
   target.searchParams.set("after", String(state.lastId));
   const headers = { Accept: "text/event-stream" }; // nothing more: a cross-origin page may send these two
   if (token && tokenIn === "query") target.searchParams.set("token", token);
@@ -121,6 +134,11 @@ async function connect(fetchImpl, url, token, tokenIn, state, signal, deliver) {
     const error = await refusal(response);
     if (response.status >= 500 || response.status === 408 || response.status === 429) throw new Error(error.message);
     throw error;
+  }
+  const type = response.headers.get("Content-Type") || "";
+  if (!type.startsWith("text/event-stream")) {
+    response.body?.cancel().catch(() => {});
+    throw new FollowError(200, "not_an_event_stream", `expected an event stream, got ${type || "no Content-Type"}`);
   }
   const reader = response.body.getReader();
   const parser = new SseParser((frame) => deliver(frame), (ms) => { state.retryMs = ms; });
