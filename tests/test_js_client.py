@@ -152,6 +152,8 @@ def check_followed(target: Target, ids: dict[str, str], results: dict[str, Any])
     """Each run: exactly the server's log, once each, in order; onEnd once with the terminal event."""
     assert target.proxy is not None
     cut = 0
+    for name, run_id in ids.items():  # what the proxy saw, shown when a test fails
+        print(name, [(r.after, r.status, r.cut_at, round(r.ended - r.at, 3)) for r in target.proxy.stream_requests(run_id)])
     for name, run_id in ids.items():
         log, got = target.log(run_id), results[name]
         assert got["error"] is None, got["error"]
@@ -166,12 +168,11 @@ def check_followed(target: Target, ids: dict[str, str], results: dict[str, Any])
         for before, after in zip(requests, requests[1:]):  # never sooner than the server's retry: says
             assert after.at - before.ended >= RETRY_MS / 1000 * 0.9, requests
     assert cut >= 5, "the proxy should have cut several connections"
-    for name, run_id in ids.items():  # shown when a test fails
-        print(name, [(r.after, r.status, r.cut_at, round(r.at - r.ended, 3)) for r in target.proxy.stream_requests(run_id)])
 
 
 def check_ends(target: Target, ids: dict[str, str], results: dict[str, Any]) -> None:
     """A resume at the end gets 204 and stops, once; a wrong token stops with the server's 401."""
+    print({name: (len(got["events"]), got["ends"][:1], got["error"]) for name, got in results.items()})
     past = results["past"]
     assert past == {"events": [], "ends": [None], "error": None}
     requests = target.proxy.stream_requests(ids["done"]) if target.proxy else []
