@@ -157,6 +157,7 @@ def check_followed(target: Target, ids: dict[str, str], results: dict[str, Any])
     for name, run_id in ids.items():
         log, got = target.log(run_id), results[name]
         assert got["error"] is None, got["error"]
+        assert got["done"] == log[-1], name
         assert log[-1]["type"] == TERMINALS[name], (name, log[-1])
         assert [e["id"] for e in got["events"]] == list(range(1, len(log) + 1)), name
         assert [e["type"] for e in got["events"]] == [e["type"] for e in log], name
@@ -174,7 +175,10 @@ def check_ends(target: Target, ids: dict[str, str], results: dict[str, Any]) -> 
     """A resume at the end gets 204 and stops, once; a wrong token stops with the server's 401."""
     print({name: (len(got["events"]), got["ends"][:1], got["error"]) for name, got in results.items()})
     past = results["past"]
-    assert past == {"events": [], "ends": [None], "error": None}
+    assert past == {"events": [], "ends": [None], "error": None, "done": None}
+    closed = results["closed"]  # close() from the 7th event's onEvent: nothing more, no onEnd, done is null
+    assert [e["id"] for e in closed["events"]] == list(range(1, 8)) and closed["ends"] == [] and closed["done"] is None
+    assert closed["error"] is None and len(target.proxy.stream_requests(ids["cancelled"])) >= 1
     requests = target.proxy.stream_requests(ids["done"]) if target.proxy else []
     assert [r.status for r in requests[-1:]] == [204]
     wrong = results["wrong"]
@@ -189,6 +193,7 @@ def ends_spec(target: Target, ids: dict[str, str]) -> dict[str, Any]:
     return {"token": target.token, "runs": [
         {"name": "past", "url": target.events_url(done), "after": len(target.log(done))},
         {"name": "wrong", "url": target.events_url(ids["failed"]), "token": "not-the-token"},
+        {"name": "closed", "url": target.events_url(ids["cancelled"]), "closeAfter": 7},
     ]}
 
 
