@@ -13,14 +13,15 @@ import socket
 from http.client import responses
 from typing import Any, Callable, cast
 
-from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.auth.decorator import allow_unauthenticated, authorized
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 from tornado.http1connection import HTTP1Connection
 from tornado.iostream import StreamClosedError
 
 from workbench.serving import sse
+from workbench.serving.client import CLIENT_HEADERS, CLIENT_PATH, client_source
 from workbench.serving.metrics import CONTENT_TYPE
 from workbench.serving.service import Principal, Refusal, RunService, parse_body
 from workbench_server_ext.host import ServiceHost
@@ -313,7 +314,18 @@ class NotFoundHandler(WorkbenchHandler):
     get, post, put, patch, delete = (_not_found() for _ in range(5))
 
 
-def handlers() -> list[tuple[str, type[WorkbenchHandler]]]:
+class ClientHandler(JupyterHandler):
+    """``{base_url}workbench/client/follow_run.js``: the JavaScript client, a static file of the
+    package (:mod:`workbench.serving.client`), served without Jupyter's login, as Jupyter's own static files are."""
+
+    @allow_unauthenticated
+    def get(self) -> None:
+        for name, value in CLIENT_HEADERS.items():
+            self.set_header(name, value)
+        self.finish(client_source())
+
+
+def handlers() -> list[tuple[str, type[JupyterHandler]]]:
     """The routes, relative to the server's ``base_url``."""
     return [
         (rf"/{API}/runs", RunsHandler),
@@ -323,4 +335,5 @@ def handlers() -> list[tuple[str, type[WorkbenchHandler]]]:
         (rf"/{API}/runs/{_RUN}/log", LogHandler),
         (rf"/{API}(?:/.*)?", NotFoundHandler),
         (r"/workbench/metrics", MetricsHandler),
+        (rf"/workbench/{CLIENT_PATH}", ClientHandler),
     ]

@@ -22,5 +22,8 @@ CORS_ORIGINS: web.AppKey[frozenset[str]] = web.AppKey("workbench.cors_origins")
 STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("workbench.streams")
 PRINCIPAL = web.RequestKey("workbench.principal", Principal)
 
+CLIENT_ROUTE = "client"
+"""The one route that needs no token: the JavaScript client, a static file of the package."""
+
 EVENTS_ROUTE = "events"
 """The one route that takes ``?token=``: an ``EventSource`` cannot set headers."""

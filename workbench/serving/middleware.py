@@ -9,7 +9,15 @@ from typing import Awaitable, Callable
 from aiohttp import web
 
 from workbench.core.redact import get_logger
-from workbench.serving.app_keys import API_PREFIX, AUTHENTICATE, CORS_ORIGINS, EVENTS_ROUTE, OPEN, PRINCIPAL
+from workbench.serving.app_keys import (
+    API_PREFIX,
+    AUTHENTICATE,
+    CLIENT_ROUTE,
+    CORS_ORIGINS,
+    EVENTS_ROUTE,
+    OPEN,
+    PRINCIPAL,
+)
 from workbench.serving.service import Refusal, too_large
 
 __all__ = ["MIDDLEWARES", "cors_headers", "error_response", "is_loopback"]
@@ -118,6 +126,8 @@ def is_loopback(host: str) -> bool:
 
 @web.middleware
 async def _authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.match_info.route.name == CLIENT_ROUTE:  # a static file of the package, needed before any token
+        return await handler(request)
     principal = request.app[AUTHENTICATE](_presented_token(request))
     if principal is None:
         raise Refusal(401, "unauthorized", "missing or wrong token: send 'Authorization: Bearer <token>' "

@@ -23,6 +23,7 @@ from workbench.serving import sse
 from workbench.serving.app_keys import (
     API_PREFIX,
     AUTHENTICATE,
+    CLIENT_ROUTE,
     CORS_ORIGINS,
     EVENTS_ROUTE,
     HEARTBEAT,
@@ -31,6 +32,7 @@ from workbench.serving.app_keys import (
     SERVICE,
     STREAMS,
 )
+from workbench.serving.client import CLIENT_HEADERS, CLIENT_PATH, client_source
 from workbench.serving.connections import lost_to_timeout
 from workbench.serving.metrics import CONTENT_TYPE
 from workbench.serving.middleware import MIDDLEWARES, cors_headers
@@ -68,6 +70,7 @@ def create_app(
     app.router.add_get(f"{p}/runs/{{run_id}}/events", run_events, allow_head=False, name=EVENTS_ROUTE)
     app.router.add_get(f"{p}/runs/{{run_id}}/log", run_log, allow_head=False)
     app.router.add_get("/metrics", metrics, allow_head=False)
+    app.router.add_get(f"/{CLIENT_PATH}", follow_run_js, allow_head=False, name=CLIENT_ROUTE)
     app.on_response_prepare.append(cors_headers)
     app.on_shutdown.append(_shutdown)
     return app
@@ -152,6 +155,11 @@ async def run_log(request: web.Request) -> web.StreamResponse:
         await response.write(chunk)
     await response.write_eof()
     return response
+
+
+async def follow_run_js(request: web.Request) -> web.Response:
+    """The JavaScript client (:mod:`workbench.serving.client`), without authentication."""
+    return web.Response(body=client_source(), headers=CLIENT_HEADERS)
 
 
 class _EventStream(EventSourceResponse):

@@ -1,0 +1,279 @@
+"""The JavaScript client (``workbench/serving/static/follow_run.js``), in Node and in Chromium,
+against both servers, through a proxy that cuts its connections at random points.
+
+Both servers are real: ``jupyter server`` in a subprocess (the extension enabled by the installed
+package's configuration) and the standalone server in a thread. Each test starts three runs (one
+that completes, one cancelled while followed, one that fails), follows them with ``followRun``
+through :class:`cutting_proxy.CuttingProxy` (each run's first answers cut after a random number
+of bytes, ``retry:`` shortened, some resumes replaying ids the client has), and checks what the
+client got against the run file the server hands out: every event once, in order, byte-equal
+JSON; ``onEnd`` once, with the terminal event.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cutting_proxy import RETRY_MS, CuttingProxy
+from jupyter_process import start_jupyter, stop_jupyter
+from servers import LoopThread, start_server
+
+from workbench.serving.client import CLIENT_FILE
+
+JS = Path(__file__).resolve().parent / "js"
+NODE = shutil.which("node")
+TOKEN = "token-of-the-js-tests-0001"
+TERMINALS = {"done": "execution:complete", "cancelled": "execution:cancelled", "failed": "execution:error"}
+RUNS = {
+    # slow enough to be followed live, and long enough (tens of KB) that the cuts land all over it
+    "done": {"task": "Plan a three-day trip to Lisbon", "strategy": "plan", "options": {"pace": 400}},
+    "cancelled": {"task": "Write a long report on tides", "strategy": "plan", "options": {"pace": 100}},
+    "failed": {"task": "Summarise the history of maps", "strategy": "react", "options": {"maxTokens": 50}},
+}
+
+
+@dataclass
+class Target:
+    """One server, as the tests reach it: directly (to start runs and read logs) and through the proxy."""
+
+    kind: str
+    port: int
+    prefix: str
+    """Where the server's workbench routes start: ``/`` (standalone) or ``{base_url}workbench/``."""
+    token: str
+    loop: LoopThread
+    proxy: CuttingProxy | None = None
+
+    @property
+    def client_path(self) -> str:
+        return f"{self.prefix}client/follow_run.js"
+
+    @property
+    def proxied(self) -> str:
+        assert self.proxy is not None
+        return f"http://127.0.0.1:{self.proxy.port}"
+
+    def events_url(self, run_id: str) -> str:
+        return f"{self.proxied}{self.prefix}api/runs/{run_id}/events"
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+        """A request straight to the server, with the token as a Bearer token (both servers take it)."""
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Authorization": f"Bearer {self.token}", **({"Content-Type": "application/json"} if data else {})}
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
+                                         headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, error.read()
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        status, text = self.request(method, f"{self.prefix}api{path}", body)
+        assert status in (200, 201, 202), (status, text)
+        return json.loads(text)
+
+    def log(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's events, from the run file the server hands out."""
+        status, body = self.request("GET", f"{self.prefix}api/runs/{run_id}/log")
+        assert status == 200
+        return [json.loads(line) for line in body.splitlines()[1:]]
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[LoopThread]:
+    thread = LoopThread()
+    yield thread
+    thread.close()
+
+
+@pytest.fixture(scope="module", params=["jupyter", "standalone"])
+def server(request: pytest.FixtureRequest, loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    tmp = tmp_path_factory.mktemp(request.param)
+    if request.param == "jupyter":
+        jupyter = start_jupyter(tmp, "server")
+        try:
+            yield Target("jupyter", jupyter.port, "/workbench/", jupyter.token, loop)
+        finally:
+            stop_jupyter(jupyter)
+    else:
+        served = loop.run(start_server(tmp, token=TOKEN))
+        try:
+            yield Target("standalone", served.port, "/", TOKEN, loop)
+        finally:
+            loop.run(served.runner.cleanup())
+
+
+@pytest.fixture
+def target(server: Target) -> Iterator[Target]:
+    """The server behind a fresh cutting proxy."""
+    proxy = CuttingProxy(server.port, seed=int(time.time()))
+    server.loop.run(proxy.start())
+    server.proxy = proxy
+    yield server
+    server.loop.run(proxy.stop())
+    server.proxy = None
+
+
+# --- what every test does, in Node or in Chromium ------------------------------------------------
+
+
+def start_runs(target: Target) -> dict[str, str]:
+    return {name: target.api("POST", "/runs", {"model": "simulated", **body})["id"] for name, body in RUNS.items()}
+
+
+def cancel_when_going(target: Target, run_id: str, events: int = 40) -> None:
+    """Cancel the run once it has ``events`` events, while the client follows it."""
+    deadline = time.monotonic() + 20
+    while target.api("GET", f"/runs/{run_id}")["eventCount"] < events:
+        assert time.monotonic() < deadline, "the run to cancel did not get going"
+        time.sleep(0.05)
+    target.api("POST", f"/runs/{run_id}/cancel", {})
+
+
+def follow_spec(target: Target, ids: dict[str, str]) -> dict[str, Any]:
+    return {"token": target.token, "runs": [{"name": name, "url": target.events_url(i)} for name, i in ids.items()]}
+
+
+def check_followed(target: Target, ids: dict[str, str], results: dict[str, Any]) -> None:
+    """Each run: exactly the server's log, once each, in order; onEnd once with the terminal event."""
+    assert target.proxy is not None
+    cut = 0
+    for name, run_id in ids.items():  # what the proxy saw, shown when a test fails
+        print(name, [(r.after, r.status, r.cut_at, round(r.ended - r.at, 3)) for r in target.proxy.stream_requests(run_id)])
+    for name, run_id in ids.items():
+        log, got = target.log(run_id), results[name]
+        assert got["error"] is None, got["error"]
+        assert got["done"] == log[-1], name
+        assert log[-1]["type"] == TERMINALS[name], (name, log[-1])
+        assert [e["id"] for e in got["events"]] == list(range(1, len(log) + 1)), name
+        assert [e["type"] for e in got["events"]] == [e["type"] for e in log], name
+        assert [e["data"] for e in got["events"]] == log, name
+        assert got["ends"] == [log[-1]], name
+        requests = target.proxy.stream_requests(run_id)
+        cut += sum(r.cut_at is not None for r in requests)
+        assert requests[-1].status == 200, requests  # it stopped at the end, not with a request that failed
+        for before, after in zip(requests, requests[1:]):  # never sooner than the server's retry: says
+            assert after.at - before.ended >= RETRY_MS / 1000 * 0.9, requests
+    assert cut >= 5, "the proxy should have cut several connections"
+
+
+def check_ends(target: Target, ids: dict[str, str], results: dict[str, Any]) -> None:
+    """A resume at the end gets 204 and stops, once; a wrong token stops with the server's 401."""
+    print({name: (len(got["events"]), got["ends"][:1], got["error"]) for name, got in results.items()})
+    past = results["past"]
+    assert past == {"events": [], "ends": [None], "error": None, "done": None}
+    closed = results["closed"]  # close() from the 7th event's onEvent: nothing more, no onEnd, done is null
+    assert [e["id"] for e in closed["events"]] == list(range(1, 8)) and closed["ends"] == [] and closed["done"] is None
+    assert closed["error"] is None and len(target.proxy.stream_requests(ids["cancelled"])) >= 1
+    requests = target.proxy.stream_requests(ids["done"]) if target.proxy else []
+    assert [r.status for r in requests[-1:]] == [204]
+    wrong = results["wrong"]
+    assert wrong["events"] == [] and wrong["ends"] == []
+    assert wrong["error"]["name"] == "FollowError" and wrong["error"]["status"] in (401, 403), wrong
+
+
+def ends_spec(target: Target, ids: dict[str, str]) -> dict[str, Any]:
+    assert target.proxy is not None
+    target.proxy.replay = target.proxy.cuts = 0  # the answers themselves are what is checked here
+    done = ids["done"]
+    return {"token": target.token, "runs": [
+        {"name": "past", "url": target.events_url(done), "after": len(target.log(done))},
+        {"name": "wrong", "url": target.events_url(ids["failed"]), "token": "not-the-token"},
+        {"name": "closed", "url": target.events_url(ids["cancelled"]), "closeAfter": 7},
+    ]}
+
+
+# --- the module as served --------------------------------------------------------------------------
+
+
+def test_both_servers_serve_the_module_without_authentication(server: Target):
+    status, body = server.request("GET", server.client_path)
+    assert status == 200 and body == CLIENT_FILE.read_bytes()
+    request = urllib.request.Request(f"http://127.0.0.1:{server.port}{server.client_path}")  # no token at all
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200 and answer.read() == body
+        assert answer.headers["Content-Type"] == "text/javascript; charset=utf-8"
+        assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    # ... while the API next to it still wants the token
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{server.port}{server.prefix}api/runs", timeout=10)
+    except urllib.error.HTTPError as error:
+        assert error.code in (401, 403)
+    else:
+        raise AssertionError("the API answered without a token")
+
+
+# --- Node ------------------------------------------------------------------------------------------
+
+
+def node(spec: dict[str, Any]) -> subprocess.Popen[bytes]:
+    if NODE is None:
+        pytest.skip("node is not installed")
+    return subprocess.Popen([NODE, str(JS / "node_driver.mjs"), json.dumps(spec)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=JS)
+
+
+def node_results(process: subprocess.Popen[bytes], timeout: float = 120) -> dict[str, Any]:
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, err.decode()
+    return json.loads(out)
+
+
+def test_node_follows_runs_exactly_through_random_cuts(target: Target):
+    ids = start_runs(target)
+    spec = follow_spec(target, ids)
+    spec["client"] = f"{target.proxied}{target.client_path}"
+    process = node(spec)
+    cancel_when_going(target, ids["cancelled"])
+    check_followed(target, ids, node_results(process))
+
+    spec = ends_spec(target, ids)
+    spec["client"] = f"{target.proxied}{target.client_path}"
+    check_ends(target, ids, node_results(node(spec)))
+
+
+# --- Chromium --------------------------------------------------------------------------------------
+
+_IN_PAGE = """async ([spec, helpers]) => {
+  const { followRun } = await import(spec.client);
+  const { followRuns } = await import("data:text/javascript;base64," + helpers);
+  return followRuns(followRun, spec);
+}"""
+
+
+def test_chromium_follows_runs_exactly_through_random_cuts(target: Target, browser: Any):
+    helpers = base64.b64encode((JS / "follow_runs.mjs").read_bytes()).decode()
+    page = browser.new_page()
+    errors: list[str] = []  # uncaught errors only: Chromium logs every cut and refused request to the console
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        # The page is the module itself, on the proxy's origin, so the client's requests are same-origin.
+        page.goto(f"{target.proxied}{target.client_path}")
+        ids = start_runs(target)
+        spec = {**follow_spec(target, ids), "client": target.client_path}
+        canceller = threading.Thread(target=cancel_when_going, args=(target, ids["cancelled"]), daemon=True)
+        canceller.start()  # page.evaluate holds this thread until the runs end
+        results = page.evaluate(_IN_PAGE, [spec, helpers])
+        canceller.join(30)
+        check_followed(target, ids, results)
+        # Jupyter set its login cookie when the token came: without clearing it, any token would do.
+        page.context.clear_cookies()
+        spec = {**ends_spec(target, ids), "client": target.client_path}
+        check_ends(target, ids, page.evaluate(_IN_PAGE, [spec, helpers]))
+    finally:
+        page.close()
+    assert not errors, errors
