@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import ssl
 import threading
 import time
@@ -142,6 +143,19 @@ async def raw_get(port: int, path: str, headers: Mapping[str, str] | None = None
     lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Accept: text/event-stream",
              "Accept-Encoding: gzip, deflate", *(f"{k}: {v}" for k, v in (headers or {}).items())]
     return await raw_request(port, ("\r\n".join(lines) + "\r\n\r\n").encode(), cut=cut, timeout=timeout)
+
+
+async def slow_reader(port: int, path: str, headers: Mapping[str, str]) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """``GET path`` from a socket with a 4 KB receive window, for a test that then stops reading:
+    with so small a window the server's writes back up, as to a laptop that went to sleep."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    reader, writer = await asyncio.open_connection(sock=sock, limit=4096)
+    request = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", *(f"{k}: {v}" for k, v in headers.items())]
+    writer.write(("\r\n".join(request) + "\r\n\r\n").encode())
+    return reader, writer
 
 
 async def raw_request(port: int, request: bytes, *, cut: int | None = None, timeout: float = 30.0) -> HttpReply:

@@ -17,7 +17,6 @@ import asyncio
 import json
 import random
 import re
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, ClassVar, Iterator, Mapping
@@ -25,15 +24,15 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
-from jupyter_server.auth import IdentityProvider
-from jupyter_server.auth.identity import User
-from jupyter_server.serverapp import ServerApp
 
 # pytest-jupyter's fixtures (jp_serverapp, jp_server_config, …) for this module only, as in
 # test_server_ext.py: a session-wide ``pytest_plugins`` would wrap every other test too.
 from browser import async_chromium
+from jupyter_server.auth import IdentityProvider
+from jupyter_server.auth.identity import User
+from jupyter_server.serverapp import ServerApp
 from pytest_jupyter.jupyter_server import *
-from servers import HttpReply, Reply, frames_of, raw_get, start_server, without_keepalives
+from servers import HttpReply, Reply, frames_of, raw_get, slow_reader, start_server, without_keepalives
 from yarl import URL
 
 import workbench as wb
@@ -431,14 +430,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_the_run_goes_on(server
     monkeypatch.setattr(sse, "SEND_TIMEOUT", 0.5)
     run_id = (await server.start(task="Very slow", strategy="react", options={"pace": 0.5}))["id"]
     run = server.run(run_id)
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window, so the server's writes back up
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
-    reader, writer = await asyncio.open_connection(sock=sock, limit=4096)
-    request = [f"GET {server.prefix}/runs/{run_id}/events HTTP/1.1", "Host: 127.0.0.1",
-               *(f"{k}: {v}" for k, v in server.headers().items())]
-    writer.write(("\r\n".join(request) + "\r\n\r\n").encode())
+    reader, writer = await slow_reader(server.port, f"{server.prefix}/runs/{run_id}/events", server.headers())
     received = await reader.readuntil(b"retry: 2000\n\n")
     # Megabytes of events that the client does not read: a laptop that went to sleep.
     for i in range(2_000):

@@ -4,14 +4,13 @@ streams to several clients, and checked against what those clients did and recei
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 from typing import Any, Mapping
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pytest_jupyter.jupyter_server import *
-from servers import HttpReply, start_server, until
+from servers import HttpReply, slow_reader, start_server, until
 from test_contract import (  # the two servers under test, as test_contract.py runs them
     Server,
     ended,
@@ -131,14 +130,7 @@ async def test_a_client_that_stops_reading_is_counted_as_dropped(server: Server,
     monkeypatch.setattr(sse, "SEND_TIMEOUT", 0.5)
     run_id = (await server.start(task="Very slow", strategy="react", options={"pace": 0.5}))["id"]
     run = server.run(run_id)
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window, so the server's writes back up
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
-    reader, writer = await asyncio.open_connection(sock=sock, limit=4096)
-    request = [f"GET {server.prefix}/runs/{run_id}/events HTTP/1.1", "Host: 127.0.0.1",
-               *(f"{k}: {v}" for k, v in server.headers().items())]
-    writer.write(("\r\n".join(request) + "\r\n\r\n").encode())
+    reader, writer = await slow_reader(server.port, f"{server.prefix}/runs/{run_id}/events", server.headers())
     try:
         await reader.readuntil(b"retry: 2000\n\n")
         assert subscribers(await scrape(server)) == {run_id: 1}
