@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from browser import ARTIFACTS, checked_page
@@ -59,10 +60,14 @@ def deliver(page, events: list[ev.Event]) -> None:
 
 
 def fmt_ms(ms: float) -> str:
-    """dom.js's fmtMs, for the durations of these runs (under a minute)."""
+    """dom.js's fmtMs, for the durations of these runs (under a minute). JavaScript's toFixed and
+    Math.round take a half upwards (6.25 → "6.3"), where Python's format and round take it to even."""
+    def half_up(value: float, places: str) -> Decimal:
+        return Decimal(value).quantize(Decimal(places), rounding=ROUND_HALF_UP)
+
     if ms < 1000:
-        return f"{ms:.1f} ms" if ms < 10 else f"{round(ms)} ms"
-    return f"{ms / 1000:.1f} s"
+        return f"{half_up(ms, '0.1')} ms" if ms < 10 else f"{half_up(ms, '1')} ms"
+    return f"{half_up(ms / 1000, '0.1')} s"
 
 
 def in_write_file(events: list[ev.Event]) -> str | None:
