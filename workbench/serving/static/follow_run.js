@@ -136,9 +136,11 @@ async function connect(fetchImpl, base, token, tokenIn, state, signal, deliver) 
     throw error;
   }
   const type = response.headers.get("Content-Type") || "";
+  // No Content-Type at all on a 200: the headers were cut short with the connection, so resume.
+  if (!type) throw new Error("the connection was cut before the stream's headers");
   if (!type.startsWith("text/event-stream")) {
     response.body?.cancel().catch(() => {});
-    throw new FollowError(200, "not_an_event_stream", `expected an event stream, got ${type || "no Content-Type"}`);
+    throw new FollowError(200, "not_an_event_stream", `expected an event stream, got ${type}`);
   }
   const reader = response.body.getReader();
   const parser = new SseParser((frame) => deliver(frame), (ms) => { state.retryMs = ms; });
