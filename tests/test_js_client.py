@@ -15,6 +15,8 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import socket
+import socketserver
 import subprocess
 import threading
 import time
@@ -277,3 +279,53 @@ def test_chromium_follows_runs_exactly_through_random_cuts(target: Target, brows
     finally:
         page.close()
     assert not errors, errors
+
+
+class _HalfAnswers(socketserver.BaseRequestHandler):
+    """Answers as a broken network or a stray proxy would: the module itself at ``/client.js``; at
+    ``/cut/events`` first a 200 whose headers break off inside the Content-Type, then a 204; at
+    ``/page/events`` a 200 login page."""
+
+    requests: list[str] = []
+
+    def handle(self) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.request.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        path = head.split(b" ", 2)[1].decode()
+        self.requests.append(path)
+        if path == "/client.js":
+            body = CLIENT_FILE.read_bytes()
+            answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/javascript\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        elif path.startswith("/cut/") and sum(p.startswith("/cut/") for p in self.requests) == 1:
+            answer = b"HTTP/1.1 200 OK\r\nCache-Control: no-cache\r\nContent-Type: text/even"
+        elif path.startswith("/cut/"):
+            answer = b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"
+        else:
+            body = b"<html><body>Sign in to the proxy</body></html>"
+            answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        self.request.sendall(answer)
+        self.request.shutdown(socket.SHUT_WR)
+
+
+def test_node_resumes_after_headers_cut_short_and_stops_on_a_page_of_another_type():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _HalfAnswers)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        results = node_results(node({"client": f"{base}/client.js", "token": "t", "runs": [
+            {"name": "cut", "url": f"{base}/cut/events"}, {"name": "page", "url": f"{base}/page/events"}]}))
+    finally:
+        server.shutdown()
+        server.server_close()
+    # headers cut inside "text/event-stream": a resume, which the 204 ends
+    assert results["cut"] == {"events": [], "ends": [None], "error": None, "done": None}
+    assert sum(p.startswith("/cut/") for p in _HalfAnswers.requests) == 2
+    # a whole answer of another type: the client stops and says what it got
+    assert results["page"]["error"] == {"name": "FollowError", "status": 200,
+                                        "message": "expected an event stream, got text/html"}
+    assert results["page"]["ends"] == [] and sum(p.startswith("/page/") for p in _HalfAnswers.requests) == 1

@@ -136,11 +136,11 @@ async function connect(fetchImpl, base, token, tokenIn, state, signal, deliver) 
     throw error;
   }
   const type = response.headers.get("Content-Type") || "";
-  // No Content-Type at all on a 200: the headers were cut short with the connection, so resume.
-  if (!type) throw new Error("the connection was cut before the stream's headers");
   if (!type.startsWith("text/event-stream")) {
-    response.body?.cancel().catch(() => {});
-    throw new FollowError(200, "not_an_event_stream", `expected an event stream, got ${type}`);
+    // A connection cut inside the headers leaves a 200 with no type or half of one ("text/even") and no
+    // body: resume. A 200 of another type with a body (a proxy's login page) is a real answer: stop.
+    if (!(await hasBody(response))) throw new Error("the connection was cut inside the stream's headers");
+    throw new FollowError(200, "not_an_event_stream", `expected an event stream, got ${type || "no Content-Type"}`);
   }
   const reader = response.body.getReader();
   const parser = new SseParser((frame) => deliver(frame), (ms) => { state.retryMs = ms; });
@@ -156,6 +156,14 @@ async function connect(fetchImpl, base, token, tokenIn, state, signal, deliver) 
     reader.cancel().catch(() => {});
   }
   return "ended"; // closed by the server before the terminal event (a restart): resume
+}
+
+async function hasBody(response) {
+  try {
+    return (await response.text()).length > 0;
+  } catch {
+    return false; // the body broke off with the connection
+  }
 }
 
 async function refusal(response) {
