@@ -31,6 +31,8 @@ class Request:
     path: str
     after: int | None
     at: float
+    last_event_id: str | None = None
+    """The ``Last-Event-ID`` header it came with (how an ``EventSource`` resumes), if any."""
     status: int = 0
     cut_at: int | None = None
     """Bytes forwarded before the cut, or None for an answer passed whole."""
@@ -110,7 +112,8 @@ class CuttingProxy:
         parts = urlsplit(target)
         query = dict(parse_qsl(parts.query))
         after = int(query["after"]) if query.get("after", "").isdigit() else None
-        request = Request(parts.path, after, time.monotonic())
+        resumed = [line.split(":", 1)[1].strip() for line in lines[1:] if re.match(r"(?i)last-event-id\s*:", line)]
+        request = Request(parts.path, after, time.monotonic(), last_event_id=resumed[0] if resumed else None)
         self.requests.append(request)
         if after and self.replay and sum(1 for r in self.requests if r.path == parts.path) % self.replay == 0:
             query["after"] = str(max(0, after - 3))
