@@ -8,7 +8,9 @@ each store's final state against the run's full log: the plan and each phase's s
 thinking step per ``thinking`` event with its thought, one tool step per tool call with its name,
 params, result and duration, and how the execution ended. Every expected value comes from the
 log. The hook closes its EventSource on the terminal event, so no request follows it; an
-EventSource left open makes exactly one more, answered 204, and stops.
+EventSource left open makes exactly one more, answered 204, and stops. A last test feeds the
+EventSource framings the servers never send (CR and CRLF line ends, split data, a BOM, an event
+cut before its end) to hold it to the standard.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
+import socketserver
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +171,62 @@ def test_the_reference_store_ends_each_run_as_its_log_says(target: Target):
         got, requests = results[name], target.proxy.stream_requests(run_id)[before[name]:]
         assert (got["requestsAtEnd"], got["requests"], got["readyState"]) == (1, 2, CLOSED), (name, got)
         assert [(r.status, r.last_event_id) for r in requests] == [(200, None), (204, str(target.log(run_id)[-1]["id"]))]
+
+
+class _OneStream(socketserver.BaseRequestHandler):
+    """The first request: a stream in every framing the standard allows (a BOM, keep-alive
+    comments, CRLF and CR line ends, an event split over two ``data:`` lines, ``retry:``), then an
+    event cut before its blank line. Every later request: ``204``. Keeps each request's head."""
+
+    heads: list[str] = []
+    times: list[float] = []
+    FIRST = (b"\xef\xbb\xbfretry: 100\n\n: keep-alive\n\n"
+             b"id: 3\r\nevent: execution:started\r\ndata: {\"executionId\": \"r_1\", \"task\": \"t\",\r\n"
+             b"data: \"startedAt\": \"2026-01-01T00:00:00.000Z\"}\r\n\r\n"
+             b": keep-alive\n\n"
+             b"id: 7\revent: thinking\rdata: {\"thought\": \"caf\xc3\xa9\", \"iteration\": 1}\r\r"
+             b"id: 9\nevent: thinking\ndata: {\"thought\": \"never whole\", \"iteration\": 2}\n")
+
+    def handle(self) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.request.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        self.heads.append(head.decode("latin-1"))
+        self.times.append(time.monotonic())
+        if len(self.heads) == 1:
+            self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+                                 + self.FIRST)
+        else:
+            self.request.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+        self.request.shutdown(socket.SHUT_WR)
+
+
+def test_the_event_source_reads_frames_and_resumes_as_a_browser_does():
+    """What the servers never send, but a browser's EventSource takes, and so must this one."""
+    if NODE is None:
+        pytest.skip("node is not installed")
+    _OneStream.heads, _OneStream.times = [], []
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _OneStream)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    spec = {"baseUrl": f"http://127.0.0.1:{server.server_address[1]}/api", "token": "t", "closeOnEnd": True,
+            "settleMs": 400, "timeoutMs": 10000, "runs": [{"name": "one", "executionId": "r_1"}]}
+    try:
+        results = results_of({"process": subprocess.Popen([NODE, str(JS / "reference_driver.mjs"), json.dumps(spec)],
+                                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=JS)})
+    finally:
+        server.shutdown()
+        server.server_close()
+    got = results["one"]
+    assert (got["requests"], got["readyState"], got["timedOut"]) == (2, CLOSED, False), got
+    execution, steps = got["state"]["currentExecution"], got["state"]["thinkingSteps"]
+    assert (execution["id"], execution["task"], execution["startedAt"]) == ("r_1", "t", "2026-01-01T00:00:00.000Z")
+    assert [(s["type"], s["thought"], s["iteration"]) for s in steps] == [("thinking", "café", 1)]
+    first, second = _OneStream.heads
+    assert "GET /api/runs/r_1/events?profile=reference&token=t " in first and "last-event-id" not in first.lower()
+    assert _OneStream.times[1] - _OneStream.times[0] < 1.5  # after the stream's retry: 100, not the default 3 s
+    # the resume names the last event dispatched (7), not the one cut before its end (9)
+    assert re.search(r"(?im)^last-event-id: 7\r$", second), second
