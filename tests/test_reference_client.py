@@ -104,19 +104,24 @@ def reference_ids(log: list[dict[str, Any]]) -> set[str]:
     return {str(e["id"]) for e in log if e["type"] in REFERENCE_TYPES}
 
 
-def follow(target: Target, ids: dict[str, str], *, close_on_end: bool) -> dict[str, Any]:
-    """The Node store and hook on each run, through the proxy; what each store ended with."""
+def start_node(spec: dict[str, Any]) -> subprocess.Popen[bytes]:
+    """``reference_driver.mjs`` on ``spec``: a store and its hook for each run."""
     if NODE is None:
         pytest.skip("node is not installed")
+    return subprocess.Popen([NODE, str(JS / "reference_driver.mjs"), json.dumps(spec)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=JS)
+
+
+def follow(target: Target, ids: dict[str, str], *, close_on_end: bool) -> subprocess.Popen[bytes]:
+    """The Node store and hook on each run, through the proxy."""
     assert target.proxy is not None
-    spec = {"baseUrl": f"{target.proxied}{target.prefix}api", "token": target.token, "closeOnEnd": close_on_end,
-            "settleMs": 500, "timeoutMs": 30000, "runs": [{"name": n, "executionId": i} for n, i in ids.items()]}
-    return {"spec": spec, "process": subprocess.Popen([NODE, str(JS / "reference_driver.mjs"), json.dumps(spec)],
-                                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=JS)}
+    return start_node({"baseUrl": f"{target.proxied}{target.prefix}api", "token": target.token,
+                       "closeOnEnd": close_on_end, "settleMs": 500, "timeoutMs": 30000,
+                       "runs": [{"name": n, "executionId": i} for n, i in ids.items()]})
 
 
-def results_of(follower: dict[str, Any]) -> dict[str, Any]:
-    process = follower["process"]
+def results_of(process: subprocess.Popen[bytes]) -> dict[str, Any]:
+    """What each store ended with."""
     out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err.decode()
     results: dict[str, Any] = json.loads(out)
@@ -206,8 +211,6 @@ class _OneStream(socketserver.BaseRequestHandler):
 
 def test_the_event_source_reads_frames_and_resumes_as_a_browser_does():
     """What the servers never send, but a browser's EventSource takes, and so must this one."""
-    if NODE is None:
-        pytest.skip("node is not installed")
     _OneStream.heads, _OneStream.times = [], []
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _OneStream)
     server.daemon_threads = True
@@ -215,8 +218,7 @@ def test_the_event_source_reads_frames_and_resumes_as_a_browser_does():
     spec = {"baseUrl": f"http://127.0.0.1:{server.server_address[1]}/api", "token": "t", "closeOnEnd": True,
             "settleMs": 400, "timeoutMs": 10000, "runs": [{"name": "one", "executionId": "r_1"}]}
     try:
-        results = results_of({"process": subprocess.Popen([NODE, str(JS / "reference_driver.mjs"), json.dumps(spec)],
-                                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=JS)})
+        results = results_of(start_node(spec))
     finally:
         server.shutdown()
         server.server_close()
