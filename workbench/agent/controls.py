@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
 
+from workbench.agent import prompts
 from workbench.agent.options import RunOptions, ToolBreakpoint
 from workbench.agent.tools import Tool
 from workbench.core import events as ev
@@ -45,9 +46,7 @@ class Decision:
 
     def denial(self) -> str:
         """What the model reads as the result of a denied call."""
-        if self.note:
-            return f"The person supervising this run denied this tool call. Their note: {self.note!r}"
-        return "The person supervising this run denied this tool call."
+        return prompts.denied_result(self.note)
 
 
 def check_decision(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from workbench.agent import prompts
 from workbench.core import events as ev
 from workbench.errors import RunFailed
 
@@ -53,7 +54,7 @@ def add_user_messages(messages: list[dict[str, Any]], texts: list[str]) -> None:
     """
     if not texts:
         return
-    blocks = [{"type": "text", "text": f"A message from the person supervising this run: {text}"} for text in texts]
+    blocks = [{"type": "text", "text": prompts.person_message(text)} for text in texts]
     last = messages[-1] if messages else None
     if last is None or last["role"] != "user":
         messages.append({"role": "user", "content": blocks})
