@@ -388,3 +388,61 @@ def test_the_simulator_reads_what_the_agent_writes_for_a_person():
     assert plain[0]["content"] == [{"type": "text", "text": "Task: t"},
                                    {"type": "text", "text": prompts.person_message("hello")}]
     assert read_supervision(plain).messages == ["hello"]
+
+
+# --- an agent of one's own -----------------------------------------------------------------
+
+
+def test_a_recorded_agent_waits_at_its_checkpoints_and_for_its_approvals():
+    heard: list[list[str]] = []
+    calls: list[Any] = []
+
+    def agent(rec: Any) -> None:
+        rec.plan("Tidy the notes", ["Tidy"])
+        with rec.phase("Tidy"):
+            heard.append(rec.checkpoint())
+            rec.think("I will delete the old notes.")
+            with rec.tool("delete_file", approve=True, path="old.md") as call:
+                calls.append(call)
+                if not call.denied:
+                    call.result = f"deleted {call.params['path']}"
+            with rec.tool("delete_file", approve=True, path="draft.md") as call:
+                calls.append(call)
+                if not call.denied:
+                    call.result = "deleted"
+            heard.append(rec.checkpoint())
+        rec.finish("Tidied.")
+
+    rec = wb.record("Tidy the notes")
+    run = rec.run
+    run.pause()
+    worker = threading.Thread(target=lambda: agent(rec))
+    worker.start()
+    wait_for(lambda: run.status == "paused")
+    assert run.state.paused is not None and run.state.paused.before == "model"
+    run.say("Keep anything from this week")
+    run.resume()
+    wait_for(lambda: bool(run.waiting))
+    first = run.waiting[0]
+    with pytest.raises(NotWaiting, match="not paused"):
+        run.resume()
+    run.decide(first, "edit", {"path": "older.md"})
+    wait_for(lambda: bool(run.waiting) and run.waiting[0] != first)
+    run.decide(run.waiting[0], "deny", note="the draft is this week's")
+    worker.join(10)
+    assert heard == [["Keep anything from this week"], []]
+    assert [(c.decision, c.params, c.result, c.is_error) for c in calls] == [
+        ("edit", {"path": "older.md"}, "deleted older.md", False),
+        ("deny", {"path": "draft.md"}, "The person supervising this run denied this tool call. Their note: "
+                                       "the draft is this week's", True)]
+    assert run.state.status == "complete" and [s.status for s in run.state.tool_calls] == ["complete", "denied"]
+    assert_contract(list(run.events))
+    with pytest.raises(NotWaiting, match="has ended"):
+        run.say("too late")
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)

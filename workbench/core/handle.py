@@ -208,10 +208,10 @@ class Run:
         controller, loop = self._controller, self._loop
         if self.done:
             raise NotWaiting(f"run {self.id} has ended ({self.status}); there is nothing to control")
-        if controller is None or loop is None:
+        if controller is None:
             raise UserError(f"run {self.id} takes no controls here: it was loaded or replayed, not started "
                             "in this process (attach to the server that runs it)")
-        if running_loop() is loop:
+        if loop is None or running_loop() is loop:  # no loop: a recorder's controls, safe from any thread
             return act(controller)
         answer: concurrent.futures.Future[_T] = concurrent.futures.Future()
 
