@@ -12,11 +12,12 @@ from conftest import write_scenario
 from workbench.core import events as ev
 
 
-def test_all_fifteen_contract_types_have_a_class():
+def test_every_contract_type_has_a_class():
     assert set(ev.EVENT_TYPES) == {
         "execution:started", "plan:created", "phase:start", "thinking", "tool:start", "tool:complete",
         "phase:complete", "execution:complete", "execution:error",
         "thinking:delta", "text:delta", "text", "usage", "model:retry", "execution:cancelled",
+        "execution:paused", "execution:resumed", "tool:approval", "tool:decision", "user:message",
     }
     assert ev.TERMINAL_TYPES == {"execution:complete", "execution:error", "execution:cancelled"}
 
@@ -102,7 +103,17 @@ async def test_every_event_the_orchestrator_builds_is_byte_for_byte_a_validated_
             break
     cancelled.cancel()
     await asyncio.wait_for(cancelled.wait_async(), 10)
-    events = [*complete.events, *failed.events, *cancelled.events]
+    # a person taking part: a pause with a message, then a call approved after a look
+    supervised = wb.run("t", model="simulated", options={"scenario": scenario, "approve": ["write_file"],
+                                                         "breakpoints": ["model"]})
+    while not supervised.done:
+        await asyncio.sleep(0.01)
+        if supervised.waiting:
+            supervised.decide(supervised.waiting[0], "edit", {"path": "b.txt", "content": "y"}, note="b, not a")
+        elif supervised.status == "paused":
+            supervised.say("Go on, ünïcode 🙂")
+            supervised.resume()
+    events = [*complete.events, *failed.events, *cancelled.events, *supervised.events]
     assert {e.type for e in events} == set(ev.EVENT_TYPES)
     for event in events:
         assert_same_as_validated(event)

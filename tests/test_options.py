@@ -34,7 +34,7 @@ BOUNDS = [
     ({"maxToolOutput": 10**12}, "option 'maxToolOutput': must be at most 10,000,000 characters."),
     ({"seed": 2**64}, "option 'seed': must be at most 9,223,372,036,854,775,807."),
     ({"timeout": INFINITY, "pase": 3}, "option 'timeout': must be a finite number, at most 604,800 seconds (7 days); "
-                                       "unknown option 'pase'. Known options: faults, maxIterations, maxOutputTokens, "
+                                       "unknown option 'pase'. Known options: approve, breakpoints, faults, maxIterations, maxOutputTokens, "
                                        "maxRetries, maxTokens, maxToolOutput, pace, retryDelay, scenario, sdkMaxRetries, "
                                        "seed, thinking, thinkingBudget, timeout, toolTimeout, workspace."),
 ]
@@ -108,6 +108,7 @@ def test_what_http_clients_may_set_is_every_option_but_server_paths():
         "maxIterations", "max_iterations", "maxTokens", "max_tokens", "maxOutputTokens", "max_output_tokens",
         "thinkingBudget", "thinking_budget", "maxRetries", "max_retries", "retryDelay", "retry_delay",
         "sdkMaxRetries", "sdk_max_retries", "toolTimeout", "tool_timeout", "maxToolOutput", "max_tool_output",
+        "approve", "breakpoints",
     }
 
 
@@ -121,4 +122,4 @@ def test_the_readme_options_table_lists_every_option_with_its_default():
     for key, default in fields.items():
         if isinstance(default, (int, float)):
             assert float(table[key]) == default, key
-    assert table["thinking"] == '"auto"' and table["faults"] == "[]"
+    assert table["thinking"] == '"auto"' and table["faults"] == "[]" == table["approve"] == table["breakpoints"]

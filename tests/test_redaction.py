@@ -114,6 +114,11 @@ def every_event_type_carrying(text: str) -> list[ev.EventData]:
         ev.PhaseCompleteData(phase_id=text, phase_name=text, summary=text),
         ev.UsageData(input=1, output=2, note=text),  # an extra field, kept and scrubbed too
         ev.ModelRetryData(attempt=1, reason=text, delay_ms=10.0),
+        ev.ExecutionPausedData(reason="user", before="tool", tool_use_id=text),
+        ev.ExecutionResumedData(by=text, step=True),
+        ev.ToolApprovalData(tool_use_id=text, tool_name=text, params={"path": text}, phase_id=text),
+        ev.ToolDecisionData(tool_use_id=text, decision="edit", params={"path": [text]}, note=text, by=text),
+        ev.UserMessageData(text=text, by=text, phase_id=text),
         ev.ExecutionErrorData(error=ev.ErrorInfo(type=text, message=text), stack=text),
     ]
 

@@ -8,7 +8,17 @@ in the caller's code; it ends with an ``execution:error`` event, and awaiting it
 
 from __future__ import annotations
 
-__all__ = ["WorkbenchError", "UserError", "RunFileError", "ServerError", "RunFailed", "LimitExceeded", "ToolError"]
+__all__ = [
+    "WorkbenchError",
+    "UserError",
+    "NotWaiting",
+    "UnknownToolCall",
+    "RunFileError",
+    "ServerError",
+    "RunFailed",
+    "LimitExceeded",
+    "ToolError",
+]
 
 
 class WorkbenchError(Exception):
@@ -22,6 +32,15 @@ class UserError(WorkbenchError, ValueError):
         """What IPython shows for it: the message alone. The frames (often the workbench's loop and
         asyncio's) would only bury it; a real bug is another exception and keeps its traceback."""
         return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+
+
+class NotWaiting(UserError):
+    """A control that does not fit where the run is: resuming a run that is not paused, deciding a
+    tool call that is not waiting, pausing or talking to a run that has ended (HTTP 409)."""
+
+
+class UnknownToolCall(UserError):
+    """A decision for a tool call the run never made (HTTP 404)."""
 
 
 class RunFileError(UserError):

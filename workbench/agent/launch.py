@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from workbench.agent.models import default_model, make_client, validate_model
-from workbench.agent.options import RunOptions, parse_options
+from workbench.agent.options import RunOptions, ToolBreakpoint, parse_options
 from workbench.agent.orchestrator import STRATEGIES, Orchestrator, RunConfig
 from workbench.agent.tools import Tool, resolve_tools
 from workbench.core import events as ev
@@ -77,6 +77,7 @@ def start_run(
         raise UserError(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
     resolved_tools = resolve_tools(tools)
     run_options = parse_options(options)
+    _check_tool_names(run_options, resolved_tools)
     run_id = run_id or new_run_id()
     workspace = run_options.workspace_path(run_id, workbench_home())
 
@@ -110,6 +111,17 @@ def start_run(
     return run
 
 
+def _check_tool_names(options: RunOptions, tools: Sequence[Tool[..., Any]]) -> None:
+    """The tools that ``approve`` and ``breakpoints`` name must be tools of the run."""
+    named = [] if options.approve == "all" else list(options.approve)
+    named += [b.tool for b in options.breakpoints if isinstance(b, ToolBreakpoint)]
+    known = {t.name for t in tools}
+    unknown = sorted(set(named) - known)
+    if unknown:
+        raise UserError(f"options name tools this run does not have: {', '.join(unknown)}; "
+                        f"its tools are {', '.join(sorted(known)) or 'none'}")
+
+
 def _remove_if_empty(folder: Path) -> None:
     try:
         folder.rmdir()
@@ -122,6 +134,7 @@ def _schedule(run: Run, orchestrator: Orchestrator, loop: asyncio.AbstractEventL
     run._canceller = lambda reason, interrupted=False: loop.call_soon_threadsafe(
         lambda: orchestrator.request_cancel(reason, interrupted=interrupted)
     )
+    run._controller = orchestrator.controls
 
     async def execute() -> None:
         try:
@@ -130,6 +143,7 @@ def _schedule(run: Run, orchestrator: Orchestrator, loop: asyncio.AbstractEventL
             # A finished run keeps nothing but its log: the orchestrator holds the model client
             # and, for the simulator, its whole generated scenario (megabytes).
             run._canceller = None
+            run._controller = None
             run._task = None
 
     if running_loop() is loop:

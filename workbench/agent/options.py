@@ -11,9 +11,17 @@ from pydantic_core import ErrorDetails
 
 from workbench.errors import UserError
 
-__all__ = ["CLIENT_OPTIONS", "RunOptions", "parse_options"]
+__all__ = ["CLIENT_OPTIONS", "RunOptions", "ToolBreakpoint", "parse_options"]
 
 MINUTE, DAY = 60, 24 * 3600
+
+
+class ToolBreakpoint(BaseModel):
+    """A breakpoint before every call of one tool: ``{"tool": "write_file"}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tool: str
 
 
 class RunOptions(BaseModel):
@@ -59,6 +67,11 @@ class RunOptions(BaseModel):
     """Characters of tool output passed to the model; longer output is cut with a marker."""
     workspace: str | None = None
     """Folder the built-in file tools work in; default ``$WORKBENCH_HOME/workspaces/<run id>``."""
+    approve: list[str] | Literal["all"] = Field(default_factory=list)
+    """Tools whose calls wait for a person's decision (``tool:approval``), or ``"all"``."""
+    breakpoints: list[Literal["model", "tool"] | ToolBreakpoint] = Field(default_factory=list)
+    """Where the run pauses by itself: before every model call (``"model"``), every tool call
+    (``"tool"``), or every call of one tool (``{"tool": "write_file"}``)."""
 
     def workspace_path(self, run_id: str, home: Path) -> Path:
         return Path(self.workspace).expanduser() if self.workspace else home / "workspaces" / run_id

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from workbench.agent import prompts
+from workbench.agent.controls import RunControls
 from workbench.agent.model_errors import IncompleteStream, describe_api_error, retry_reason
 from workbench.agent.models import ModelClient, thinking_param
 from workbench.agent.options import RunOptions
 from workbench.agent.tools import Tool, ToolContext, ToolOutcome, call_tool, tool_by_name
-from workbench.agent.turns import answer_tools, content_params, plan_from_input, text_of
+from workbench.agent.turns import add_user_messages, answer_tools, content_params, plan_from_input, text_of
 from workbench.core import events as ev
 from workbench.core.log import RunLog
 from workbench.core.pricing import run_cost
@@ -75,6 +76,8 @@ class Orchestrator:
         self._task: asyncio.Task[Any] | None = None
         self._pieces: list[ev.EventData] = []
         """Streamed deltas not yet in the log: they go in at the next turn of the event loop."""
+        self.controls = RunControls(config.options, self._tools, self._emit)
+        """Pause, step, approvals and messages: the person's side of the run."""
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -123,6 +126,7 @@ class Orchestrator:
             self._emit(ev.ExecutionCompleteData(result=result, duration=self._elapsed_ms(), tokens_used=self._usage,
                                                 cost_usd=self._cost()))
         finally:
+            self.controls.end()
             await self.client.aclose()
 
     def _cost(self) -> float | None:
@@ -183,11 +187,13 @@ class Orchestrator:
         summaries: list[str] = []
         for index, phase in enumerate(plan.phases):
             self._emit(ev.PhaseStartData(phase_id=phase.id, phase_name=phase.name, phase_index=index))
+            self.controls.phase_id = phase.id
             opening = prompts.phase_message(self.config.task, plan.goal, outline, index, summaries)
             system = prompts.phase_system(index, len(plan.phases), phase.name)
             summary = await self._agent_loop(system, [{"role": "user", "content": opening}], phase_id=phase.id)
             summaries.append(summary)
             self._emit(ev.PhaseCompleteData(phase_id=phase.id, phase_name=phase.name, summary=summary))
+            self.controls.phase_id = None
         final = [{"role": "user", "content": prompts.final_message(self.config.task, outline, summaries)}]
         message = await self._call_model(prompts.final_system(), final, phase_id=None, iteration=1, tools=False)
         return text_of(message)
@@ -234,15 +240,26 @@ class Orchestrator:
         params = block.input if isinstance(block.input, dict) else {}
         self._emit(ev.ToolStartData(tool_name=block.name, params=params, tool_use_id=block.id, phase_id=phase_id))
         self._open_tools[block.id] = block.name
+        await self.controls.before_tool(block.id, block.name)  # after tool:start: a pause shows the call
         try:
             tool = tool_by_name(self._tools, block.name)
         except ToolError as exc:  # the model named a tool it was not given: tell it which exist
             outcome = ToolOutcome.failure(str(exc))
         else:
+            if self.controls.needs_approval(tool):
+                decision = await self.controls.approval(block.id, block.name, params, phase_id)
+                if decision.decision == "deny":
+                    return self._tool_done(block, ToolOutcome.failure(decision.denial()))
+                if decision.params is not None:
+                    params = decision.params
             context = ToolContext(workspace=self.config.workspace, run_id=self.log.run_id, phase_id=phase_id, tool_use_id=block.id)
             outcome = await call_tool(
                 tool, params, context=context, timeout=self.options.tool_timeout, max_output_chars=self.options.max_tool_output
             )
+        return self._tool_done(block, outcome)
+
+    def _tool_done(self, block: Any, outcome: ToolOutcome) -> dict[str, Any]:
+        """The call's ``tool:complete``, and its answer for the model."""
         content, result, is_error = outcome.content, outcome.result, outcome.is_error
         if is_error:
             content, result = redact(content), redact(result) if isinstance(result, str) else result
@@ -283,6 +300,8 @@ class Orchestrator:
         tools: bool | Literal["plan"],
     ) -> Any:
         """One model call, retried with backoff when the stream breaks; emits its steps."""
+        await self.controls.before_model()
+        add_user_messages(messages, self.controls.take_messages())
         self._check_token_limit()
         params = self._request(system, messages, tools)
         attempt = 1

@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "person_message",
+    "denied_result",
     "PLAN_TOOL_NAME",
     "PLAN_TOOL",
     "plan_system",
@@ -106,3 +108,15 @@ def final_message(task: str, phases: list[tuple[str, str]], summaries: list[str]
     lines += [f"- {name}: {summary}" for (name, _), summary in zip(phases, summaries)]
     lines += ["", "Write the final answer."]
     return "\n".join(lines)
+
+
+def person_message(text: str) -> str:
+    """A message from the person supervising the run, as the model reads it in a user turn."""
+    return f"A message from the person supervising this run: {text}"
+
+
+def denied_result(note: str | None) -> str:
+    """The result of a tool call the person denied, as the model reads it."""
+    if note:
+        return f"The person supervising this run denied this tool call. Their note: {note}"
+    return "The person supervising this run denied this tool call."

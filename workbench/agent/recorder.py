@@ -14,25 +14,33 @@
 Everything written is checked against the contract as it happens: a tool call always gets
 its ``tool:complete``, a phase its ``phase:complete``, and the run exactly one terminal
 event — also when the agent's code raises (``execution:error``) or the block is left early.
+
+A person can take part as in any run (``rec.run.pause()``, ``.resume()``, ``.decide()``, ``.say()``,
+or the view's buttons): the agent waits where it asks to, at ``rec.checkpoint()`` (before a model
+call) and in ``rec.tool(..., approve=True)``. Waiting blocks the agent's thread, so in a notebook
+run the agent in a thread of its own, which leaves the kernel free to take the person's clicks.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import count
 from types import TracebackType
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Literal, Sequence
 
 from workbench.core import events as ev
 from workbench.core.handle import Run, new_run_id
 from workbench.core.pricing import run_cost
 from workbench.core.redact import StreamScrubber, redact
-from workbench.errors import UserError
+from workbench.agent.controls import check_decision
+from workbench.agent.prompts import denied_result
+from workbench.errors import NotWaiting, UnknownToolCall, UserError
 
-__all__ = ["Recorder", "ToolCallRecord", "PhaseRecord", "record"]
+__all__ = ["Recorder", "ToolCallRecord", "PhaseRecord", "RecorderControls", "record"]
 
 
 @dataclass
@@ -41,9 +49,19 @@ class ToolCallRecord:
 
     name: str
     params: dict[str, Any]
+    """What the call runs with: after an ``edit``, the person's params."""
     tool_use_id: str
     result: Any = None
     is_error: bool = False
+    decision: str | None = None
+    """``approve``, ``edit`` or ``deny`` for a call made with ``approve=True``."""
+    note: str | None = None
+    """What the person said with the decision."""
+
+    @property
+    def denied(self) -> bool:
+        """True when the person denied the call: skip it (its result already says it was denied)."""
+        return self.decision == "deny"
 
 
 @dataclass
@@ -54,6 +72,100 @@ class PhaseRecord:
     name: str
     summary: str = ""
     _extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+class RecorderControls:
+    """A recorded run's controls: the person's calls come from any thread, the agent waits in its own."""
+
+    def __init__(self, emit: Callable[[ev.EventData], None]) -> None:
+        self._emit = emit
+        self._changed = threading.Condition()
+        self._pause_next = False
+        self._paused = False
+        self._decisions: dict[str, tuple[str, Any, str | None] | None] = {}
+        """Calls waiting for approval (None until decided), by toolUseId."""
+        self._calls: set[str] = set()
+        self._messages: list[str] = []
+        self.phase_id: str | None = None
+        self.ended = False
+
+    # --- the person's side (Run's Controller) ---------------------------------------------
+
+    def pause(self) -> None:
+        with self._changed:
+            self._check_going("pause")
+            self._pause_next = True
+
+    def resume(self, *, step: bool = False, by: str | None = None) -> None:
+        with self._changed:
+            self._check_going("resume")
+            if not self._paused:
+                if self._pause_next:  # asked for, not reached: a resume withdraws it, a step keeps it
+                    self._pause_next = step
+                    return
+                raise NotWaiting("the run is not paused; pause it first (run.pause())")
+            self._emit(ev.ExecutionResumedData(by=by, step=step))
+            self._paused, self._pause_next = False, step
+            self._changed.notify_all()
+
+    def decide(self, tool_use_id: str, decision: Any, params: Any = None, note: Any = None, *, by: str | None = None) -> None:
+        with self._changed:
+            if tool_use_id not in self._calls:
+                raise UnknownToolCall(f"this run has made no tool call {str(tool_use_id)[:64]!r}")
+            if tool_use_id not in self._decisions or self._decisions[tool_use_id] is not None:
+                raise NotWaiting(f"tool call {tool_use_id} is not waiting for a decision")
+            kind, params, note = check_decision(None, decision, params, note)
+            self._emit(ev.ToolDecisionData(tool_use_id=tool_use_id, decision=kind, params=params, note=note, by=by))
+            self._decisions[tool_use_id] = (kind, params, note)
+            self._changed.notify_all()
+
+    def say(self, text: Any, *, by: str | None = None) -> None:
+        with self._changed:
+            self._check_going("send a message to")
+            if not isinstance(text, str) or not text.strip():
+                raise UserError("a message to the agent must be a non-empty string")
+            self._emit(ev.UserMessageData(text=text, by=by, phase_id=self.phase_id))
+            self._messages.append(text)
+
+    # --- the agent's side -----------------------------------------------------------------
+
+    def boundary(self, before: Literal["model", "tool"], tool_use_id: str | None = None) -> None:
+        """Wait here while the run is paused (a pause asked for is taken here)."""
+        with self._changed:
+            if not self._pause_next:
+                return
+            self._pause_next, self._paused = False, True
+            self._emit(ev.ExecutionPausedData(reason="user", before=before, tool_use_id=tool_use_id))
+            self._changed.wait_for(lambda: not self._paused or self.ended)
+
+    def approval(self, call: ToolCallRecord, phase_id: str | None) -> tuple[str, Any, str | None]:
+        with self._changed:
+            self._decisions[call.tool_use_id] = None
+            self._emit(ev.ToolApprovalData(tool_use_id=call.tool_use_id, tool_name=call.name, params=call.params,
+                                           phase_id=phase_id))
+            self._changed.wait_for(lambda: self._decisions[call.tool_use_id] is not None or self.ended)
+            decided = self._decisions.pop(call.tool_use_id)
+            if decided is None:
+                raise UserError("the run ended while the tool call waited for a decision")
+            return decided
+
+    def started_call(self, tool_use_id: str) -> None:
+        with self._changed:
+            self._calls.add(tool_use_id)
+
+    def take_messages(self) -> list[str]:
+        with self._changed:
+            messages, self._messages = self._messages, []
+            return messages
+
+    def end(self) -> None:
+        with self._changed:
+            self.ended = True
+            self._changed.notify_all()
+
+    def _check_going(self, what: str) -> None:
+        if self.ended:
+            raise NotWaiting(f"the run has ended; there is nothing to {what}")
 
 
 class Recorder:
@@ -70,6 +182,8 @@ class Recorder:
         self._phase: PhaseRecord | None = None
         self._iteration = 0
         self._usage = ev.Usage()
+        self.controls = RecorderControls(self._emit)
+        self.run._controller = self.controls
         self._emit(ev.ExecutionStartedData(task=task, started_at=ev.utc_timestamp(), model=model, strategy=strategy))
 
     # --- what an agent reports -------------------------------------------------------------
@@ -93,10 +207,12 @@ class Recorder:
         self._phase = record = PhaseRecord(phase_id, name)
         self._iteration = 0
         self._emit(ev.PhaseStartData(phase_id=phase_id, phase_name=name, phase_index=index))
+        self.controls.phase_id = phase_id
         try:
             yield record
         finally:
             self._phase = None
+            self.controls.phase_id = None
             if not self.run.done:
                 self._emit(ev.PhaseCompleteData(phase_id=phase_id, phase_name=name, summary=record.summary))
 
@@ -128,16 +244,35 @@ class Recorder:
         self._emit(ev.TextData(step_id=step_id, text=text, phase_id=self._phase_id))
         return step_id
 
+    def checkpoint(self) -> list[str]:
+        """A turn boundary before a model call: wait here while the run is paused.
+
+        Returns the person's messages since the last checkpoint, for the agent's next model call.
+        """
+        self.controls.boundary("model")
+        return self.controls.take_messages()
+
     @contextmanager
-    def tool(self, name: str, **params: Any) -> Iterator[ToolCallRecord]:
+    def tool(self, name: str, *, approve: bool = False, **params: Any) -> Iterator[ToolCallRecord]:
         """A tool call: ``tool:start`` now, ``tool:complete`` with ``.result`` when the block ends.
 
+        The call is a turn boundary: a paused run waits here. With ``approve=True`` it waits for
+        the person's decision, on ``call.decision``: after an ``edit`` ``call.params`` holds
+        theirs; after a ``deny`` (``call.denied``) skip the call, whose result already says so.
         An exception inside the block is recorded as an error result and then re-raised.
         """
         call = ToolCallRecord(name, params, f"toolu_{next(self._ids):04d}")
         self._emit(ev.ToolStartData(tool_name=name, params=params, tool_use_id=call.tool_use_id, phase_id=self._phase_id))
+        self.controls.started_call(call.tool_use_id)
         began = time.perf_counter()
         try:
+            self.controls.boundary("tool", call.tool_use_id)
+            if approve:
+                call.decision, edited, call.note = self.controls.approval(call, self._phase_id)
+                if edited is not None:
+                    call.params = edited
+                if call.denied:
+                    call.result, call.is_error = denied_result(call.note), True
             yield call
         except BaseException as exc:
             call.result, call.is_error = redact(f"{type(exc).__name__}: {exc}"), True
@@ -205,6 +340,8 @@ class Recorder:
         if self.run.done:
             raise UserError("this run has already ended; start a new record() for more")
         self.run.log.append(data)
+        if data.TYPE in ev.TERMINAL_TYPES:
+            self.controls.end()
 
 
 def record(task: str, *, model: str = "custom", strategy: str = "custom") -> Recorder:

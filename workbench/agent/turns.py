@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from workbench.agent import prompts
 from workbench.core import events as ev
 from workbench.errors import RunFailed
 
-__all__ = ["text_of", "content_params", "answer_tools", "plan_from_input"]
+__all__ = ["text_of", "content_params", "answer_tools", "add_user_messages", "plan_from_input"]
 
 
 def text_of(message: Any) -> str:
@@ -42,6 +43,25 @@ def answer_tools(message: Any, text: str) -> list[dict[str, Any]]:
     ]
     content.append({"type": "text", "text": text})
     return content
+
+
+def add_user_messages(messages: list[dict[str, Any]], texts: list[str]) -> None:
+    """A person's messages, added to the conversation as the model will read them next.
+
+    The request ends with a user turn (the task, a phase's opening, tool results): the messages
+    join it as text blocks after what it holds, since the API wants user and assistant turns to
+    alternate, and tool results first in their turn.
+    """
+    if not texts:
+        return
+    blocks = [{"type": "text", "text": prompts.person_message(text)} for text in texts]
+    last = messages[-1] if messages else None
+    if last is None or last["role"] != "user":
+        messages.append({"role": "user", "content": blocks})
+    elif isinstance(last["content"], str):
+        last["content"] = [{"type": "text", "text": last["content"]}, *blocks]
+    else:
+        last["content"] = [*last["content"], *blocks]
 
 
 def plan_from_input(raw: Any) -> ev.Plan:

@@ -73,8 +73,59 @@ def contract_violations(events: Sequence[ev.Event], *, complete: bool = True) ->
         if open_phases and not terminals:
             problems.append(f"phases {sorted(open_phases)} never complete and the run has no terminal event")
 
+    problems += _waiting_violations(events)
     for event in events:
         text = event.to_json()
         if redact(text) != text:
             problems.append(f"event {event.id} carries something that looks like a credential")
     return problems
+
+
+_WORK = frozenset({"thinking:delta", "thinking", "text:delta", "text", "usage", "tool:complete", "model:retry",
+                   "tool:start", "phase:start", "phase:complete", "plan:created"})
+"""Events only a working run emits: none may come while it waits for a person."""
+
+
+def _waiting_violations(events: Sequence[ev.Event]) -> list[str]:
+    """Version 2's rules for waiting: pauses end with a resume, approvals with one decision, and a
+    waiting run does nothing (the run's terminal event, which may close open calls, aside)."""
+    problems: list[str] = []
+    paused_at: int | None = None
+    approvals: dict[str, int] = {}
+    decided: set[str] = set()
+    for index, event in enumerate(events):
+        data = event.data
+        if isinstance(data, ev.ToolCompleteData) and _closing(events, index):
+            continue  # a run that ends closes its open calls, waiting ones too, right before its terminal event
+        if isinstance(data, ev.ExecutionPausedData):
+            if paused_at is not None:
+                problems.append(f"execution:paused (id {event.id}) while the run is paused since id {paused_at}")
+            paused_at = event.id
+        elif isinstance(data, ev.ExecutionResumedData):
+            if paused_at is None:
+                problems.append(f"execution:resumed (id {event.id}) without an execution:paused before it")
+            paused_at = None
+        elif isinstance(data, ev.ToolApprovalData):
+            if data.tool_use_id in approvals or data.tool_use_id in decided:
+                problems.append(f"tool:approval {data.tool_use_id} (id {event.id}) asks again")
+            approvals[data.tool_use_id] = event.id
+        elif isinstance(data, ev.ToolDecisionData):
+            if approvals.pop(data.tool_use_id, None) is None:
+                problems.append(f"tool:decision {data.tool_use_id} (id {event.id}) decides no waiting tool:approval")
+            decided.add(data.tool_use_id)
+        elif event.type in ev.TERMINAL_TYPES:
+            return problems
+        elif event.type in _WORK and (paused_at is not None or approvals):
+            why = f"paused since id {paused_at}" if paused_at is not None else f"waiting on {sorted(approvals)}"
+            problems.append(f"{event.type} (id {event.id}) while the run waits ({why})")
+    return problems
+
+
+def _closing(events: Sequence[ev.Event], index: int) -> bool:
+    """Whether only failed ``tool:complete`` events stand between ``events[index]`` and the terminal event."""
+    for event in events[index:]:
+        if event.type in ev.TERMINAL_TYPES:
+            return True
+        if not (isinstance(event.data, ev.ToolCompleteData) and event.data.is_error):
+            return False
+    return False

@@ -175,6 +175,41 @@ class ExecutionCancelled(Event):
     data: ExecutionCancelledData
 
 
+class ExecutionPaused(Event):
+    """The run stopped at a turn boundary and waits."""
+
+    type: Literal["execution:paused"] = "execution:paused"
+    data: ExecutionPausedData
+
+
+class ExecutionResumed(Event):
+    """The run goes on after a pause."""
+
+    type: Literal["execution:resumed"] = "execution:resumed"
+    data: ExecutionResumedData
+
+
+class ToolApproval(Event):
+    """A tool call waits for a person's decision."""
+
+    type: Literal["tool:approval"] = "tool:approval"
+    data: ToolApprovalData
+
+
+class ToolDecision(Event):
+    """The decision on a waiting tool call."""
+
+    type: Literal["tool:decision"] = "tool:decision"
+    data: ToolDecisionData
+
+
+class UserMessage(Event):
+    """A person's message to the agent."""
+
+    type: Literal["user:message"] = "user:message"
+    data: UserMessageData
+
+
 class UnknownEvent(Event):
     """An event of a type this reader does not know: kept as it came, ignored by the reducer.
 
@@ -201,6 +236,11 @@ _EVENT_CLASSES: tuple[type[Event], ...] = (
     UsageEvent,
     ModelRetry,
     ExecutionCancelled,
+    ExecutionPaused,
+    ExecutionResumed,
+    ToolApproval,
+    ToolDecision,
+    UserMessage,
 )
 """Every event type of the contract, once: the union, :data:`EVENT_TYPES` and ``__all__`` come from it."""
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import secrets
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Protocol, Sequence, overload
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Generator, Protocol, Sequence, TypeVar, overload
 
 from workbench.core import events as ev
 from workbench.core.log import RunLog
@@ -16,7 +17,7 @@ from workbench.core.presenting import Presenter, presenter, register_presenter
 from workbench.core.redact import scrub
 from workbench.core.reducer import RunState, _apply, initial_state
 from workbench.core.runfile import RunHeader, read_run_file, write_run_file
-from workbench.errors import RunFailed, UserError
+from workbench.errors import NotWaiting, RunFailed, UserError
 
 if TYPE_CHECKING:
     import pandas
@@ -28,6 +29,29 @@ class Canceller(Protocol):
     """Stops whatever feeds a run's log; what it returns (a loop's handle, say) goes unused."""
 
     def __call__(self, reason: str, interrupted: bool = False) -> object: ...
+
+
+class Controller(Protocol):
+    """The person's side of a running agent (``workbench.agent.controls.RunControls``).
+
+    Its methods run on the run's loop and raise :class:`~workbench.errors.UserError` subclasses
+    that say why a control does not fit where the run is.
+    """
+
+    def pause(self) -> None: ...
+
+    def resume(self, *, step: bool = False, by: str | None = None) -> None: ...
+
+    def decide(self, tool_use_id: str, decision: Any, params: Any = None, note: Any = None, *,
+               by: str | None = None) -> None: ...
+
+    def say(self, text: Any, *, by: str | None = None) -> None: ...
+
+
+_T = TypeVar("_T")
+
+CONTROL_TIMEOUT = 10.0
+"""Seconds a control waits for the run's loop to take it (the loop answers in microseconds)."""
 
 
 def new_run_id() -> str:
@@ -71,6 +95,8 @@ class Run:
         self._task: object | None = None  # keeps the running task referenced
         self._canceller: Canceller | None = None
         """Stops whatever feeds the log (an orchestrator, a replay); set by whoever starts it."""
+        self._controller: Controller | None = None
+        """Pause, step, decisions and messages; set by whoever starts a run that takes them."""
 
     # --- reading -------------------------------------------------------------------------
 
@@ -122,6 +148,7 @@ class Run:
             "createdAt": self.created_at,
             "endedAt": state.ended_at,
             "eventCount": self.log.published,
+            "waiting": list(state.waiting),
         }
 
     def header(self) -> RunHeader:
@@ -143,6 +170,59 @@ class Run:
             return False
         self._canceller(reason, interrupted=True)
         return True
+
+    def pause(self) -> None:
+        """Hold the run at its next turn boundary (before a model call or a tool call).
+
+        It emits ``execution:paused`` there and waits, calling no model, until :meth:`resume`,
+        :meth:`step`, :meth:`cancel` or its ``timeout``.
+        """
+        self._control(lambda c: c.pause())
+
+    def resume(self, step: bool = False, *, by: str | None = None) -> None:
+        """Let a paused run go on; ``step=True`` pauses it again at the next boundary."""
+        self._control(lambda c: c.resume(step=step, by=by))
+
+    def step(self, *, by: str | None = None) -> None:
+        """Go on to the next turn boundary and pause there (``resume(step=True)``)."""
+        self.resume(step=True, by=by)
+
+    def decide(self, tool_use_id: str, decision: str, params: dict[str, Any] | None = None,
+               note: str | None = None, *, by: str | None = None) -> None:
+        """Decide a tool call waiting for approval: ``"approve"``, ``"edit"`` (run it with
+        ``params``, checked against the tool's schema) or ``"deny"`` (it does not run; the model
+        reads a denial that quotes ``note``)."""
+        self._control(lambda c: c.decide(tool_use_id, decision, params, note, by=by))
+
+    def say(self, text: str, *, by: str | None = None) -> None:
+        """Tell the agent something: the model reads it as a user turn at its next call."""
+        self._control(lambda c: c.say(text, by=by))
+
+    @property
+    def waiting(self) -> list[str]:
+        """The ``toolUseId`` of each tool call waiting for a decision."""
+        return list(self.state.waiting)
+
+    def _control(self, act: Callable[[Controller], _T]) -> _T:
+        """Run ``act`` on the run's loop and hand back what it returns or raises."""
+        controller, loop = self._controller, self._loop
+        if self.done:
+            raise NotWaiting(f"run {self.id} has ended ({self.status}); there is nothing to control")
+        if controller is None:
+            raise UserError(f"run {self.id} takes no controls here: it was loaded or replayed, not started "
+                            "in this process (attach to the server that runs it)")
+        if loop is None or running_loop() is loop:  # no loop: a recorder's controls, safe from any thread
+            return act(controller)
+        answer: concurrent.futures.Future[_T] = concurrent.futures.Future()
+
+        def on_loop() -> None:
+            try:
+                answer.set_result(act(controller))
+            except BaseException as exc:  # handed back to the caller's thread
+                answer.set_exception(exc)
+
+        loop.call_soon_threadsafe(on_loop)
+        return answer.result(CONTROL_TIMEOUT)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the run as a run file (JSON Lines) and return its path. Works mid-run too."""

@@ -6,7 +6,7 @@ One class per event type's payload, plus the pieces several share (usage, a plan
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -32,6 +32,11 @@ __all__ = [
     "UsageData",
     "ModelRetryData",
     "ExecutionCancelledData",
+    "ExecutionPausedData",
+    "ExecutionResumedData",
+    "ToolApprovalData",
+    "ToolDecisionData",
+    "UserMessageData",
 ]
 
 
@@ -252,3 +257,60 @@ class ExecutionCancelledData(EventData):
     """Who or what cancelled the run."""
     duration: float
     """Wall time of the run until it was cancelled, in milliseconds."""
+
+
+# --- payloads: a person taking part (version 2) ------------------------------------------
+
+
+class ExecutionPausedData(EventData):
+    TYPE: ClassVar[str] = "execution:paused"
+    reason: Literal["user", "breakpoint"]
+    """``user``: someone paused (or stepped) the run; ``breakpoint``: one of its breakpoints."""
+    before: Literal["model", "tool"]
+    """What the run waits in front of: its next model call, or the tool call ``toolUseId``."""
+    tool_use_id: str | None = None
+    """The tool call it waits before, when ``before`` is ``tool``."""
+
+
+class ExecutionResumedData(EventData):
+    TYPE: ClassVar[str] = "execution:resumed"
+    by: str | None = None
+    """Who resumed it (a user name on a server; ``None`` in a notebook of one's own)."""
+    step: bool = False
+    """True: the run pauses again at its next turn boundary."""
+
+
+class ToolApprovalData(EventData):
+    TYPE: ClassVar[str] = "tool:approval"
+    tool_use_id: str
+    """The waiting call, as in its ``tool:start``."""
+    tool_name: str
+    """Name of the tool."""
+    params: dict[str, Any]
+    """The input the model gave the tool."""
+    phase_id: str | None = None
+    """The phase the call belongs to."""
+
+
+class ToolDecisionData(EventData):
+    TYPE: ClassVar[str] = "tool:decision"
+    tool_use_id: str
+    """The call decided on."""
+    decision: Literal["approve", "edit", "deny"]
+    """``approve``: it runs; ``edit``: it runs with ``params``; ``deny``: it does not run."""
+    params: dict[str, Any] | None = None
+    """The input it runs with after an ``edit``."""
+    note: str | None = None
+    """What the person said with the decision; a denial quotes it to the model."""
+    by: str | None = None
+    """Who decided."""
+
+
+class UserMessageData(EventData):
+    TYPE: ClassVar[str] = "user:message"
+    text: str
+    """The message; the model sees it as a user turn at the next turn boundary."""
+    by: str | None = None
+    """Who wrote it."""
+    phase_id: str | None = None
+    """The phase the run was in when it was given."""

@@ -100,6 +100,8 @@ class Tracking:
     tools: dict[str, str] = field(default_factory=dict)
     """Running tool calls: toolUseId -> tool name."""
     paused: bool = False
+    waiting_since: str | None = None
+    """``ts`` where the run began waiting for a person, while it waits."""
     retry: int | None = None
     """The attempt that failed, until the retried call streams."""
 

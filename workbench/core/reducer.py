@@ -30,6 +30,8 @@ __all__ = [
     "ThinkingStep",
     "MessageStep",
     "ToolCall",
+    "UserMessageStep",
+    "PauseState",
     "RetryNote",
     "ModelCall",
     "Step",
@@ -38,9 +40,9 @@ __all__ = [
     "initial_state",
 ]
 
-RunStatus = Literal["pending", "running", "complete", "error", "cancelled", "interrupted"]
+RunStatus = Literal["pending", "running", "paused", "complete", "error", "cancelled", "interrupted"]
 PhaseStatus = Literal["pending", "running", "complete", "failed", "cancelled"]
-StepStatus = Literal["streaming", "complete", "interrupted", "running", "error"]
+StepStatus = Literal["streaming", "complete", "interrupted", "running", "waiting", "denied", "error"]
 
 
 @dataclass
@@ -80,10 +82,43 @@ class ToolCall:
     duration: float | None = None
     is_error: bool = False
     status: StepStatus = "running"
+    """``waiting`` for a person's decision; ``denied`` when they said no."""
+    decision: str | None = None
+    """``approve``, ``edit`` or ``deny``, once a person decided on the call."""
+    decided_params: dict[str, Any] | None = None
+    """The params it ran with after an edit."""
+    note: str | None = None
+    decided_by: str | None = None
     kind: Literal["tool"] = "tool"
 
 
-Step = ThinkingStep | MessageStep | ToolCall
+@dataclass
+class UserMessageStep:
+    """A person's message to the agent (``user:message``)."""
+
+    step_id: str
+    """``u`` and the event's id."""
+    phase_id: str | None
+    text: str
+    by: str | None = None
+    status: StepStatus = "complete"
+    kind: Literal["user"] = "user"
+
+
+Step = ThinkingStep | MessageStep | ToolCall | UserMessageStep
+
+
+@dataclass
+class PauseState:
+    """Where a paused run waits."""
+
+    reason: str
+    """``user`` or ``breakpoint``."""
+    before: str
+    """``model`` or ``tool``."""
+    tool_use_id: str | None = None
+    since: str = ""
+    """``ts`` of its ``execution:paused``."""
 
 
 @dataclass
@@ -144,6 +179,13 @@ class RunState:
     last_event_id: int = 0
     model_calls: list[ModelCall] = field(default_factory=list)
     """Every model call that reached its ``usage`` event, in order."""
+    paused: PauseState | None = None
+    """Where the run waits, while it is paused."""
+    waiting: list[str] = field(default_factory=list)
+    """The ``toolUseId`` of each tool call waiting for a decision."""
+    waited: int = 0
+    """Milliseconds spent waiting for a person (paused, or a tool call awaiting its decision),
+    which ``duration`` includes: working time is ``duration - waited``."""
     now: str = ""
     """What the agent is doing right now, in a few words (see :mod:`workbench.core.progress`)."""
     tracking: Tracking = field(default_factory=Tracking)
@@ -169,6 +211,10 @@ class RunState:
     @property
     def messages(self) -> list[MessageStep]:
         return [s for s in self.steps.values() if isinstance(s, MessageStep)]
+
+    @property
+    def user_messages(self) -> list[UserMessageStep]:
+        return [s for s in self.steps.values() if isinstance(s, UserMessageStep)]
 
     def to_dict(self) -> dict[str, Any]:
         """The state as JSON-ready camelCase, phases with their steps nested."""
@@ -205,6 +251,9 @@ class RunState:
             "eventCount": self.event_count,
             "lastEventId": self.last_event_id,
             "modelCalls": [{**camel(asdict(c)), "tokens": c.tokens.model_dump()} for c in self.model_calls],
+            "paused": camel(asdict(self.paused)) if self.paused else None,
+            "waiting": list(self.waiting),
+            "waited": self.waited,
             "now": self.now,
         }
 
@@ -240,6 +289,12 @@ def _interrupt_streaming(state: RunState) -> None:
 
 
 def _end(state: RunState, event: ev.Event, status: RunStatus) -> None:
+    _stop_waiting(state, event.ts)
+    for tool_use_id in state.waiting:
+        call = state.steps.get(tool_use_id)
+        if isinstance(call, ToolCall):
+            call.status = "running"  # marked interrupted below, as every call left open
+    state.waiting = []
     state.status = status
     state.ended_at = event.ts
     _interrupt_streaming(state)
@@ -260,6 +315,32 @@ def _phase_ended(phase: PhaseState, ts: str) -> None:
     phase.duration = ts_ms(ts) - ts_ms(phase.started_at) if phase.started_at else None
 
 
+def _stop_waiting(state: RunState, ts: str) -> None:
+    """A wait for a person ends at ``ts``: its time goes to ``waited``."""
+    since = state.tracking.waiting_since
+    if since is not None:
+        state.waited += max(0, ts_ms(ts) - ts_ms(since))
+        state.tracking.waiting_since = None
+
+
+def _start_waiting(state: RunState, ts: str) -> None:
+    state.status = "paused"
+    if state.tracking.waiting_since is None:
+        state.tracking.waiting_since = ts
+
+
+def _waiting_now(state: RunState) -> str:
+    """What a paused run waits for, in a few words."""
+    if state.waiting:
+        names = [s.tool_name for s in (state.steps.get(i) for i in state.waiting) if isinstance(s, ToolCall)]
+        return "waiting for your decision on " + ", ".join(dict.fromkeys(names))
+    pause = state.paused
+    if pause is not None and pause.before == "tool":
+        call = state.steps.get(pause.tool_use_id or "")
+        return f"paused before calling {call.tool_name if isinstance(call, ToolCall) else 'a tool'}"
+    return "paused before the next model call"
+
+
 _ENDED_NOW = {"complete": "done", "error": "failed", "cancelled": "cancelled", "interrupted": "interrupted"}
 
 
@@ -271,7 +352,8 @@ def _apply(state: RunState, event: ev.Event) -> RunState:
         state.now = _ENDED_NOW[state.status]
     else:
         state.tracking.after(event.type, event.ts)
-        state.now = state.tracking.now(state.strategy, state.goal is not None) if state.status == "running" else "starting"
+        state.now = (state.tracking.now(state.strategy, state.goal is not None) if state.status == "running"
+                     else _waiting_now(state) if state.status == "paused" else "starting")
     return state
 
 
@@ -309,7 +391,7 @@ def _fold(state: RunState, event: ev.Event) -> None:
             call.result = data.result
             call.duration = data.duration
             call.is_error = data.is_error
-            call.status = "error" if data.is_error else "complete"
+            call.status = "denied" if call.decision == "deny" else "error" if data.is_error else "complete"
         case ev.UsageData():
             totals = ev.Usage(
                 input=data.input, output=data.output, cache_read=data.cache_read, cache_write=data.cache_write
@@ -353,6 +435,34 @@ def _fold(state: RunState, event: ev.Event) -> None:
             state.retries.append(RetryNote(data.attempt, data.reason, data.delay_ms))
             _interrupt_streaming(state)
             state.tracking.retried(data.attempt)
+        case ev.ExecutionPausedData():
+            state.paused = PauseState(data.reason, data.before, data.tool_use_id, event.ts)
+            _start_waiting(state, event.ts)
+        case ev.ExecutionResumedData():
+            state.paused = None
+            if not state.waiting:
+                _stop_waiting(state, event.ts)
+                state.status = "running"
+        case ev.ToolApprovalData():
+            call = state.steps.get(data.tool_use_id)
+            if isinstance(call, ToolCall):
+                call.status = "waiting"
+            if data.tool_use_id not in state.waiting:
+                state.waiting.append(data.tool_use_id)
+            _start_waiting(state, event.ts)
+        case ev.ToolDecisionData():
+            call = state.steps.get(data.tool_use_id)
+            if isinstance(call, ToolCall):
+                call.decision, call.decided_params, call.note, call.decided_by = data.decision, data.params, data.note, data.by
+                call.status = "running"  # a denied call's tool:complete follows and says so
+            if data.tool_use_id in state.waiting:
+                state.waiting.remove(data.tool_use_id)
+            if not state.waiting and state.paused is None:
+                _stop_waiting(state, event.ts)
+                state.status = "running"
+        case ev.UserMessageData():
+            step_id = f"u{event.id}"
+            state.steps[step_id] = UserMessageStep(step_id, data.phase_id, data.text, data.by)
         case ev.ExecutionCompleteData():
             _end(state, event, "complete")
             state.result = data.result

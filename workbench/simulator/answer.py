@@ -14,6 +14,7 @@ from workbench.simulator.request import parse_stage, task_of
 from workbench.simulator.responses import api_id
 from workbench.simulator.rules import CheckedRequest
 from workbench.simulator.scenario import Scenario, Turn, offer_tools, select_turn
+from workbench.simulator.supervision import heed, read_supervision
 
 __all__ = ["answer"]
 
@@ -31,7 +32,7 @@ def answer(request: CheckedRequest, raw: bytes, *, number: int, seed: int,
         task = task_of(messages)
         index = sum(1 for m in messages if m.get("role") == "assistant")
         turn = select_turn(scenario_for(task), stage, index, task)
-    turn = offer_tools(turn, request.tool_names)
+    turn = offer_tools(heed(turn, read_supervision(messages), thinking=request.thinking), request.tool_names)
     message_id = api_id("msg_", seed, number, hashlib.sha256(raw).hexdigest())
     content = _content(turn, message_id, request.thinking)
     prompt = dumps([body.get("system"), messages, body.get("tools")])

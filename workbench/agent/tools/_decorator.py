@@ -49,6 +49,8 @@ class Tool(Generic[P, R]):
     """The decorated function."""
     is_async: bool
     """True for ``async def`` tools (awaited on the event loop); sync ones run in a thread."""
+    approve: bool
+    """True: every call waits for a person's decision before it runs (``tool:approval``)."""
 
     def __init__(
         self,
@@ -57,8 +59,12 @@ class Tool(Generic[P, R]):
         name: str | None = None,
         description: str | None = None,
         timeout: float | None = None,
+        approve: bool = False,
     ) -> None:
         _check_function(func)
+        if not isinstance(approve, bool):
+            raise UserError(f"approve must be True or False, got {approve!r}")
+        self.approve = approve
         tool_name = name if name is not None else getattr(func, "__name__", "")
         _check_name(tool_name, func)
         self.timeout = _check_timeout(tool_name, timeout)
@@ -122,6 +128,7 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     timeout: float | None = None,
+    approve: bool | None = None,
 ) -> Tool[P, R]: ...
 
 
@@ -131,6 +138,7 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     timeout: float | None = None,
+    approve: bool | None = None,
 ) -> Callable[[Callable[P, R]], Tool[P, R]]: ...
 
 
@@ -141,10 +149,11 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     timeout: float | None = None,
+    approve: bool | None = None,
 ) -> Tool[P, R] | Callable[[Callable[P, R]], Tool[P, R]]:
     """Turn a typed function, sync or async, into a :class:`Tool`.
 
-    Usable as ``@tool``, ``@tool()`` or ``@tool(name=..., description=..., timeout=...)``.
+    Usable as ``@tool``, ``@tool()`` or ``@tool(name=..., description=..., timeout=..., approve=...)``.
     The input schema comes from the type hints; the description from the docstring's
     summary and body; each parameter's description from its docstring's ``Args:``
     section (Google, numpy and reST styles all work).
@@ -155,6 +164,8 @@ def tool(
             ``^[a-zA-Z0-9_-]{1,64}$``.
         description: Replaces the docstring's text as the tool's description.
         timeout: Seconds a call may take; overrides the runner's default.
+        approve: True: every call waits for a person to approve, edit or deny it
+            (``run.decide``) before it runs.
 
     Raises:
         UserError: for a bad name, a bad timeout, or a function whose parameters cannot be
@@ -163,7 +174,7 @@ def tool(
 
     def make(fn: Callable[P, R]) -> Tool[P, R]:
         if isinstance(fn, Tool):
-            if name is None and description is None and timeout is None:
+            if name is None and description is None and timeout is None and approve is None:
                 return fn
             # Re-decorating: keep what was set before unless overridden.
             return Tool(
@@ -171,8 +182,9 @@ def tool(
                 name=name if name is not None else fn.name,
                 description=description if description is not None else fn.description,
                 timeout=timeout if timeout is not None else fn.timeout,
+                approve=approve if approve is not None else fn.approve,
             )
-        return Tool(fn, name=name, description=description, timeout=timeout)
+        return Tool(fn, name=name, description=description, timeout=timeout, approve=False if approve is None else approve)
 
     if func is not None:
         return make(func)
