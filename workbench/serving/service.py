@@ -280,6 +280,11 @@ class RunService:
             out.append(item)
         return {"runs": out, "next": page[-1]["id"] if len(rows) > limit else None}
 
+    @staticmethod
+    def whoami(who: Principal) -> dict[str, Any]:
+        """``GET /me``: who is asking and what they may do, for a client (the web view) to show only that."""
+        return {"user": who.name, "role": who.role, "canStart": who.may_start, "canReadMetrics": who.role != "participant"}
+
     def summary(self, run: Run) -> dict[str, Any]:
         """The run's contract summary, as clients see it: ``eventCount`` counts the events they can
         read, and ``notStored`` says how many are only in memory while the store cannot write."""
