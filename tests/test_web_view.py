@@ -11,13 +11,21 @@ would) or from the page, and what the page shows is checked against what the ser
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
+from jupyter_process import Jupyter, free_port, start_jupyter, stop_jupyter
+from prometheus_client.parser import text_string_to_metric_families
 from servers import LoopThread, Served, start_server
 
 from workbench.notebook.web.assets import WEB_VIEW
@@ -227,3 +235,157 @@ def test_the_owner_starts_and_cancels_a_run_from_the_page(browser: Any, standalo
         page.get_by_test_id("start").click()
         page.get_by_test_id("start-problem").get_by_text("The run was not started: options ['colour']").wait_for()
         page.screenshot(path="/tmp/web_view_owner.png")
+
+
+# --- workshop mode ---------------------------------------------------------------------------------
+
+
+def test_in_a_workshop_participants_watch_and_instructors_start_and_cancel(browser: Any, workshop: Served) -> None:
+    task = "Summarise the history of maps"
+    status, run = http(workshop.api + "/runs", "POST", {"task": task, **SLOW}, token=INSTRUCTOR)
+    assert status == 201
+    assert http(workshop.api + "/me", token=PARTICIPANT)[1] == {"user": "ada", "role": "participant",
+                                                                "canStart": False, "canReadMetrics": False}
+    with (web_page(browser, expected=("status of 401", "status of 403")) as ada,  # 403: the refusals provoked below
+          web_page(browser, expected=("status of 401",)) as ines):
+        enter_token(ada, workshop.root, PARTICIPANT)
+        enter_token(ines, workshop.root, INSTRUCTOR)
+        assert ada.get_by_test_id("who").text_content() == "ada · participant"
+        assert ines.get_by_test_id("who").text_content() == "ines · instructor"
+
+        item = run_item(ada, task)
+        item.wait_for(timeout=WAIT_MS)
+        assert item.get_by_text("by ines").count() == 1  # a shared run: whose it is
+        item.click()
+        watching = view(ada, "s.status === 'running' && s.steps > 0")
+        assert not watching["stopShown"], "a participant gets no Stop"
+        assert ada.get_by_test_id("start-form").is_hidden() and ada.get_by_test_id("metrics").is_hidden()
+        assert ada.locator("[data-testid=start], [data-testid=stop]").filter(visible=True).count() == 0
+        # What the page does not offer, the server refuses anyway: a participant's requests, from the page's origin.
+        refused = ada.evaluate("""async (id) => {
+          const headers = { Authorization: `Bearer ${sessionStorage.getItem("workbench.webview.token")}`,
+                            "Content-Type": "application/json" };
+          const start = await fetch("api/runs", { method: "POST", headers, body: JSON.stringify({ task: "x" }) });
+          const cancel = await fetch(`api/runs/${id}/cancel`, { method: "POST", headers });
+          const metrics = await fetch("metrics", { headers });
+          return [start.status, cancel.status, metrics.status];
+        }""", run["id"])
+        assert refused == [403, 403, 403]
+
+        assert ines.get_by_test_id("start-form").is_visible() and ines.get_by_test_id("metrics").is_visible()
+        run_item(ines, task).click()
+        view(ines, "s.status === 'running' && s.stopShown")
+        ines.get_by_test_id("stop").click()
+        for page in (ines, ada):  # the participant sees the instructor's cancel, live
+            ended = view(page, "s.status === 'cancelled'")
+            assert ended["spinning"] == 0 and not ended["stopShown"]
+        assert http(f"{workshop.api}/runs/{run['id']}", token=INSTRUCTOR)[1]["status"] == "cancelled"
+
+
+# --- a server restart in the middle of a run --------------------------------------------------------
+
+
+def _serve(tmp: Path, port: int) -> subprocess.Popen[str]:
+    """A real ``workbench serve`` with the token, on ``port``; returns once it listens."""
+    command = [sys.executable, "-m", "workbench.cli", "serve", "--port", str(port), "--store", str(tmp / "runs.db"),
+               "--workspace-root", str(tmp / "ws")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "WORKBENCH_TOKEN": TOKEN, "NO_COLOR": "1"})
+    assert process.stdout is not None
+    seen = []
+    while not (line := process.stdout.readline()).startswith("Stop with Ctrl-C"):
+        assert line, f"workbench serve exited before listening: {''.join(seen)}"
+        seen.append(line)
+    assert f"Watch runs in a browser: http://127.0.0.1:{port}/\n" in seen
+    return process
+
+
+def test_a_server_killed_and_restarted_mid_run_leaves_the_run_interrupted_not_spinning(
+        browser: Any, tmp_path: Path) -> None:
+    port = free_port()
+    root, api = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/api"
+    server = _serve(tmp_path, port)
+    restarted: subprocess.Popen[str] | None = None
+    cut = ("ERR_CONNECTION_REFUSED", "ERR_INCOMPLETE_CHUNKED_ENCODING", "ERR_EMPTY_RESPONSE", "status of 401")
+    try:
+        with web_page(browser, expected=cut) as page:
+            enter_token(page, root, TOKEN)
+            task = "Write a guide to tide pools"
+            run = http(api + "/runs", "POST", {"task": task, **SLOW}, token=TOKEN)[1]
+            run_item(page, task).click()
+            before = view(page, "s.status === 'running' && s.steps > 0 && s.spinning > 0")
+
+            server.send_signal(signal.SIGKILL)  # no goodbye: the page learns it from the next requests
+            server.wait(10)
+            connection = page.get_by_test_id("connection")
+            connection.get_by_text("The server is not answering; trying again…").wait_for(timeout=WAIT_MS)
+            restarted = _serve(tmp_path, port)  # marks the run interrupted, as it was left going
+
+            gone = view(page, "s.status === 'interrupted'", timeout=30_000)
+            assert gone["spinning"] == 0 and not gone["stopShown"] and gone["events"] > before["events"]
+            events = log_of(api, run["id"], TOKEN)
+            assert events[-1]["type"] == "execution:error" and events[-1]["data"]["error"]["type"] == "interrupted"
+            assert gone["events"] == len(events)
+            time.sleep(1.5)
+            assert view(page)["elapsed"] == gone["elapsed"], "the clock stopped"
+            # The page goes on with the same token: the list comes back and says how the run ended.
+            connection.wait_for(state="hidden", timeout=20_000)
+            assert run_item(page, task).get_attribute("data-status") == "interrupted"
+            assert page.get_by_test_id("token-form").is_hidden()
+    finally:
+        for process in (server, restarted):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                process.wait(15)
+
+
+# --- the metrics panel -------------------------------------------------------------------------------
+
+
+def scraped(api_root: str, token: str) -> dict[str, float]:
+    """The panel's figures, from a scrape of GET /metrics read with prometheus_client's own parser."""
+    status, text = http(api_root + "/metrics", token=token)
+    assert status == 200
+    samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
+    total = lambda name: sum(s.value for s in samples if s.name == name)  # noqa: E731
+    figures = {key: total(name) for key, name in (
+        ("streams", "workbench_event_streams_open"), ("subscribers", "workbench_run_subscribers"),
+        ("events", "workbench_events_appended_total"), ("frames", "workbench_sse_frames_sent_total"),
+        ("bytes", "workbench_sse_bytes_sent_total"), ("resumes", "workbench_sse_resumes_total"),
+        ("dropped", "workbench_sse_clients_dropped_total"), ("retries", "workbench_model_retries_total"))}
+    figures.update({f"runs-{s.labels['status']}": s.value for s in samples if s.name == "workbench_runs"})
+    return figures
+
+
+PANEL_JS = """() => Object.fromEntries([...document.querySelectorAll("[data-testid^=metric-]")]
+  .map((dd) => [dd.dataset.testid.slice(7), Number(dd.textContent.replace(/,/g, ""))]))"""
+
+
+def panel_after_next_update(page: Any) -> dict[str, float]:
+    """The panel's figures once it has read the metrics again (it does every few seconds)."""
+    before = page.get_by_test_id("metrics").get_attribute("data-updated") or "0"
+    page.wait_for_function("(t) => (document.querySelector('[data-testid=metrics]').dataset.updated || '0') !== t",
+                           arg=before, timeout=WAIT_MS)
+    return page.evaluate(PANEL_JS)
+
+
+def test_the_metrics_panel_shows_the_server_s_figures(browser: Any, standalone: Served) -> None:
+    with web_page(browser, expected=("status of 401",)) as page, web_page(browser, expected=("status of 401",)) as other:
+        for tab in (page, other):
+            enter_token(tab, standalone.root, TOKEN)
+        run = http(standalone.api + "/runs", "POST", {"task": "Count the stars", **SLOW}, token=TOKEN)[1]
+        for tab in (page, other):
+            run_item(tab, "Count the stars").click()
+            view(tab, "s.status === 'running' && s.events > 3")
+        while_running = panel_after_next_update(page)
+        assert (while_running["streams"], while_running["subscribers"]) == (2, 2), "the two tabs follow the run"
+        assert while_running["runs-running"] >= 1
+        other.close()
+        assert http(f"{standalone.api}/runs/{run['id']}/cancel", "POST", token=TOKEN,
+                    headers={"Content-Type": "application/json"})[0] == 202
+        view(page, "s.status === 'cancelled'")
+        quiet = panel_after_next_update(page)  # nothing streams now: every figure holds still
+        assert quiet == scraped(standalone.root, TOKEN)
+        assert quiet["streams"] == quiet["subscribers"] == 0 and quiet["runs-cancelled"] >= 1
+        assert quiet["events"] == sum(len(log_of(standalone.api, r["id"], TOKEN))
+                                      for r in http(standalone.api + "/runs", token=TOKEN)[1]["runs"])

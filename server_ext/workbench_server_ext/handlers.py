@@ -343,16 +343,17 @@ class WebPageHandler(ExtensionHandlerMixin, JupyterHandler):
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
+    async def get(self) -> None:
         if not self.request.path.endswith("/"):  # the page's URLs are relative to workbench/
             self.redirect(self.request.path + "/", permanent=False)
             return
         self.xsrf_token  # noqa: B018  # sets the _xsrf cookie the page's POSTs send back
         from workbench.notebook.web.assets import WEB_VIEW  # the widget's modules, on the first request only
 
+        page = await asyncio.to_thread(WEB_VIEW.page, "jupyter")  # the first imports the widget: off the loop
         for name, value in PAGE_HEADERS.items():
             self.set_header(name, value)
-        self.finish(WEB_VIEW.page("jupyter"))
+        self.finish(page)
 
 
 class WebAssetHandler(JupyterHandler):
@@ -360,10 +361,10 @@ class WebAssetHandler(JupyterHandler):
     the package with no data in them, served without Jupyter's login as Jupyter's own static files are."""
 
     @allow_unauthenticated
-    def get(self, name: str) -> None:
+    async def get(self, name: str) -> None:
         from workbench.notebook.web.assets import WEB_VIEW
 
-        body = WEB_VIEW.asset(name)
+        body = await asyncio.to_thread(WEB_VIEW.asset, name)
         if body is None:
             raise web.HTTPError(404)
         for header, value in asset_headers(name).items():

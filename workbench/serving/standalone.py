@@ -181,13 +181,14 @@ async def follow_run_js(request: web.Request) -> web.Response:
 
 async def web_page(request: web.Request) -> web.Response:
     """The web view's page: no data in it, so no token (the page asks for one)."""
-    return web.Response(body=request.app[WEB].page("token"), headers=PAGE_HEADERS)
+    # Off the loop: the first request imports the widget's front end, which would hold up every stream.
+    return web.Response(body=await asyncio.to_thread(request.app[WEB].page, "token"), headers=PAGE_HEADERS)
 
 
 async def web_asset(request: web.Request) -> web.Response:
     """A module or style sheet of the web view, a static file of the package."""
     name = request.match_info["name"]
-    body = request.app[WEB].asset(name)
+    body = await asyncio.to_thread(request.app[WEB].asset, name)
     if body is None:
         raise Refusal(404, "not_found", f"no file {name[:80]!r} in the web view")
     return web.Response(body=body, headers=asset_headers(name))

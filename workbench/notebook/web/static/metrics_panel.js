@@ -2,7 +2,7 @@
 // format), read every few seconds, a few figures shown. Only what this page needs is parsed:
 // `name{label="value",…} number` lines; comments and other lines are skipped.
 
-const POLL_MS = 3000;
+const POLL_MS = 2000;
 
 const FIGURES = [
   ["streams", "Open event streams", (m) => sum(m, "workbench_event_streams_open")],
