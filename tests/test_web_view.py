@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import checked_page
 from jupyter_process import Jupyter, free_port, start_jupyter, stop_jupyter
 from prometheus_client.parser import text_string_to_metric_families
 from servers import LoopThread, Served, start_server
@@ -199,6 +200,18 @@ def test_a_run_started_over_http_appears_in_the_list_and_fills_in_live(browser: 
         assert done["phases"] >= live["phases"] and done["steps"] >= live["steps"]
         page.wait_for_function("(id) => document.querySelector(`[data-run-id=${id}]`).dataset.status === 'complete'",
                                arg=run["id"], timeout=WAIT_MS)
+
+        # The result is Markdown: shown as the server's sanitized HTML (the kernel's code), never made HTML here.
+        last = events[-1]["id"]
+        status, rendered = http(f"{standalone.api}/runs/{run['id']}/markdown?from={last}&to={last}", token=TOKEN)
+        assert status == 200 and set(rendered["html"]) == {str(last)}
+        result = page.locator("[data-testid=run-pane] [data-testid=result] .wb-md")
+        assert result.evaluate("(el) => el.innerHTML") == rendered["html"][str(last)]
+        assert "<ol>" in rendered["html"][str(last)] and "<code>" in rendered["html"][str(last)]
+        assert any(e["type"] == "text" for e in events)  # and so are the model's whole messages
+        assert page.locator("[data-testid=run-pane] .wb-message .wb-md").count() >= 1
+        assert http(f"{standalone.api}/runs/{run['id']}/markdown?from={last}&to={last}")[0] == 401
+        assert http(f"{standalone.api}/runs/{run['id']}/markdown?from=0&to={last}", token=TOKEN)[0] == 400
 
         page.reload()  # the same run, whole, from the URL's #id
         again = view(page, "s.status === 'complete'")
@@ -389,3 +402,49 @@ def test_the_metrics_panel_shows_the_server_s_figures(browser: Any, standalone: 
         assert quiet["streams"] == quiet["subscribers"] == 0 and quiet["runs-cancelled"] >= 1
         assert quiet["events"] == sum(len(log_of(standalone.api, r["id"], TOKEN))
                                       for r in http(standalone.api + "/runs", token=TOKEN)[1]["runs"])
+
+
+# --- the Jupyter extension: the same page, behind Jupyter's login ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter]:
+    server = start_jupyter(tmp_path_factory.mktemp("jupyter"), "server")
+    yield server
+    stop_jupyter(server)
+
+
+def test_jupyter_serves_the_page_behind_its_login_and_it_shows_a_run_live(browser: Any, jupyter: Jupyter) -> None:
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", jupyter.port, timeout=10)
+    connection.request("GET", "/workbench/")  # not logged in: to Jupyter's login page, with nothing of ours
+    answer = connection.getresponse()
+    assert answer.status == 302 and answer.getheader("Location", "").startswith("/login?next=")
+    assert b"wb-config" not in answer.read()
+    connection.close()
+    assert jupyter.request("GET", "/workbench/api/me").status == 403  # and its data needs the login too
+    page_answer = jupyter.request("GET", "/workbench/", headers={"Authorization": f"token {jupyter.token}"})
+    assert page_answer.status == 200 and b'"mode":"jupyter"' in page_answer.body
+    assert jupyter.token.encode() not in page_answer.body
+
+    task = "Plan a picnic for twelve people"
+    with checked_page(browser, width=1300) as page:
+        page.goto(f"{jupyter.url}/workbench/?token={jupyter.token}")  # Jupyter logs the browser in (a cookie)
+        page.get_by_test_id("main").wait_for(state="visible", timeout=WAIT_MS)
+        page.goto(f"{jupyter.url}/workbench")  # the cookie is enough, and the address without the slash works
+        page.get_by_test_id("main").wait_for(state="visible", timeout=WAIT_MS)
+        assert page.evaluate("() => location.pathname") == "/workbench/"
+        assert page.get_by_test_id("token-form").is_hidden() and page.get_by_test_id("change-token").is_hidden()
+        me = jupyter.api("GET", "/workbench/api/me")
+        assert page.get_by_test_id("who").text_content() == me["user"] and me["canStart"]
+
+        run = jupyter.api("POST", "/workbench/api/runs", {"task": task, **SLOW})
+        run_item(page, task).click()
+        live = view(page, "s.status === 'running' && s.steps > 0 && s.stopShown && s.spinning > 0")
+        page.get_by_test_id("stop").click()  # a POST with Jupyter's cookie and its XSRF header
+        ended = view(page, "s.status === 'cancelled'")
+        assert ended["spinning"] == 0 and ended["events"] > live["events"]
+        assert jupyter.api("GET", f"/workbench/api/runs/{run['id']}")["status"] == "cancelled"
+        figures = panel_after_next_update(page)
+        assert figures["runs-cancelled"] == 1 and figures["streams"] == 0

@@ -290,6 +290,19 @@ def _drop_when_unacknowledged(sock: socket.socket | None, seconds: float) -> Cal
     return restore
 
 
+class MarkdownHandler(WorkbenchHandler):
+    """``GET /runs/{id}/markdown?from=&to=``: the sanitized HTML of the run's messages and result (the web view's)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        from workbench.notebook.web.assets import WEB_VIEW
+
+        events = (await self.holding_run(run_id)).events_between(
+            self.principal, run_id, self.get_query_argument("from", None), self.get_query_argument("to", None))
+        self.reply(200, {"html": await asyncio.to_thread(WEB_VIEW.markdown, events)})
+
+
 class MeHandler(WorkbenchHandler):
     """``GET /me``: who the Jupyter user is here and what they may do (the web view shows only that)."""
 
@@ -380,6 +393,7 @@ def handlers() -> list[tuple[str, type[JupyterHandler]]]:
         (rf"/{API}/runs/{_RUN}/cancel", CancelHandler),
         (rf"/{API}/runs/{_RUN}/events", EventsHandler),
         (rf"/{API}/runs/{_RUN}/log", LogHandler),
+        (rf"/{API}/runs/{_RUN}/markdown", MarkdownHandler),
         (rf"/{API}/me", MeHandler),
         (rf"/{API}(?:/.*)?", NotFoundHandler),
         (r"/workbench/metrics", MetricsHandler),

@@ -83,6 +83,7 @@ def create_app(
         app[WEB] = web_view
         app.router.add_get("/", web_page, allow_head=False, name=PUBLIC_ROUTES[0])
         app.router.add_get(f"/{WEB_PATH}/{{name}}", web_asset, allow_head=False, name=PUBLIC_ROUTES[1])
+        app.router.add_get(f"{p}/runs/{{run_id}}/markdown", run_markdown, allow_head=False)
     app.on_response_prepare.append(cors_headers)
     app.on_shutdown.append(_shutdown)
     return app
@@ -192,6 +193,14 @@ async def web_asset(request: web.Request) -> web.Response:
     if body is None:
         raise Refusal(404, "not_found", f"no file {name[:80]!r} in the web view")
     return web.Response(body=body, headers=asset_headers(name))
+
+
+async def run_markdown(request: web.Request) -> web.Response:
+    """``GET /api/runs/{id}/markdown?from=&to=``: the sanitized HTML of the run's messages and result."""
+    query = request.query
+    events = (await _holding_run(request)).events_between(_who(request), request.match_info["run_id"],
+                                                          query.get("from"), query.get("to"))
+    return web.json_response({"html": await asyncio.to_thread(request.app[WEB].markdown, events)})
 
 
 class _EventStream(EventSourceResponse):

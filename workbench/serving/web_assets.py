@@ -4,12 +4,17 @@ The page and its modules belong to the front end (``workbench.notebook.web``, ab
 so the servers do not import them: whoever builds a server hands it a :class:`WebAssets`
 (``workbench serve`` and the Jupyter extension do). None of it holds data or credentials,
 so both servers serve it without authentication; every request the page makes for data
-carries the token (or, in Jupyter, the login cookie) like any other client's.
+carries the token (or, in Jupyter, the login cookie) like any other client's. One route is the
+web view's own: ``GET …/runs/{id}/markdown?from=&to=``, the HTML of a run's Markdown, rendered and
+sanitized by the server as the kernel does for the notebook (the page never makes HTML of model text).
 """
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, Sequence
+
+if TYPE_CHECKING:
+    from workbench.core.events import Event
 
 __all__ = ["Mode", "WebAssets", "WEB_PATH", "ASSET_TYPES", "PAGE_HEADERS", "asset_headers"]
 
@@ -50,4 +55,9 @@ class WebAssets(Protocol):
 
     def asset(self, name: str) -> bytes | None:
         """The file ``web/<name>`` the page loads (a module, a style sheet), or None if there is none."""
+        ...
+
+    def markdown(self, events: Sequence[Event]) -> dict[str, str]:
+        """The sanitized HTML of the whole messages and results among ``events``, by event id, as the
+        kernel attaches it for the notebook's view (``GET …/runs/{id}/markdown``)."""
         ...

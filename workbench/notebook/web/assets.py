@@ -14,10 +14,14 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 from workbench.core.pricing import view_prices
 from workbench.serving.client import client_source
 from workbench.serving.web_assets import ASSET_TYPES, Mode
+
+if TYPE_CHECKING:
+    from workbench.core.events import Event
 
 __all__ = ["WEB_VIEW", "WebView"]
 
@@ -29,6 +33,11 @@ class WebView:
 
     def page(self, mode: Mode) -> bytes:
         return _page(mode)
+
+    def markdown(self, events: Sequence[Event]) -> dict[str, str]:
+        from workbench.notebook.widget.messages import markdown_of
+
+        return {str(event.id): html for event in events if (html := markdown_of(event)) is not None}
 
     def asset(self, name: str) -> bytes | None:
         files = _generated()

@@ -78,6 +78,10 @@ class Api {
   start(body) { return this.request("POST", "api/runs", { body }); }
   cancel(runId) { return this.request("POST", `api/runs/${encodeURIComponent(runId)}/cancel`); }
   metrics() { return this.request("GET", "metrics", { as: "text" }); }
+  // The server's sanitized HTML of the run's messages and result among events from..to, by event id.
+  markdown(runId, from, to) {
+    return this.request("GET", `api/runs/${encodeURIComponent(runId)}/markdown?from=${from}&to=${to}`);
+  }
 
   // Follow a run's event stream (followRun resumes with ?after= and backs off while the server is away).
   follow(runId, options) {

@@ -4,9 +4,15 @@
 // stand-in of stand_in_model.js, as in the exported page, answering `ready` with the events
 // followRun brings (deltas of a step merged, as the kernel sends them), `envelopes` with the
 // raw events it holds, and `cancel` with the server's cancel, for those who may.
+//
+// Whole messages and the result are Markdown written by a model: the server renders and sanitizes
+// them (GET …/markdown, the kernel's own code) and the view shows that HTML, as in the notebook.
+// A batch with such an event waits for its HTML; without it (an error) the view shows the text.
 
 import { mergedItems, envelopesOf, StandInModel } from "./stand_in_model.js";
 import runView from "./run_view.js";
+
+const MARKDOWN_TYPES = new Set(["text", "message", "execution:complete"]); // "message": version-1 runs
 
 class LiveRun {
   constructor(api, summary, { el, limits, prices, canCancel, onProblem, onEnd }) {
@@ -55,14 +61,27 @@ class LiveRun {
     }
   }
 
-  flush() {
-    this.flushing = false;
+  // One batch at a time, in order: a batch waiting for its HTML holds back those after it.
+  async flush() {
     if (this.closed) return;
-    const items = mergedItems(this.pending, this.deltas, null);
+    const batch = this.pending;
     this.pending = [];
+    let html = null;
+    const marked = batch.filter((e) => MARKDOWN_TYPES.has(e.type));
+    if (marked.length) {
+      try {
+        html = (await this.api.markdown(this.runId, marked[0].id, marked[marked.length - 1].id)).html;
+      } catch (error) {
+        html = null; // the text, shown as text
+      }
+    }
+    if (this.closed) return;
+    const items = mergedItems(batch, this.deltas, html);
     for (let i = 0; i < items.length; i += this.limits.maxItems) {
       this.model.deliver({ kind: "events", events: items.slice(i, i + this.limits.maxItems) });
     }
+    if (this.pending.length) setTimeout(() => this.flush(), 0);
+    else this.flushing = false;
   }
 
   close() {
