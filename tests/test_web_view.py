@@ -309,7 +309,7 @@ def _serve(tmp: Path, port: int) -> subprocess.Popen[str]:
     while not (line := process.stdout.readline()).startswith("Stop with Ctrl-C"):
         assert line, f"workbench serve exited before listening: {''.join(seen)}"
         seen.append(line)
-    assert f"Watch runs in a browser: http://127.0.0.1:{port}/\n" in seen
+    assert f"Watch runs in a browser: http://127.0.0.1:{port}/ (it asks for the token once)\n" in seen
     return process
 
 

@@ -100,8 +100,6 @@ async def serve(
     bound = runner.addresses[0][1] if runner.addresses else port
     url = _url(host, bound, tls)
     out(f"Workbench server on {url}{API_PREFIX} (store: {store})")
-    if web_view is not None:
-        out(f"Watch runs in a browser: {url}/")
     if workshop is not None:
         instructors = _count(len(workshop.instructors), "instructor")
         participants = _count(len(workshop.participants), "participant")
@@ -122,6 +120,8 @@ async def serve(
     if tls:
         out("HTTPS: a client whose system does not trust the certificate's issuer (a self-signed or workshop CA) "
             "passes the CA's file: wb.connect(url, token=..., cafile='ca.pem'), or sets WORKBENCH_CA_BUNDLE.")
+    if web_view is not None:
+        out(f"Watch runs in a browser: {url}/" + (" (it asks for the token once)" if token or workshop else ""))
     out("Stop with Ctrl-C: live runs are marked interrupted.")
 
     stop = asyncio.Event()
