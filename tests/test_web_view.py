@@ -144,6 +144,9 @@ def test_the_page_asks_for_the_token_once_and_keeps_it_for_the_tab(browser: Any,
     status, page_html = http(standalone.root + "/")
     assert status == 200 and 'id="wb-config"' in page_html and TOKEN not in page_html  # public: no data in it
     assert http(standalone.api + "/me")[0] == 401  # but every data request needs the token
+    status, module = http(standalone.root + "/web/app.js")  # its files are the package's, public too
+    assert status == 200 and module.startswith("// Agent Workbench web view")
+    assert [http(f"{standalone.root}/web/{name}")[0] for name in ("nothing.js", "index.html", "..%2Fassets.py")] == [404] * 3
     assert http(standalone.api + "/me", token=TOKEN) == (200, {"user": "owner", "role": "user", "canStart": True,
                                                                "canReadMetrics": True})
     with web_page(browser, expected=("status of 401",)) as page:
@@ -176,6 +179,19 @@ def test_the_page_asks_for_the_token_once_and_keeps_it_for_the_tab(browser: Any,
     with web_page(browser, expected=("status of 401",)) as other:  # another tab (its own session) asks for it again
         other.goto(standalone.root + "/")
         other.get_by_test_id("token-form").wait_for(state="visible")
+
+
+def test_a_server_without_a_token_opens_the_page_straight_away(browser: Any, loop: LoopThread, tmp_path: Path) -> None:
+    served = loop.run(start_server(tmp_path, web_view=WEB_VIEW))  # loopback, one local user
+    try:
+        with checked_page(browser) as page:  # no refusal at all: nothing to ask
+            page.goto(served.root + "/")
+            page.get_by_test_id("main").wait_for(state="visible")
+            assert page.get_by_test_id("token-form").is_hidden() and page.get_by_test_id("change-token").is_hidden()
+            assert page.get_by_test_id("start-form").is_visible()
+            page.get_by_test_id("runs").get_by_text("No runs yet.").wait_for()
+    finally:
+        loop.run(served.runner.cleanup())
 
 
 def test_a_run_started_over_http_appears_in_the_list_and_fills_in_live(browser: Any, standalone: Served) -> None:

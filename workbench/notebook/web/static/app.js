@@ -93,10 +93,17 @@ function stopAll() {
   hideRun();
 }
 
+let away = false; // the server stopped answering, and has not answered since
+
 function setConnection(problem) {
   const line = $("connection");
   line.hidden = !problem;
   line.textContent = problem || "";
+  if (problem) away = true;
+  else if (away) {
+    away = false;
+    if (shown) shown.live.reconnect();
+  }
 }
 
 // --- the run shown ------------------------------------------------------------------------

@@ -34,13 +34,8 @@ class LiveRun {
 
   answer(msg) {
     if (this.closed) return;
-    if (msg.kind === "ready" && !this.follower) {
-      this.follower = this.api.follow(this.runId, {
-        onEvent: (event) => this.take(event),
-        onEnd: () => { if (!this.closed && this.onEnd) this.onEnd(); },
-        onError: (error) => this.onProblem(`The run cannot be followed: ${error.message}`),
-      });
-    } else if (msg.kind === "envelopes") {
+    if (msg.kind === "ready" && !this.follower) this.follow();
+    else if (msg.kind === "envelopes") {
       const events = envelopesOf(this.events, msg.from, msg.to, this.limits.maxEnvelopes);
       this.model.deliver({ kind: "envelopes", requestId: msg.requestId, events });
     } else if (msg.kind === "file") {
@@ -50,6 +45,26 @@ class LiveRun {
         if (error.status !== 409) this.onProblem(`Cancel was refused: ${error.message}`); // 409: it had ended
       });
     }
+  }
+
+  follow() {
+    this.ended = false;
+    this.follower = this.api.follow(this.runId, {
+      after: this.events.length, // ids are 1..n in order: resume after the last one held
+      onEvent: (event) => this.take(event),
+      onEnd: () => {
+        this.ended = true;
+        if (!this.closed && this.onEnd) this.onEnd();
+      },
+      onError: (error) => this.onProblem(`The run cannot be followed: ${error.message}`),
+    });
+  }
+
+  // The server answers again (after a restart): resume now rather than at the stream's next backoff.
+  reconnect() {
+    if (this.closed || !this.follower || this.ended) return;
+    this.follower.close();
+    this.follow();
   }
 
   take(event) {

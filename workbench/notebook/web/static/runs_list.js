@@ -2,7 +2,7 @@
 // asking again every couple of seconds (and backing off while the server does not answer).
 
 const POLL_MS = 2000;
-const MAX_POLL_MS = 15000;
+const MAX_POLL_MS = 5000; // while the server is away: it is seen back within seconds
 
 const el = (tag, cls, text) => {
   const node = document.createElement(tag);
