@@ -255,6 +255,14 @@ def test_the_owner_starts_and_cancels_a_run_from_the_page(browser: Any, standalo
         page.wait_for_function("(id) => document.querySelector(`[data-run-id=${id}]`).dataset.status === 'cancelled'",
                                arg=started["id"], timeout=1500)  # the list says so at once, not at its next beat
 
+        quick = http(standalone.api + "/runs", "POST", {"task": "Write a haiku", "model": "simulated"}, token=TOKEN)[1]
+        page.evaluate("(id) => { location.hash = id; }", quick["id"])  # a link to a run shows it
+        assert view(page, "s.task === 'Write a haiku' && s.status === 'complete'")["events"] == len(
+            log_of(standalone.api, quick["id"], TOKEN))
+        page.go_back()  # and the address keeps the way back
+        assert view(page, f"s.task === {json.dumps(task)} && s.status === 'cancelled'")["events"] == len(events)
+        runs = http(standalone.api + "/runs", token=TOKEN)[1]["runs"]
+
         page.get_by_test_id("start-task").fill("Anything")
         page.get_by_test_id("start-options").fill("{pace: 1}")  # not JSON: said on the page, nothing sent
         page.get_by_test_id("start").click()

@@ -82,9 +82,16 @@ async function open() {
     metrics = new MetricsPanel(api, $("metrics"));
     metrics.start();
   } else $("metrics").hidden = true;
-  const wanted = location.hash.slice(1);
-  if (/^r_[0-9a-f]{16}$/.test(wanted)) list.select(wanted);
+  selectFromAddress();
 }
+
+// `#r_…` in the address: the run to show (a link someone shared, a reload, the back button).
+function selectFromAddress() {
+  const wanted = location.hash.slice(1);
+  if (list && /^r_[0-9a-f]{16}$/.test(wanted)) list.select(wanted);
+}
+
+window.addEventListener("hashchange", selectFromAddress);
 
 function stopAll() {
   if (list) list.stop();
@@ -117,7 +124,7 @@ async function show(runId) {
   if (shown && shown.runId === runId) return;
   hideRun();
   showing = runId;
-  history.replaceState(null, "", `#${runId}`);
+  if (location.hash !== `#${runId}`) history.pushState(null, "", `#${runId}`);
   const pane = $("run-pane");
   const host = document.createElement("div");
   host.className = "wv-view";
