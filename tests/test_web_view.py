@@ -448,6 +448,8 @@ def test_jupyter_serves_the_page_behind_its_login_and_it_shows_a_run_live(browse
     assert b"wb-config" not in answer.read()
     connection.close()
     assert jupyter.request("GET", "/workbench/api/me").status == 403  # and its data needs the login too
+    assert jupyter.request("GET", "/workbench/api/runs/r_0000000000000000/markdown?from=1&to=1").status == 403
+    assert jupyter.request("GET", "/workbench/web/app.js").status == 200  # the page's files are public, as Jupyter's are
     page_answer = jupyter.request("GET", "/workbench/", headers={"Authorization": f"token {jupyter.token}"})
     assert page_answer.status == 200 and b'"mode":"jupyter"' in page_answer.body
     assert jupyter.token.encode() not in page_answer.body
