@@ -65,7 +65,8 @@ async function open() {
     me = await api.me();
   } catch (error) {
     if (error.refusesCredentials) return refused(error);
-    setConnection(`The server is not answering (${error.message}); trying again…`);
+    setConnection(error.status === 0 ? "The server is not answering; trying again…"
+      : `The server answered ${error.status}: ${error.message}; trying again…`);
     setTimeout(open, 3000);
     return;
   }
