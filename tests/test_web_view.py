@@ -198,7 +198,7 @@ def test_a_run_started_over_http_appears_in_the_list_and_fills_in_live(browser: 
     with web_page(browser, expected=("status of 401",)) as page:
         enter_token(page, standalone.root, TOKEN)
         task = "Plan a three-day trip to Lisbon"
-        status, run = http(standalone.api + "/runs", "POST", {"task": task, **SLOW, "options": {"pace": 400}}, token=TOKEN)
+        status, run = http(standalone.api + "/runs", "POST", {"task": task, **SLOW, "options": {"pace": 600}}, token=TOKEN)
         assert status == 201
         item = run_item(page, task)
         item.wait_for(timeout=WAIT_MS)  # the list asks again on its own: nothing was clicked
@@ -363,7 +363,7 @@ def test_a_server_killed_and_restarted_mid_run_leaves_the_run_interrupted_not_sp
             events = log_of(api, run["id"], TOKEN)
             assert events[-1]["type"] == "execution:error" and events[-1]["data"]["error"]["type"] == "interrupted"
             assert gone["events"] == len(events)
-            time.sleep(1.5)
+            time.sleep(1.2)  # the clock ticks every second
             assert view(page)["elapsed"] == gone["elapsed"], "the clock stopped"
             # The page goes on with the same token: the list comes back and says how the run ended.
             connection.wait_for(state="hidden", timeout=20_000)
