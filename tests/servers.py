@@ -19,6 +19,7 @@ from workbench.serving.connections import make_runner
 from workbench.serving.service import Principal, RunService
 from workbench.serving.standalone import create_app
 from workbench.serving.tokens import Authenticator, open_access, single_token, token_table
+from workbench.serving.web_assets import WebAssets
 
 T = TypeVar("T")
 
@@ -50,17 +51,20 @@ async def start_server(
     heartbeat: float = 15.0,
     cors: Iterable[str] = (),
     ssl_context: ssl.SSLContext | None = None,
+    web_view: WebAssets | None = None,
     **service_options: Any,
 ) -> Served:
     """The standalone server on 127.0.0.1 and a free port, in the running loop (HTTPS with ``ssl_context``).
 
     Who may use it: ``authenticate`` (e.g. a workshop's ``principal_for``), else ``tokens``
-    (token → principal), else one ``token``, else anyone (one local user).
+    (token → principal), else one ``token``, else anyone (one local user). ``web_view`` serves the
+    web view of runs at ``/`` (``workbench.notebook.web.assets.WEB_VIEW``), as ``workbench serve`` does.
     """
     service = RunService(store_path=tmp_path / "runs.db", workspace_root=tmp_path / "workspaces", **service_options)
     if authenticate is None:
         authenticate = token_table(tokens) if tokens else single_token(token) if token else open_access()
-    runner = make_runner(create_app(service, authenticate=authenticate, heartbeat=heartbeat, cors_origins=cors))
+    runner = make_runner(create_app(service, authenticate=authenticate, heartbeat=heartbeat, cors_origins=cors,
+                                   web_view=web_view))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context).start()
     return Served(runner, service, runner.addresses[0][1], tls=ssl_context is not None)

@@ -24,6 +24,7 @@ from workbench.serving import sse
 from workbench.serving.client import CLIENT_HEADERS, CLIENT_PATH, client_source
 from workbench.serving.metrics import CONTENT_TYPE
 from workbench.serving.service import Principal, Refusal, RunService, parse_body
+from workbench.serving.web_assets import PAGE_HEADERS, WEB_PATH, asset_headers
 from workbench_server_ext.host import ServiceHost
 
 __all__ = ["API", "handlers"]
@@ -289,6 +290,28 @@ def _drop_when_unacknowledged(sock: socket.socket | None, seconds: float) -> Cal
     return restore
 
 
+class MarkdownHandler(WorkbenchHandler):
+    """``GET /runs/{id}/markdown?from=&to=``: the sanitized HTML of the run's messages and result (the web view's)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        from workbench.notebook.web.assets import WEB_VIEW
+
+        events = (await self.holding_run(run_id)).events_between(
+            self.principal, run_id, self.get_query_argument("from", None), self.get_query_argument("to", None))
+        self.reply(200, {"html": await asyncio.to_thread(WEB_VIEW.markdown, events)})
+
+
+class MeHandler(WorkbenchHandler):
+    """``GET /me``: who the Jupyter user is here and what they may do (the web view shows only that)."""
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.reply(200, RunService.whoami(self.principal))
+
+
 class MetricsHandler(WorkbenchHandler):
     """``GET /metrics``: the connection metrics, in the Prometheus text format."""
 
@@ -325,6 +348,43 @@ class ClientHandler(JupyterHandler):
         self.finish(client_source())
 
 
+class WebPageHandler(ExtensionHandlerMixin, JupyterHandler):
+    """``{base_url}workbench/``: the web view of runs, behind Jupyter's login (a browser that is not
+    logged in is sent to the login page); its requests go to the API above with Jupyter's cookie."""
+
+    auth_resource = "workbench"
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        if not self.request.path.endswith("/"):  # the page's URLs are relative to workbench/
+            self.redirect(self.request.path + "/", permanent=False)
+            return
+        self.xsrf_token  # noqa: B018  # sets the _xsrf cookie the page's POSTs send back
+        from workbench.notebook.web.assets import WEB_VIEW  # the widget's modules, on the first request only
+
+        page = await asyncio.to_thread(WEB_VIEW.page, "jupyter")  # the first imports the widget: off the loop
+        for name, value in PAGE_HEADERS.items():
+            self.set_header(name, value)
+        self.finish(page)
+
+
+class WebAssetHandler(JupyterHandler):
+    """``{base_url}workbench/web/<file>``: the web view's modules and style sheets, static files of
+    the package with no data in them, served without Jupyter's login as Jupyter's own static files are."""
+
+    @allow_unauthenticated
+    async def get(self, name: str) -> None:
+        from workbench.notebook.web.assets import WEB_VIEW
+
+        body = await asyncio.to_thread(WEB_VIEW.asset, name)
+        if body is None:
+            raise web.HTTPError(404)
+        for header, value in asset_headers(name).items():
+            self.set_header(header, value)
+        self.finish(body)
+
+
 def handlers() -> list[tuple[str, type[JupyterHandler]]]:
     """The routes, relative to the server's ``base_url``."""
     return [
@@ -333,7 +393,11 @@ def handlers() -> list[tuple[str, type[JupyterHandler]]]:
         (rf"/{API}/runs/{_RUN}/cancel", CancelHandler),
         (rf"/{API}/runs/{_RUN}/events", EventsHandler),
         (rf"/{API}/runs/{_RUN}/log", LogHandler),
+        (rf"/{API}/runs/{_RUN}/markdown", MarkdownHandler),
+        (rf"/{API}/me", MeHandler),
         (rf"/{API}(?:/.*)?", NotFoundHandler),
         (r"/workbench/metrics", MetricsHandler),
         (rf"/workbench/{CLIENT_PATH}", ClientHandler),
+        (rf"/workbench/{WEB_PATH}/(?P<name>[^/]+)", WebAssetHandler),
+        (r"/workbench/?", WebPageHandler),
     ]

@@ -162,6 +162,7 @@ async def _serve_command(args: argparse.Namespace, view: TerminalView) -> int:
     import os
 
     from workbench.agent.launch import workbench_home
+    from workbench.notebook.web.assets import WEB_VIEW
     from workbench.serving.listener import check_transport, serve
     from workbench.serving.middleware import is_loopback
     from workbench.tls import server_context
@@ -219,7 +220,7 @@ async def _serve_command(args: argparse.Namespace, view: TerminalView) -> int:
     return await serve(host=args.host, port=args.port, token=token, store=str(store), workspace_root=str(workspaces),
                        model=args.model, heartbeat=args.heartbeat, cors_origins=args.cors_origin, out=out,
                        workshop=workshop, workshop_file=args.workshop, ssl_context=ssl_context,
-                       allow_http=args.allow_http)
+                       allow_http=args.allow_http, web_view=WEB_VIEW)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from workbench.serving.middleware import is_loopback
 from workbench.serving.service import RunService
 from workbench.serving.standalone import create_app
 from workbench.serving.tokens import Authenticator
+from workbench.serving.web_assets import WebAssets
 
 if TYPE_CHECKING:
     from workbench.serving.workshop import Workshop
@@ -60,13 +61,14 @@ async def serve(
     workshop_file: str | None = None,
     ssl_context: ssl.SSLContext | None = None,
     allow_http: bool = False,
+    web_view: WebAssets | None = None,
 ) -> int:
     """``workbench serve``: listen until SIGINT or SIGTERM, then stop gracefully. Returns the exit code.
 
     With ``workshop``, requests authenticate with the tokens of its people (instructors and
     participants) instead of ``token``. With ``ssl_context`` (see
     :func:`workbench.tls.server_context`) it serves HTTPS; off loopback, plain HTTP needs
-    ``allow_http``.
+    ``allow_http``. With ``web_view``, ``/`` is the web view of runs.
     """
     import signal
     import sqlite3
@@ -86,7 +88,8 @@ async def serve(
         service = RunService(store_path=store, workspace_root=workspace_root, default_model=model)
     except (OSError, sqlite3.Error) as exc:
         raise UserError(f"cannot open the run store {store}: {exc}") from None
-    runner = make_runner(create_app(service, authenticate=authenticate, heartbeat=heartbeat, cors_origins=cors_origins))
+    runner = make_runner(create_app(service, authenticate=authenticate, heartbeat=heartbeat, cors_origins=cors_origins,
+                                    web_view=web_view))
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
@@ -117,6 +120,8 @@ async def serve(
     if tls:
         out("HTTPS: a client whose system does not trust the certificate's issuer (a self-signed or workshop CA) "
             "passes the CA's file: wb.connect(url, token=..., cafile='ca.pem'), or sets WORKBENCH_CA_BUNDLE.")
+    if web_view is not None:
+        out(f"Watch runs in a browser: {url}/" + (" (it asks for the token once)" if token or workshop else ""))
     out("Stop with Ctrl-C: live runs are marked interrupted.")
 
     stop = asyncio.Event()

@@ -17,6 +17,7 @@ from workbench.serving.app_keys import (
     EVENTS_ROUTE,
     OPEN,
     PRINCIPAL,
+    PUBLIC_ROUTES,
 )
 from workbench.serving.service import Refusal, too_large
 
@@ -126,7 +127,7 @@ def is_loopback(host: str) -> bool:
 
 @web.middleware
 async def _authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.match_info.route.name == CLIENT_ROUTE:  # a static file of the package, needed before any token
+    if request.match_info.route.name in (CLIENT_ROUTE, *PUBLIC_ROUTES):  # static files of the package, needed before any token
         return await handler(request)
     principal = request.app[AUTHENTICATE](_presented_token(request))
     if principal is None:

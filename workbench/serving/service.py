@@ -16,10 +16,11 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncGenerator, Iterator, Literal
+from typing import Any, AsyncGenerator, Iterator, Literal, Sequence
 
 from workbench.agent.options import CLIENT_OPTIONS
 from workbench.agent.tools import BUILTIN_TOOL_NAMES
+from workbench.core import events as ev
 from workbench.core.handle import Run, new_run_id
 from workbench.core.loop import leave_collection_to_host
 from workbench.core.redact import get_logger, redact
@@ -42,6 +43,9 @@ times that: some 80 MB), so a few huge runs cannot fill the memory."""
 
 RUN_FILE_BATCH = 1000
 """Event lines of a run file written together: a download is a few writes, not one per event."""
+
+MARKDOWN_SPAN = 10_000
+"""Most event ids one request for a run's Markdown may span (the web view asks per batch it shows)."""
 
 MAX_BODY_BYTES = 1_000_000
 """The largest request body accepted."""
@@ -280,6 +284,11 @@ class RunService:
             out.append(item)
         return {"runs": out, "next": page[-1]["id"] if len(rows) > limit else None}
 
+    @staticmethod
+    def whoami(who: Principal) -> dict[str, Any]:
+        """``GET /me``: who is asking and what they may do, for a client (the web view) to show only that."""
+        return {"user": who.name, "role": who.role, "canStart": who.may_start, "canReadMetrics": who.role != "participant"}
+
     def summary(self, run: Run) -> dict[str, Any]:
         """The run's contract summary, as clients see it: ``eventCount`` counts the events they can
         read, and ``notStored`` says how many are only in memory while the store cannot write."""
@@ -328,6 +337,19 @@ class RunService:
         events = run.log.events[: run.log.published]
         for start in range(0, len(events), RUN_FILE_BATCH):
             yield "".join(e.to_json() + "\n" for e in events[start : start + RUN_FILE_BATCH]).encode()
+
+    def events_between(self, who: Principal, run_id: str, first: str | None, last: str | None) -> Sequence[ev.Event]:
+        """The run's stored events with ids ``first`` to ``last`` (query-string text), at most
+        :data:`MARKDOWN_SPAN` of them: what the web view asks the Markdown of."""
+        run = self.get(who, run_id)
+        try:
+            a, b = int(first or ""), int(last or "")
+        except ValueError:
+            a = b = 0
+        if not (1 <= a <= b and b - a < MARKDOWN_SPAN):
+            raise Refusal(400, "invalid_request", f"from and to must be event ids, from <= to, at most {MARKDOWN_SPAN:,} "
+                                                   f"apart, such as ?from=1&to=40; got {str(first)[:12]!r} and {str(last)[:12]!r}")
+        return run.log.events[a - 1 : min(b, run.log.published)]
 
     def detail(self, who: Principal, run_id: str) -> dict[str, Any]:
         """``GET /runs/{id}``: the summary and the folded state."""

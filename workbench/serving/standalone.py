@@ -29,8 +29,10 @@ from workbench.serving.app_keys import (
     HEARTBEAT,
     OPEN,
     PRINCIPAL,
+    PUBLIC_ROUTES,
     SERVICE,
     STREAMS,
+    WEB,
 )
 from workbench.serving.client import CLIENT_HEADERS, CLIENT_PATH, client_source
 from workbench.serving.connections import lost_to_timeout
@@ -38,6 +40,7 @@ from workbench.serving.metrics import CONTENT_TYPE
 from workbench.serving.middleware import MIDDLEWARES, cors_headers
 from workbench.serving.service import MAX_BODY_BYTES, Principal, Refusal, RunService, parse_body, too_large
 from workbench.serving.tokens import Authenticator
+from workbench.serving.web_assets import PAGE_HEADERS, WEB_PATH, WebAssets, asset_headers
 
 __all__ = ["create_app"]
 
@@ -51,8 +54,12 @@ def create_app(
     authenticate: Authenticator,
     heartbeat: float = 15.0,
     cors_origins: Iterable[str] = (),
+    web_view: WebAssets | None = None,
 ) -> web.Application:
-    """The application; it owns ``service`` and closes it (interrupting live runs) on shutdown."""
+    """The application; it owns ``service`` and closes it (interrupting live runs) on shutdown.
+
+    With ``web_view``, ``/`` is the web view of runs (a page that asks for the token).
+    """
     if heartbeat <= 0:
         raise ValueError("heartbeat must be a positive number of seconds")
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=MAX_BODY_BYTES)
@@ -70,7 +77,13 @@ def create_app(
     app.router.add_get(f"{p}/runs/{{run_id}}/events", run_events, allow_head=False, name=EVENTS_ROUTE)
     app.router.add_get(f"{p}/runs/{{run_id}}/log", run_log, allow_head=False)
     app.router.add_get("/metrics", metrics, allow_head=False)
+    app.router.add_get(f"{p}/me", whoami, allow_head=False)
     app.router.add_get(f"/{CLIENT_PATH}", follow_run_js, allow_head=False, name=CLIENT_ROUTE)
+    if web_view is not None:
+        app[WEB] = web_view
+        app.router.add_get("/", web_page, allow_head=False, name=PUBLIC_ROUTES[0])
+        app.router.add_get(f"/{WEB_PATH}/{{name}}", web_asset, allow_head=False, name=PUBLIC_ROUTES[1])
+        app.router.add_get(f"{p}/runs/{{run_id}}/markdown", run_markdown, allow_head=False)
     app.on_response_prepare.append(cors_headers)
     app.on_shutdown.append(_shutdown)
     return app
@@ -134,6 +147,11 @@ async def run_events(request: web.Request) -> web.StreamResponse:
     return stream
 
 
+async def whoami(request: web.Request) -> web.Response:
+    """``GET /api/me``: who the token is and what they may do (the web view shows only that)."""
+    return web.json_response(request.app[SERVICE].whoami(_who(request)))
+
+
 async def metrics(request: web.Request) -> web.Response:
     """``GET /metrics``: the connection metrics (Prometheus text); a workshop's participants may not."""
     if _who(request).role == "participant":
@@ -160,6 +178,29 @@ async def run_log(request: web.Request) -> web.StreamResponse:
 async def follow_run_js(request: web.Request) -> web.Response:
     """The JavaScript client (:mod:`workbench.serving.client`), without authentication."""
     return web.Response(body=client_source(), headers=CLIENT_HEADERS)
+
+
+async def web_page(request: web.Request) -> web.Response:
+    """The web view's page: no data in it, so no token (the page asks for one)."""
+    # Off the loop: the first request imports the widget's front end, which would hold up every stream.
+    return web.Response(body=await asyncio.to_thread(request.app[WEB].page, "token"), headers=PAGE_HEADERS)
+
+
+async def web_asset(request: web.Request) -> web.Response:
+    """A module or style sheet of the web view, a static file of the package."""
+    name = request.match_info["name"]
+    body = await asyncio.to_thread(request.app[WEB].asset, name)
+    if body is None:
+        raise Refusal(404, "not_found", f"no file {name[:80]!r} in the web view")
+    return web.Response(body=body, headers=asset_headers(name))
+
+
+async def run_markdown(request: web.Request) -> web.Response:
+    """``GET /api/runs/{id}/markdown?from=&to=``: the sanitized HTML of the run's messages and result."""
+    query = request.query
+    events = (await _holding_run(request)).events_between(_who(request), request.match_info["run_id"],
+                                                          query.get("from"), query.get("to"))
+    return web.json_response({"html": await asyncio.to_thread(request.app[WEB].markdown, events)})
 
 
 class _EventStream(EventSourceResponse):

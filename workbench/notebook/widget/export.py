@@ -3,12 +3,14 @@
 The page needs no Jupyter and no network. Its module is the widget's own (``bundle.front_end``),
 loaded from a Blob URL, and it talks to a stand-in for the widget model that answers ``ready`` and
 ``envelopes`` from the events embedded in the page, just as the kernel would: that stand-in is
-``static/export_bootstrap.js``, given the kernel's limits and delta types (``messages.view_limits``)
+``static/export_bootstrap.js`` (joined with ``stand_in_model.js``, which the web view of runs shares),
+given the kernel's limits and delta types (``messages.view_limits``)
 and the HTML the kernel would attach to messages and the result (``messages.markdown_of``), by event id.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.core.pricing import view_prices
 from workbench.notebook.files import MAX_INLINE_BYTES, file_content, files_note
-from workbench.notebook.widget.bundle import STATIC, front_end
+from workbench.notebook.widget.bundle import STATIC, front_end, join_modules
 from workbench.notebook.widget.messages import markdown_of, view_limits
 
 if TYPE_CHECKING:
@@ -48,6 +50,8 @@ def _inline_script(source: str) -> str:
     return source
 
 
+BOOTSTRAP = "export_bootstrap.js"
+
 MAX_EMBEDDED_BYTES = 10 * MAX_INLINE_BYTES
 """Most bytes of the run's files embedded in one page; files past that show a note instead."""
 
@@ -67,6 +71,13 @@ def _files(run: "Run") -> dict[str, Any]:
     return {"files": note, "fileContents": contents}
 
 
+@functools.cache
+def bootstrap_module() -> str:
+    """``static/export_bootstrap.js`` joined with the stand-in model it imports (``stand_in_model.js``)."""
+    sources = {name: (STATIC / name).read_text("utf-8") for name in (BOOTSTRAP, "stand_in_model.js")}
+    return join_modules(sources, BOOTSTRAP)
+
+
 def export_html(run: "Run", path: str | os.PathLike[str] | None = None) -> str:
     """One self-contained HTML page of the whole run, viewable offline without Jupyter.
 
@@ -77,7 +88,7 @@ def export_html(run: "Run", path: str | os.PathLike[str] | None = None) -> str:
     rendered = {str(event.id): text for event in run.events if (text := markdown_of(event)) is not None}
     payload = {"meta": meta, "limits": view_limits(), "prices": view_prices(), "events": events, "html": rendered, "module": front_end(),
                **_files(run)}
-    bootstrap = _inline_script((STATIC / "export_bootstrap.js").read_text("utf-8"))
+    bootstrap = _inline_script(bootstrap_module())
     css = (STATIC / "run_view.css").read_text("utf-8")
     title = html.escape(f"{run.task} · Agent Workbench", quote=False)
     page = f"""<!doctype html>
