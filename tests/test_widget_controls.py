@@ -128,6 +128,9 @@ def test_approve_edit_and_deny_from_the_view_with_the_kernels_refusals_answered(
     items = events_sent(sent)
     assert [i["data"]["decision"] for i in items if i["type"] == "tool:decision"] == ["approve", "edit", "deny"]
     assert [i["id"] for i in items][-1] == len(run.events)
+    # The files the view lists: the edited call's path, not the model's; nothing of the denied one.
+    wait_for(lambda: bool(sent.of_kind("files")))
+    assert [f["path"] for f in sent.of_kind("files")[-1][1]["files"]] == ["notes.txt", "haiku.txt"]
 
 
 def test_pause_step_resume_and_a_message_from_the_view(tmp_path, capture):  # noqa: F811

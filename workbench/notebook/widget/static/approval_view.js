@@ -49,6 +49,7 @@ function showApproval(item) {
     parts.decided.replaceChildren(...lines);
     parts.decided.dataset.decision = step.decision || "";
   }
+  parts.paramsEl.hidden = !!parts.approval; // the editor shows them meanwhile
   el.classList.toggle("wb-awaiting", step.status === "waiting");
 }
 

@@ -63,7 +63,7 @@ class ControlsView {
       this.wantFocus = { action, until: performance.now() + FOCUS_MS };
       if (action === "pause") this.pausing = true;
       this.ask(message(), () => { if (action === "resume") this.pausing = false; }); // a resume withdraws a pause not reached
-    }, action);
+    }, `control-${action}`); // not "step": that names the run's steps
     b.title = title;
     return b;
   }

@@ -191,6 +191,7 @@ class Inspector {
   }
 
   renderList(k) {
+    if (k > this.loaded) return; // the filter changed before k's envelopes came: draw() lists them
     const shown = (i) => !this.hidden.has(this.raw[i].type);
     const before = [];
     for (let i = k - 1; i >= 1 && before.length < LIST_SPAN; i--) if (shown(i)) before.push(i);
