@@ -16,6 +16,8 @@ from browser import ARTIFACTS, checked_page
 from live_widget import LivePage
 from test_widget_controls import supervised_run
 
+from workbench.notebook.widget import export_html
+
 LIVE = "[data-testid=live-view] "
 JUPYTERLAB_DARK = """:root {
   --jp-layout-color0: #111111; --jp-layout-color1: #212121; --jp-layout-color2: #424242;
@@ -34,6 +36,7 @@ def test_approve_pause_step_edit_talk_and_deny_from_the_widget_while_a_second_vi
         try:
             a, b = live.add(run) + LIVE, live.add(run) + LIVE
             drive(live, page, run, a, b)
+            exported(page, run, tmp_path)
         finally:
             live.close()
             if not run.done:
@@ -169,3 +172,17 @@ def drive(live: LivePage, page, run, a: str, b: str) -> None:
         "approve", 'edit · {"path":"haiku.txt","content":"the sea breathes out"}',
         "Make the last line about the moon", "deny · note: one copy is enough"]
     page.screenshot(path=str(ARTIFACTS / "controls-finished.png"), full_page=True)
+
+
+def exported(page, run, tmp_path) -> None:
+    """The exported page shows what was decided and said, and takes no controls."""
+    path = tmp_path / "run.html"
+    export_html(run, path)
+    page.goto(path.as_uri())
+    page.wait_for_selector(LIVE + "[data-testid=status][data-status=complete]")
+    assert page.locator("[data-testid=controls], [data-testid=say], [data-testid=approval]").count() == 0
+    page.locator(LIVE + "[data-testid=phase][data-phase-id=p1] summary").first.click()
+    page.wait_for_selector(LIVE + "[data-testid=decision]")
+    assert page.locator(LIVE + "[data-testid=decision] .wb-decided-what").all_inner_texts() == [
+        "Approved", "Edited: ran with other parameters", "Denied: the tool did not run"]
+    assert page.locator(LIVE + "[data-testid=user-text]").inner_text() == "Make the last line about the moon"
