@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from test_tls import make_pki
 
 from workbench.cli.main import main
+from workbench.core import events as ev
 from workbench.core.contract import contract_violations
 from workbench.core.runfile import read_run_file
 
@@ -331,3 +332,106 @@ def test_thinking_wraps_at_words_under_its_label_and_the_answer_is_printed_once(
     assert shown == [line.replace("WS", str(workspace)) for line in WRAPPED[columns]]
     assert max(len(line) for line in lines) <= columns
     assert done.stdout.count("forty-two") == 1
+
+
+# --- taking part from the terminal ---------------------------------------------------------------
+
+
+def supervised(tmp_path: Path, answers: str, *args: str, editor: str | None = None) -> tuple[subprocess.CompletedProcess[str], list[ev.Event]]:
+    out = tmp_path / "run.jsonl"
+    env = {**os.environ, "NO_COLOR": "1", "WORKBENCH_HOME": str(tmp_path / "home")}
+    env.pop("VISUAL", None)
+    if editor is not None:
+        env["EDITOR"] = editor
+    done = subprocess.run([sys.executable, "-m", "workbench.cli", "run", "Write a haiku about tides", "--strategy", "react",
+                           "--scenario", scenario_file(tmp_path), "--save", str(out), *args],
+                          input=answers, capture_output=True, text=True, env=env, timeout=60)
+    _, events = read_run_file(out)
+    assert contract_violations(events) == []
+    return done, events
+
+
+def scenario_file(tmp_path: Path) -> str:
+    from conftest import write_scenario
+
+    turns = [{"thinking": "I will write it.", "text": "Writing.",
+              "toolCalls": [{"name": "write_file", "input": {"path": "haiku.txt", "content": "moon pulls the water"}}]},
+             {"text": "Done."}]
+    return write_scenario(tmp_path / "scenario.json", react=turns, plan={"goal": "g", "phases": [{"name": "p"}]},
+                          phases=[turns], final={"text": "Done."})
+
+
+def decisions(events: list[ev.Event]) -> list[tuple[str, Any, Any]]:
+    return [(e.data.decision, e.data.params, e.data.note) for e in events if isinstance(e.data, ev.ToolDecisionData)]
+
+
+def test_approve_asks_before_each_call_and_runs_it_on_yes(tmp_path: Path):
+    done, events = supervised(tmp_path, "maybe\ny\n", "--approve", "write_file")
+    assert done.returncode == 0, done.stderr
+    assert "Run write_file? [y]es, [n]o, [e]dit its params: Answer y, n or e." in done.stderr
+    assert "? write_file waits for your decision" in done.stdout and "  approved" in done.stdout
+    assert decisions(events) == [("approve", None, None)]
+    assert "← write_file" in done.stdout
+
+
+def test_no_denies_with_a_note_the_model_reads(tmp_path: Path):
+    done, events = supervised(tmp_path, "n\nnot in this folder\n", "--approve", "all")
+    assert done.returncode == 0, done.stderr
+    assert decisions(events) == [("deny", None, "not in this folder")]
+    assert "  denied: not in this folder" in done.stdout
+    assert "They denied my call to write_file with the note “not in this folder”" in done.stdout
+    assert list((tmp_path / "home").rglob("haiku.txt")) == []  # it never ran
+
+
+def test_edit_opens_the_params_in_the_editor_and_refuses_what_does_not_fit(tmp_path: Path):
+    editor = tmp_path / "editor.py"
+    # first edit: not JSON; second: misses the schema's 'content'; third: a new path
+    editor.write_text(
+        "import json, pathlib, sys\n"
+        f"count = pathlib.Path({str(tmp_path / 'count')!r})\n"
+        "n = int(count.read_text()) if count.exists() else 0\n"
+        "count.write_text(str(n + 1))\n"
+        "path = pathlib.Path(sys.argv[1])\n"
+        "params = json.loads(path.read_text())\n"
+        "if n == 0: path.write_text('{not json')\n"
+        "elif n == 1: path.write_text(json.dumps({'path': 'x.txt'}))\n"
+        "else: params['path'] = 'tides.txt'; path.write_text(json.dumps(params))\n")
+    done, events = supervised(tmp_path, "e\ne\ne\n", "--approve", "write_file", editor=f"{sys.executable} {editor}")
+    assert done.returncode == 0, done.stderr
+    assert "The params are not valid JSON (Expecting property name enclosed in double quotes, line 1); " \
+           "the call still waits." in done.stderr
+    assert "the edited params do not fit the schema of write_file: params: 'content' is a required property" in done.stderr
+    assert decisions(events) == [("edit", {"path": "tides.txt", "content": "moon pulls the water"}, None)]
+    assert "Wrote 20 bytes to tides.txt" in done.stdout
+
+
+def test_a_breakpoint_waits_for_enter_and_a_typed_line_goes_to_the_agent(tmp_path: Path):
+    done, events = supervised(tmp_path, "use the word brine\n\n", "--break", "model")
+    assert done.returncode == 0, done.stderr
+    assert [e.type for e in events if e.type in ("execution:paused", "execution:resumed", "user:message")] == [
+        "execution:paused", "user:message", "execution:resumed", "execution:paused", "execution:resumed"]
+    assert "  you: use the word brine" in done.stdout
+    assert "The person supervising this run says: “use the word brine”" in done.stdout
+
+
+def test_closed_input_cancels_a_run_that_waits_for_an_answer(tmp_path: Path):
+    done, events = supervised(tmp_path, "", "--approve", "write_file")
+    assert done.returncode == 130 and "No more input: cancelling the run." in done.stderr
+    assert events[-1].type == "execution:cancelled"
+
+
+def test_ctrl_c_cancels_a_run_that_waits_for_an_answer(tmp_path: Path):
+    out = tmp_path / "run.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workbench.cli", "run", "Write a haiku about tides", "--strategy", "react",
+         "--scenario", scenario_file(tmp_path), "--approve", "write_file", "--save", str(out)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "NO_COLOR": "1", "WORKBENCH_HOME": str(tmp_path / "home")})
+    assert process.stdout is not None
+    while "waits for your decision" not in process.stdout.readline():
+        pass
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=20)
+    assert process.returncode == 130, stderr
+    _, events = read_run_file(out)
+    assert [e.type for e in events][-3:] == ["tool:approval", "tool:complete", "execution:cancelled"]

@@ -38,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--pace", type=float, default=None, help="simulated model: deltas per second (0: instant)")
     run.add_argument("--seed", type=int, default=None, help="simulated model: vary the generic scenario")
     run.add_argument("--workspace", metavar="DIR", help="folder for the agent's files")
+    run.add_argument("--approve", metavar="TOOL", nargs="+", action="extend", default=[],
+                     help="ask before each call of these tools ('all': every tool): y runs it, n denies it, "
+                          "e edits its params in $EDITOR")
+    run.add_argument("--break", dest="breaks", metavar="WHERE", nargs="+", action="extend", default=[],
+                     help="pause before every model call ('model'), tool call ('tool') or call of a named tool, "
+                          "and wait for Enter")
 
     replay = commands.add_parser("replay", help="re-stream a saved run", description="Re-stream a saved run file.")
     replay.add_argument("file", type=Path)
@@ -77,10 +83,16 @@ async def _run_command(args: argparse.Namespace, view: TerminalView) -> int:
     except UnicodeEncodeError:  # bytes that are not UTF-8 in argv: no event or run file could hold them
         shown = os.fsencode(args.task).decode("utf-8", "backslashreplace")
         raise UserError(f"the task is not valid UTF-8 text (it reads '{shown}'); pass the task as UTF-8") from None
+    from workbench.cli.asking import TerminalAsker, breakpoint_options
+
     options: dict[str, object] = {}
     for key, value in (("scenario", args.scenario), ("pace", args.pace), ("seed", args.seed), ("workspace", args.workspace)):
         if value is not None:
             options[key] = value
+    if args.approve:
+        options["approve"] = "all" if "all" in args.approve else args.approve
+    if args.breaks:
+        options["breakpoints"] = breakpoint_options(args.breaks)
     from workbench.agent.launch import start_run
 
     run = start_run(args.task, model=args.model, strategy=args.strategy, options=options, loop=asyncio.get_running_loop())
@@ -90,15 +102,20 @@ async def _run_command(args: argparse.Namespace, view: TerminalView) -> int:
     except (NotImplementedError, RuntimeError):  # not on this platform: Ctrl-C ends the process
         pass
     broken: str | None = None
+    asker = TerminalAsker(run) if args.approve or args.breaks else None
     try:
         async for event in run.subscribe():
             view.feed(event)
+            if asker is not None:
+                await asker.answer(event)
     except Exception as exc:  # noqa: BLE001 - the view (or the stream) broke: stop the run, keep its file
         broken = f"the terminal could not show the run ({type(exc).__name__}: {exc})"
         run.cancel(broken)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(run.wait_async(), 10)
     finally:
+        if asker is not None:
+            asker.close()
         try:
             loop.remove_signal_handler(signal.SIGINT)
         except (NotImplementedError, RuntimeError):

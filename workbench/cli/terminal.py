@@ -163,6 +163,19 @@ class TerminalView:
                 result = data.result if isinstance(data.result, str) else json.dumps(data.result)
                 head = f"  {mark} {data.tool_name} ({data.duration:.1f} ms): "
                 self._line(head + self._clip(result, self._room(head)), style)
+            case ev.ExecutionPausedData():
+                self._line("  ‖ paused" + (" by a breakpoint" if data.reason == "breakpoint" else ""), "bold", "yellow")
+            case ev.ExecutionResumedData():
+                self._line("  ▶ stepping" if data.step else "  ▶ resumed", "yellow")
+            case ev.ToolApprovalData():
+                self._line(f"  ? {data.tool_name} waits for your decision", "bold", "yellow")
+            case ev.ToolDecisionData():
+                said = f": {data.note}" if data.note else ""
+                words = {"approve": "approved", "edit": "edited", "deny": "denied"}[data.decision]
+                edited = " " + self._clip(json.dumps(data.params, ensure_ascii=False), 200) if data.params else ""
+                self._line(f"  {words}{edited}{said}", "yellow")
+            case ev.UserMessageData():
+                self._wrapped("  you: ", data.text, label_styles=("cyan",))
             case ev.ModelRetryData():
                 self._line(f"  ↻ model call {data.attempt} failed ({data.reason}); retrying in {data.delay_ms:.0f} ms", "yellow")
             case ev.UsageData():

@@ -58,8 +58,8 @@ def task_of(messages: list[dict[str, Any]]) -> str:
     if not messages:
         return ""
     content = messages[0].get("content", "")
-    if isinstance(content, list):
-        content = "".join(b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text")
+    if isinstance(content, list):  # the first text block: later ones are a person's messages (supervision.py)
+        content = next((b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"), "")
     text = str(content)
     if text.startswith("Task: "):
         text = text[len("Task: ") :]
