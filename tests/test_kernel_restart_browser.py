@@ -54,6 +54,8 @@ VIEW_JS = """(task) => {
     stopEnabled: !!stop && stop.checkVisibility({ visibilityProperty: true }) && !stop.disabled,
     spinning: spinners.filter((s) => getComputedStyle(s).animationName !== "none").length,
     cancelled: text("[data-testid=cancelled]"),
+    controls: [...v.querySelectorAll("[data-testid=controls], [data-testid=say]")]
+      .filter((c) => c.checkVisibility({ visibilityProperty: true })).length,
   };
 }"""
 
@@ -95,6 +97,7 @@ def test_views_say_the_kernel_restarted_and_server_runs_stay_live(browser, lab: 
         view(page, STOPPED_TASK, running)
         expect(indicator).to_have_attribute("data-status", "idle", timeout=20_000)
         assert not local["line"]
+        assert local["controls"] == 2, "Pause / Resume / Step and the message box: the run is the kernel's own"
         ids = {task: run["id"] for task, run in server_runs(lab).items()}
         assert set(ids) == {FOLLOWED_TASK, STOPPED_TASK}, "the first run stays in the kernel"
 
@@ -111,6 +114,7 @@ def test_views_say_the_kernel_restarted_and_server_runs_stay_live(browser, lab: 
         assert gone["status"] == "interrupted"
         assert gone["stopShown"] and not gone["stopEnabled"], "Stop is shown, disabled"
         assert gone["spinning"] == 0, "no spinner turns"
+        assert gone["controls"] == 0, "nothing can reach the run any more"
         time.sleep(2.5)
         still = view(page, LOCAL_TASK)
         assert still["elapsed"] == gone["elapsed"], "the clock stopped"
@@ -122,6 +126,7 @@ def test_views_say_the_kernel_restarted_and_server_runs_stay_live(browser, lab: 
         assert followed["line"] == ("The kernel was restarted; the view follows the run from the server. "
                                     + attach.format(ids[FOLLOWED_TASK]))
         assert followed["status"] == "running" and followed["stopEnabled"]
+        assert followed["controls"] == 0, "followed from the server, the view has no kernel to take controls"
         more = view(page, FOLLOWED_TASK, f"s.events > {followed['events']}", timeout=10)
         assert more["status"] == "running", "events keep coming after the restart"
 

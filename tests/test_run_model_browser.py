@@ -2,8 +2,9 @@
 
 The model is the one place the browser folds events. Imported from the file the widget ships
 (``bundle`` joins it in verbatim), its snapshot after the first k events must equal ``fold(events[:k]).to_dict()``, whole, at many k: for the
-shipped run file, a cancelled run, a failed run, a run without a plan and a hand-written run with
-chosen timestamps (its model calls' times, phases' times and tokens and "now"), fed both as raw
+shipped run file, a cancelled run, a failed run, a run without a plan, a run a person takes part in
+(an edited and a denied tool call, a pause, a message, a step), a run cancelled while a call waits for
+its decision, and a hand-written run with chosen timestamps (its model calls' times, phases' times and tokens and "now"), fed both as raw
 envelopes (what the inspector folds) and as the kernel's merged items (what the live view folds).
 Skipped when /usr/bin/chromium is missing, unless WORKBENCH_REQUIRE_BROWSER=1.
 """
@@ -17,10 +18,10 @@ from typing import Any
 
 import pytest
 from browser import chromium
+from test_numbers import hand_run
 
 import workbench as wb
 from conftest import write_scenario
-from test_numbers import hand_run
 from workbench import events as ev
 from workbench.core.reducer import fold
 from workbench.notebook.widget.bundle import STATIC
@@ -29,7 +30,8 @@ from workbench.notebook.widget.messages import merged_items
 SHIPPED = Path(__file__).resolve().parent.parent / "notebooks" / "runs" / "coffee-shop.jsonl"
 TASK = "Create a landing page for a coffee shop"
 BOUNDARIES = {"execution:started", "plan:created", "phase:start", "phase:complete", "model:retry", "usage",
-              "tool:start", "tool:complete"}
+              "tool:start", "tool:complete", "execution:paused", "execution:resumed", "tool:approval", "tool:decision",
+              "user:message"}
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +101,41 @@ def react(folder: Path) -> list[ev.Event]:
     return list(run.events)
 
 
+def interactive(folder: Path) -> list[ev.Event]:
+    """A person takes part: an edited call, a denied one with a note, a pause before a tool, a message, a step."""
+    edit, deny = ({"name": "write_file", "input": {"path": name, "content": "moon pulls the water"}}
+                  for name in ("draft.txt", "extra.txt"))
+    scenario = write_scenario(folder / "interactive.json", final={"text": "Here is the haiku."},
+                              plan={"goal": "A haiku", "phases": [{"name": "Draft"}, {"name": "Check"}]},
+                              phases=[[{"thinking": "Draft it.", "toolCalls": [edit]},
+                                       {"thinking": "One more file.", "toolCalls": [deny]}, {"text": "Drafted."}],
+                                      [{"thinking": "Read it back.", "toolCalls": [{"name": "read_file", "input": {"path": "haiku.txt"}}]},
+                                       {"text": "Checked."}]])
+    run = wb.run("Write a haiku about tides", model="simulated",
+                 options={"scenario": scenario, "approve": ["write_file"], "breakpoints": [{"tool": "read_file"}]})
+    until(lambda: len(run.waiting) == 1)
+    run.decide(run.waiting[0], "edit", {"path": "haiku.txt", "content": "the sea breathes out"}, note="a better line")
+    until(lambda: len(run.waiting) == 1 and run.waiting[0] != run.state.tool_calls[0].step_id)
+    run.decide(run.waiting[0], "deny", note="one file is enough")
+    until(lambda: run.status == "paused" and not run.waiting)  # before read_file
+    run.say("Make the last line about the moon")
+    run.step()
+    until(lambda: run.status == "paused" and run.state.paused is not None and run.state.paused.before == "model")
+    run.resume()
+    run.wait(timeout=30)
+    return list(run.events)
+
+
+def cancelled_waiting() -> list[ev.Event]:
+    """Cancelled while a tool call waits for its decision: the call is interrupted, the wait counted."""
+    run = wb.run(TASK, model="simulated", options={"approve": "all"})
+    until(lambda: bool(run.waiting))
+    time.sleep(0.02)
+    run.cancel("stopped while waiting")
+    run.wait(timeout=30)
+    return list(run.events)
+
+
 def positions(events: list[ev.Event]) -> list[int]:
     """k = 0, 1, 2, n - 1, n, every 1/16 of the run, and around the first event of each type and each boundary."""
     n = len(events)
@@ -123,13 +160,14 @@ def python_snapshot(events: list[ev.Event]) -> dict[str, Any]:
     return json.loads(json.dumps(fold(events).to_dict()))
 
 
-NAMES = ["shipped", "cancelled", "failed", "react", "hand"]
+NAMES = ["shipped", "cancelled", "failed", "react", "hand", "interactive", "cancelled_waiting"]
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[ev.Event]]:
     return {"shipped": shipped(), "cancelled": cancelled(), "failed": failed(),
-            "react": react(tmp_path_factory.mktemp("scenarios")), "hand": hand_run()}
+            "react": react(tmp_path_factory.mktemp("scenarios")), "hand": hand_run(),
+            "interactive": interactive(tmp_path_factory.mktemp("interactive")), "cancelled_waiting": cancelled_waiting()}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -169,3 +207,16 @@ def test_the_runs_reach_the_states_the_view_shows(runs):
     assert len(states["shipped"].model_calls) == 16 and all(p.duration for p in states["shipped"].phases.values())
     assert any(call.ttft is None for call in states["hand"].model_calls) and states["hand"].retries
     assert fold(runs["cancelled"]).now == "cancelled" and fold(runs["failed"]).now == "failed"
+    # A person's part: every waiting state and "now" line the view shows, a denied call, a message.
+    interactive_events = runs["interactive"]
+    nows = {fold(interactive_events[:k]).now for k in positions(interactive_events)}
+    assert nows >= {"waiting for your decision on write_file", "paused before calling read_file",
+                    "paused before the next model call"}
+    done = states["interactive"]
+    assert done.status == "complete" and done.waited > 0 and done.paused is None
+    assert [(c.decision, c.status) for c in done.tool_calls] == [("edit", "complete"), ("deny", "denied"), (None, "complete")]
+    assert [s.text for s in done.user_messages] == ["Make the last line about the moon"]
+    stopped = states["cancelled_waiting"]
+    assert stopped.status == "cancelled" and stopped.waiting == [] and stopped.tool_calls[-1].status == "interrupted"
+    waiting_at = next(e.id for e in runs["cancelled_waiting"] if e.type == "tool:approval")
+    assert fold(runs["cancelled_waiting"][:waiting_at]).waiting == [stopped.tool_calls[-1].step_id]

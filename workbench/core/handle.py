@@ -199,6 +199,12 @@ class Run:
         self._control(lambda c: c.say(text, by=by))
 
     @property
+    def takes_controls(self) -> bool:
+        """Whether :meth:`pause`, :meth:`resume`, :meth:`step`, :meth:`decide` and :meth:`say` reach
+        this run from here: it goes on and was started here, not loaded or replayed."""
+        return self._controller is not None and not self.done
+
+    @property
     def waiting(self) -> list[str]:
         """The ``toolUseId`` of each tool call waiting for a decision."""
         return list(self.state.waiting)

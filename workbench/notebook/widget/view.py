@@ -3,6 +3,8 @@
 The log is the source of truth, so widget state holds only the run's identity. Events go
 to the browser as custom messages, merged and rate-limited by a pump on the run's loop;
 views that appear later (another view, a page reload) ask for the backlog with ``ready``.
+A run started in this kernel also takes the view's controls (``controls.py``): Pause, Resume,
+Step, decisions on its tool calls and messages to the agent.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from workbench.core.loop import background_loop
 from workbench.core.pricing import view_prices
 from workbench.notebook.files import file_content, files_note
 from workbench.notebook.widget.bundle import STATIC, front_end
+from workbench.notebook.widget.controls import CONTROL_KINDS, control
 from workbench.notebook.widget.messages import chunked, merged_items, raw_envelopes
 
 if TYPE_CHECKING:
@@ -46,6 +49,9 @@ class RunView(anywidget.AnyWidget):
     """The path of that server's API (``/workbench/api``): the browser follows the run from it once
     the kernel is gone, when it is its own page's server. A path only, never a token: widget state
     is saved into the notebook."""
+    controls = traitlets.Bool(False).tag(sync=True)
+    """Whether the run takes the view's controls: one started in this kernel, still going (not a
+    loaded, replayed or finished run). It turns false when the run ends."""
 
     interval = 0.05
     """Least time between two ``events`` messages, in seconds (at most 20 a second)."""
@@ -54,7 +60,7 @@ class RunView(anywidget.AnyWidget):
         connection = getattr(run, "connection", None)  # a RemoteRun's (not imported here: it brings aiohttp)
         kind, api = str(getattr(connection, "kind", "")), str(getattr(connection, "api", ""))
         super().__init__(run_id=run.id, task=run.task, model=run.model, strategy=run.strategy,
-                         prices=view_prices(),
+                         prices=view_prices(), controls=run.takes_controls,
                          server=kind, server_path=urlsplit(api).path if kind else "", **kwargs)
         self.run = run
         self.messages_sent = 0
@@ -105,6 +111,7 @@ class RunView(anywidget.AnyWidget):
                     await self._send_items(merged_items(log.events[self._sent:end]))
                     self._sent = end
                 elif log.closed:
+                    self.controls = False
                     self._emit_files()
                     return
                 else:
@@ -165,6 +172,9 @@ class RunView(anywidget.AnyWidget):
             self._loop.call_soon_threadsafe(self._on_ready)
         elif kind == "cancel":
             self.run.cancel("stopped from the notebook")
+        elif kind in CONTROL_KINDS:
+            reply = control(self.run, content)
+            self._loop.call_soon_threadsafe(self._emit, reply)
         elif kind == "envelopes":
             events = raw_envelopes(self.run.log.events, content.get("from"), content.get("to"))
             reply = {"kind": "envelopes", "requestId": content.get("requestId"), "events": events}

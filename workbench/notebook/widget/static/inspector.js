@@ -10,8 +10,8 @@ const LIST_SPAN = 40; // events listed on each side of the inspector's position
 // The order the type filter lists types in; types not named here follow as they are seen.
 const TYPES = [
   "execution:started", "plan:created", "phase:start", "thinking:delta", "thinking",
-  "text:delta", "text", "tool:start", "tool:complete", "usage", "model:retry",
-  "phase:complete", "execution:complete", "execution:error", "execution:cancelled",
+  "text:delta", "text", "tool:start", "tool:approval", "tool:decision", "tool:complete", "usage", "model:retry",
+  "execution:paused", "execution:resumed", "user:message", "phase:complete", "execution:complete", "execution:error", "execution:cancelled",
 ];
 
 function summarize(e) {
@@ -30,6 +30,11 @@ function summarize(e) {
     case "execution:complete": return d.result;
     case "execution:error": return `${d.error && d.error.type}: ${d.error && d.error.message}`;
     case "execution:cancelled": return d.reason;
+    case "execution:paused": return `${d.reason === "breakpoint" ? "breakpoint" : "paused"} before ${d.before === "tool" ? `tool call ${d.toolUseId}` : "the next model call"}`;
+    case "execution:resumed": return `${d.step ? "step" : "resume"}${d.by ? ` by ${d.by}` : ""}`;
+    case "tool:approval": return `${d.toolName} waits for a decision ${JSON.stringify(d.params)}`;
+    case "tool:decision": return [d.decision, d.params ? JSON.stringify(d.params) : "", d.note ? `note: ${d.note}` : "", d.by ? `by ${d.by}` : ""].filter(Boolean).join(" · ");
+    case "user:message": return `${d.by ? `${d.by}: ` : ""}${d.text}`;
     default: return "";
   }
 }
@@ -186,6 +191,7 @@ class Inspector {
   }
 
   renderList(k) {
+    if (k > this.loaded) return; // the filter changed before k's envelopes came: draw() lists them
     const shown = (i) => !this.hidden.has(this.raw[i].type);
     const before = [];
     for (let i = k - 1; i >= 1 && before.length < LIST_SPAN; i--) if (shown(i)) before.push(i);

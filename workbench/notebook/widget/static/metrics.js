@@ -63,7 +63,7 @@ class RunNumbers {
   }
 
   render(state, model, elapsed) {
-    const live = state.status === "running" && !this.opts.readonly;
+    const live = (state.status === "running" || state.status === "paused") && !this.opts.readonly;
     this.nowEl.hidden = !live || !state.now;
     if (live) this.nowEl.textContent = `Now: ${state.now}`;
     const parts = [];

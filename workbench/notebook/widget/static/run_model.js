@@ -22,7 +22,7 @@ const OUTPUT_TYPES = new Set(["thinking:delta", "text:delta", "thinking", "messa
 function initialState() {
   return {
     runId: "", task: "", model: "", strategy: "",
-    status: "pending", // pending, running, complete, error, cancelled or interrupted
+    status: "pending", // pending, running, paused, complete, error, cancelled or interrupted
     startedAt: null, endedAt: null, goal: null,
     phases: new Map(), // by id, in plan order
     steps: new Map(), // thinking steps, messages and tool calls by id, in arrival order
@@ -33,12 +33,15 @@ function initialState() {
     duration: null, // wall time in ms, once the run has ended
     costUsd: null, eventCount: 0, lastEventId: 0,
     modelCalls: [], // every model call that reached its usage event
+    paused: null, // where a paused run waits: {reason, before, toolUseId, since}
+    waiting: [], // toolUseIds of the tool calls waiting for a decision
+    waited: 0, // ms spent waiting for a person, which duration includes
     now: "", // what the agent is doing right now
     tracking: tracking(), // the fold's bookkeeping for the two above; not in the snapshot
   };
 }
 
-const tracking = () => ({ boundaryTs: null, callStart: null, callFirst: null, streaming: null, tools: new Map(), paused: false, retry: null });
+const tracking = () => ({ boundaryTs: null, callStart: null, callFirst: null, streaming: null, tools: new Map(), paused: false, waitingSince: null, retry: null });
 const zero = () => ({ input: 0, output: 0, cacheRead: 0, cacheWrite: 0 });
 const usageOf = (d) => ({ input: d.input ?? 0, output: d.output ?? 0, cacheRead: d.cacheRead ?? 0, cacheWrite: d.cacheWrite ?? 0 });
 const minus = (a, b) => ({ input: a.input - b.input, output: a.output - b.output, cacheRead: a.cacheRead - b.cacheRead, cacheWrite: a.cacheWrite - b.cacheWrite });
@@ -55,7 +58,9 @@ const thinkingStep = (stepId, phaseId, text = "", iteration = 0, status = "strea
 const messageStep = (stepId, phaseId, text = "", status = "streaming") =>
   ({ stepId, phaseId, text, status, kind: "message" });
 const toolCall = (stepId, phaseId, toolName, params) =>
-  ({ stepId, phaseId, toolName, params, result: null, duration: null, isError: false, status: "running", kind: "tool" });
+  ({ stepId, phaseId, toolName, params, result: null, duration: null, isError: false, status: "running",
+    decision: null, decidedParams: null, note: null, decidedBy: null, kind: "tool" });
+const userStep = (stepId, phaseId, text, by) => ({ stepId, phaseId, text, by, status: "complete", kind: "user" });
 const phaseState = (id, name, description, index) =>
   ({ id, name, description, index, status: "pending", summary: "", startedAt: null, endedAt: null, duration: null, tokens: zero() });
 
@@ -70,7 +75,7 @@ function apply(state, event) {
   if (finished(state)) state.now = ENDED_NOW[state.status];
   else {
     if (BOUNDARY_TYPES.has(event.type)) state.tracking.boundaryTs = event.ts;
-    state.now = state.status === "running" ? nowOf(state) : "starting";
+    state.now = state.status === "running" ? nowOf(state) : state.status === "paused" ? waitingNow(state) : "starting";
   }
   return changed;
 }
@@ -98,6 +103,34 @@ function nowOf(state) {
   if (t.retry != null) return "retrying the model";
   if (state.strategy === "plan" && state.goal == null) return "planning";
   return t.streaming || "waiting for the model";
+}
+
+// reducer._waiting_now: what a paused run waits for.
+function waitingNow(state) {
+  if (state.waiting.length) {
+    const names = state.waiting.map((id) => state.steps.get(id)).filter((s) => s && s.kind === "tool").map((s) => s.toolName);
+    return "waiting for your decision on " + [...new Set(names)].join(", ");
+  }
+  const pause = state.paused;
+  if (pause && pause.before === "tool") {
+    const call = state.steps.get(pause.toolUseId || "");
+    return `paused before calling ${call && call.kind === "tool" ? call.toolName : "a tool"}`;
+  }
+  return "paused before the next model call";
+}
+
+// reducer._start_waiting / _stop_waiting: time spent waiting for a person goes to `waited`.
+function startWaiting(state, ts) {
+  state.status = "paused";
+  if (state.tracking.waitingSince == null) state.tracking.waitingSince = ts;
+}
+
+function stopWaiting(state, ts) {
+  const since = state.tracking.waitingSince;
+  if (since != null) {
+    state.waited += Math.max(0, Date.parse(ts) - Date.parse(since));
+    state.tracking.waitingSince = null;
+  }
 }
 
 // progress.Tracking.end_call: the model call a usage event ends.
@@ -151,7 +184,7 @@ function foldEvent(state, event) {
       call.result = d.result;
       call.duration = d.duration;
       call.isError = !!d.isError;
-      call.status = d.isError ? "error" : "complete";
+      call.status = call.decision === "deny" ? "denied" : d.isError ? "error" : "complete";
       changed.steps.push(call);
       break;
     }
@@ -213,6 +246,46 @@ function foldEvent(state, event) {
       interruptStreaming(state, changed);
       Object.assign(state.tracking, { callStart: null, callFirst: null, streaming: null, retry: d.attempt });
       break;
+    case "execution:paused":
+      state.paused = { reason: d.reason, before: d.before, toolUseId: d.toolUseId ?? null, since: event.ts };
+      startWaiting(state, event.ts);
+      break;
+    case "execution:resumed":
+      state.paused = null;
+      if (!state.waiting.length) {
+        stopWaiting(state, event.ts);
+        state.status = "running";
+      }
+      break;
+    case "tool:approval": {
+      const call = state.steps.get(d.toolUseId);
+      if (call && call.kind === "tool") {
+        call.status = "waiting";
+        changed.steps.push(call);
+      }
+      if (!state.waiting.includes(d.toolUseId)) state.waiting.push(d.toolUseId);
+      startWaiting(state, event.ts);
+      break;
+    }
+    case "tool:decision": {
+      const call = state.steps.get(d.toolUseId);
+      if (call && call.kind === "tool") {
+        Object.assign(call, { decision: d.decision, decidedParams: d.params ?? null, note: d.note ?? null, decidedBy: d.by ?? null });
+        call.status = "running"; // a denied call's tool:complete follows and says so
+        changed.steps.push(call);
+      }
+      state.waiting = state.waiting.filter((id) => id !== d.toolUseId);
+      if (!state.waiting.length && state.paused == null) {
+        stopWaiting(state, event.ts);
+        state.status = "running";
+      }
+      break;
+    }
+    case "user:message": {
+      const stepId = `u${event.id}`;
+      changed.steps.push(put(state, userStep(stepId, d.phaseId ?? null, d.text, d.by ?? null)));
+      break;
+    }
     case "execution:complete":
       end(state, event, "complete", changed);
       state.result = d.result;
@@ -256,6 +329,12 @@ function interruptStreaming(state, changed) {
 }
 
 function end(state, event, status, changed) {
+  stopWaiting(state, event.ts);
+  for (const id of state.waiting) {
+    const call = state.steps.get(id);
+    if (call && call.kind === "tool") call.status = "running"; // marked interrupted below, as every call left open
+  }
+  state.waiting = [];
   state.status = status;
   state.endedAt = event.ts;
   interruptStreaming(state, changed);

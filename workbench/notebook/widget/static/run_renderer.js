@@ -14,13 +14,15 @@ import { copyButton } from "./copy_button.js";
 import { steadyBody } from "./steady_body.js";
 import { MarkdownCache, showMarkdown } from "./markdown_view.js";
 import { FilesView } from "./files_view.js";
+import { ControlsView } from "./controls_view.js";
 
 const WINDOW = 100; // newest steps of a section kept in the DOM
+const LIVE = new Set(["running", "paused"]); // the run goes on: the clock ticks
 const SECTION_STATUS = { pending: "pending", running: "running", complete: "done", failed: "failed", cancelled: "cancelled" };
 
 class RunRenderer {
   constructor(host, opts) {
-    this.opts = opts; // {meta, readonly, standalone, onStop, prices, markdown, requestFile}
+    this.opts = opts; // {meta, readonly, standalone, onStop, control, prices, markdown, requestFile}
     this.markdown = opts.markdown || new MarkdownCache(); // the kernel's HTML of messages and the result
     this.meta = opts.meta || {}; // the run's identity from the widget, until its first event says it
     this.state = initialState();
@@ -55,6 +57,11 @@ class RunRenderer {
     this.countEl = tid(h("span", "wb-chip wb-muted"), "event-count");
     meta.append(this.statusEl, this.modelEl, this.elapsedEl, this.tokensEl, this.costEl, this.countEl);
     head.append(this.titleEl, meta);
+    // Pause / Resume / Step and the message box, for a run that takes them (controls_view.js).
+    if (this.opts.control && !this.opts.readonly && !this.opts.standalone) {
+      this.controls = new ControlsView({ send: this.opts.control });
+      head.append(this.controls.bar);
+    }
     if (!this.opts.readonly && !this.opts.standalone) {
       this.stopBtn = button("wb-stop", "Stop", () => {
         if (this.stopRequested) return;
@@ -68,6 +75,7 @@ class RunRenderer {
     }
     this.numbers = new RunNumbers({ prices: this.opts.prices, readonly: this.opts.readonly });
     head.append(this.numbers.el); // "Now:" and the run's figures, under the chips and Stop
+    if (this.controls) head.append(this.controls.barError);
 
     const body = (this.body = h("div", "wb-body"));
     this.beforeHost = h("div", "wb-before");
@@ -100,7 +108,7 @@ class RunRenderer {
       this.search = new Search(this, { openParams });
       steadyBody(body);
     }
-    root.append(head, ...(this.search ? [this.search.el] : []), this.bannerEl, body);
+    root.append(head, ...(this.search ? [this.search.el] : []), this.bannerEl, body, ...(this.controls ? [this.controls.box] : []));
     host.append(root);
   }
 
@@ -111,6 +119,16 @@ class RunRenderer {
     clearInterval(this.ticker);
     this.root.dataset.detached = status;
     if (!this.destroyed) this.renderHeader(); // at once, with the line, not a frame later
+  }
+
+  // The kernel that takes the controls is gone: they hide (a run followed from the server keeps Stop).
+  loseControls() {
+    this.controlsLost = true;
+    if (!this.destroyed) this.renderHeader();
+  }
+
+  controlsOn() {
+    return !!this.controls && !this.controlsLost && !this.detached && !finished(this.state);
   }
 
   // The run is followed from elsewhere (the server), and Stop now does `onStop`.
@@ -159,7 +177,7 @@ class RunRenderer {
     let item = this.items.get(step.stepId);
     if (!item) {
       const sec = step.phaseId == null ? this.loose() : this.phaseSection(step.phaseId);
-      item = { kind: step.kind, step, el: null, parts: null };
+      item = { kind: step.kind, step, el: null, parts: null, controls: this.controls || null };
       this.items.set(step.stepId, item);
       sec.items.push(item);
       this.dirtySections.add(sec);
@@ -253,7 +271,7 @@ class RunRenderer {
     this.dirtySteps.clear();
     if (this.dirtyEnd) this.renderEnd();
     // Follow only a run seen live: a finished run opens at its top.
-    if (this.state.status === "running") this.sawLive = true;
+    if (LIVE.has(this.state.status)) this.sawLive = true;
     // A run seen live keeps its height: the cells below must not jump as phases close.
     if (this.sawLive && !this.opts.readonly) this.root.classList.add("wb-steady");
     if (this.search) this.search.refresh(false);
@@ -274,7 +292,7 @@ class RunRenderer {
   }
 
   tick() {
-    if (this.state.status === "running") {
+    if (LIVE.has(this.state.status)) {
       this.elapsedEl.textContent = `elapsed ${this.elapsed()}`;
       this.numbers.render(this.state, this.state.model || this.meta.model, this.elapsed());
     }
@@ -307,6 +325,14 @@ class RunRenderer {
     if (cost != null) this.costEl.textContent = `${cost.estimated ? "≈ " : ""}${fmtCost(cost.usd)}`;
     this.numbers.render(st, st.model || this.meta.model, elapsed);
     this.countEl.textContent = `${fmtInt(st.lastEventId)} events`;
+    if (this.controls) {
+      const on = this.controlsOn();
+      if (on !== this.controls.on) { // waiting calls show or drop their Approve / Edit / Deny
+        for (const id of st.waiting) if (this.items.has(id)) this.dirtySteps.add(this.items.get(id));
+        this.schedule();
+      }
+      this.controls.render(st, on);
+    }
     if (this.stopBtn) {
       const live = !finished(st);
       this.stopBtn.hidden = !live;

@@ -2,7 +2,9 @@
 //
 // The kernel sends the run's events ({kind: "events"}, deltas of a step merged); the view folds
 // each one into the run model (run_model.js) and patches the DOM once per frame (run_renderer.js);
-// the inspector (inspector.js) shows the run at any event k.
+// the inspector (inspector.js) shows the run at any event k. A run that takes controls here (the
+// `controls` trait) gets Pause / Resume / Step, decisions on its tool calls and a message box
+// (controls_view.js), each a message to the kernel answered with {kind: "control", ok, error}.
 //
 // anywidget ships `_esm` as one string, imported from a Blob URL where relative imports cannot
 // resolve, so workbench/notebook/widget/bundle.py joins this file and the siblings it imports into one
@@ -44,7 +46,10 @@ function render({ model, el }) {
     : ask({ kind: "envelopes", from, to }).then((msg) => msg.events || []));
   const requestFile = (path) => ask({ kind: "file", path });
   const onStop = () => model.send({ kind: "cancel" });
-  const view = new RunRenderer(root, { meta, standalone, prices, markdown, requestFile, onStop });
+  const control = standalone || !model.get("controls") ? null
+    : (msg) => (link && link.lost ? Promise.resolve({ ok: false, error: "The kernel is gone: nothing can reach the run from this view." })
+      : ask(msg));
+  const view = new RunRenderer(root, { meta, standalone, prices, markdown, requestFile, onStop, control });
   const inspector = new Inspector(root, { meta, requestEnvelopes, markdown });
 
   // Apply items in id order, each once, whatever order and overlap they arrive in.
@@ -85,7 +90,7 @@ function render({ model, el }) {
     if (!msg || typeof msg !== "object") return;
     if (msg.kind === "events") receive(msg.events || []);
     else if (msg.kind === "files") view.showFiles(msg);
-    else if ((msg.kind === "envelopes" || msg.kind === "file") && requests.has(msg.requestId)) {
+    else if ((msg.kind === "envelopes" || msg.kind === "file" || msg.kind === "control") && requests.has(msg.requestId)) {
       const resolve = requests.get(msg.requestId);
       requests.delete(msg.requestId);
       resolve(msg);
@@ -96,7 +101,11 @@ function render({ model, el }) {
     for (const resolve of requests.values()) resolve({});
     requests.clear();
   };
-  if (!standalone) link = new KernelLink({ model, el, view, meta, receive, applied: () => applied, onLost: dropRequests });
+  const onLost = () => {
+    dropRequests();
+    view.loseControls(); // in server mode too: the view follows the run but cannot reach it
+  };
+  if (!standalone) link = new KernelLink({ model, el, view, meta, receive, applied: () => applied, onLost });
   model.send({ kind: "ready" });
   return () => {
     model.off("msg:custom", onMessage);

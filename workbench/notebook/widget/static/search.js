@@ -14,7 +14,7 @@ function texts(item) {
   const step = item.step;
   if (item.kind === "retry") return [item.text];
   if (item.kind === "thinking") return step.redacted ? [] : [step.text];
-  if (item.kind === "message") return [step.text];
+  if (item.kind === "message" || item.kind === "user") return [step.text];
   const out = [step.toolName || "", ...paramTexts(item)];
   if (step.result != null) {
     const tree = jsonOf(step.result);

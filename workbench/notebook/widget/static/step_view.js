@@ -1,15 +1,18 @@
-// Agent Workbench: the DOM of one step of the run view (a thinking step, a message, a tool call
-// or a retry note). An item is the renderer's record of a step it shows:
+// Agent Workbench: the DOM of one step of the run view (a thinking step, a message, a tool call,
+// a person's message or a retry note). An item is the renderer's record of a step it shows:
 // {kind, step (the model's step, current), html (a whole message's, from the kernel), text (retry
-// notes only), el, parts}.
+// notes only), controls (the live view's, for a tool call waiting for a decision), el, parts}.
 
 import { h, tid, fmtMs, asText, oneLine, keyArgument, ClipText } from "./dom.js";
 import { jsonTree, jsonOf } from "./json_tree.js";
 import { copyButton } from "./copy_button.js";
 import { collapsible } from "./collapsible.js";
+import { showApproval } from "./approval_view.js";
 
 // The argument shown next to a tool's name: "." alone says nothing, it is the workspace itself.
 const argLabel = (arg) => (arg === "." || arg === "./" ? "workspace root" : arg);
+const STATE = { waiting: "waiting for your decision", interrupted: "interrupted", denied: "denied" };
+const DECIDED = { approve: "approved", edit: "edited", deny: "denied" };
 import { showMarkdown } from "./markdown_view.js";
 
 function stepEl(item) {
@@ -27,6 +30,7 @@ function stepEl(item) {
   parts.detail = h("span", "wb-step-detail");
   parts.state = tid(h("span", "wb-step-state"), "step-state");
   head.append(parts.badge, parts.detail, parts.state);
+  parts.head = head;
   el.append(head);
   if (item.kind === "tool") {
     parts.name = tid(h("code", "wb-tool-name"), "tool-name");
@@ -51,7 +55,7 @@ function stepEl(item) {
     parts.resultBox.append(copyButton(() => asText(item.step.result), "the result"), parts.result.el, parts.resultTree);
     el.append(params, parts.resultBox);
   } else {
-    parts.text = new ClipText("wb-text", item.kind === "thinking" ? "thinking-text" : "message-text", false);
+    parts.text = new ClipText("wb-text", `${item.kind === "user" ? "user" : item.kind === "thinking" ? "thinking" : "message"}-text`, false);
     el.append(parts.text.el);
     if (item.kind === "thinking") {
       parts.copy = copyButton(() => item.step.text, "this thinking");
@@ -74,10 +78,10 @@ function updateStep(item) {
     const arg = keyArgument(step.params);
     parts.arg.textContent = arg ? oneLine(argLabel(arg), 60) : "";
     parts.state.textContent = open
-      ? "running"
-      : step.status === "interrupted"
-        ? "interrupted"
-        : (step.isError ? "error · " : "") + fmtMs(step.duration);
+      ? step.decision ? `${DECIDED[step.decision]} · running` : "running"
+      : step.status === "waiting" || step.status === "interrupted" || step.status === "denied"
+        ? STATE[step.status]
+        : (step.decision ? `${DECIDED[step.decision]} · ` : "") + (step.isError ? "error · " : "") + fmtMs(step.duration);
     const hasResult = step.status === "complete" || step.status === "error";
     parts.resultBox.hidden = !hasResult;
     if (hasResult) {
@@ -92,6 +96,7 @@ function updateStep(item) {
       parts.paramsOf = step.params;
       fillTree(parts.params, step.params || {});
     }
+    showApproval(item);
   } else if (item.kind === "thinking") {
     parts.badge.textContent = step.redacted ? "Thinking (redacted)" : "Thinking";
     parts.detail.textContent = step.iteration ? `model call ${step.iteration}` : "";
@@ -106,6 +111,10 @@ function updateStep(item) {
     parts.badge.textContent = "Assistant";
     parts.state.textContent = open ? "writing…" : step.status === "interrupted" ? "interrupted" : "";
     showMarkdown(parts.text, step.text, item.html);
+  } else if (item.kind === "user") {
+    parts.badge.textContent = step.by ? `Message from ${step.by}` : "Your message";
+    parts.detail.textContent = "to the agent, read at its next turn";
+    parts.text.set(step.text);
   }
   el.classList.toggle("wb-live", open);
 }
