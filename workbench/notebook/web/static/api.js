@@ -77,6 +77,22 @@ class Api {
   runs() { return this.request("GET", "api/runs?limit=100"); }
   start(body) { return this.request("POST", "api/runs", { body }); }
   cancel(runId) { return this.request("POST", `api/runs/${encodeURIComponent(runId)}/cancel`); }
+  // A person's hand on a run (the view's Pause / Resume / Step, decisions and messages), as its routes take it.
+  control(runId, msg) {
+    const run = `api/runs/${encodeURIComponent(runId)}`;
+    switch (msg.kind) {
+      case "pause": return this.request("POST", `${run}/pause`, { body: {} });
+      case "resume": return this.request("POST", `${run}/resume`, { body: { step: Boolean(msg.step) } });
+      case "decide": {
+        const body = { decision: msg.decision };
+        if (msg.params != null) body.params = msg.params;
+        if (msg.note) body.note = msg.note;
+        return this.request("POST", `${run}/tools/${encodeURIComponent(msg.toolUseId)}/decision`, { body });
+      }
+      case "say": return this.request("POST", `${run}/messages`, { body: { text: msg.text } });
+      default: return Promise.reject(new HttpError(0, "invalid_request", `no control ${msg.kind}`));
+    }
+  }
   metrics() { return this.request("GET", "metrics", { as: "text" }); }
   // The server's sanitized HTML of the run's messages and result among events from..to, by event id.
   markdown(runId, from, to) {

@@ -3,7 +3,8 @@
 // The view (run_view.js, the notebook's own) talks to a model; here that model is the
 // stand-in of stand_in_model.js, as in the exported page, answering `ready` with the events
 // followRun brings (deltas of a step merged, as the kernel sends them), `envelopes` with the
-// raw events it holds, and `cancel` with the server's cancel, for those who may.
+// raw events it holds, and `cancel` and the controls (pause, resume, decide, say) with the server's
+// routes, for those who may: the answer is the route's, a refusal's message shown by the control.
 //
 // Whole messages and the result are Markdown written by a model: the server renders and sanitizes
 // them (GET …/markdown, the kernel's own code) and the view shows that HTML, as in the notebook.
@@ -13,6 +14,7 @@ import { mergedItems, envelopesOf, StandInModel } from "./stand_in_model.js";
 import runView from "./run_view.js";
 
 const MARKDOWN_TYPES = new Set(["text", "message", "execution:complete"]); // "message": version-1 runs
+const CONTROLS = new Set(["pause", "resume", "decide", "say"]); // the view's controls: each a route of the run
 
 class LiveRun {
   constructor(api, summary, { el, limits, prices, canCancel, onProblem, onEnd }) {
@@ -26,8 +28,11 @@ class LiveRun {
     this.pending = [];
     this.flushing = false;
     this.closed = false;
+    // standalone: the view shows no Stop; controls: Pause / Resume / Step, decisions and messages,
+    // for those who may control the run (its owner, an instructor), while it goes on
+    const going = summary.status === "running" || summary.status === "paused";
     const traits = { run_id: summary.id, task: summary.task, model: summary.model, strategy: summary.strategy,
-                     standalone: !canCancel, prices }; // standalone: the view shows no Stop
+                     standalone: !canCancel, controls: canCancel && going, prices };
     this.model = new StandInModel(traits, (msg) => this.answer(msg));
     this.cleanup = runView.render({ model: this.model, el });
   }
@@ -40,6 +45,10 @@ class LiveRun {
       this.model.deliver({ kind: "envelopes", requestId: msg.requestId, events });
     } else if (msg.kind === "file") {
       this.model.deliver({ kind: "file", requestId: msg.requestId, path: msg.path, error: "files are not shown here" });
+    } else if (CONTROLS.has(msg.kind)) {
+      this.api.control(this.runId, msg).then(
+        () => this.model.deliver({ kind: "control", requestId: msg.requestId, ok: true, error: null }),
+        (error) => this.model.deliver({ kind: "control", requestId: msg.requestId, ok: false, error: error.message }));
     } else if (msg.kind === "cancel") {
       this.api.cancel(this.runId).catch((error) => {
         if (error.status !== 409) this.onProblem(`Cancel was refused: ${error.message}`); // 409: it had ended
