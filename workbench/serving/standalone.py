@@ -119,6 +119,7 @@ async def run_events(request: web.Request) -> web.StreamResponse:
             async for chunk in chunks:
                 async with asyncio.timeout(sse.SEND_TIMEOUT):
                     await stream.write(chunk)
+                del chunk  # written: not held while the stream waits for the next one
     except (ConnectionError, TimeoutError) as exc:  # the client went away or stalled: nothing more to send
         if isinstance(exc, TimeoutError):
             service.meter.dropped += 1
