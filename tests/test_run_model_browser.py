@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 from browser import chromium
+from test_numbers import hand_run
 
 import workbench as wb
 from conftest import write_scenario
-from test_numbers import hand_run
 from workbench import events as ev
 from workbench.core.reducer import fold
 from workbench.notebook.widget.bundle import STATIC

@@ -22,7 +22,6 @@ from tornado.iostream import StreamClosedError
 
 from workbench.serving import sse
 from workbench.serving.client import CLIENT_HEADERS, CLIENT_PATH, client_source
-from workbench.serving.metrics import CONTENT_TYPE
 from workbench.serving.service import Principal, Refusal, RunService, parse_body
 from workbench_server_ext.host import ServiceHost
 
@@ -311,7 +310,8 @@ class MetricsHandler(WorkbenchHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.finish(self.service.metrics.scrape(), set_content_type=CONTENT_TYPE)  # APIHandler's finish sets it
+        body, content_type = self.service.metrics.scrape()
+        self.finish(body, set_content_type=content_type)  # APIHandler's finish sets it
 
 
 def _not_found() -> Any:
