@@ -310,7 +310,7 @@ class MetricsHandler(WorkbenchHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        body, content_type = self.service.metrics.scrape()
+        body, content_type = self.service.scrape_metrics()
         self.finish(body, set_content_type=content_type)  # APIHandler's finish sets it
 
 

@@ -1,5 +1,6 @@
-"""What ``GET /metrics`` answers, through ``prometheus_client``: :mod:`.metrics` imports this module
-at the first scrape, so that starting a server never imports the library."""
+"""What ``GET /metrics`` answers, through ``prometheus_client``: a service imports this module at its
+first scrape (:meth:`~workbench.serving.service.RunService.scrape_metrics`), so that starting a
+server never imports the library."""
 
 from __future__ import annotations
 
@@ -11,19 +12,24 @@ from prometheus_client.registry import Collector
 
 from workbench.serving.metrics import STATUSES, Figures
 
-__all__ = ["registry", "render"]
+__all__ = ["Metrics"]
 
 
-def registry(figures: Figures) -> CollectorRegistry:
-    """A registry of its own for one service's figures, read at each scrape."""
-    made = CollectorRegistry(auto_describe=False)
-    made.register(_Collector(figures))
-    return made
+class Metrics:
+    """One service's registry; :meth:`scrape` is the body of ``GET /metrics``.
 
+    Each service has its own :class:`~prometheus_client.CollectorRegistry`, so several servers in
+    one process (tests) never mix their figures, and nothing lands in the process-wide registry
+    Jupyter serves at its own ``/metrics``.
+    """
 
-def render(made: CollectorRegistry) -> tuple[bytes, str]:
-    """The registry's figures now, in the Prometheus text format, and that format's ``Content-Type``."""
-    return generate_latest(made), CONTENT_TYPE_LATEST
+    def __init__(self, figures: Figures) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_Collector(figures))
+
+    def scrape(self) -> tuple[bytes, str]:
+        """The figures now, in the Prometheus text format, and that format's ``Content-Type``."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
 class _Collector(Collector):

@@ -2,19 +2,17 @@
 
 The hot path only adds to plain ints (:class:`StreamMeter`: a few additions per batch of frames,
 one dict update per stream opened or closed); nothing is a ``prometheus_client`` metric until a
-scrape, when :mod:`.exposition` reads those ints and the service's runs. ``prometheus_client``
-itself is imported at the first scrape, not with the server: starting ``workbench serve`` or
-creating a service never imports it.
+scrape, when :mod:`.exposition` reads those ints and the service's runs. This module does not
+import ``prometheus_client``: :meth:`RunService.scrape_metrics
+<workbench.serving.service.RunService.scrape_metrics>` does, at the first scrape, so starting
+``workbench serve`` or creating a service never imports it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry
-
-__all__ = ["Figures", "StreamMeter", "Metrics", "STATUSES"]
+__all__ = ["Figures", "StreamMeter", "STATUSES"]
 
 STATUSES = ("running", "complete", "error", "cancelled", "interrupted")
 """The statuses a stored run can have; each is reported, with 0 when no run has it."""
@@ -64,24 +62,3 @@ class Figures(Protocol):
     def is_running(self, run_id: str) -> bool: ...
 
     def runs_by_status(self) -> dict[str, int]: ...
-
-
-class Metrics:
-    """One service's figures for ``GET /metrics``: :meth:`scrape` is the body of an answer.
-
-    Each service has its own registry, made at its first scrape, so several servers in one
-    process (tests) never mix their figures, and nothing lands in the process-wide registry
-    Jupyter serves at its own ``/metrics``.
-    """
-
-    def __init__(self, figures: Figures) -> None:
-        self._figures = figures
-        self._registry: CollectorRegistry | None = None
-
-    def scrape(self) -> tuple[bytes, str]:
-        """The figures now in the Prometheus text format, and that format's ``Content-Type``."""
-        from workbench.serving import exposition
-
-        if self._registry is None:
-            self._registry = exposition.registry(self._figures)
-        return exposition.render(self._registry)

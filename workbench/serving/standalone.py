@@ -138,7 +138,7 @@ async def metrics(request: web.Request) -> web.Response:
     """``GET /metrics``: the connection metrics (Prometheus text); a workshop's participants may not."""
     if _who(request).role == "participant":
         raise Refusal(403, "forbidden", "the metrics are for instructors; participants watch runs")
-    body, content_type = request.app[SERVICE].metrics.scrape()
+    body, content_type = request.app[SERVICE].scrape_metrics()
     return web.Response(body=body, headers={"Content-Type": content_type})
 
 
