@@ -45,7 +45,11 @@ Figures per server and subscriber count:
   ``time.time()``), so the subscribers' own delays do not count; joined after the run.
   'p99 due' measures from each event's due time instead, which adds the feeder's own lag;
 - server memory per idle subscriber: (RSS with 1,000 idle streams of a live run that has gone
-  quiet − RSS with none) / 1,000, after ``gc.collect()``, on a fresh, warmed-up server.
+  quiet − RSS with none) / 1,000, after ``gc.collect()``, on a fresh, warmed-up server; measured
+  for a fourth server too, ``standalone``: ``workbench serve``'s application and runner, with a
+  token, fed as the extension's run is (``--trace-idle`` measures only this, and shows where the
+  two workbench servers' memory goes, from tracemalloc snapshots taken before the subscribers
+  connect and once they are idle).
 - CPU of the server and the subscribers, and how long each waited for its CPU (run-queue delay
   from /proc/PID/schedstat): the machine may be shared, and such waits show up as latency. A
   disturbed case is run again (within a budget) and the least disturbed run is the one judged.
