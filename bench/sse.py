@@ -4,6 +4,8 @@
     python bench/sse.py --quick    # smoke test: 2 s per case, well under a minute
     python bench/sse.py --profile  # also profile the extension and try the what-ifs (the full run does
                                    # that anyway when a target is missed)
+    python bench/sse.py --trace-idle  # only the memory per idle subscriber, and where the workbench
+                                      # servers' goes (tracemalloc), about a minute
 
 Three servers, each in a subprocess of its own pinned to CPU 0, serve the same event stream; the
 subscribers live in another subprocess pinned to CPU 1, so the clients' cost never shares the
@@ -43,7 +45,11 @@ Figures per server and subscriber count:
   ``time.time()``), so the subscribers' own delays do not count; joined after the run.
   'p99 due' measures from each event's due time instead, which adds the feeder's own lag;
 - server memory per idle subscriber: (RSS with 1,000 idle streams of a live run that has gone
-  quiet − RSS with none) / 1,000, after ``gc.collect()``, on a fresh, warmed-up server.
+  quiet − RSS with none) / 1,000, after ``gc.collect()``, on a fresh, warmed-up server; measured
+  for a fourth server too, ``standalone``: ``workbench serve``'s application and runner, with a
+  token, fed as the extension's run is (``--trace-idle`` measures only this, and shows where the
+  two workbench servers' memory goes, from tracemalloc snapshots taken before the subscribers
+  connect and once they are idle).
 - CPU of the server and the subscribers, and how long each waited for its CPU (run-queue delay
   from /proc/PID/schedstat): the machine may be shared, and such waits show up as latency. A
   disturbed case is run again (within a budget) and the least disturbed run is the one judged.
@@ -88,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 s per case, for smoke-testing (well under a minute)")
     parser.add_argument("--profile", action="store_true", help="cProfile the extension at 1,000 subscribers even if "
                                                               "every target is met")
+    parser.add_argument("--trace-idle", action="store_true", help="only the memory per idle subscriber, with where "
+                                                                 "the workbench servers' goes (tracemalloc)")
     parser.add_argument("--serve", nargs=5, metavar=("KIND", "FEED", "PORT", "TOKEN", "TMP"), help=argparse.SUPPRESS)
     parser.add_argument("--client", nargs=6, metavar=("PORT", "PATH", "AUTHORIZATION", "N", "LAST", "OUT"),
                         help=argparse.SUPPRESS)
@@ -107,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sse_bench.children import stop_all_children
     from sse_bench.common import FULL, QUICK
-    from sse_bench.parent import bench
+    from sse_bench.parent import bench, trace_idle
 
     mode = QUICK if args.quick else FULL
     tmp = Path(tempfile.mkdtemp(prefix="workbench-sse-bench-"))
@@ -117,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     try:
+        if args.trace_idle:
+            return trace_idle(QUICK, tmp)
         return bench(mode, tmp, args.quick, args.profile)
     finally:
         stop_all_children()

@@ -8,7 +8,6 @@ root, else SQLite's ``max_page_count``); the kills are of a real ``workbench ser
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import sys

@@ -107,6 +107,31 @@ async def test_cancelled_subscriber_leaves_no_waiter_behind():
     assert log.waiting == 0
 
 
+@pytest.mark.parametrize("published", [False, True])
+async def test_a_waiting_reader_holds_nothing_of_the_readers_that_left(published):
+    # A thousand idle streams each leave and come back at every keep-alive: a reader that kept
+    # the waiters' table it joined would keep every other reader's wait alive with it.
+    log = RunLog("r")
+    if published:
+        log.gate()
+    staying = asyncio.ensure_future(log.wait_beyond(0, published=published))
+    await asyncio.sleep(0)
+    leaving = asyncio.ensure_future(log.wait_beyond(0, published=published))
+    await asyncio.sleep(0)
+    assert log.waiting == 2
+    left = weakref.ref(list(log._publish_waiters if published else log._waiters)[-1])  # its wait
+    leaving.cancel()
+    await asyncio.wait([leaving])
+    assert leaving.cancelled()
+    del leaving  # and with it the traceback of its cancellation
+    gc.collect()
+    assert log.waiting == 1 and left() is None and not staying.done()
+    log.append(delta(1))
+    if published:
+        log.publish(1)
+    assert await staying is True and log.waiting == 0
+
+
 def test_extend_requires_continuing_ids_and_negative_after_is_refused():
     log = RunLog("r")
     first = ev.make_event(delta(0), id=1, run_id="r")

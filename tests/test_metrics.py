@@ -4,6 +4,8 @@ streams to several clients, and checked against what those clients did and recei
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -179,3 +181,57 @@ async def test_in_a_workshop_only_instructors_read_the_metrics(workshop: Any, se
     status, text = await get("participant-token")
     assert status == 403 and "instructors" in text and "workbench_" not in text
 
+
+
+SERVE_AND_SCRAPE = """
+import asyncio, json, sys, tempfile
+from pathlib import Path
+
+from aiohttp import ClientSession, web
+
+from workbench.serving import listener  # what `workbench serve` imports
+from workbench.serving.connections import make_runner
+from workbench.serving.service import RunService
+from workbench.serving.standalone import create_app
+from workbench.serving.tokens import single_token
+
+
+async def main() -> None:
+    seen = {"imported": "prometheus_client" in sys.modules}
+    root = Path(tempfile.mkdtemp())
+    service = RunService(store_path=root / "runs.db", workspace_root=root / "workspaces")
+    runner = make_runner(create_app(service, authenticate=single_token("metrics-token-0001")))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    async with ClientSession() as session:
+        url = f"http://127.0.0.1:{port}/api/runs/r_0000000000000000/events"
+        async with session.get(url, headers={"Authorization": "Bearer metrics-token-0001"}) as reply:
+            seen["stream"] = reply.status
+        seen["serving"] = "prometheus_client" in sys.modules
+        url = f"http://127.0.0.1:{port}/metrics"
+        async with session.get(url, headers={"Authorization": "Bearer metrics-token-0001"}) as reply:
+            seen["scrape"] = [reply.status, reply.headers["Content-Type"], await reply.text()]
+    seen["scraped"] = "prometheus_client" in sys.modules
+    await runner.cleanup()
+    print(json.dumps(seen))
+
+
+asyncio.run(main())
+"""
+
+
+async def test_prometheus_client_is_imported_at_the_first_scrape_not_with_the_server():
+    # It costs a server's start-up some 15 ms; a server nobody scrapes never needs it. (The Jupyter
+    # extension gains nothing here: jupyter_server imports it for its own /metrics.)
+    process = await asyncio.create_subprocess_exec(sys.executable, "-c", SERVE_AND_SCRAPE,
+                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    seen = json.loads(out)
+    assert seen["imported"] is False and seen["stream"] == 404 and seen["serving"] is False
+    status, content_type, text = seen["scrape"]
+    assert status == 200 and content_type.startswith("text/plain; version=")
+    samples = {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples}
+    assert samples["workbench_event_streams_open"] == 0 and samples["workbench_sse_resumes_total"] == 0
+    assert seen["scraped"] is True

@@ -9,7 +9,6 @@ import json
 import logging
 import random
 from pathlib import Path
-from typing import Any
 
 import anthropic
 import httpx2

@@ -7,7 +7,6 @@ import pytest
 from test_reducer import sample_run
 
 import workbench as wb
-
 from workbench.core import events as ev
 from workbench.core.runfile import RunHeader, iter_run_file, read_run_file, write_run_file
 from workbench.errors import RunFileError

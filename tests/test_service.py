@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import threading
 import time
+import tracemalloc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,6 +171,33 @@ async def test_run_stream_sends_what_is_waiting_as_one_chunk_of_at_most_max_batc
     assert await asyncio.wait_for(waiting, 5) == b"".join(sse.encode_event(e) for e in log.events[1_200:])
     with pytest.raises(StopAsyncIteration):  # the terminal event was the last
         await anext(stream)
+
+
+async def test_a_stream_waiting_for_the_next_event_holds_no_copy_of_what_it_sent():
+    # A thousand idle streams would each hold their last chunk (up to MAX_BATCH frames) otherwise.
+    log = RunLog("r_test")
+    while len(log) < sse.MAX_BATCH:
+        log.append(ev.TextDeltaData(step_id="s9", delta=f"{len(log):04d}" + "x" * 4_000, phase_id="p2"))
+    first = sse.run_stream(log, heartbeat=60)
+    await anext(first)
+    await anext(first)  # the backlog: the log's frames are encoded now, before what is traced
+    stream = sse.run_stream(log, heartbeat=60)
+    await anext(stream)
+    tracemalloc.start()
+    try:
+        sent = len(await anext(stream))  # the whole backlog, joined for this stream
+        waiting = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0.01)
+        assert not waiting.done() and log.waiting == 1
+        gc.collect()
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sent > 2_000_000 and held < 100_000
+    log.append(ev.ExecutionCancelledData(reason="done", duration=1))
+    assert (await asyncio.wait_for(waiting, 5)).startswith(b"id: 501\n")
+    await first.aclose()
+    await stream.aclose()
 
 
 @dataclass

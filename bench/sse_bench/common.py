@@ -24,7 +24,7 @@ RATE = 200.0
 SUBSCRIBERS = (10, 100, 1000)
 IDLE_SUBSCRIBERS = 1000
 TARGET_P99_MS = 100.0
-TARGET_IDLE_KB = 50.0
+TARGET_IDLE_KB = 20.0
 TARGET_DELIVERY_RATIO = 0.99
 """Aggregate delivery at least that of the aiohttp-sse baseline; 1 % is allowed for measurement noise
 (when both servers deliver everything, both rates are the offered rate give or take a few ms)."""
@@ -42,7 +42,12 @@ IDLE_BACKLOG = 20
 PREFIX = "@@ "
 """Lines of the parent ↔ child protocol on the children's stdout start with this."""
 KINDS = ("aiohttp-sse", "tornado", "ext")
-LABEL = {"ext": "Jupyter extension", "tornado": "Tornado baseline", "aiohttp-sse": "aiohttp-sse baseline"}
+"""The servers of the load cases."""
+IDLE_KINDS = (*KINDS, "standalone")
+"""The servers whose idle subscribers are measured: those, and ``workbench serve``."""
+WORKBENCH = ("ext", "standalone")
+LABEL = {"ext": "Jupyter extension", "standalone": "workbench serve", "tornado": "Tornado baseline",
+         "aiohttp-sse": "aiohttp-sse baseline"}
 
 
 @dataclass(frozen=True)

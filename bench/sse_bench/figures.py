@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import pstats
 from pathlib import Path
+from typing import Any
 
 import report  # bench/report.py
 from report import own_time_by_group
@@ -88,3 +89,45 @@ def _group(filename: str) -> str:
 def machine() -> str:
     return report.machine(("anthropic", "httpx2", "pydantic", "pydantic_core", "jupyter_server", "tornado",
                            "aiohttp", "aiohttp_sse"))
+
+def print_idle_trace(before: Path, with_streams: Path, n: int, top: int = 14) -> None:
+    """Where the memory of ``n`` idle subscribers went, from two tracemalloc snapshots: by the line that
+    allocated it, and by the innermost line of a package (the server's, its framework's) that led there."""
+    import tracemalloc
+
+    ignore = [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap>")]
+    old = tracemalloc.Snapshot.load(str(before)).filter_traces(ignore)
+    new = tracemalloc.Snapshot.load(str(with_streams)).filter_traces(ignore)
+    diffs = new.compare_to(old, "traceback")
+    total = sum(d.size_diff for d in diffs)
+    by_line: dict[str, list[int]] = {}
+    by_package: dict[str, list[int]] = {}
+    for d in diffs:
+        frames = list(d.traceback)  # oldest first
+        for key, table in ((_where(frames[-1]), by_line), (_package_frame(frames), by_package)):
+            sums = table.setdefault(key, [0, 0])
+            sums[0] += d.size_diff
+            sums[1] += d.count_diff
+    print(f"     traced by tracemalloc: {total / n / 1024:.1f} KB per subscriber (the rest of RSS is the allocator's "
+          "slack, and what C extensions allocate outside Python's allocator)")
+    for title, table in (("allocated at", by_line), ("through (innermost package line)", by_package)):
+        print(f"     {title}: KB / blocks per subscriber")
+        for key, (size, count) in sorted(table.items(), key=lambda kv: -kv[1][0])[:top]:
+            print(f"       {size / n / 1024:6.2f} KB {count / n:6.1f}  {key}")
+
+
+def _where(frame: Any) -> str:
+    name = frame.filename
+    for marker in ("site-packages/", "/lib/python3", "/work/"):
+        if marker in name:
+            name = name.split(marker, 1)[1]
+            break
+    return f"{name}:{frame.lineno}"
+
+
+def _package_frame(frames: list[Any]) -> str:
+    """The innermost frame outside the standard library (a package's or the project's), else the innermost."""
+    for frame in reversed(frames):
+        if "site-packages/" in frame.filename or "/workbench" in frame.filename:
+            return _where(frame)
+    return _where(frames[-1])

@@ -17,6 +17,7 @@ from sse_bench.common import (
     RATE,
     REAL_PACE,
     SERVER_CPU,
+    WORKBENCH,
     Mode,
     cpu_seconds,
     rss_kb,
@@ -34,7 +35,13 @@ class Server:
     log_errors: list[str] = field(default_factory=list)
 
     def path(self, sid: str) -> str:
-        return f"/workbench/api/runs/{sid}/events" if self.kind == "ext" else f"/events/{sid}"
+        if self.kind == "ext":
+            return f"/workbench/api/runs/{sid}/events"
+        return f"/api/runs/{sid}/events" if self.kind == "standalone" else f"/events/{sid}"
+
+    @property
+    def authorization(self) -> str:
+        return f"{'Bearer' if self.kind == 'standalone' else 'token'} {self.token}"
 
 
 @dataclass
@@ -106,7 +113,7 @@ def start_server(kind: str, feed: Path, tmp: Path) -> Server:
 
 def start_client(server: Server, sid: str, n: int, last_id: int, tmp: Path, tag: str) -> tuple[Child, Path]:
     out = tmp / f"times-{server.kind}-{tag}.bin"
-    child = Child(["--client", str(server.port), server.path(sid), f"token {server.token}", str(n), str(last_id), str(out)],
+    child = Child(["--client", str(server.port), server.path(sid), server.authorization, str(n), str(last_id), str(out)],
                   tmp / f"client-{server.kind}-{tag}.log", f"client {tag}")
     return child, out
 
@@ -127,10 +134,15 @@ def until(predicate: Any, timeout: float, step: float = 0.05) -> bool:
     return predicate()
 
 
-def measure_idle(server: Server, n: int, tmp: Path) -> Idle:
+def measure_idle(server: Server, n: int, tmp: Path, trace: tuple[Path, Path] | None = None) -> Idle:
+    """``n`` idle streams of a live run that has gone quiet; with ``trace``, tracemalloc snapshots of the
+    server taken before the streams open and once they are idle, dumped to those two files."""
     child = server.child
     sid = child.call({"cmd": "create"})["id"]
     child.call({"cmd": "append", "id": sid, "indices": list(range(IDLE_BACKLOG))})
+    if trace is not None:
+        child.call({"cmd": "trace"})
+        child.call({"cmd": "trace", "path": str(trace[0])}, timeout=120)
     child.call({"cmd": "gc"})
     time.sleep(0.3)
     before = rss_kb(child.pid)
@@ -143,12 +155,14 @@ def measure_idle(server: Server, n: int, tmp: Path) -> Idle:
         time.sleep(0.3)
         with_streams = rss_kb(child.pid)
         open_streams = child.call({"cmd": "counts"})["streams"]
+        if trace is not None:
+            child.call({"cmd": "trace", "path": str(trace[1])}, timeout=120)
         client.send({"close": True})
         summary = client.message(timeout=30)
         closed_at = time.monotonic()
         cleanup: float | None = None
         streams_after = waiters_after = None
-        if server.kind == "ext":  # the extension notices a client going away at once; the baselines at their next write
+        if server.kind in WORKBENCH:  # they notice a client going away at once; the baselines at their next write
             ok = until(lambda: child.call({"cmd": "counts"})["streams"] == 0, timeout=3)
             cleanup = time.monotonic() - closed_at if ok else None
             counts = child.call({"cmd": "counts"})

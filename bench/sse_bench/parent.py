@@ -12,6 +12,7 @@ from sse_bench.common import (
     CLIENT_CPU,
     DISTURBED,
     IDLE_BACKLOG,
+    IDLE_KINDS,
     IDLE_SUBSCRIBERS,
     KINDS,
     LABEL,
@@ -23,12 +24,13 @@ from sse_bench.common import (
     TARGET_DELIVERY_RATIO,
     TARGET_IDLE_KB,
     TARGET_P99_MS,
+    WORKBENCH,
     Mode,
     raise_nofile,
     rss_kb,
 )
 from sse_bench.feed import build_feed
-from sse_bench.figures import case_line, machine, print_load_table, print_profile
+from sse_bench.figures import case_line, machine, print_idle_trace, print_load_table, print_profile
 from sse_bench.measure import (
     Idle,
     Load,
@@ -59,6 +61,60 @@ WHAT_IFS = (
     ("unfreeze", "freeze_startup_objects off (gc.unfreeze(): full collections walk the server's start-up objects again)"),
 )
 """What-if changes made inside the extension's server process (never in the package), cumulative."""
+
+
+def print_idle(server: Server, idle: Idle, bad: list[str]) -> None:
+    kind = server.kind
+    cleanup = ""
+    if idle.streams_after_close is not None:
+        cleanup = (f"; once the clients left: {idle.streams_after_close} streams, {idle.waiters_after_close} log "
+                   "waiters " + (f"(all gone {idle.seconds_to_cleanup * 1000:.0f} ms after the close)"
+                                 if idle.seconds_to_cleanup is not None else "(NOT cleaned up within 3 s)"))
+        if idle.streams_after_close or idle.waiters_after_close:
+            bad.append(f"{kind}: streams left behind after idle clients went away")
+    probe = server.child.call({"cmd": "gc_probe"})
+    try:
+        nice = f"nice {os.getpriority(os.PRIO_PROCESS, server.child.pid)}"
+    except OSError:
+        nice = "nice ?"
+    print(f"   {LABEL[kind]:<21} ({server.label}; pid {server.child.pid}, {nice}): RSS "
+          f"{idle.rss_before_kb / 1024:.1f} → {idle.rss_with_kb / 1024:.1f} MB with {idle.streams_open:,} idle "
+          f"streams = {idle.per_subscriber_kb:.1f} KB per subscriber (RSS {idle.rss_after_kb / 1024:.1f} MB after "
+          f"they closed){cleanup}; one full garbage collection: {probe['ms']:.0f} ms over "
+          f"{probe['objects']:,} objects" + (f" ({probe['frozen']:,} more left out of it by gc.freeze())"
+                                             if probe["frozen"] else ""))
+
+
+def trace_idle(mode: Mode, tmp: Path) -> int:
+    """``--trace-idle``: memory per idle subscriber of each server, and where the workbench servers' goes
+    (tracemalloc, from before the subscribers connect until all are idle)."""
+    isolate(tmp)
+    raise_nofile()
+    print("Agent Workbench SSE benchmark: where an idle subscriber's memory goes")
+    print(f"machine: {machine()}")
+    try:
+        os.sched_setaffinity(0, {CLIENT_CPU})
+    except (AttributeError, OSError):
+        pass
+    feed_path = tmp / "feed.jsonl"
+    build_feed(feed_path, int(RATE * mode.duration))
+    bad: list[str] = []
+    for kind in IDLE_KINDS:
+        server = start_server(kind, feed_path, tmp)
+        try:
+            measure_load(server, 20, 200, mode, tmp, tag="warm")
+            idle = measure_idle(server, IDLE_SUBSCRIBERS, tmp)  # untraced: tracemalloc's own memory is in RSS
+            print_idle(server, idle, bad)
+            if kind in WORKBENCH:
+                before, with_streams = tmp / f"trace-{kind}-0", tmp / f"trace-{kind}-1"
+                measure_idle(server, IDLE_SUBSCRIBERS, tmp, trace=(before, with_streams))
+                print_idle_trace(before, with_streams, IDLE_SUBSCRIBERS)
+        finally:
+            server.child.stop()
+        report_log(server, bad)
+    for line in bad:
+        print(f"  - {line}")
+    return 1 if bad else 0
 
 
 def bench(mode: Mode, tmp: Path, quick: bool, force_profile: bool) -> int:
@@ -93,30 +149,16 @@ def bench(mode: Mode, tmp: Path, quick: bool, force_profile: bool) -> int:
 
     print("\n1. Servers, warm-up, and memory per idle subscriber (1,000 idle streams of a live run that has gone quiet "
           f"after {IDLE_BACKLOG} events; RSS after gc.collect(), on a fresh server)")
-    for kind in KINDS:
+    for kind in IDLE_KINDS:
         server = servers[kind] = start_server(kind, feed_path, tmp)
         warm = measure_load(server, 20, min(200, count), mode, tmp, tag="warm")
         if warm.problems:
             bad.append(f"{kind} warm-up: {warm.problems}")
         idle = idles[kind] = measure_idle(server, IDLE_SUBSCRIBERS, tmp)
-        cleanup = ""
-        if idle.streams_after_close is not None:
-            cleanup = (f"; once the clients left: {idle.streams_after_close} streams, {idle.waiters_after_close} log "
-                       "waiters " + (f"(all gone {idle.seconds_to_cleanup * 1000:.0f} ms after the close)"
-                                     if idle.seconds_to_cleanup is not None else "(NOT cleaned up within 3 s)"))
-            if idle.streams_after_close or idle.waiters_after_close:
-                bad.append(f"{kind}: streams left behind after idle clients went away")
-        probe = server.child.call({"cmd": "gc_probe"})
-        try:
-            nice = f"nice {os.getpriority(os.PRIO_PROCESS, server.child.pid)}"
-        except OSError:
-            nice = "nice ?"
-        print(f"   {LABEL[kind]:<21} ({server.label}; pid {server.child.pid}, {nice}): RSS "
-              f"{idle.rss_before_kb / 1024:.1f} → {idle.rss_with_kb / 1024:.1f} MB with {idle.streams_open:,} idle "
-              f"streams = {idle.per_subscriber_kb:.1f} KB per subscriber (RSS {idle.rss_after_kb / 1024:.1f} MB after "
-              f"they closed){cleanup}; one full garbage collection: {probe['ms']:.0f} ms over "
-              f"{probe['objects']:,} objects" + (f" ({probe['frozen']:,} more left out of it by gc.freeze())"
-                                                 if probe["frozen"] else ""))
+        print_idle(server, idle, bad)
+        if kind not in KINDS:  # measured idle only
+            server.child.stop()
+            report_log(server, bad)
 
     print(f"\n2. Load: {RATE:g} events/s for {mode.duration:g} s, the three servers one after the other at each size")
     for n in SUBSCRIBERS:
@@ -162,7 +204,7 @@ def bench(mode: Mode, tmp: Path, quick: bool, force_profile: bool) -> int:
     p99_ok = ext.p99_ms < TARGET_P99_MS
     delivery_ratio = ext.delivered_rate / aio.delivered_rate
     delivery_ok = delivery_ratio >= TARGET_DELIVERY_RATIO
-    idle_ok = idles["ext"].per_subscriber_kb < TARGET_IDLE_KB
+    idle_ok = all(idles[kind].per_subscriber_kb < TARGET_IDLE_KB for kind in WORKBENCH)
     missed = not (p99_ok and delivery_ok and idle_ok)
 
     print("\n3. Every run (latency = client receipt − server append over every (subscriber, event) pair; 'p99 due' from "
@@ -185,11 +227,12 @@ def bench(mode: Mode, tmp: Path, quick: bool, force_profile: bool) -> int:
               f"{e.p99_ms / a.p99_ms:6.2f}×, ext/tornado {e.p99_ms / t.p99_ms:6.2f}×   "
               f"(p99 {e.p99_ms:.1f} / {a.p99_ms:.1f} / {t.p99_ms:.1f} ms; server CPU {e.cpu['server']:.0%} / "
               f"{a.cpu['server']:.0%} / {t.cpu['server']:.0%})")
-    print(f"   idle memory per subscriber: ext {idles['ext'].per_subscriber_kb:.1f} KB = "
-          f"{idles['ext'].per_subscriber_kb / idles['aiohttp-sse'].per_subscriber_kb:.2f}× aiohttp-sse "
-          f"({idles['aiohttp-sse'].per_subscriber_kb:.1f} KB), "
-          f"{idles['ext'].per_subscriber_kb / idles['tornado'].per_subscriber_kb:.2f}× tornado "
-          f"({idles['tornado'].per_subscriber_kb:.1f} KB)")
+    for kind in WORKBENCH:
+        print(f"   idle memory per subscriber: {kind} {idles[kind].per_subscriber_kb:.1f} KB = "
+              f"{idles[kind].per_subscriber_kb / idles['aiohttp-sse'].per_subscriber_kb:.2f}× aiohttp-sse "
+              f"({idles['aiohttp-sse'].per_subscriber_kb:.1f} KB), "
+              f"{idles[kind].per_subscriber_kb / idles['tornado'].per_subscriber_kb:.2f}× tornado "
+              f"({idles['tornado'].per_subscriber_kb:.1f} KB)")
     held = servers["ext"].child.call({"cmd": "live_runs"})
     print(f"   the extension's server after all this: RSS {rss_kb(servers['ext'].child.pid) / 1024:.1f} MB; "
           f"RunService._live holds {held['runs']} runs ({held['finished']} finished) with {held['events']:,} events "
@@ -229,8 +272,8 @@ def bench(mode: Mode, tmp: Path, quick: bool, force_profile: bool) -> int:
          f"{ext.delivered_rate:,.0f} ev/s = {delivery_ratio:.2f}× aiohttp-sse ({aio.delivered_rate:,.0f})",
          "≥ 1× aiohttp-sse", verdict(delivery_ok, quick)),
         ("server memory per idle subscriber",
-         (f"{idles['ext'].per_subscriber_kb:.1f} KB (aiohttp-sse {idles['aiohttp-sse'].per_subscriber_kb:.1f}, "
-          f"tornado {idles['tornado'].per_subscriber_kb:.1f})"),
+         (f"ext {idles['ext'].per_subscriber_kb:.1f} KB, workbench serve {idles['standalone'].per_subscriber_kb:.1f} "
+          f"(aiohttp-sse {idles['aiohttp-sse'].per_subscriber_kb:.1f}, tornado {idles['tornado'].per_subscriber_kb:.1f})"),
          f"< {TARGET_IDLE_KB:g} KB", verdict(idle_ok, quick)),
     ]
     for n in SUBSCRIBERS[:-1]:

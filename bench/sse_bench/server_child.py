@@ -150,27 +150,33 @@ def aiohttp_app(host: BaselineHost) -> Any:
     return app
 
 
-class ExtHost(Host):
-    """Runs registered with the extension's ``RunService`` and fed by the bench."""
+class WorkbenchHost(Host):
+    """Runs registered with a workbench ``RunService`` (the extension's or the standalone server's) and fed
+    by the bench."""
 
-    def __init__(self, feed: list[tuple[str, str]], ext: Any, loop: Any) -> None:
+    def __init__(self, feed: list[tuple[str, str]], service: Any, who: Any, loop: Any,
+                 handlers: Any = None) -> None:
         from workbench.core import events as ev
 
         self.ev = ev
         self.datas = [ev.parse_event(x).data for _, x in feed]  # type: ignore[union-attr]
-        self.ext = ext
+        self.service = service
+        self.who = who
+        """The principal the bench's runs belong to (the one its token authenticates as)."""
         self.loop = loop
         self.durable = True
         """Streams send an event once the store has it, as shipped; a what-if turns it off."""
         self.runs: dict[str, Any] = {}
+        self.handlers = handlers
+        """The server's own set of stream handlers or tasks, if it keeps one: counted too, so that one left
+        behind shows."""
 
     def create(self) -> str:
         from workbench.core.handle import Run, new_run_id
 
-        service = self.ext.service
-        owner = self.ext.principal(None).name  # Jupyter's token users all map to the server's user
+        service = self.service
         run = Run(run_id=new_run_id(), task="SSE benchmark feed", model="simulated", strategy="plan",
-                  created_at=self.ev.utc_timestamp(), owner=owner)
+                  created_at=self.ev.utc_timestamp(), owner=self.who.name)
         run._loop = self.loop
 
         def canceller(reason: str, interrupted: bool = False) -> None:  # the server is stopping
@@ -190,7 +196,8 @@ class ExtHost(Host):
         self.runs[sid].log.append(self.datas[index])
 
     def counts(self) -> dict[str, int]:
-        return {"streams": len(self.ext.streams),
+        handlers = len(self.handlers) if self.handlers is not None else 0
+        return {"streams": max(self.service.meter.open, handlers),
                 "waiters": sum(r.log.waiting for r in self.runs.values())}
 
 
@@ -268,6 +275,15 @@ def serve_main(kind: str, feed_path: str, port: int, token: str, tmp: str) -> No
                 gc_pauses.clear()
                 stalls.clear()
                 emit({"seq": seq, "pauses": pauses, "stalls": late})
+            elif cmd == "trace":  # tracemalloc: start it, or dump a snapshot (after a collection) to a file
+                import tracemalloc
+
+                if msg.get("path") is None:
+                    tracemalloc.start(msg.get("frames", 30))
+                else:
+                    gc.collect()
+                    tracemalloc.take_snapshot().dump(msg["path"])
+                emit({"seq": seq, "ok": True})
             elif cmd == "profile":
                 if msg["on"]:
                     gc.collect()
@@ -278,7 +294,7 @@ def serve_main(kind: str, feed_path: str, port: int, token: str, tmp: str) -> No
                     profiler[-1].dump_stats(msg["path"])
                 emit({"seq": seq, "ok": True})
             elif cmd == "post_run":  # ext only: a real simulated run, as a client would start it
-                run = host.ext.service.create(host.ext.principal(None), msg["body"])  # type: ignore[attr-defined]
+                run = host.service.create(host.who, msg["body"])  # type: ignore[attr-defined]
                 times: dict[int, float] = {}
                 run.log.add_listener(lambda e: times.__setitem__(e.id, time.time()))
                 host.runs[run.id] = run  # type: ignore[attr-defined]
@@ -291,10 +307,10 @@ def serve_main(kind: str, feed_path: str, port: int, token: str, tmp: str) -> No
                 emit({"seq": None, "posted": run.id, "for": seq})
                 feeds.append(loop.create_task(report()))
             elif cmd == "cancel_run":
-                host.ext.service.cancel(host.ext.principal(None), msg["id"])  # type: ignore[attr-defined]
+                host.service.cancel(host.who, msg["id"])  # type: ignore[attr-defined]
                 emit({"seq": seq, "ok": True})
             elif cmd == "live_runs":  # ext only: what the service holds in memory
-                live = host.ext.service._live  # type: ignore[attr-defined]
+                live = host.service._live  # type: ignore[attr-defined]
                 emit({"seq": seq, "runs": len(live), "finished": sum(1 for r in live.values() if r.done),
                       "events": sum(len(r.log) for r in live.values())})
             elif cmd == "quit":
@@ -323,6 +339,8 @@ def serve_main(kind: str, feed_path: str, port: int, token: str, tmp: str) -> No
 
     if kind == "ext":
         serve_ext(feed, port, token, tmp, setup)
+    elif kind == "standalone":
+        serve_standalone(feed, port, token, tmp, setup)
     else:
         serve_baseline(kind, feed, port, setup)
 
@@ -352,7 +370,8 @@ def serve_ext(feed: list[tuple[str, str]], port: int, token: str, tmp: str, setu
         import asyncio
 
         loop = asyncio.get_running_loop()
-        setup(loop, ExtHost(feed, ext, loop), lambda: app.stop())
+        # Jupyter's token users all map to the server's user
+        setup(loop, WorkbenchHost(feed, ext.service, ext.principal(None), loop, ext.streams), lambda: app.stop())
         emit({"ready": port, "pid": os.getpid(), "server": f"jupyter_server {__import__('jupyter_server').__version__}"})
 
     app.io_loop.add_callback(ready)
@@ -387,5 +406,37 @@ def serve_baseline(kind: str, feed: list[tuple[str, str]], port: int, setup: Any
             server.stop()
         else:
             await runner.cleanup()
+
+    asyncio.run(main())
+
+
+def serve_standalone(feed: list[tuple[str, str]], port: int, token: str, tmp: str, setup: Any) -> None:
+    """``workbench serve``'s application and runner, as ``workbench.serving.listener.serve`` builds them, with one
+    token."""
+    import asyncio
+
+    async def main() -> None:
+        import aiohttp
+        from aiohttp import web
+
+        from workbench.serving.app_keys import STREAMS
+        from workbench.serving.connections import make_runner
+        from workbench.serving.service import RunService
+        from workbench.serving.standalone import create_app
+        from workbench.serving.tokens import single_token
+
+        loop = asyncio.get_running_loop()
+        authenticate = single_token(token)
+        root = Path(tmp) / "standalone"
+        service = RunService(store_path=root / "runs.db", workspace_root=root / "workspaces")
+        app = create_app(service, authenticate=authenticate)
+        runner = make_runner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        stopped = asyncio.Event()
+        setup(loop, WorkbenchHost(feed, service, authenticate(token), loop, app[STREAMS]), stopped.set)
+        emit({"ready": port, "pid": os.getpid(), "server": f"workbench serve (aiohttp {aiohttp.__version__})"})
+        await stopped.wait()
+        await runner.cleanup()
 
     asyncio.run(main())

@@ -16,13 +16,12 @@ from typing import Any, Callable, cast
 from jupyter_server.auth.decorator import allow_unauthenticated, authorized
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
-from tornado import web
+from tornado import httputil, web
 from tornado.http1connection import HTTP1Connection
 from tornado.iostream import StreamClosedError
 
 from workbench.serving import sse
 from workbench.serving.client import CLIENT_HEADERS, CLIENT_PATH, client_source
-from workbench.serving.metrics import CONTENT_TYPE
 from workbench.serving.service import Principal, Refusal, RunService, parse_body
 from workbench.serving.web_assets import PAGE_HEADERS, WEB_PATH, asset_headers
 from workbench_server_ext.host import ServiceHost
@@ -192,7 +191,10 @@ class LogHandler(WorkbenchHandler):
 class EventsHandler(WorkbenchHandler):
     """``GET /runs/{id}/events``: the run as Server-Sent Events, resumable with ``Last-Event-ID``."""
 
-    _pump: asyncio.Task[None] | None = None
+    _streaming: asyncio.Task[Any] | None = None
+    """The task serving the request (Tornado's own), while it streams."""
+    _client_gone = False
+    """Set when the client went away and :meth:`on_connection_close` cancelled the stream."""
     _stalled = False
     """Set when the stream let its client go for taking nothing for :data:`~workbench.serving.sse.SEND_TIMEOUT`."""
 
@@ -211,18 +213,20 @@ class EventsHandler(WorkbenchHandler):
         for name, value in sse.HEADERS.items():
             self.set_header(name, value)
         self._transforms = []  # never gzip an event stream (compress_response), nothing may buffer it
-        # The stream runs as a task of its own, so that a client going away cancels it at once,
-        # even while it waits for the next event (which also drops its waiter on the log).
-        pump = self._pump = asyncio.ensure_future(self._send(chunks))
+        # A client going away cancels the stream at once (on_connection_close), even while it waits
+        # for the next event, which also drops its waiter on the log. It streams in the request's own
+        # task, not one of its own: a thousand idle streams would hold a thousand more tasks.
+        task = self._streaming = asyncio.current_task()
         self.app.streams.add(self)
         restore = _drop_when_unacknowledged(_socket_of(self.request.connection), sse.SEND_TIMEOUT)
         try:
-            await asyncio.wait([pump])
-            if not pump.cancelled() and (failure := pump.exception()) is not None:
-                raise failure
+            await self._send(chunks)
+        except asyncio.CancelledError:
+            if not self._client_gone or task is None:
+                raise
+            task.uncancel()  # our own cancellation, done with: the request ends as the client did
         finally:
-            pump.cancel()  # no-op once done
-            self._pump = None
+            self._streaming = None
             self.app.streams.discard(self)
             restore()
             if self._stalled or _lost_to_timeout(self.request.connection):
@@ -232,7 +236,9 @@ class EventsHandler(WorkbenchHandler):
         try:
             async for chunk in chunks:
                 self.write(chunk)
+                del chunk  # in Tornado's buffer now: not held while the stream waits for the next one
                 flushed = self.flush()
+                self._release_headers()
                 if flushed.done():  # the socket took it all at once, as it mostly does: no timer needed
                     flushed.result()  # raises StreamClosedError if the client has gone
                 else:
@@ -248,10 +254,19 @@ class EventsHandler(WorkbenchHandler):
         finally:
             await chunks.aclose()
 
+    def _release_headers(self) -> None:
+        """Once the response's headers are written, let go of what made them, which Tornado reads only
+        until then and a stream would otherwise hold for its whole life (about 2.5 KB): the
+        headers themselves, and the login cookie Jupyter sets on every request authenticated by token."""
+        if self._headers_written and self._headers:
+            self._headers = httputil.HTTPHeaders()
+            self.__dict__.pop("_new_cookie", None)
+
     def on_connection_close(self) -> None:
         super().on_connection_close()
-        if self._pump is not None:
-            self._pump.cancel()
+        if self._streaming is not None and not self._client_gone:
+            self._client_gone = True
+            self._streaming.cancel()
 
 
 _TCP_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", None)  # Linux
@@ -318,7 +333,8 @@ class MetricsHandler(WorkbenchHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.finish(self.service.metrics.scrape(), set_content_type=CONTENT_TYPE)  # APIHandler's finish sets it
+        body, content_type = self.service.scrape_metrics()
+        self.finish(body, set_content_type=content_type)  # APIHandler's finish sets it
 
 
 def _not_found() -> Any:

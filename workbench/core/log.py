@@ -37,10 +37,12 @@ class RunLog:
     def __init__(self, run_id: str, *, on_append: Callable[[ev.Event], None] | None = None) -> None:
         self.run_id = run_id
         self._events: list[ev.Event] = []
-        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        # Waiters by future, so that one leaving (a client gone, a stream's keep-alive) costs O(1):
+        # with a list, a thousand streams' keep-alives rebuilt it a thousand times each.
+        self._waiters: dict[asyncio.Future[None], asyncio.AbstractEventLoop] = {}
         self._published: int | None = None
         """Events clients may see, for a gated log; None when every appended event may be seen."""
-        self._publish_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._publish_waiters: dict[asyncio.Future[None], asyncio.AbstractEventLoop] = {}
         # Reentrant: a listener may add or remove listeners while it is being called.
         self._lock = threading.RLock()
         self._closed = False
@@ -110,10 +112,10 @@ class RunLog:
         for listener in self._listeners:
             listener(event)
         if self._waiters:
-            waiters, self._waiters = self._waiters, []
+            waiters, self._waiters = self._waiters, {}
             _wake_all(waiters)
         if self._published is None and self._publish_waiters:
-            waiters, self._publish_waiters = self._publish_waiters, []
+            waiters, self._publish_waiters = self._publish_waiters, {}
             _wake_all(waiters)
 
     # --- publishing (gated logs) -------------------------------------------------------
@@ -132,7 +134,7 @@ class RunLog:
             self._published = min(count, len(self._events))
             if self._closed and self._published == len(self._events):
                 self._ended.set()
-            waiters, self._publish_waiters = self._publish_waiters, []
+            waiters, self._publish_waiters = self._publish_waiters, {}
         _wake_all(waiters)
 
     @property
@@ -157,9 +159,9 @@ class RunLog:
             self._closed = True
             if self.published == len(self._events):
                 self._ended.set()
-            waiters, self._waiters = self._waiters, []
-            waiters += self._publish_waiters
-            self._publish_waiters = []
+            waiters, self._waiters = self._waiters, {}
+            waiters.update(self._publish_waiters)
+            self._publish_waiters = {}
         _wake_all(waiters)
 
     # --- reading -----------------------------------------------------------------------
@@ -219,14 +221,15 @@ class RunLog:
             if self._closed and (not published or self.published == len(self._events)):
                 return False
             future: asyncio.Future[None] = loop.create_future()
-            waiters = self._publish_waiters if published else self._waiters
-            waiters.append((loop, future))
+            # No local name for the table: a waiter would hold it, and with it every other waiter
+            # there, after the log has moved on to a new one.
+            (self._publish_waiters if published else self._waiters)[future] = loop
         try:
             await future
         except asyncio.CancelledError:
             with self._lock:
-                self._waiters = [w for w in self._waiters if w[1] is not future]
-                self._publish_waiters = [w for w in self._publish_waiters if w[1] is not future]
+                self._waiters.pop(future, None)
+                self._publish_waiters.pop(future, None)
             raise
         return True
 
@@ -250,10 +253,10 @@ def _leave_out_of_collection(event: ev.Event) -> None:
             gc_untrack(fields_set)
 
 
-def _wake_all(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]) -> None:
+def _wake_all(waiters: dict[asyncio.Future[None], asyncio.AbstractEventLoop]) -> None:
     here = running_loop()  # once, not per waiter: a run may have a thousand streams waiting
     elsewhere: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
-    for loop, future in waiters:
+    for future, loop in waiters.items():
         if loop is here:
             if not future.done():
                 future.set_result(None)

@@ -16,7 +16,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncGenerator, Iterator, Literal, Sequence
+from typing import TYPE_CHECKING, Any, AsyncGenerator, Iterator, Literal, Sequence
 
 from workbench.agent.options import CLIENT_OPTIONS
 from workbench.agent.tools import BUILTIN_TOOL_NAMES
@@ -28,7 +28,10 @@ from workbench.core.runfile import header_line
 from workbench.core.store import DEFAULT_PAGE, MAX_PAGE, RunStore, StoreUnavailable
 from workbench.errors import UserError
 from workbench.serving import sse
-from workbench.serving.metrics import Metrics, StreamMeter
+from workbench.serving.metrics import StreamMeter
+
+if TYPE_CHECKING:
+    from workbench.serving.exposition import Metrics
 
 __all__ = ["Refusal", "Principal", "RunService", "MAX_BODY_BYTES", "CLIENT_OPTIONS", "parse_body", "too_large"]
 
@@ -150,7 +153,8 @@ class RunService:
         self._ended_events = 0
         self._ended_retries = 0
         """Events and model retries of this service's runs that have left the live table."""
-        self.metrics = Metrics(self)
+        self._metrics: Metrics | None = None
+        """Made at the first scrape (:meth:`scrape_metrics`), and ``prometheus_client`` imported with it."""
         self.store = RunStore(store_path)
         try:
             interrupted = self.store.recover()
@@ -401,6 +405,16 @@ class RunService:
         return sse.run_stream(run.log, after=resume, heartbeat=heartbeat, meter=self.meter, encode=encode)
 
     # --- figures for GET /metrics (read at a scrape, never counted on the hot path) ----------
+
+    def scrape_metrics(self) -> tuple[bytes, str]:
+        """``GET /metrics``: the figures in the Prometheus text format, and its ``Content-Type``."""
+        # Imported here, at the first scrape: prometheus_client would add some 15 ms to every
+        # server's start, scraped or not.
+        from workbench.serving.exposition import Metrics
+
+        if self._metrics is None:
+            self._metrics = Metrics(self)
+        return self._metrics.scrape()
 
     def events_appended(self) -> int:
         return self._ended_events + sum(len(r.log) for r in self._live.values() if r.id not in self._recovered)

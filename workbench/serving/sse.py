@@ -147,6 +147,9 @@ async def run_stream(log: RunLog, *, after: int = 0, heartbeat: float = 15.0,
                     yield chunk
                     meter.frames += len(batch)
                     meter.bytes += len(chunk)
+                    # Not held while waiting: an idle stream would keep a copy of its last batch (up
+                    # to MAX_BATCH frames) for as long as its run stays quiet.
+                    del chunk, batch
                 continue
             if log.closed and published == len(log.events):
                 return

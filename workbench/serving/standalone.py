@@ -36,7 +36,6 @@ from workbench.serving.app_keys import (
 )
 from workbench.serving.client import CLIENT_HEADERS, CLIENT_PATH, client_source
 from workbench.serving.connections import lost_to_timeout
-from workbench.serving.metrics import CONTENT_TYPE
 from workbench.serving.middleware import MIDDLEWARES, cors_headers
 from workbench.serving.service import MAX_BODY_BYTES, Principal, Refusal, RunService, parse_body, too_large
 from workbench.serving.tokens import Authenticator
@@ -132,6 +131,7 @@ async def run_events(request: web.Request) -> web.StreamResponse:
             async for chunk in chunks:
                 async with asyncio.timeout(sse.SEND_TIMEOUT):
                     await stream.write(chunk)
+                del chunk  # written: not held while the stream waits for the next one
     except (ConnectionError, TimeoutError) as exc:  # the client went away or stalled: nothing more to send
         if isinstance(exc, TimeoutError):
             service.meter.dropped += 1
@@ -156,7 +156,8 @@ async def metrics(request: web.Request) -> web.Response:
     """``GET /metrics``: the connection metrics (Prometheus text); a workshop's participants may not."""
     if _who(request).role == "participant":
         raise Refusal(403, "forbidden", "the metrics are for instructors; participants watch runs")
-    return web.Response(body=request.app[SERVICE].metrics.scrape(), headers={"Content-Type": CONTENT_TYPE})
+    body, content_type = request.app[SERVICE].scrape_metrics()
+    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 async def run_log(request: web.Request) -> web.StreamResponse:
