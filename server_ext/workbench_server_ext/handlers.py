@@ -176,7 +176,7 @@ class PauseHandler(WorkbenchHandler):
     @authorized
     async def post(self, run_id: str) -> None:
         service = await self.holding_run(run_id)
-        self.reply(202, service.summary(service.pause(self.principal, run_id, self.request.body or b"")))
+        self.reply(202, await service.answer(service.pause(self.principal, run_id, self.request.body or b"")))
 
 
 class ResumeHandler(WorkbenchHandler):
@@ -186,7 +186,7 @@ class ResumeHandler(WorkbenchHandler):
     @authorized
     async def post(self, run_id: str) -> None:
         service = await self.holding_run(run_id)
-        self.reply(202, service.summary(service.resume(self.principal, run_id, self.request.body or b"")))
+        self.reply(202, await service.answer(service.resume(self.principal, run_id, self.request.body or b"")))
 
 
 class DecisionHandler(WorkbenchHandler):
@@ -197,7 +197,7 @@ class DecisionHandler(WorkbenchHandler):
     async def post(self, run_id: str, tool_use_id: str) -> None:
         service = await self.holding_run(run_id)
         run = service.decide(self.principal, run_id, tool_use_id, self.request.body or b"")
-        self.reply(202, service.summary(run))
+        self.reply(202, await service.answer(run))
 
 
 class MessagesHandler(WorkbenchHandler):
@@ -207,7 +207,7 @@ class MessagesHandler(WorkbenchHandler):
     @authorized
     async def post(self, run_id: str) -> None:
         service = await self.holding_run(run_id)
-        self.reply(202, service.summary(service.say(self.principal, run_id, self.request.body or b"")))
+        self.reply(202, await service.answer(service.say(self.principal, run_id, self.request.body or b"")))
 
 
 class LogHandler(WorkbenchHandler):

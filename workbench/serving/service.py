@@ -43,6 +43,9 @@ times that: some 80 MB), so a few huge runs cannot fill the memory."""
 RUN_FILE_BATCH = 1000
 """Event lines of a run file written together: a download is a few writes, not one per event."""
 
+ANSWER_WAIT = 2.0
+"""Seconds a control's answer waits, at most, for the store to write the event the control caused."""
+
 MAX_BODY_BYTES = 1_000_000
 """The largest request body accepted."""
 
@@ -289,8 +292,22 @@ class RunService:
     def say(self, who: Principal, run_id: str, body: bytes) -> Run:
         """``POST /runs/{id}/messages``: a message the model reads at its next turn. Body ``{text}``."""
         run = self._controlled(who, run_id, "send it messages")
-        text = _fields(body, "message", {"text": '"…"'}, required=True).get("text")
-        return _control(run, lambda: run.say(text, by=who.name))  # type: ignore[arg-type]  # say() refuses a text that is not a non-empty string
+        text: Any = _fields(body, "message", {"text": '"…"'}, required=True).get("text")
+        return _control(run, lambda: run.say(text, by=who.name))  # say() refuses a missing, empty or non-string text
+
+    async def answer(self, run: Run, timeout: float = ANSWER_WAIT) -> dict[str, Any]:
+        """The summary a control's ``202`` carries: once clients may see every event the run has
+        now (the store has written the control's own event), so it shows what the control did.
+        A store that cannot write does not hold the answer up past ``timeout`` (then the summary
+        says ``notStored``)."""
+        target = len(run.log)
+        try:
+            async with asyncio.timeout(timeout):
+                while run.log.published < target and await run.log.wait_beyond(run.log.published, published=True):
+                    pass
+        except TimeoutError:
+            pass
+        return self.summary(run)
 
     def _controlled(self, who: Principal, run_id: str, what: str) -> Run:
         """A run ``who`` may control, as :meth:`cancel` decides: 404 unless they may read it, 403

@@ -108,25 +108,25 @@ async def cancel_run(request: web.Request) -> web.Response:
 async def pause_run(request: web.Request) -> web.Response:
     service = await _holding_run(request)
     run = service.pause(_who(request), request.match_info["run_id"], await _raw_body(request))
-    return web.json_response(service.summary(run), status=202)
+    return web.json_response(await service.answer(run), status=202)
 
 
 async def resume_run(request: web.Request) -> web.Response:
     service = await _holding_run(request)
     run = service.resume(_who(request), request.match_info["run_id"], await _raw_body(request))
-    return web.json_response(service.summary(run), status=202)
+    return web.json_response(await service.answer(run), status=202)
 
 
 async def decide_tool_call(request: web.Request) -> web.Response:
     service, match = await _holding_run(request), request.match_info
     run = service.decide(_who(request), match["run_id"], match["tool_use_id"], await _raw_body(request))
-    return web.json_response(service.summary(run), status=202)
+    return web.json_response(await service.answer(run), status=202)
 
 
 async def message_run(request: web.Request) -> web.Response:
     service = await _holding_run(request)
     run = service.say(_who(request), request.match_info["run_id"], await _raw_body(request))
-    return web.json_response(service.summary(run), status=202)
+    return web.json_response(await service.answer(run), status=202)
 
 
 async def run_events(request: web.Request) -> web.StreamResponse:
