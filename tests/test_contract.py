@@ -46,7 +46,7 @@ from workbench.serving.service import MAX_BODY_BYTES, Principal
 PEOPLE = {"ada": "token-of-ada-0001", "bob": "token-of-bob-0002"}
 WRONG = "token-of-nobody-9"
 HEARTBEAT = 0.1
-SUMMARY_KEYS = {"id", "task", "model", "strategy", "status", "createdAt", "endedAt", "eventCount"}
+SUMMARY_KEYS = {"id", "task", "model", "strategy", "status", "createdAt", "endedAt", "eventCount", "waiting"}
 UNKNOWN = "r_0000000000000000"
 QUICK = {"task": "Write a haiku about tides", "model": "simulated", "strategy": "react"}
 

@@ -44,7 +44,8 @@ async def test_a_run_belongs_to_its_owner(service: RunService):
             call()
         assert info.value.status == 404
     summary = service.list(ADA)["runs"][0]
-    assert set(summary) == {"id", "task", "model", "strategy", "status", "createdAt", "endedAt", "eventCount"}
+    assert set(summary) == {"id", "task", "model", "strategy", "status", "createdAt", "endedAt", "eventCount", "waiting"}
+    assert summary["waiting"] == []
     assert summary["status"] == "complete" and summary["eventCount"] == len(run.events)
     detail = service.detail(ADA, run.id)
     assert detail["state"]["status"] == "complete"

@@ -15,6 +15,8 @@ __all__ = [
     "UnknownToolCall",
     "RunFileError",
     "ServerError",
+    "ServerNotWaiting",
+    "ServerUnknownToolCall",
     "RunFailed",
     "LimitExceeded",
     "ToolError",
@@ -98,6 +100,15 @@ class ServerError(UserError):
         else:
             text = f"{url} answered HTTP {status}{': ' + message if message else ''}"
         return cls(text, status=status, error_type=error_type)
+
+
+class ServerNotWaiting(ServerError, NotWaiting):
+    """A server's 409 to a control of a run it runs (``RemoteRun.pause()``, ``resume()``, ``decide()``,
+    ``say()``): caught by ``except NotWaiting`` as the same call on a local run is."""
+
+
+class ServerUnknownToolCall(ServerError, UnknownToolCall):
+    """A server's 404 to a decision for a tool call its run never made (``except UnknownToolCall``)."""
 
 
 class RunFailed(WorkbenchError):

@@ -124,7 +124,8 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
 
 def _default_message(handler: WorkbenchHandler, status: int) -> str:
     if status == 404:
-        return "no such workbench route; see GET runs, POST runs, GET runs/{id}, runs/{id}/events, runs/{id}/log"
+        return ("no such workbench route; see GET runs, POST runs, GET runs/{id}, runs/{id}/events, runs/{id}/log, "
+                "POST runs/{id}/cancel, pause, resume, messages, tools/{toolUseId}/decision")
     if status == 405:
         return f"{handler.request.method} is not allowed on this workbench route"
     return responses.get(status, "error")
@@ -166,6 +167,47 @@ class CancelHandler(WorkbenchHandler):
     async def post(self, run_id: str) -> None:
         service = await self.holding_run(run_id)
         self.reply(202, service.summary(service.cancel(self.principal, run_id)))
+
+
+class PauseHandler(WorkbenchHandler):
+    """``POST /runs/{id}/pause``: 202 with the summary; the run holds at its next turn boundary."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, run_id: str) -> None:
+        service = await self.holding_run(run_id)
+        self.reply(202, await service.answer(service.pause(self.principal, run_id, self.request.body or b"")))
+
+
+class ResumeHandler(WorkbenchHandler):
+    """``POST /runs/{id}/resume`` with ``{step?}``: 202; 409 unless the run is paused."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, run_id: str) -> None:
+        service = await self.holding_run(run_id)
+        self.reply(202, await service.answer(service.resume(self.principal, run_id, self.request.body or b"")))
+
+
+class DecisionHandler(WorkbenchHandler):
+    """``POST /runs/{id}/tools/{toolUseId}/decision`` with ``{decision, params?, note?}``: 202."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, run_id: str, tool_use_id: str) -> None:
+        service = await self.holding_run(run_id)
+        run = service.decide(self.principal, run_id, tool_use_id, self.request.body or b"")
+        self.reply(202, await service.answer(run))
+
+
+class MessagesHandler(WorkbenchHandler):
+    """``POST /runs/{id}/messages`` with ``{text}``: 202; the model reads it at its next turn."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, run_id: str) -> None:
+        service = await self.holding_run(run_id)
+        self.reply(202, await service.answer(service.say(self.principal, run_id, self.request.body or b"")))
 
 
 class LogHandler(WorkbenchHandler):
@@ -407,6 +449,10 @@ def handlers() -> list[tuple[str, type[JupyterHandler]]]:
         (rf"/{API}/runs", RunsHandler),
         (rf"/{API}/runs/{_RUN}", RunHandler),
         (rf"/{API}/runs/{_RUN}/cancel", CancelHandler),
+        (rf"/{API}/runs/{_RUN}/pause", PauseHandler),
+        (rf"/{API}/runs/{_RUN}/resume", ResumeHandler),
+        (rf"/{API}/runs/{_RUN}/tools/(?P<tool_use_id>[^/]+)/decision", DecisionHandler),
+        (rf"/{API}/runs/{_RUN}/messages", MessagesHandler),
         (rf"/{API}/runs/{_RUN}/events", EventsHandler),
         (rf"/{API}/runs/{_RUN}/log", LogHandler),
         (rf"/{API}/runs/{_RUN}/markdown", MarkdownHandler),

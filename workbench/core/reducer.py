@@ -295,6 +295,7 @@ def _end(state: RunState, event: ev.Event, status: RunStatus) -> None:
         if isinstance(call, ToolCall):
             call.status = "running"  # marked interrupted below, as every call left open
     state.waiting = []
+    state.paused = None  # an ended run waits for nothing
     state.status = status
     state.ended_at = event.ts
     _interrupt_streaming(state)

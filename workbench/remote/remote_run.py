@@ -1,19 +1,21 @@
 """A run on a server (:class:`RemoteRun`): a :class:`~workbench.core.handle.Run` whose log is filled from
-the server's event stream, resuming after dropped connections; cancelling it asks the server."""
+the server's event stream, resuming after dropped connections; cancelling it, pausing it, deciding its
+tool calls and talking to it ask the server (the contract's control routes)."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 from typing import Any
 from urllib.parse import quote
 
 from workbench.core import events as ev
 from workbench.core.handle import Run
-from workbench.core.loop import background_loop
+from workbench.core.loop import background_loop, running_loop
 from workbench.core.redact import get_logger
 from workbench.core.reducer import RunState
-from workbench.errors import ServerError
+from workbench.errors import ServerError, ServerNotWaiting, ServerUnknownToolCall, UserError
 from workbench.remote.connection import Connection, request_json
 from workbench.remote.follow import Backoff, FollowStats, follow_events
 
@@ -21,12 +23,23 @@ __all__ = ["RemoteRun"]
 
 log = get_logger("workbench.client")
 
+CATCH_UP_SECONDS = 5.0
+"""How long a control waits for the stream to bring the event it caused (it normally takes milliseconds)."""
+
 
 class RemoteRun(Run):
     """A run executing on a server, its log filled from the server's event stream.
 
     Everything a :class:`Run` offers works the same. ``cancel()`` asks the server to cancel
-    it. If the stream cannot be followed any more (the run is gone, or the token is
+    it; ``pause()``, ``resume()``, ``step()``, ``decide()`` and ``say()`` send the contract's
+    control routes and return once the stream has brought the event they caused, so
+    ``run.status`` and ``run.waiting`` already show it. They raise what a local run's do:
+    :class:`~workbench.errors.NotWaiting` for the server's 409 and
+    :class:`~workbench.errors.UnknownToolCall` for its 404 to a decision (as
+    :class:`~workbench.errors.ServerNotWaiting` and :class:`~workbench.errors.ServerUnknownToolCall`,
+    which are :class:`ServerError` too, with the ``status``), and a :class:`ServerError` (a
+    :class:`~workbench.errors.UserError`) for a 400 or a 403. The server records who did it
+    (the token's user): ``by=`` is not sent. If the stream cannot be followed any more (the run is gone, or the token is
     refused), :attr:`follow_error` says why, the log is closed, and ``await run`` /
     ``run.wait()`` raise that error.
     """
@@ -85,6 +98,55 @@ class RemoteRun(Run):
 
         asyncio.run_coroutine_threadsafe(post(), background_loop())
 
+    # --- controls: the contract's routes ----------------------------------------------------------
+
+    def pause(self) -> None:
+        self._send_control("pause", None)
+
+    def resume(self, step: bool = False, *, by: str | None = None) -> None:
+        self._send_control("resume", {"step": True} if step else None)
+
+    def decide(self, tool_use_id: str, decision: str, params: dict[str, Any] | None = None,
+               note: str | None = None, *, by: str | None = None) -> None:
+        if not isinstance(tool_use_id, str) or not tool_use_id:
+            raise UserError("decide() needs the toolUseId of a waiting call; run.waiting lists them")
+        body: dict[str, Any] = {"decision": decision}
+        if params is not None:
+            body["params"] = params
+        if note is not None:
+            body["note"] = note
+        self._send_control(f"tools/{quote(tool_use_id, safe='')}/decision", body)
+
+    def say(self, text: str, *, by: str | None = None) -> None:
+        self._send_control("messages", {"text": text})
+
+    def _send_control(self, route: str, body: dict[str, Any] | None) -> None:
+        """``POST /runs/{id}/{route}``; back once the stream has caught up with the control's event."""
+        try:
+            json.dumps(body)
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"a control of a run on a server takes JSON values only: {exc}") from None
+        loop = background_loop()
+        if running_loop() is loop:
+            raise UserError("a run on a server cannot be controlled from the workbench's own loop (e.g. inside a tool)")
+
+        async def post() -> None:
+            summary = await request_json(self.connection, "POST", f"/runs/{quote(self.id, safe='')}/{route}", body,
+                                         expect=202)
+            count = summary.get("eventCount") if isinstance(summary, dict) else None
+            if isinstance(count, int):
+                try:
+                    async with asyncio.timeout(CATCH_UP_SECONDS):
+                        while len(self.log) < count and await self.log.wait_beyond(len(self.log)):
+                            pass
+                except TimeoutError:  # a slow stream: the control is done, the view catches up later
+                    pass
+
+        try:
+            asyncio.run_coroutine_threadsafe(post(), loop).result()
+        except ServerError as exc:
+            raise _control_error(exc) from None
+
     def detach(self) -> bool:
         """Stop following the run here (it goes on on the server; ``wb.attach(run.id)`` follows it again)."""
         if self.log.closed:
@@ -103,3 +165,12 @@ class RemoteRun(Run):
 
     def __repr__(self) -> str:
         return super().__repr__()[:-1] + f" on {self.connection.api}>"
+
+
+def _control_error(exc: ServerError) -> ServerError:
+    """The server's refusal of a control as the exception a local run raises for it."""
+    if exc.status == 409:
+        return ServerNotWaiting(str(exc), status=exc.status, error_type=exc.error_type)
+    if exc.status == 404 and exc.error_type == "unknown_tool_call":
+        return ServerUnknownToolCall(str(exc), status=exc.status, error_type=exc.error_type)
+    return exc

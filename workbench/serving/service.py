@@ -16,7 +16,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncGenerator, Iterator, Literal, Sequence
+from typing import TYPE_CHECKING, Any, AsyncGenerator, Callable, Iterator, Literal, Sequence
 
 from workbench.agent.options import CLIENT_OPTIONS
 from workbench.agent.tools import BUILTIN_TOOL_NAMES
@@ -26,7 +26,7 @@ from workbench.core.loop import leave_collection_to_host
 from workbench.core.redact import get_logger, redact
 from workbench.core.runfile import header_line
 from workbench.core.store import DEFAULT_PAGE, MAX_PAGE, RunStore, StoreUnavailable
-from workbench.errors import UserError
+from workbench.errors import NotWaiting, UnknownToolCall, UserError
 from workbench.serving import sse
 from workbench.serving.metrics import StreamMeter
 
@@ -49,6 +49,9 @@ RUN_FILE_BATCH = 1000
 
 MARKDOWN_SPAN = 10_000
 """Most event ids one request for a run's Markdown may span (the web view asks per batch it shows)."""
+
+ANSWER_WAIT = 2.0
+"""Seconds a control's answer waits, at most, for the store to write the event the control caused."""
 
 MAX_BODY_BYTES = 1_000_000
 """The largest request body accepted."""
@@ -95,22 +98,25 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_body(raw: bytes) -> Any:
+def parse_body(raw: bytes, *, optional: bool = False, example: str = '{"task": "Write a haiku"}') -> Any:
     """A request body as JSON, or the :class:`Refusal` both servers answer for it.
 
     Strict JSON: ``NaN`` and ``Infinity`` are refused, and so is nesting too deep to parse
-    (a 400, never a 500).
+    (a 400, never a 500). ``optional``: an empty body is None (a control route's body, which
+    the service checks), not a refusal. ``example``: a body the refusals suggest.
     """
     if len(raw) > MAX_BODY_BYTES:
         raise too_large()
     if not raw.strip():
-        raise Refusal(400, "invalid_request", 'the body must be a JSON object such as {"task": "Write a haiku"}')
+        if optional:
+            return None
+        raise Refusal(400, "invalid_request", f"the body must be a JSON object such as {example}")
     try:
         return json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         detail = str(exc).splitlines()[0][:120] if not isinstance(exc, RecursionError) else "nested too deeply"
         raise Refusal(400, "invalid_json", f"the body is not valid JSON ({detail}); send an object such as "
-                                            '{"task": "Write a haiku"}') from None
+                                            f"{example}") from None
 
 
 def _not_found(run_id: str) -> Refusal:
@@ -260,6 +266,63 @@ class RunService:
                            f"participants watch runs; only {run.owner}, who started this run, can cancel it")
         if run.done or not run.cancel(f"cancelled by {who.name}"):
             raise Refusal(409, "already_finished", f"run {run_id} has already ended ({run.state.status})")
+        return run
+
+    # --- a person's hand on a running run: pause, resume, decisions, messages (contract v2) ----
+
+    def pause(self, who: Principal, run_id: str, body: bytes) -> Run:
+        """``POST /runs/{id}/pause``: hold the run at its next turn boundary. Body: none, or ``{}``.
+
+        The control routes take the request's raw body: it is read only for a caller who may
+        control the run (a participant gets the 403 whatever they send)."""
+        run = self._controlled(who, run_id, "pause it")
+        _fields(body, "pause", {})
+        return _control(run, lambda: run.pause())
+
+    def resume(self, who: Principal, run_id: str, body: bytes) -> Run:
+        """``POST /runs/{id}/resume``: go on. Body ``{step?}``: ``true`` pauses again at the next boundary."""
+        run = self._controlled(who, run_id, "resume it")
+        step = _fields(body, "resume", {"step": "true"}).get("step", False)
+        if not isinstance(step, bool):
+            raise Refusal(400, "invalid_request", f"step must be true or false, not {json.dumps(step)[:40]}")
+        return _control(run, lambda: run.resume(step, by=who.name))
+
+    def decide(self, who: Principal, run_id: str, tool_use_id: str, body: bytes) -> Run:
+        """``POST /runs/{id}/tools/{toolUseId}/decision``. Body ``{decision, params?, note?}``."""
+        run = self._controlled(who, run_id, "decide on its tool calls")
+        fields = _fields(body, "decision", {"decision": '"edit"', "params": "{…}", "note": '"…"'}, required=True)
+        if "decision" not in fields:
+            raise Refusal(400, "invalid_request", 'the body needs a decision: {"decision": "approve"}, '
+                                                   '{"decision": "edit", "params": {…}} or {"decision": "deny", "note": "…"}')
+        return _control(run, lambda: run.decide(tool_use_id, fields["decision"], fields.get("params"),
+                                                fields.get("note"), by=who.name))
+
+    def say(self, who: Principal, run_id: str, body: bytes) -> Run:
+        """``POST /runs/{id}/messages``: a message the model reads at its next turn. Body ``{text}``."""
+        run = self._controlled(who, run_id, "send it messages")
+        text: Any = _fields(body, "message", {"text": '"…"'}, required=True).get("text")
+        return _control(run, lambda: run.say(text, by=who.name))  # say() refuses a missing, empty or non-string text
+
+    async def answer(self, run: Run, timeout: float = ANSWER_WAIT) -> dict[str, Any]:
+        """The summary a control's ``202`` carries: once clients may see every event the run has
+        now (the store has written the control's own event), so it shows what the control did.
+        A store that cannot write does not hold the answer up past ``timeout`` (then the summary
+        says ``notStored``)."""
+        target = len(run.log)
+        try:
+            async with asyncio.timeout(timeout):
+                while run.log.published < target and await run.log.wait_beyond(run.log.published, published=True):
+                    pass
+        except TimeoutError:
+            pass
+        return self.summary(run)
+
+    def _controlled(self, who: Principal, run_id: str, what: str) -> Run:
+        """A run ``who`` may control, as :meth:`cancel` decides: 404 unless they may read it, 403
+        unless they started it (a participant watching a shared run)."""
+        run = self.get(who, run_id)
+        if run.owner != who.name:
+            raise Refusal(403, "forbidden", f"participants watch runs; only {run.owner}, who started this run, can {what}")
         return run
 
     # --- queries -------------------------------------------------------------------------
@@ -482,8 +545,43 @@ def _page_size(limit: int | str | None) -> int:
 
 
 def _contract_summary(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored run's summary. Every run going is held in memory and summed up from its state;
+    one the service does not hold has ended, so nothing of it waits."""
     keys = ("id", "task", "model", "strategy", "status", "createdAt", "endedAt", "eventCount")
-    return {k: row[k] for k in keys}
+    return {**{k: row[k] for k in keys}, "waiting": []}
+
+
+def _fields(raw: bytes, what: str, allowed: dict[str, str], *, required: bool = False) -> dict[str, Any]:
+    """A control route's body, read once the caller may control the run: a JSON object with no
+    fields but ``allowed`` (name: an example value); an empty body is ``{}`` unless ``required``."""
+    example = "{" + ", ".join(f'"{k}": {v}' for k, v in allowed.items()) + "}"
+    body = parse_body(raw, optional=not required, example=example)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise Refusal(400, "invalid_request", f"the body of a {what} must be a JSON object such as {example}")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        known = f"use {', '.join(allowed)}" if allowed else "send no body, or {}"
+        raise Refusal(400, "invalid_request", f"unknown fields {unknown} in a {what}; {known}")
+    return body
+
+
+def _control(run: Run, act: Callable[[], None]) -> Run:
+    """A control of ``run``, its refusals as HTTP ones: the run has ended (409, as for a cancel),
+    the control does not fit where it is (409), no such tool call (404), a bad decision, params or
+    message (400)."""
+    if run.done:
+        raise Refusal(409, "already_finished", f"run {run.id} has already ended ({run.state.status})")
+    try:
+        act()
+    except NotWaiting as exc:
+        raise Refusal(409, "not_waiting", str(exc)) from None
+    except UnknownToolCall as exc:
+        raise Refusal(404, "unknown_tool_call", str(exc)) from None
+    except UserError as exc:
+        raise Refusal(400, "invalid_request", str(exc)) from None
+    return run
 
 
 def _safe_segment(name: str) -> str:

@@ -73,6 +73,10 @@ def create_app(
     app.router.add_get(f"{p}/runs", list_runs, allow_head=False)
     app.router.add_get(f"{p}/runs/{{run_id}}", run_detail, allow_head=False)
     app.router.add_post(f"{p}/runs/{{run_id}}/cancel", cancel_run)
+    app.router.add_post(f"{p}/runs/{{run_id}}/pause", pause_run)
+    app.router.add_post(f"{p}/runs/{{run_id}}/resume", resume_run)
+    app.router.add_post(f"{p}/runs/{{run_id}}/tools/{{tool_use_id}}/decision", decide_tool_call)
+    app.router.add_post(f"{p}/runs/{{run_id}}/messages", message_run)
     app.router.add_get(f"{p}/runs/{{run_id}}/events", run_events, allow_head=False, name=EVENTS_ROUTE)
     app.router.add_get(f"{p}/runs/{{run_id}}/log", run_log, allow_head=False)
     app.router.add_get("/metrics", metrics, allow_head=False)
@@ -111,6 +115,30 @@ async def cancel_run(request: web.Request) -> web.Response:
     service = await _holding_run(request)
     run = service.cancel(_who(request), request.match_info["run_id"])
     return web.json_response(service.summary(run), status=202)
+
+
+async def pause_run(request: web.Request) -> web.Response:
+    service = await _holding_run(request)
+    run = service.pause(_who(request), request.match_info["run_id"], await _raw_body(request))
+    return web.json_response(await service.answer(run), status=202)
+
+
+async def resume_run(request: web.Request) -> web.Response:
+    service = await _holding_run(request)
+    run = service.resume(_who(request), request.match_info["run_id"], await _raw_body(request))
+    return web.json_response(await service.answer(run), status=202)
+
+
+async def decide_tool_call(request: web.Request) -> web.Response:
+    service, match = await _holding_run(request), request.match_info
+    run = service.decide(_who(request), match["run_id"], match["tool_use_id"], await _raw_body(request))
+    return web.json_response(await service.answer(run), status=202)
+
+
+async def message_run(request: web.Request) -> web.Response:
+    service = await _holding_run(request)
+    run = service.say(_who(request), request.match_info["run_id"], await _raw_body(request))
+    return web.json_response(await service.answer(run), status=202)
 
 
 async def run_events(request: web.Request) -> web.StreamResponse:
@@ -229,13 +257,16 @@ async def _holding_run(request: web.Request) -> RunService:
 
 
 async def _json_body(request: web.Request) -> Any:
+    return parse_body(await _raw_body(request))
+
+
+async def _raw_body(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise too_large()
     try:
-        raw = await request.read()
+        return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise too_large() from None
-    return parse_body(raw)
 
 
 async def _shutdown(app: web.Application) -> None:
