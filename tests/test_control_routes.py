@@ -35,6 +35,8 @@ from test_contract import (
     standalone_server,
 )
 from test_orchestrator import shape
+from test_widget import capture  # noqa: F401 - a fixture
+from test_widget_controls import ask
 from test_workshop_server import ADA, INSTRUCTOR, OTHER_INSTRUCTOR, workshop_file
 
 import workbench as wb
@@ -43,6 +45,7 @@ from workbench.core.contract import contract_violations
 from workbench.core.events import parse_event
 from workbench.core.log import RunLog
 from workbench.errors import NotWaiting, ServerError, UnknownToolCall, UserError
+from workbench.notebook.widget import RunView
 from workbench.remote.follow import Backoff, follow_events
 from workbench.remote.remote_run import RemoteRun
 from workbench.serving.service import MAX_BODY_BYTES
@@ -547,3 +550,29 @@ def test_a_remote_runs_controls_raise_what_a_local_runs_do(remote: Remote):
     with pytest.raises(NotWaiting, match="has already ended"):
         run.pause()
     assert contract_violations(list(run.events)) == []
+
+
+def test_the_view_of_a_run_on_the_server_takes_the_controls(remote: Remote, capture: Any):
+    """A notebook view of a ``wb.connect`` run has the controls, and they go over the routes."""
+
+    wb.connect(remote.root, token=remote.token)
+    run = wb.run(TASK, model="simulated", strategy="react", options={"approve": ["write_file"]})
+    assert isinstance(run, RemoteRun) and run.takes_controls
+    view = RunView(run)
+    sent = capture(view)
+    assert view.controls is True
+    deadline = time.monotonic() + 15
+    while not run.waiting:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    refused = ask(view, sent, {"kind": "decide", "toolUseId": run.waiting[0], "decision": "edit", "params": {"path": "x"}})
+    assert refused["ok"] is False and "'content' is a required property" in refused["error"]
+    call = run.waiting[0]
+    answer = ask(view, sent, {"kind": "decide", "toolUseId": call, "decision": "approve"})
+    assert answer == {"kind": "control", "requestId": answer["requestId"], "ok": True, "error": None}
+    decided = run.state.steps[call]
+    assert getattr(decided, "decision", None) == "approve"  # back from the control, the view's run has it
+    run.cancel()
+    assert run.wait(30).status == "cancelled" and not run.takes_controls
+    decision = next(e for e in remote.log(run.id) if e["type"] == "tool:decision")
+    assert decision["data"]["decision"] == "approve" and decision["data"]["by"] == OWNER.name

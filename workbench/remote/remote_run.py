@@ -100,6 +100,12 @@ class RemoteRun(Run):
 
     # --- controls: the contract's routes ----------------------------------------------------------
 
+    @property
+    def takes_controls(self) -> bool:
+        """A run going on the server takes the view's controls unless it is someone else's (a shared
+        run of a workshop's instructor: the server names its owner only then, and refuses the controls)."""
+        return not self.done and self.owner is None
+
     def pause(self) -> None:
         self._send_control("pause", None)
 
