@@ -274,6 +274,39 @@ def test_the_owner_starts_and_cancels_a_run_from_the_page(browser: Any, standalo
         page.screenshot(path="/tmp/web_view_owner.png")
 
 
+def test_the_owner_takes_part_in_a_run_from_the_page(browser: Any, standalone: Served) -> None:
+    """Decisions and messages from the web view go to the run's routes."""
+    task = "Write a haiku about tides to a file"
+    body = {"task": task, "model": "simulated", "strategy": "react", "options": {"approve": ["write_file"], "pace": 100}}
+    status, run = http(standalone.api + "/runs", "POST", body, token=TOKEN)
+    assert status == 201
+    with web_page(browser, expected=("status of 401", "status of 400", "status of 409")) as page:
+        enter_token(page, standalone.root, TOKEN)
+        run_item(page, task).click()
+        approval = page.locator("[data-testid=run-pane] [data-testid=approval]")
+        approval.wait_for(timeout=WAIT_MS)
+        assert view(page, "s.status === 'paused'")["stopShown"]
+        editor = approval.get_by_test_id("approval-params")
+        params = json.loads(editor.input_value())
+        editor.fill(json.dumps({"path": params["path"]}))  # the server checks it against the tool's schema
+        approval.get_by_test_id("edit").click()
+        approval.get_by_test_id("approval-error").get_by_text("'content' is a required property").wait_for()
+        approval.get_by_test_id("approval-note").fill("not now")
+        approval.get_by_test_id("deny").click()
+        page.locator("[data-testid=run-pane] [data-testid=decision-note]").get_by_text("Note: not now").wait_for()
+        pane = page.locator("[data-testid=run-pane]")
+        pane.get_by_test_id("say-text").fill("Make it rhyme")
+        pane.get_by_test_id("say-send").click()
+        pane.get_by_text("Message from owner").wait_for(timeout=WAIT_MS)  # in the run, from its own event
+        pane.get_by_test_id("stop").click()
+        ended = view(page, "['complete', 'cancelled'].includes(s.status)", timeout=30_000)
+    events = log_of(standalone.api, run["id"], TOKEN)
+    decisions = [e["data"] for e in events if e["type"] == "tool:decision"]
+    assert [(d["decision"], d["note"], d["by"]) for d in decisions][:1] == [("deny", "not now", "owner")]
+    assert [e["data"]["text"] for e in events if e["type"] == "user:message"] == ["Make it rhyme"]
+    assert ended["events"] == len(events)
+
+
 # --- workshop mode ---------------------------------------------------------------------------------
 
 
@@ -297,7 +330,8 @@ def test_in_a_workshop_participants_watch_and_instructors_start_and_cancel(brows
         watching = view(ada, "s.status === 'running' && s.steps > 0")
         assert not watching["stopShown"], "a participant gets no Stop"
         assert ada.get_by_test_id("start-form").is_hidden() and ada.get_by_test_id("metrics").is_hidden()
-        assert ada.locator("[data-testid=start], [data-testid=stop]").filter(visible=True).count() == 0
+        assert ada.locator("[data-testid=start], [data-testid=stop], [data-testid=controls], [data-testid=say]"
+                           ).filter(visible=True).count() == 0  # nor Pause / Resume / Step, nor a message box
         # What the page does not offer, the server refuses anyway: a participant's requests, from the page's origin.
         refused = ada.evaluate("""async (id) => {
           const headers = { Authorization: `Bearer ${sessionStorage.getItem("workbench.webview.token")}`,
@@ -312,6 +346,7 @@ def test_in_a_workshop_participants_watch_and_instructors_start_and_cancel(brows
         assert ines.get_by_test_id("start-form").is_visible() and ines.get_by_test_id("metrics").is_visible()
         run_item(ines, task).click()
         view(ines, "s.status === 'running' && s.stopShown")
+        assert ines.get_by_test_id("control-pause").is_visible()  # the instructor's run: the controls too
         ines.get_by_test_id("stop").click()
         for page in (ines, ada):  # the participant sees the instructor's cancel, live
             ended = view(page, "s.status === 'cancelled'")
