@@ -349,7 +349,12 @@ async def test_the_control_routes_are_the_owners_alone(server: Server):
         assert_error(await server.request("POST", f"/runs/{run_id}/{route}", who="bob", json_body=body), 404,
                      "not_found")
     look = await RouteControls(server, run_id).look()
-    assert look.status == "paused" and look.events == 2  # execution:started, execution:paused: nothing else came
+    deadline = time.monotonic() + 15
+    while look.status != "paused":  # the breakpoint before the first model call: stored in a moment
+        assert time.monotonic() < deadline, look
+        await asyncio.sleep(0.02)
+        look = await RouteControls(server, run_id).look()
+    assert look.events == 2  # execution:started, execution:paused: none of the refused requests did anything
     assert (await server.request("POST", f"/runs/{run_id}/cancel")).status == 202
 
 
