@@ -18,6 +18,7 @@ def test_every_contract_type_has_a_class():
         "phase:complete", "execution:complete", "execution:error",
         "thinking:delta", "text:delta", "text", "usage", "model:retry", "execution:cancelled",
         "execution:paused", "execution:resumed", "tool:approval", "tool:decision", "user:message",
+        "model:response", "run:forked",
     }
     assert ev.TERMINAL_TYPES == {"execution:complete", "execution:error", "execution:cancelled"}
 

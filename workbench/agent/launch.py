@@ -96,6 +96,8 @@ def start_run(
         log=run_log or RunLog(run_id),
         workspace=workspace,
         owner=owner,
+        options=run_options.model_dump(mode="json", by_alias=True, exclude_defaults=True, exclude={"workspace", "scenario"}),
+        tools=[t.name for t in resolved_tools],
     )
     # `strategy` is one of STRATEGIES (checked above), which a plain `in` does not narrow to the Literal.
     config = RunConfig(task, model, strategy, resolved_tools, run_options, workspace)  # type: ignore[arg-type]

@@ -210,6 +210,20 @@ class UserMessage(Event):
     data: UserMessageData
 
 
+class ModelResponse(Event):
+    """The whole answer of one model call, as the API returned it."""
+
+    type: Literal["model:response"] = "model:response"
+    data: ModelResponseData
+
+
+class RunForked(Event):
+    """The first event after a forked run's copied prefix."""
+
+    type: Literal["run:forked"] = "run:forked"
+    data: RunForkedData
+
+
 class UnknownEvent(Event):
     """An event of a type this reader does not know: kept as it came, ignored by the reducer.
 
@@ -241,6 +255,8 @@ _EVENT_CLASSES: tuple[type[Event], ...] = (
     ToolApproval,
     ToolDecision,
     UserMessage,
+    ModelResponse,
+    RunForked,
 )
 """Every event type of the contract, once: the union, :data:`EVENT_TYPES` and ``__all__`` come from it."""
 

@@ -78,6 +78,10 @@ class Run:
         log: RunLog | None = None,
         workspace: Path | None = None,
         owner: str | None = None,
+        options: dict[str, Any] | None = None,
+        tools: Sequence[str] | None = None,
+        parent_id: str | None = None,
+        forked_at: int | None = None,
     ) -> None:
         self.id = run_id
         self.task = scrub(task)  # as its events show it (summaries, stores, run file headers)
@@ -86,6 +90,14 @@ class Run:
         self.created_at = created_at
         self.workspace = workspace
         self.owner = owner
+        self.options: dict[str, Any] = dict(options or {})
+        """The options the run was started with, camelCase, only those set (none naming a server path)."""
+        self.tools: list[str] | None = list(tools) if tools is not None else None
+        """The names of the run's tools; ``None`` when not known (a run file of an older workbench)."""
+        self.parent_id = parent_id
+        """The run this one was forked from (:meth:`fork`), or ``None``."""
+        self.forked_at = forked_at
+        """The last event copied from the parent: the fork point."""
         self.log = log if log is not None else RunLog(run_id)
         self._state = initial_state()
         self._folded = 0
@@ -149,11 +161,15 @@ class Run:
             "endedAt": state.ended_at,
             "eventCount": self.log.published,
             "waiting": list(state.waiting),
+            **({"parentId": self.parent_id, "forkedAt": self.forked_at} if self.parent_id is not None else {}),
         }
 
     def header(self) -> RunHeader:
+        settings: dict[str, Any] = {"strategy": self.strategy, "options": self.options}
+        if self.tools is not None:
+            settings["tools"] = self.tools
         return RunHeader(run_id=self.id, task=self.task, model=self.model, created_at=self.created_at,
-                         extra={"strategy": self.strategy})
+                         parent_id=self.parent_id, forked_at=self.forked_at, extra=settings)
 
     # --- controls ------------------------------------------------------------------------
 
@@ -262,12 +278,18 @@ class Run:
     def from_file(cls, path: str | os.PathLike[str]) -> "Run":
         """A finished run read from a run file."""
         header, events = read_run_file(path)
+        extra = header.extra or {}
+        options, tools = extra.get("options"), extra.get("tools")
         run = cls(
             run_id=header.run_id,
             task=header.task,
             model=header.model,
-            strategy=str((header.extra or {}).get("strategy", "")),
+            strategy=str(extra.get("strategy", "")),
             created_at=header.created_at,
+            options=options if isinstance(options, dict) else None,
+            tools=[str(t) for t in tools] if isinstance(tools, list) else None,
+            parent_id=header.parent_id,
+            forked_at=header.forked_at,
         )
         run.log.extend(events)
         run.log.close()
@@ -284,7 +306,8 @@ class Run:
         from workbench.core.replay import check_speed, replay_events
 
         clone = Run(run_id=self.id, task=self.task, model=self.model, strategy=self.strategy,
-                    created_at=self.created_at, workspace=self.workspace, owner=self.owner)
+                    created_at=self.created_at, workspace=self.workspace, owner=self.owner,
+                    options=self.options, tools=self.tools, parent_id=self.parent_id, forked_at=self.forked_at)
         source = list(self.log.events)
         check_speed(speed)  # now, not later in the background
 

@@ -37,6 +37,10 @@ __all__ = [
     "ToolApprovalData",
     "ToolDecisionData",
     "UserMessageData",
+    "ModelResponseData",
+    "RunForkedData",
+    "ForkEdits",
+    "ToolResultEdit",
 ]
 
 
@@ -314,3 +318,50 @@ class UserMessageData(EventData):
     """Who wrote it."""
     phase_id: str | None = None
     """The phase the run was in when it was given."""
+
+
+class ModelResponseData(EventData):
+    TYPE: ClassVar[str] = "model:response"
+    phase_id: str | None = None
+    """The phase the call belongs to (``None`` for the plan, the final answer and strategy ``react``)."""
+    iteration: int
+    """The call's number within its phase (or loop), from 1."""
+    model: str
+    """The model that answered, as the API named it."""
+    content: list[dict[str, Any]]
+    """The API's content blocks exactly as they go back to it: thinking with its ``signature``,
+    ``redacted_thinking`` with its ``data``, text, tool calls."""
+    stop_reason: str | None = None
+    """Why the model stopped: ``end_turn``, ``tool_use``, ``max_tokens``, ``pause_turn``, …"""
+    usage: Usage
+    """This call's tokens (not the run's running totals)."""
+
+
+class ToolResultEdit(_Wire):
+    """A tool call's result replaced in a fork, as the model will see it."""
+
+    tool_use_id: str
+    result: Any
+
+
+class ForkEdits(_Wire):
+    """What a fork changes at its fork point; every part optional."""
+
+    tool_result: ToolResultEdit | None = None
+    """Replaces the result of one tool call of the copied prefix."""
+    message: str | None = None
+    """A person's message added at the fork point, as a user turn."""
+    model: str | None = None
+    """The model asked from the fork point on, when it differs from the parent's."""
+    options: dict[str, Any] | None = None
+    """Options changed from the fork point on."""
+
+
+class RunForkedData(EventData):
+    TYPE: ClassVar[str] = "run:forked"
+    parent_id: str
+    """The run this one was forked from."""
+    at: int
+    """The last event copied from the parent (the end of its last fully ended turn at the fork point)."""
+    edits: ForkEdits = ForkEdits()
+    """What the fork changed."""
