@@ -15,6 +15,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from workbench.core.forker import register_forker
 from workbench.core.presenting import Presenter, register_presenter
 
 # Light, and needed by every caller: the errors, and the presenter registry (below).
@@ -150,6 +151,15 @@ def _notebook_presenter() -> Presenter[Run]:
 # The root wires the layers: runs display themselves through the notebook layer, which the
 # core does not import (see workbench.core.presenting).
 register_presenter(_notebook_presenter)
+
+
+def _fork(parent: "Run", at: int, **edits: Any) -> "Run":
+    from workbench.agent.launch import start_fork
+
+    return start_fork(parent, at, **edits)
+
+
+register_forker(_fork)
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
