@@ -4,20 +4,17 @@ pydantic, no SDK, so ``import workbench`` stays quick."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Callable
 
 from workbench.errors import UserError
-
-if TYPE_CHECKING:
-    from workbench.core.handle import Run
 
 __all__ = ["Forker", "forker", "register_forker"]
 
 
-class Forker(Protocol):
-    """Starts a fork of ``parent`` at event ``at`` (``workbench.agent.launch.start_fork``)."""
-
-    def __call__(self, parent: Run, at: int, **edits: Any) -> Run: ...
+Forker = Callable[..., Any]
+"""``fork(parent, at, **edits) -> Run``: starts a fork of ``parent`` at event ``at``
+(``workbench.agent.launch.start_fork``). Typed loosely here: this module may not import the
+run it forks (``core.handle`` imports it)."""
 
 
 _forker: Forker | None = None

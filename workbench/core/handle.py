@@ -266,7 +266,8 @@ class Run:
         """
         if at is None:
             at = self.log.published
-        return forker()(self, at, model=model, options=options, tool_result=tool_result, message=message, tools=tools)
+        fork: Run = forker()(self, at, model=model, options=options, tool_result=tool_result, message=message, tools=tools)
+        return fork
 
     def lineage(self) -> list["Run"]:
         """This run, its parent, its parent's parent, … as far as they are known here."""
