@@ -8,8 +8,9 @@ an option a run did not set counts as a value of its own (``None``: the default)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from workbench.core.progress import ts_ms
 from workbench.core.reducer import RunState

@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from workbench.core.handle import Run
 from workbench.core.loop import background_loop
@@ -140,7 +141,7 @@ class Sweeper:
                     slot = self.slots[queued[0]]
                     try:
                         run = await asyncio.to_thread(self._start, slot.setting)
-                    except Exception as exc:
+                    except Exception as exc:  # noqa: BLE001  # any failure to start is that run's outcome
                         if _too_many_runs(exc):
                             self.refusals += 1
                             full = True
@@ -161,6 +162,8 @@ class Sweeper:
                 elif full:  # the server is full of the user's other runs: try again in a moment
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, RETRY_MOST)
+            for index in queued:  # left when stopped
+                self.slots[index].error = "the sweep was stopped before this run started"
         finally:
             for task in going:
                 task.cancel()

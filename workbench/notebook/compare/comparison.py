@@ -8,11 +8,11 @@ itself as :class:`~workbench.notebook.compare.view.CompareView`.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from typing import TYPE_CHECKING, Any, Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
+from typing import TYPE_CHECKING, Any
 
-from workbench.core.comparison import COLUMNS, ENDED, CompareRow, Entry, camel_options, comparison_rows, progress_line
+from workbench.core.comparison import COLUMNS, CompareRow, Entry, camel_options, comparison_rows, progress_line
 from workbench.core.handle import Run
 from workbench.core.loop import running_loop
 from workbench.core.sweep import Setting, Slot, Sweeper, check_concurrency, sweep_settings
@@ -40,7 +40,7 @@ class Comparison:
     def __init__(self, runs: Sequence[Run] = (), *, sweeper: Sweeper | None = None) -> None:
         self._given = list(runs)
         self._sweeper = sweeper
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: list[Callable[[], object]] = []
 
     # --- what it holds ----------------------------------------------------------------------
 
@@ -89,10 +89,13 @@ class Comparison:
 
     # --- waiting and stopping -----------------------------------------------------------------
 
-    def wait(self, timeout: float | None = None) -> "Comparison":
+    def wait(self, timeout: float | None = None) -> Comparison:
         """Block until :attr:`done` (outside async code); returns the comparison, for ``.wait().to_pandas()``."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        left = lambda: None if deadline is None else max(0.0, deadline - time.monotonic())  # noqa: E731
+
+        def left() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.monotonic())
+
         if self._sweeper is not None and not self._sweeper.wait(left()):
             raise TimeoutError(f"the sweep did not end within {timeout} s ({self.progress()})")
         for run in self.runs:
@@ -102,14 +105,14 @@ class Comparison:
                 raise TimeoutError(f"the runs did not all end within {timeout} s ({self.progress()})")
         return self
 
-    async def wait_async(self) -> "Comparison":
+    async def wait_async(self) -> Comparison:
         if self._sweeper is not None:
             await self._sweeper.wait_async()
         for run in self.runs:
             await run.wait_async()
         return self
 
-    def __await__(self) -> Generator[Any, None, "Comparison"]:
+    def __await__(self) -> Generator[Any, None, Comparison]:
         return self.wait_async().__await__()
 
     def cancel(self, reason: str = "the comparison was cancelled") -> int:
@@ -120,11 +123,11 @@ class Comparison:
 
     # --- listening (the live view) --------------------------------------------------------------
 
-    def add_listener(self, listener: Callable[[], None]) -> None:
+    def add_listener(self, listener: Callable[[], object]) -> None:
         """Call ``listener()`` (on the workbench's loop) when a sweep starts a run, is refused one, or one ends."""
         self._listeners.append(listener)
 
-    def remove_listener(self, listener: Callable[[], None]) -> None:
+    def remove_listener(self, listener: Callable[[], object]) -> None:
         if listener in self._listeners:
             self._listeners.remove(listener)
 
@@ -134,7 +137,7 @@ class Comparison:
 
     # --- views ------------------------------------------------------------------------------
 
-    def to_pandas(self) -> "pandas.DataFrame":
+    def to_pandas(self) -> pandas.DataFrame:
         """The table: run_id, status, model, the options that differ between the runs, phases_done,
         phases_total, tool_calls, tool_errors, tokens (input + output), input_tokens, output_tokens,
         cache_read_tokens, cache_write_tokens, cost_usd, duration_ms and result (its first line)."""
@@ -147,7 +150,7 @@ class Comparison:
         columns = [*COLUMNS[:3], *option_keys, *COLUMNS[3:]]
         return pandas.DataFrame([row.to_dict() for row in rows], columns=columns)
 
-    def view(self) -> "CompareView":
+    def view(self) -> CompareView:
         """The live table widget (what a notebook shows when the comparison is a cell's value)."""
         from workbench.notebook.compare.view import CompareView
 

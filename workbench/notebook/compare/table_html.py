@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
-from typing import Sequence
 
 from workbench.core.comparison import CompareRow
 
-__all__ = ["comparison_html", "cells"]
+__all__ = ["cells", "comparison_html"]
 
 HEADINGS = ("#", "status", "model", "phases", "tools", "errors", "tokens", "cost", "time", "result")
 

@@ -13,10 +13,11 @@ import asyncio
 import dataclasses
 import importlib
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anywidget
-import ipywidgets
+import ipywidgets  # type: ignore[import-untyped]  # untyped; what it is used for here is typed below
 import traitlets
 
 from workbench.core.comparison import CompareRow, camel
@@ -25,9 +26,9 @@ from workbench.notebook.widget import RunView
 from workbench.notebook.widget.bundle import STATIC, front_end
 
 if TYPE_CHECKING:
-    from workbench.notebook.compare.comparison import Comparison
+    from workbench.core.handle import Run
 
-__all__ = ["CompareTable", "CompareView", "row_json"]
+__all__ = ["CompareTable", "CompareView", "Compared", "row_json"]
 
 DIFF_MODULE = "workbench.notebook.diff"
 """Where the diff of two runs comes from (``diff(a, b)``, a widget)."""
@@ -39,19 +40,39 @@ def row_json(row: CompareRow) -> dict[str, Any]:
     return {**fields, "tokens": row.tokens}
 
 
+class Compared(Protocol):
+    """What the view reads of a comparison (:class:`~workbench.notebook.compare.Comparison`, which imports this module)."""
+
+    @property
+    def runs(self) -> list[Run]: ...
+
+    @property
+    def done(self) -> bool: ...
+
+    def rows(self) -> list[CompareRow]: ...
+
+    def progress(self) -> str: ...
+
+    def run_for(self, run_id: str) -> Run | None: ...
+
+    def add_listener(self, listener: Callable[[], object]) -> None: ...
+
+    def remove_listener(self, listener: Callable[[], object]) -> None: ...
+
+
 class CompareTable(anywidget.AnyWidget):
     """The table: one row per run, a progress line, a tick box per row and a "Diff" button."""
 
     _esm = front_end("compare_view.js")
     _css = STATIC / "compare_view.css"
-    rows = traitlets.List().tag(sync=True)
+    rows: traitlets.List[dict[str, Any]] = traitlets.List().tag(sync=True)
     """Each run's row (:func:`row_json`)."""
-    option_keys = traitlets.List().tag(sync=True)
+    option_keys: traitlets.List[str] = traitlets.List().tag(sync=True)
     """The options that differ between the runs: a column each."""
     progress = traitlets.Unicode("").tag(sync=True)
     opened = traitlets.Unicode("").tag(sync=True)
     """The run whose view is open below the table."""
-    diffed = traitlets.List().tag(sync=True)
+    diffed: traitlets.List[str] = traitlets.List().tag(sync=True)
     """The two runs whose diff is open below the table."""
 
 
@@ -61,18 +82,18 @@ class CompareView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets is untyp
     interval = 0.25
     """Least time between two refreshes of the rows, in seconds (at most 4 a second)."""
 
-    def __init__(self, comparison: "Comparison", **kwargs: Any) -> None:
+    def __init__(self, comparison: Compared, **kwargs: Any) -> None:
         self.comparison = comparison
         self.table = CompareTable()
         self.detail = ipywidgets.VBox()
-        super().__init__(children=(self.table, self.detail), **kwargs)
         self.refreshes = 0
-        self._refresh()
-        self.table.on_msg(self._on_msg)
         self._loop = background_loop()
         self._stopped = False
         self._wake: asyncio.Event | None = None
         self._idle = threading.Event()
+        super().__init__(children=(self.table, self.detail), **kwargs)
+        self._refresh()
+        self.table.on_msg(self._on_msg)
         self._pump_future = asyncio.run_coroutine_threadsafe(self._pump(), self._loop)
         self._pump_future.add_done_callback(lambda _: self._idle.set())
 
@@ -87,7 +108,10 @@ class CompareView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets is untyp
 
     async def _pump(self) -> None:
         wake = self._wake = asyncio.Event()
-        listener = lambda: self._loop.call_soon_threadsafe(wake.set)  # noqa: E731
+
+        def listener() -> None:
+            self._loop.call_soon_threadsafe(wake.set)
+
         self.comparison.add_listener(listener)
         try:
             while not self._stopped:
@@ -116,15 +140,15 @@ class CompareView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets is untyp
     def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         kind = content.get("kind") if isinstance(content, dict) else None
         if kind == "open":
-            self.open(str(content.get("runId") or ""))
+            self.open_run(str(content.get("runId") or ""))
         elif kind == "close":
             self._show(None)
         elif kind == "diff":
             ids = content.get("runIds")
             if isinstance(ids, list) and len(ids) == 2:
-                self.diff(str(ids[0]), str(ids[1]))
+                self.open_diff(str(ids[0]), str(ids[1]))
 
-    def open(self, run_id: str) -> RunView | None:
+    def open_run(self, run_id: str) -> RunView | None:
         """Show the view of run ``run_id`` below the table (again: close it); the view, or None."""
         run = self.comparison.run_for(run_id)
         if run is None or self.table.opened == run_id:
@@ -135,7 +159,7 @@ class CompareView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets is untyp
         self.table.opened = run_id
         return view
 
-    def diff(self, first: str, second: str) -> Any:
+    def open_diff(self, first: str, second: str) -> Any:
         """Show the diff of runs ``first`` and ``second`` below the table; the widget shown."""
         a, b = self.comparison.run_for(first), self.comparison.run_for(second)
         if a is None or b is None:
