@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Comparison", "compare", "sweep"]
 
+DEFAULT_MODEL = "default"
+"""The model of a run not yet started with none named (``wb.run``'s default: known once it starts)."""
+
 Starter = Callable[..., Run]
 """``wb.run``: ``start(task, model=..., strategy=..., tools=..., options=...)``."""
 
@@ -188,7 +191,7 @@ def _slot_entry(slot: Slot) -> Entry:
     if slot.run is not None:
         # What was asked wins: a run's own options leave out defaults (seed 0), and a run on a server has none.
         return _run_entry(slot.run, {**slot.run.options, **asked}, slot.setting.model)
-    return Entry(model=slot.setting.model or "", options=asked, error=slot.error)
+    return Entry(model=slot.setting.model or DEFAULT_MODEL, options=asked, error=slot.error)
 
 
 def _last_ts(run: Run | None) -> str | None:
