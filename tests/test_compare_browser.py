@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import queue
-import time
 from typing import Any
 
 import pytest
 from browser import ARTIFACTS, checked_page
+from live_widget import PumpedPage
 
 import workbench as wb
 from workbench.notebook.compare.view import CompareView
@@ -61,7 +61,7 @@ window.pageReady = true;
 </script></body></html>"""
 
 
-class ComparePage:
+class ComparePage(PumpedPage):
     """A page showing one ``CompareView``: its table, and whatever it opens below the table."""
 
     def __init__(self, page: Any, view: CompareView) -> None:
@@ -69,7 +69,7 @@ class ComparePage:
         self.view = view
         self.outbox: queue.Queue[tuple[str, Any]] = queue.Queue()  # filled from any thread, emptied by pump()
         self.kernel_side: dict[int, Any] = {}  # page app index -> the widget it shows
-        self.shown: list[int] = []  # apps drawn below the table
+        self.below: list[int] = []  # apps drawn below the table
         css = (STATIC / "compare_view.css").read_text("utf-8") + (STATIC / "run_view.css").read_text("utf-8")
         page.set_content(PAGE % {"css": css, "compare": self._js(front_end("compare_view.js")),
                                  "run": self._js(front_end())})
@@ -86,9 +86,9 @@ class ComparePage:
         return json.dumps(module).replace("<", "\\u003c")
 
     def _show_detail(self, children: tuple[Any, ...]) -> None:
-        for index in self.shown:
+        for index in self.below:
             self.page.evaluate("i => removeWidget(i)", index)
-        self.shown = []
+        self.below = []
         self.page.evaluate("() => document.getElementById('detail').replaceChildren()")
         for child in children:
             if isinstance(child, RunView):
@@ -97,7 +97,7 @@ class ComparePage:
                 traits = json.loads(json.dumps({name: getattr(child, name) for name in VIEW_TRAITS}))
                 assert self.page.evaluate("t => addWidget('run', t, 'detail')", traits) == index
                 self.kernel_side[index] = child
-                self.shown.append(index)
+                self.below.append(index)
             else:  # an ipywidgets HTML
                 self.page.evaluate("html => addHtml(html)", child.value)
 
@@ -122,21 +122,6 @@ class ComparePage:
             for content in messages:
                 self.kernel_side[index]._handle_custom_msg(content, [])
 
-    def until(self, js: str, arg: Any = None, timeout: float = 20.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            self.pump()
-            value = self.page.evaluate(js, arg)
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {js} ({arg!r})")
-            time.sleep(0.02)
-
-    def text(self, selector: str, expected: str, timeout: float = 20.0) -> None:
-        self.until("([s, t]) => { const e = document.querySelector(s); return !!e && e.innerText.trim() === t; }",
-                   [selector, expected], timeout)
-
     def cells(self) -> list[list[str]]:
         self.pump()
         return self.page.evaluate("""() => [...document.querySelectorAll('[data-testid=compare-row]')]
@@ -158,7 +143,7 @@ def test_the_table_fills_in_live_with_its_progress_line_and_a_row_opens_its_run(
         assert heads == ["", "#", "status", "model", "seed", "phases", "tools", "errors", "tokens", "cost", "time",
                          "result"]
         # While it goes on: two running, one queued, the running ones' tokens counting up.
-        shown.text("[data-testid=compare-progress]", "0 of 3 done, 2 running, 1 queued")
+        shown.text("[data-testid=compare-progress]", "0 of 3 done, 2 running, 1 queued", timeout=30)
         shown.until("""() => { const rows = [...document.querySelectorAll('[data-testid=compare-row]')];
             return rows.filter((r) => r.dataset.status === 'running' && r.cells[8].innerText.trim() !== '0').length === 2
               && rows[2].dataset.status === 'queued'; }""")

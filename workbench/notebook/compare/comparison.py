@@ -220,10 +220,8 @@ def sweep(start: Starter, task: str, *, models: Sequence[str] | None = None, see
     at most ``concurrency`` at once; the comparison, at once, fills in as they go."""
     if not isinstance(task, str) or not task.strip():
         raise UserError("the task must be a non-empty string, e.g. wb.sweep('Write a haiku', seeds=[1, 2, 3])")
-    from workbench.agent.orchestrator import STRATEGIES  # what a run loads anyway
-
-    if strategy not in STRATEGIES:
-        raise UserError(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
+    # The strategy is checked where each run starts (here, or by the server): checking it here would load
+    # the agent, and the SDK with it, into a kernel whose runs all go to a server.
     settings = sweep_settings(models, seeds, options)
     concurrency = check_concurrency(concurrency)
     tool_list = list(tools) if tools is not None else None
