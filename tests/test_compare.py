@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -268,3 +269,24 @@ def test_a_saved_notebook_shows_the_table_as_html():
     assert "<p>1 of 1 done, 0 running, 0 queued</p>" in html
     assert "<td>complete</td><td>simulated</td><td>2/2</td><td>2</td><td>1</td><td>240</td><td></td><td>1.2 s</td>" in html
     assert repr(wb.compare([loaded])) == "<comparison of 1 runs: 1 of 1 done, 0 running, 0 queued>"
+
+
+def test_a_comparison_shows_its_live_table_with_its_html_and_once_more_when_all_have_ended():
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.display import display
+    from IPython.utils.capture import capture_output
+
+    InteractiveShell.instance()
+    comparison = wb.sweep(TASK, seeds=[1, 2], options=[{"pace": 500}], strategy="react")
+    with capture_output() as captured:
+        display(comparison)
+        comparison.wait(60)
+        deadline = time.monotonic() + 10
+        while len(captured.outputs) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    first, last = captured.outputs
+    assert "application/vnd.jupyter.widget-view+json" in first.data and not first.update
+    assert "<p>0 of 2 done, " in first.data["text/html"] and first.data["text/plain"].startswith("<sweep of 2 runs: 0 of 2 done")
+    assert last.update and last.data["text/html"] == comparison._repr_html_()
+    assert "<p>2 of 2 done, 0 running, 0 queued</p>" in last.data["text/html"]
+    assert last.data["application/vnd.jupyter.widget-view+json"] == first.data["application/vnd.jupyter.widget-view+json"]

@@ -160,14 +160,16 @@ class Comparison:
         return CompareView(self)
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
+        """The live table, with the plain table as HTML beside it (what a notebook saved without its
+        widgets shows), shown again once every run has ended."""
+        from workbench.notebook.display import display_refreshed, with_widget
 
         try:
-            view = self.view()
+            view: CompareView | None = self.view()
         except ImportError:  # anywidget is an optional dependency of the notebook extra
-            display({"text/plain": repr(self), "text/html": self._repr_html_()}, raw=True)
-            return
-        display(view)
+            view = None
+        display_refreshed(lambda: with_widget({"text/plain": repr(self), "text/html": self._repr_html_()}, view),
+                          None if self.done else self.wait_async)
 
     def _repr_html_(self) -> str:
         from workbench.notebook.compare.table_html import comparison_html

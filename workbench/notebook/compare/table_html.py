@@ -22,10 +22,11 @@ def _seconds(ms: float | None) -> str:
 
 def cells(row: CompareRow) -> list[str]:
     """The row's cells as text, in the order of ``HEADINGS`` with the options after the model."""
-    options = ["" if value is None else str(value) for value in row.options.values()]
+    options = ["—" if value is None else str(value) for value in row.options.values()]
     phases = f"{row.phases_done}/{row.phases_total}" if row.phases_total else ""
-    return [str(row.index + 1), row.status, row.model, *options, phases, str(row.tool_calls), str(row.tool_errors),
-            f"{row.tokens:,}", _money(row.cost_usd), _seconds(row.duration_ms), row.result]
+    counts = ["", "", ""] if row.status == "queued" else [str(row.tool_calls), str(row.tool_errors), f"{row.tokens:,}"]
+    return [str(row.index + 1), row.status, row.model, *options, phases, *counts, _money(row.cost_usd),
+            _seconds(row.duration_ms), row.result]
 
 
 def comparison_html(rows: Sequence[CompareRow], progress: str) -> str:
