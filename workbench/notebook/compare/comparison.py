@@ -60,20 +60,18 @@ class Comparison:
         return self._sweeper
 
     def entries(self) -> list[Entry]:
+        """What each row is read from, as of now."""
+        return [entry for entry, _ in self._entries()]
+
+    def _entries(self) -> list[tuple[Entry, Run | None]]:
         if self._sweeper is None:
-            return [_run_entry(run, run.options) for run in self._given]
+            return [(_run_entry(run, run.options), run) for run in self._given]
         return [_slot_entry(slot) for slot in self._sweeper.slots]
 
     def rows(self) -> list[CompareRow]:
         """One row per run, as of now."""
-        entries = self.entries()
-        runs = self._row_runs()
-        return comparison_rows(entries, [_last_ts(run) for run in runs])
-
-    def _row_runs(self) -> list[Run | None]:
-        if self._sweeper is None:
-            return list(self._given)
-        return [slot.run for slot in self._sweeper.slots]
+        entries = self._entries()  # once: a sweep may start a run meanwhile
+        return comparison_rows([entry for entry, _ in entries], [_last_ts(run) for _, run in entries])
 
     def run_for(self, run_id: str) -> Run | None:
         """The run with id ``run_id`` among these, or None."""
@@ -188,12 +186,14 @@ def _run_entry(run: Run, options: dict[str, Any], model: str | None = None) -> E
     return Entry(model=model or run.model, options=options, state=run.state, run_id=run.id)
 
 
-def _slot_entry(slot: Slot) -> Entry:
+def _slot_entry(slot: Slot) -> tuple[Entry, Run | None]:
+    """A slot's entry, and its run as that entry read it (the sweep may start it meanwhile)."""
     asked = camel_options(slot.setting.options)
-    if slot.run is not None:
+    run, error = slot.run, slot.error
+    if run is not None:
         # What was asked wins: a run's own options leave out defaults (seed 0), and a run on a server has none.
-        return _run_entry(slot.run, {**slot.run.options, **asked}, slot.setting.model)
-    return Entry(model=slot.setting.model or DEFAULT_MODEL, options=asked, error=slot.error)
+        return _run_entry(run, {**run.options, **asked}, slot.setting.model), run
+    return Entry(model=slot.setting.model or DEFAULT_MODEL, options=asked, error=error), None
 
 
 def _last_ts(run: Run | None) -> str | None:
