@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from workbench.core.handle import Run
     from workbench.core.pricing import set_prices
     from workbench.core.reducer import RunState, fold, reduce
+    from workbench.notebook.compare import Comparison, compare
     from workbench.remote.client import attach, connect, disconnect, runs
 
 __all__ = [
@@ -37,6 +38,9 @@ __all__ = [
     "disconnect",
     "attach",
     "runs",
+    "compare",
+    "sweep",
+    "Comparison",
     "record",
     "Recorder",
     "tool",
@@ -78,6 +82,8 @@ _LAZY: dict[str, str] = {
     "reduce": "workbench.core.reducer",
     "fold": "workbench.core.reducer",
     "set_prices": "workbench.core.pricing",
+    "compare": "workbench.notebook.compare",
+    "Comparison": "workbench.notebook.compare",
 }
 
 
@@ -126,6 +132,28 @@ def run(
     from workbench.agent.launch import start_run
 
     return start_run(task, model=model, strategy=strategy, tools=tools, options=options)
+
+
+def sweep(
+    task: str,
+    *,
+    models: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
+    options: Sequence[dict[str, Any]] | None = None,
+    strategy: str = "plan",
+    tools: Sequence[Tool[..., Any] | str | Callable[..., Any]] | None = None,
+    concurrency: int = 4,
+) -> Comparison:
+    """Run ``task`` with every combination of ``models × seeds × options``; the live comparison, at once.
+
+    Each run is ``wb.run(task, model=m, options={**o, "seed": s})`` (here, or on the server after
+    :func:`connect`), at most ``concurrency`` going at once. A server's per-user limit is waited
+    for, never an error; a run that cannot start is a row saying why. ``.wait()`` waits for all.
+    """
+    from workbench.notebook.compare import sweep as start_sweep
+
+    return start_sweep(run, task, models=models, seeds=seeds, options=options, strategy=strategy, tools=tools,
+                       concurrency=concurrency)
 
 
 def load(path: str | os.PathLike[str]) -> Run:
