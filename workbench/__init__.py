@@ -27,11 +27,13 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from workbench.core.handle import Run
     from workbench.core.pricing import set_prices
     from workbench.core.reducer import RunState, fold, reduce
+    from workbench.notebook.diff import diff
     from workbench.remote.client import attach, connect, disconnect, runs
 
 __all__ = [
     "run",
     "load",
+    "diff",
     "connect",
     "disconnect",
     "attach",
@@ -77,6 +79,7 @@ _LAZY: dict[str, str] = {
     "reduce": "workbench.core.reducer",
     "fold": "workbench.core.reducer",
     "set_prices": "workbench.core.pricing",
+    "diff": "workbench.notebook.diff",
 }
 
 

@@ -231,11 +231,10 @@ def _closed(before: _Part | None, now: _Part | None) -> bool:
 def _row_keys(parts_a: dict[str, _Part], parts_b: dict[str, _Part]) -> list[tuple[str | None, str | None]]:
     """The rows, as the key of each run's part (``None`` where it has none)."""
     ends = [k for k in ("planning", "run") if k in parts_a or k in parts_b]
-    phases = _aligned([k for k in parts_a if k.startswith("phase:")], [k for k in parts_b if k.startswith("phase:")],
-                      key=lambda k: (parts_a.get(k) or parts_b[k]).name)
-    # keys of both runs name the same phase ids (p1, p2, ...): look each up in its own run's parts
+    phases = _aligned([(k, p) for k, p in parts_a.items() if k.startswith("phase:")],
+                      [(k, p) for k, p in parts_b.items() if k.startswith("phase:")], key=lambda item: item[1].name)
     rows: list[tuple[str | None, str | None]] = [(k if k in parts_a else None, k if k in parts_b else None) for k in ends]
-    rows += phases
+    rows += [(x[0] if x else None, y[0] if y else None) for x, y in phases]
     if "final" in parts_a or "final" in parts_b:
         rows.append(("final" if "final" in parts_a else None, "final" if "final" in parts_b else None))
     return rows

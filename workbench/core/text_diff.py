@@ -1,7 +1,9 @@
 """A word-level diff of two texts, as segments a view can colour: kept, removed, added.
 
 Used by :mod:`workbench.core.diffing` for changed thinking, messages, tool results and the final
-answers of two runs. Words keep the whitespace after them so the segments join back into the texts.
+answers of two runs. Words and the whitespace between them are compared apart (so ``clever.`` and
+``clever. More`` share ``clever.``), and the whitespace inside a change is given to both sides of
+it, so "a b" replaced by "c d" reads as one change, not two around a kept space.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ Op = Literal["equal", "delete", "insert"]
 MAX_TOKENS = 6000
 """Words per side past which the diff goes by lines: SequenceMatcher is quadratic at worst."""
 
-_WORD = re.compile(r"\S+\s*|\s+")
+_WORD = re.compile(r"\S+|\s+")
 _LINE = re.compile(r"[^\n]*\n|[^\n]+")
 
 
@@ -44,9 +46,10 @@ def text_diff(a: str, b: str) -> list[Segment]:
         return [Segment("equal", a)] if a else []
     left, right = _tokens(a), _tokens(b)
     segments: list[Segment] = []
+    removed: list[str] = []
+    added: list[str] = []
 
-    def add(op: Op, parts: list[str]) -> None:
-        text = "".join(parts)
+    def add(op: Op, text: str) -> None:
         if not text:
             return
         if segments and segments[-1].op == op:
@@ -54,13 +57,25 @@ def text_diff(a: str, b: str) -> list[Segment]:
         else:
             segments.append(Segment(op, text))
 
+    def end_change() -> None:  # what went, then what came
+        add("delete", "".join(removed))
+        add("insert", "".join(added))
+        removed.clear()
+        added.clear()
+
     matcher = difflib.SequenceMatcher(None, left, right, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            add("equal", left[i1:i2])
-        else:  # a replacement reads best as what went, then what came
-            add("delete", left[i1:i2])
-            add("insert", right[j1:j2])
+        kept = "".join(left[i1:i2]) if tag == "equal" else ""
+        if tag == "equal" and (removed or added) and kept.isspace():
+            removed.append(kept)  # a space inside a change belongs to both of its sides
+            added.append(kept)
+        elif tag == "equal":
+            end_change()
+            add("equal", kept)
+        else:
+            removed.extend(left[i1:i2])
+            added.extend(right[j1:j2])
+    end_change()
     return segments
 
 
