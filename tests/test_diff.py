@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from forks import EDITED, FORK_RESULT, TASK, first_tool_complete, hand_fork, simulated
 
 import workbench as wb
 from workbench.core import events as ev
@@ -17,16 +18,6 @@ from workbench.core.diffing import diff_runs
 from workbench.core.handle import Run
 from workbench.core.text_diff import Segment, left_text, right_text, text_diff
 from workbench.notebook.diff import DiffView
-
-TASK = "Write a short guide to tide pools"
-EDITED = "Wrote 12 characters to notes/brief.md (the fork's own)"
-FORK_RESULT = "A different answer: the fork wrote its own guide."
-
-
-def simulated(seed: int, **options: object) -> Run:
-    run = wb.run(TASK, model="simulated", options={"seed": seed, **options})
-    run.wait(timeout=60)
-    return run
 
 
 @pytest.fixture(scope="module")
@@ -42,32 +33,6 @@ def seed1_again() -> Run:
 @pytest.fixture(scope="module")
 def seed2() -> Run:
     return simulated(2)
-
-
-def first_tool_complete(run: Run, n: int) -> ev.Event:
-    return [e for e in run.events if e.type == "tool:complete"][n]
-
-
-def hand_fork(parent: Run, at: int, *, result_of: str, result: str, final: str) -> Run:
-    """A fork of ``parent`` at event ``at``: it goes on as the parent did, but the tool call
-    ``result_of`` returns ``result`` and the run ends with ``final``."""
-    fork = Run(run_id="r_fork0000000001", task=parent.task, model=parent.model, strategy=parent.strategy,
-               created_at=parent.created_at, parent_id=parent.id, forked_at=at)
-    fork.log.extend([e.model_copy(update={"run_id": fork.id}) for e in parent.events[:at]])
-    first_id = parent.events[0].id
-    fork.log.append(ev.RunForkedData(parent_id=parent.id, at=at, edits=ev.ForkEdits(message="try again")))
-    later = []
-    for e in parent.events[at:]:
-        data = e.data
-        if isinstance(data, ev.ToolCompleteData) and data.tool_use_id == result_of:
-            data = data.model_copy(update={"result": result})
-        elif isinstance(data, ev.ExecutionCompleteData):
-            data = data.model_copy(update={"result": final})
-        later.append(e.model_copy(update={"run_id": fork.id, "id": e.id + 1, "data": data}))
-    assert first_id == 1
-    fork.log.extend(later)
-    fork.log.close()
-    return fork
 
 
 @pytest.fixture(scope="module")

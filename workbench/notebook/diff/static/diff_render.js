@@ -133,6 +133,7 @@ function pairEl(pair) {
   el.dataset.changes = pair.changes.join(" ");
   if (pair.shared) el.classList.add("wb-diff-shared");
   else if (pair.changes.length) el.classList.add("wb-diff-differs");
+  else el.classList.add("wb-diff-alike"); // past the prefix, yet the same: kept short
   if (pair.changes.length) {
     el.append(tid(h("div", "wb-diff-changes", pair.changes.map((c) => CHANGE[c] || c).join(" · ")
       + (pair.changedParams && pair.changedParams.length ? ` (${pair.changedParams.join(", ")})` : "")), "diff-changes"));
