@@ -149,15 +149,30 @@ def _parts(state: RunState, by_phase: bool) -> dict[str, _Part]:
     return parts
 
 
-def _aligned(left: list[_T], right: list[_T], key: Any) -> list[tuple[_T | None, _T | None]]:
-    """``left`` and ``right`` paired by ``key`` (SequenceMatcher); what does not match, side by side as it comes."""
-    matcher = difflib.SequenceMatcher(None, [key(x) for x in left], [key(y) for y in right], autojunk=False)
-    pairs: list[tuple[_T | None, _T | None]] = []
+def _aligned(left: list[_T], right: list[_T], key: Any, anchor: Any = None) -> list[tuple[_T | None, _T | None]]:
+    """``left`` and ``right`` paired by ``key`` (SequenceMatcher); what does not match, side by side as it comes.
+
+    A head and a tail alike by ``anchor`` (default ``key``) pair up first, one to one: two runs
+    that share most of their steps then cost linear time, not SequenceMatcher's quadratic worst case.
+    """
+    anchor = anchor or key
+    head = 0
+    while head < min(len(left), len(right)) and anchor(left[head]) == anchor(right[head]):
+        head += 1
+    tail = 0
+    while (tail < min(len(left), len(right)) - head
+           and anchor(left[len(left) - 1 - tail]) == anchor(right[len(right) - 1 - tail])):
+        tail += 1
+    middle_left, middle_right = left[head:len(left) - tail], right[head:len(right) - tail]
+    pairs: list[tuple[_T | None, _T | None]] = list(zip(left[:head], right[:head]))
+    matcher = difflib.SequenceMatcher(None, [key(x) for x in middle_left], [key(y) for y in middle_right],
+                                      autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
-            pairs.extend(zip(left[i1:i2], right[j1:j2]))
+            pairs.extend(zip(middle_left[i1:i2], middle_right[j1:j2]))
         else:
-            pairs.extend(itertools.zip_longest(left[i1:i2], right[j1:j2]))
+            pairs.extend(itertools.zip_longest(middle_left[i1:i2], middle_right[j1:j2]))
+    pairs.extend(zip(left[len(left) - tail:], right[len(right) - tail:]))
     return pairs
 
 
@@ -188,6 +203,11 @@ def _step_side(step: Step) -> StepSide:
 
 def _signature(step: Step) -> tuple[str, str]:
     return (step.kind, step.tool_name if isinstance(step, ToolCall) else "")
+
+
+def _same_step(step: Step) -> tuple[str, str, str]:
+    """What pairs two steps without search: the same kind and tool, and the same id (a shared prefix's)."""
+    return (*_signature(step), step.step_id)
 
 
 def _pair(x: Step | None, y: Step | None) -> StepPair:
@@ -249,7 +269,7 @@ def aligned_rows(states: tuple[RunState, RunState], prefixes: tuple[RunState, Ru
     rows = []
     for key_a, key_b in _row_keys(parts_a, parts_b):
         a, b = (parts_a[key_a] if key_a else None), (parts_b[key_b] if key_b else None)
-        pairs = [_pair(x, y) for x, y in _aligned(a.steps if a else [], b.steps if b else [], _signature)]
+        pairs = [_pair(x, y) for x, y in _aligned(a.steps if a else [], b.steps if b else [], _signature, _same_step)]
         for pair in pairs:
             pair.shared = (not pair.changes and pair.a is not None and pair.b is not None
                            and pa.steps.get(pair.a.step_id) == sa.steps.get(pair.a.step_id)

@@ -18,6 +18,7 @@ runs alike (a live one is compared as far as it has gone).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
@@ -134,6 +135,7 @@ class RunDiff:
         return result
 
 
+@functools.cache
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
@@ -274,8 +276,8 @@ def _prefix_summary(n: int, everything: bool, phases: list[str], steps: int, too
     parts = []
     if phases:
         parts.append(f"{len(phases)} phase{'s' if len(phases) != 1 else ''} ({', '.join(phases)})")
-    parts.append(f"{steps} step{'s' if steps != 1 else ''}")
-    parts.append(f"{tool_calls} tool call{'s' if tool_calls != 1 else ''}")
+    parts.append(f"{steps:,} step{'s' if steps != 1 else ''}")
+    parts.append(f"{tool_calls:,} tool call{'s' if tool_calls != 1 else ''}")
     return head + ": " + ", ".join(parts)
 
 
@@ -307,7 +309,7 @@ def diff_runs(a_events: Sequence[ev.Event], b_events: Sequence[ev.Event]) -> Run
                           + (f": {'; '.join(edits)}" if edits else ", with no edits"))
             break
     pa, pb = fold(a[:n_a]), fold(b[:n_b])
-    sa, sb = fold(a[n_a:], pa), fold(b[n_b:], pb)
+    sa, sb = fold(a), fold(b)  # afresh: folding on from a copy of the prefix's state costs more (deepcopy)
     next_a, next_b = _next(a, n_a), _next(b, n_b)
     more_a, more_b = next_a < len(a), next_b < len(b)
     # A side with nothing more has parted from one that goes on only once it has ended itself.

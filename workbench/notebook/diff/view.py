@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
@@ -35,7 +36,8 @@ class DiffView(anywidget.AnyWidget):
     run_b = traitlets.Unicode("").tag(sync=True)
 
     interval = 0.25
-    """Least time between two diffs sent while a run goes on, in seconds."""
+    """Least time between two diffs sent while a run goes on, in seconds; more for long runs,
+    whose diff takes longer to make (at most a third of the time goes to making it)."""
 
     def __init__(self, a: Run, b: Run, **kwargs: Any) -> None:
         super().__init__(run_a=a.id, run_b=b.id, **kwargs)
@@ -73,12 +75,15 @@ class DiffView(anywidget.AnyWidget):
         while not self._stop.is_set():
             settled = self.a.done and self.b.done  # read before the positions: then these are the last
             where = positions(self.a, self.b)
+            took = 0.0
             if where != sent:
+                began = time.monotonic()
                 self._send_diff()
+                took = time.monotonic() - began
                 sent = where
             if settled:
                 return
-            self._stop.wait(self.interval)
+            self._stop.wait(max(self.interval, 2 * took))
 
     def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if isinstance(content, dict) and content.get("kind") == "ready":

@@ -59,14 +59,21 @@ function sideHeader(side, label) {
   return el;
 }
 
-function prefixLine(diff, opened, rerender) {
+function prefixLine(root, diff, opened) {
   const el = tid(h("div", "wb-diff-prefix"), "diff-prefix");
   const hidden = diff.rows.some((r) => r.shared || r.steps.some((p) => p.shared));
   if (hidden) {
-    el.append(button("wb-link wb-diff-toggle", opened.shared ? "▾ hide" : "▸ show", () => {
+    const toggle = button("wb-link wb-diff-toggle", "", () => {
       opened.shared = !opened.shared;
-      rerender();
-    }, "diff-prefix-toggle"));
+      show();
+    }, "diff-prefix-toggle");
+    const show = () => { // a class on the root, not a new DOM: a long run's prefix opens at once
+      root.classList.toggle("wb-diff-show-shared", !!opened.shared);
+      toggle.textContent = opened.shared ? "▾ hide" : "▸ show";
+      toggle.setAttribute("aria-expanded", String(!!opened.shared));
+    };
+    show();
+    el.append(toggle);
   }
   let text = diff.prefix.summary;
   if (diff.identical) text += diff.live ? " (so far)" : ": no difference but timing";
@@ -182,7 +189,6 @@ function resultEl(diff) {
 }
 
 function renderDiff(root, diff, opened) {
-  const rerender = () => renderDiff(root, diff, opened);
   root.classList.toggle("wb-diff-show-shared", !!opened.shared);
   root.dataset.identical = String(diff.identical);
   root.dataset.live = String(diff.live);
@@ -193,7 +199,7 @@ function renderDiff(root, diff, opened) {
   totals.push(`tokens ${tokensDelta(diff.tokensDelta)}`);
   const totalsEl = tid(h("div", "wb-diff-totals wb-muted", `B against A: ${totals.join(" · ")}`), "diff-totals");
   const body = h("div", "wb-diff-body");
-  body.append(prefixLine(diff, opened, rerender));
+  body.append(prefixLine(root, diff, opened));
   let marked = false;
   for (const row of diff.rows) {
     const rowEl = tid(h("section", "wb-diff-row"), "diff-row");
