@@ -120,7 +120,7 @@ def test_a_fork_parts_at_its_fork_point(seed1, fork):
     assert d is not None
     assert (d.a.id, d.b.id) == (at + 1, at + 2)  # B's event at + 1 is its run:forked
     assert d.fork == f"B was forked from A at event {at}: a message added: 'try again'"
-    assert d.what == "both go on with thinking:delta of step s4, alike"
+    assert d.what == "both go on alike, with thinking:delta of step s4"
     assert (diff.b.parent_id, diff.b.forked_at, diff.b.edits) == (seed1.id, at, ["a message added: 'try again'"])
     assert diff.a.parent_id is None
 

@@ -249,7 +249,7 @@ def _what_differs(x: ev.Event | None, y: ev.Event | None, live_a: bool, live_b: 
     left, right = _comparable(x), _comparable(y)
     keys = [k for k in dict.fromkeys([*left, *right]) if left.get(k) != right.get(k)]
     if not keys:
-        return f"both go on with {_label(x)}, alike"
+        return f"both go on alike, with {_label(x)}"
     return f"both go on with {_label(x)}, but its {', '.join(keys)} {'differs' if len(keys) == 1 else 'differ'}"
 
 
