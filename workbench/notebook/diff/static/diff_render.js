@@ -168,10 +168,10 @@ function rowHead(row) {
 
 function resultEl(diff) {
   const el = tid(h("section", "wb-diff-final"), "diff-result");
-  el.append(h("div", "wb-label", "Final result"));
   const segments = diff.resultDiff || [];
   const same = segments.every((s) => s.op === "equal");
   el.dataset.same = String(same);
+  el.append(h("div", "wb-label", same && segments.length ? "Final result · the same in both" : "Final result"));
   if (same) {
     el.append(tid(h("div", "wb-diff-text", segments.map((s) => s.text).join("") || "(no result yet)"), "diff-result-same"));
     return el;
