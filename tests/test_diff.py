@@ -139,6 +139,24 @@ def test_a_fork_parts_at_its_fork_point(seed1, fork):
     assert (left_text(diff.result_diff), right_text(diff.result_diff)) == (seed1.result, FORK_RESULT)
 
 
+def test_a_fork_that_edited_a_tool_result_shows_the_result_its_model_saw(seed1):
+    listed = first_tool_complete(seed1, 0).data
+    at = first_tool_complete(seed1, 1).id
+    edit = ev.ToolResultEdit(tool_use_id=listed.tool_use_id, result="There are 3 files here.")
+    edited = hand_fork(seed1, at, edits=ev.ForkEdits(tool_result=edit))
+    diff = diff_runs(seed1.events, edited.events)
+    assert diff.divergence.fork == f"B was forked from A at event {at}: the result of {listed.tool_use_id} replaced"
+    changed = [p for row in diff.rows for p in row.steps if p.changes]
+    assert len(changed) == 1
+    pair = changed[0]
+    assert pair.a.step_id == pair.b.step_id == listed.tool_use_id
+    assert pair.changes == ["result", "edited"] and pair.divergence and not pair.shared
+    assert (pair.a.result, pair.b.result) == (listed.result, "There are 3 files here.")
+    assert (left_text(pair.diff), right_text(pair.diff)) == (listed.result, "There are 3 files here.")
+    assert diff_runs(edited.events, seed1.events).rows[1].steps[2].changes == ["result", "edited"]
+    assert seed1.state.steps[listed.tool_use_id].result == listed.result  # the runs' own states are left alone
+
+
 def test_a_fork_against_its_parent_either_way_round(seed1, fork):
     diff = diff_runs(fork.events, seed1.events)
     assert diff.divergence is not None

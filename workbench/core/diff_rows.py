@@ -51,7 +51,8 @@ class StepPair:
     a: StepSide | None
     b: StepSide | None
     changes: list[str]
-    """What differs: ``only-a``, ``only-b``, ``kind``, ``text``, ``params``, ``result``, ``error``, ``status``."""
+    """What differs: ``only-a``, ``only-b``, ``kind``, ``text``, ``params``, ``result``, ``error``, ``status``;
+    ``edited``: the fork edited this call's result at its fork point (its side shows the edited result)."""
     changed_params: list[str] = field(default_factory=list)
     """The params' keys whose values differ."""
     diff: list[Segment] = field(default_factory=list)

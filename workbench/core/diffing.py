@@ -299,9 +299,12 @@ def diff_runs(a_events: Sequence[ev.Event], b_events: Sequence[ev.Event]) -> Run
     a, b = list(a_events), list(b_events)
     n_a, n_b = _common_prefix(a, b)
     fork_words = None
+    edited: tuple[str, ev.ToolResultEdit] | None = None
     for fork_side, fork_events, other in (("B", b, a), ("A", a, b)):
         forked = _forked(fork_events)
         if forked is not None and forked.parent_id == _run_id(other):
+            if forked.edits.tool_result is not None:
+                edited = (fork_side, forked.edits.tool_result)
             n_a, n_b = min(n_a, forked.at), min(n_b, forked.at)  # the fork point bounds what they share
             parent = "A" if fork_side == "B" else "B"
             edits = edits_in_words(forked.edits)
@@ -310,6 +313,10 @@ def diff_runs(a_events: Sequence[ev.Event], b_events: Sequence[ev.Event]) -> Run
             break
     pa, pb = fold(a[:n_a]), fold(b[:n_b])
     sa, sb = fold(a), fold(b)  # afresh: folding on from a copy of the prefix's state costs more (deepcopy)
+    if edited is not None:  # the fork's model saw that call's result as edited: compare what it saw
+        call = (sb if edited[0] == "B" else sa).steps.get(edited[1].tool_use_id)
+        if isinstance(call, ToolCall):
+            call.result = edited[1].result
     next_a, next_b = _next(a, n_a), _next(b, n_b)
     more_a, more_b = next_a < len(a), next_b < len(b)
     # A side with nothing more has parted from one that goes on only once it has ended itself.
@@ -320,6 +327,11 @@ def diff_runs(a_events: Sequence[ev.Event], b_events: Sequence[ev.Event]) -> Run
                                 _what_differs(a[next_a] if more_a else None, b[next_b] if more_b else None,
                                               not sa.finished, not sb.finished), fork_words)
     rows = aligned_rows((sa, sb), (pa, pb))
+    if edited is not None:
+        for pair in (p for row in rows for p in row.steps):
+            step = pair.b if edited[0] == "B" else pair.a
+            if step is not None and step.step_id == edited[1].tool_use_id:
+                pair.changes.append("edited")
     if divergence is not None:
         first = next((p for row in rows for p in row.steps if not p.shared), None)
         if first is not None:

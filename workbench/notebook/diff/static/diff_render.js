@@ -12,6 +12,7 @@ const KIND = { thinking: "Thinking", message: "Message", tool: "Tool", user: "Pe
 const CHANGE = {
   "only-a": "only in A", "only-b": "only in B", kind: "different step", text: "text differs",
   params: "params differ", result: "result differs", error: "error flag differs", status: "status differs",
+  edited: "result edited in the fork",
 };
 
 function signed(n, fmt) {
