@@ -23,10 +23,10 @@ def first_tool_complete(run: Run, n: int) -> ev.Event:
 
 
 def hand_fork(parent: Run, at: int, *, result_of: str = "", result: str = "", final: str | None = None,
-              edits: ev.ForkEdits | None = None) -> Run:
+              edits: ev.ForkEdits | None = None, run_id: str = "r_fork0000000001") -> Run:
     """A fork of ``parent`` at event ``at``, with ``edits`` (default: a message): it goes on as the
     parent did, but the tool call ``result_of`` returns ``result`` and the run ends with ``final``."""
-    fork = Run(run_id="r_fork0000000001", task=parent.task, model=parent.model, strategy=parent.strategy,
+    fork = Run(run_id=run_id, task=parent.task, model=parent.model, strategy=parent.strategy,
                created_at=parent.created_at, parent_id=parent.id, forked_at=at)
     fork.log.extend([e.model_copy(update={"run_id": fork.id}) for e in parent.events[:at]])
     fork.log.append(ev.RunForkedData(parent_id=parent.id, at=at, edits=edits or ev.ForkEdits(message="try again")))

@@ -157,6 +157,20 @@ def test_a_fork_that_edited_a_tool_result_shows_the_result_its_model_saw(seed1):
     assert seed1.state.steps[listed.tool_use_id].result == listed.result  # the runs' own states are left alone
 
 
+def test_a_fork_of_a_fork_names_its_own_parent_and_its_line(seed1, fork):
+    at = fork.forked_at + 200  # past the fork's own run:forked, which the grandchild copies
+    grandchild = hand_fork(fork, at, run_id="r_fork0000000002")
+    assert [e.data.parent_id for e in grandchild.events if e.type == "run:forked"] == [seed1.id, fork.id]
+    from_parent = diff_runs(fork.events, grandchild.events)
+    assert (from_parent.b.parent_id, from_parent.b.forked_at) == (fork.id, at)
+    assert from_parent.divergence.fork == f"B was forked from A at event {at}: a message added: 'try again'"
+    assert (from_parent.prefix.events_a, from_parent.prefix.events_b) == (at, at)
+    from_grandparent = diff_runs(seed1.events, grandchild.events)
+    assert from_grandparent.divergence.fork == (
+        f"B was forked from A at event {fork.forked_at} (through {fork.id}): a message added: 'try again'")
+    assert from_grandparent.prefix.events_a == fork.forked_at
+
+
 def test_a_fork_against_its_parent_either_way_round(seed1, fork):
     diff = diff_runs(fork.events, seed1.events)
     assert diff.divergence is not None

@@ -190,11 +190,20 @@ def _common_prefix(a: Sequence[ev.Event], b: Sequence[ev.Event]) -> tuple[int, i
         end_a, end_b = i, j
 
 
+def _forks(events: Sequence[ev.Event]) -> list[ev.RunForkedData]:
+    """Every ``run:forked`` in ``events``: a fork of a fork copies its parent's, so the run's own is the last."""
+    return [event.data for event in events if isinstance(event.data, ev.RunForkedData)]
+
+
 def _forked(events: Sequence[ev.Event]) -> ev.RunForkedData | None:
-    for event in events:
-        if isinstance(event.data, ev.RunForkedData):
-            return event.data
-    return None
+    """The run's own ``run:forked``: where it was forked, from which run."""
+    forks = _forks(events)
+    return forks[-1] if forks else None
+
+
+def _fork_of(events: Sequence[ev.Event], other: str) -> ev.RunForkedData | None:
+    """The fork, in this run's line, that was made from run ``other``, if any."""
+    return next((f for f in reversed(_forks(events)) if f.parent_id == other), None)
 
 
 def _run_id(events: Sequence[ev.Event]) -> str:
@@ -301,14 +310,16 @@ def diff_runs(a_events: Sequence[ev.Event], b_events: Sequence[ev.Event]) -> Run
     fork_words = None
     edited: tuple[str, ev.ToolResultEdit] | None = None
     for fork_side, fork_events, other in (("B", b, a), ("A", a, b)):
-        forked = _forked(fork_events)
-        if forked is not None and forked.parent_id == _run_id(other):
+        forked = _fork_of(fork_events, _run_id(other))
+        if forked is not None:
             if forked.edits.tool_result is not None:
                 edited = (fork_side, forked.edits.tool_result)
             n_a, n_b = min(n_a, forked.at), min(n_b, forked.at)  # the fork point bounds what they share
             parent = "A" if fork_side == "B" else "B"
+            own = _forked(fork_events)
+            through = f" (through {own.parent_id})" if own is not None and own is not forked else ""
             edits = edits_in_words(forked.edits)
-            fork_words = (f"{fork_side} was forked from {parent} at event {forked.at}"
+            fork_words = (f"{fork_side} was forked from {parent} at event {forked.at}{through}"
                           + (f": {'; '.join(edits)}" if edits else ", with no edits"))
             break
     pa, pb = fold(a[:n_a]), fold(b[:n_b])
