@@ -45,7 +45,39 @@ window.pageReady = true;
 </script></body></html>"""
 
 
-class LivePage:
+class PumpedPage:
+    """A page whose kernel-side widgets talk to it only when the test pumps (:meth:`pump`), and the waits
+    that pump meanwhile."""
+
+    page: Any
+
+    def pump(self) -> None:
+        raise NotImplementedError
+
+    def until(self, js: str, arg: Any = None, timeout: float = 10.0) -> Any:
+        """Pump until the page's ``js`` (a function of ``arg``) returns something truthy; return it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.pump()
+            value = self.page.evaluate(js, arg)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {js}")
+            time.sleep(0.02)
+
+    def shown(self, selector: str, timeout: float = 10.0) -> Any:
+        """Pump until an element matching ``selector`` is visible; its locator."""
+        self.until("s => { const e = document.querySelector(s); return !!e && e.checkVisibility(); }", selector, timeout)
+        return self.page.locator(selector)
+
+    def text(self, selector: str, expected: str, timeout: float = 10.0) -> None:
+        """Pump until the element ``selector`` holds exactly ``expected``."""
+        self.until("([s, t]) => { const e = document.querySelector(s); return !!e && e.innerText.trim() === t; }",
+                   [selector, expected], timeout)
+
+
+class LivePage(PumpedPage):
     """A page of views, each of its own ``RunView`` on the kernel side."""
 
     def __init__(self, page: Any) -> None:
@@ -80,28 +112,6 @@ class LivePage:
         for view, messages in zip(self.views, sent):
             for content in messages:
                 view._handle_custom_msg(content, [])
-
-    def until(self, js: str, arg: Any = None, timeout: float = 10.0) -> Any:
-        """Pump until the page's ``js`` (a function of ``arg``) returns something truthy; return it."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self.pump()
-            value = self.page.evaluate(js, arg)
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {js}")
-            time.sleep(0.02)
-
-    def shown(self, selector: str, timeout: float = 10.0) -> Any:
-        """Pump until an element matching ``selector`` is visible; its locator."""
-        self.until("s => { const e = document.querySelector(s); return !!e && e.checkVisibility(); }", selector, timeout)
-        return self.page.locator(selector)
-
-    def text(self, selector: str, expected: str, timeout: float = 10.0) -> None:
-        """Pump until the element ``selector`` holds exactly ``expected``."""
-        self.until("([s, t]) => { const e = document.querySelector(s); return !!e && e.innerText.trim() === t; }",
-                   [selector, expected], timeout)
 
     def close(self) -> None:
         for view in self.views:

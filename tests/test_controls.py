@@ -106,9 +106,9 @@ async def test_pause_step_and_resume_in_a_react_run(tmp_path: Path):
     resumed = [e.data for e in run.events if isinstance(e.data, ev.ExecutionResumedData)]
     assert [r.step for r in resumed] == [True, False]
     assert shape(list(run.events)) == [
-        "execution:started", *MODEL_CALL, "text:delta+", "text", "usage", "tool:start",
+        "execution:started", *MODEL_CALL, "text:delta+", "text", "usage", "model:response", "tool:start",
         "execution:paused", "execution:resumed", "tool:complete", "execution:paused", "execution:resumed",
-        *MODEL_CALL, "text:delta+", "text", "usage", "execution:complete",
+        *MODEL_CALL, "text:delta+", "text", "usage", "model:response", "execution:complete",
     ]
     assert_contract(list(run.events))
 

@@ -114,7 +114,12 @@ async def test_every_event_the_orchestrator_builds_is_byte_for_byte_a_validated_
         elif supervised.status == "paused":
             supervised.say("Go on, ünïcode 🙂")
             supervised.resume()
-    events = [*complete.events, *failed.events, *cancelled.events, *supervised.events]
+    # a fork, with every edit
+    read = next(e for e in complete.events if e.type == "tool:complete")
+    forked = complete.fork(at=read.id, message="Go on, ünïcode 🙂", options={"seed": 2},
+                           tool_result={"toolUseId": read.data.tool_use_id, "result": {"edited": ["ünïcode 🙂"]}})
+    await asyncio.wait_for(forked.wait_async(), 30)
+    events = [*complete.events, *failed.events, *cancelled.events, *supervised.events, *forked.events]
     assert {e.type for e in events} == set(ev.EVENT_TYPES)
     for event in events:
         assert_same_as_validated(event)

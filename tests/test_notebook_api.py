@@ -88,3 +88,23 @@ def test_the_agent_magic_runs_the_cell_as_a_task():
     assert run.wait(timeout=30).status == "complete"
     bad = ip.run_cell("%%agent --model gpt-4\nWrite a haiku")
     assert bad.result is None
+
+
+def test_a_run_shown_while_it_goes_is_shown_once_more_with_its_final_summary():
+    import time
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.display import display
+    from IPython.utils.capture import capture_output
+
+    InteractiveShell.instance()
+    run = wb.run("Write a haiku about tides", model="simulated", strategy="react", options={"pace": 500})
+    with capture_output() as captured:
+        display(run)
+        state = run.wait(60)
+        deadline = time.monotonic() + 10
+        while len(captured.outputs) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    first, last = captured.outputs
+    assert not first.update and last.update and last.data["text/html"] == summary_html(state)
+    assert last.data["application/vnd.jupyter.widget-view+json"] == first.data["application/vnd.jupyter.widget-view+json"]

@@ -69,7 +69,7 @@ async def test_a_scripted_plan_run_gives_exactly_the_expected_events(tmp_path: P
     run = await run_to_end(model="simulated", options={"scenario": scenario(tmp_path)})
     events = list(run.events)
     assert_contract(events)
-    model_call = ["usage"]
+    model_call = ["usage", "model:response"]
     thought = ["thinking:delta+", "thinking"]
     said = ["text:delta+", "text"]
     assert shape(events) == [

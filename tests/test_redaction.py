@@ -118,6 +118,10 @@ def every_event_type_carrying(text: str) -> list[ev.EventData]:
         ev.ToolApprovalData(tool_use_id=text, tool_name=text, params={"path": text}, phase_id=text),
         ev.ToolDecisionData(tool_use_id=text, decision="edit", params={"path": [text]}, note=text, by=text),
         ev.UserMessageData(text=text, by=text, phase_id=text),
+        ev.ModelResponseData(phase_id=text, iteration=1, model=text, content=[{"type": "text", "text": text}],
+                             stop_reason=text, usage=ev.Usage(input=1)),
+        ev.RunForkedData(parent_id=text, at=3, edits=ev.ForkEdits(message=text, tool_result=ev.ToolResultEdit(
+            tool_use_id=text, result={"r": [text]}))),
         ev.ExecutionErrorData(error=ev.ErrorInfo(type=text, message=text), stack=text),
     ]
 

@@ -59,10 +59,20 @@ def test_the_widget_ships_every_front_end_file_and_the_kernels_limits():
         imported = re.findall(r'^import .* from "\./(\S+\.js)";$', (STATIC / name).read_text("utf-8"), re.M)
         assert all(joined.index(dep) < joined.index(name) for dep in imported), name
     on_disk = {path.name for path in STATIC.glob("*.js")}
-    # the exported page's bootstrap and the stand-in model it shares with the web view of runs, not the widget's
-    assert on_disk - set(joined) == {"export_bootstrap.js", "stand_in_model.js"}
+    # the exported page's bootstrap and the stand-in model it shares with the web view of runs, not the widget's;
+    # the comparison table's entry, joined on its own (below)
+    assert on_disk - set(joined) == {"export_bootstrap.js", "stand_in_model.js", "compare_view.js"}
     limits = json.loads(re.search(r"const LIMITS = Object\.freeze\((.*)\);", module).group(1))
     assert limits == {"deltaTypes": ["text:delta", "thinking:delta"], "maxItems": MAX_ITEMS, "maxEnvelopes": MAX_ENVELOPES}
     model = (STATIC / "run_model.js").read_text("utf-8")
     assert model.rsplit("export {", 1)[0] in module  # the model as test_run_model_browser imports it
+    assert module.count("export default") == 1 and not re.search(r"^\s*import\b", module, re.M)
+
+
+def test_the_comparison_table_ships_its_own_entry_with_the_helpers_it_imports():
+    from workbench.notebook.compare.view import CompareTable
+
+    module = front_end("compare_view.js")
+    assert CompareTable._esm == module
+    assert re.findall(r"^// --- (\S+)$", module, re.M) == ["dom.js", "compare_view.js"]
     assert module.count("export default") == 1 and not re.search(r"^\s*import\b", module, re.M)

@@ -15,6 +15,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from workbench.core.forker import register_forker
 from workbench.core.presenting import Presenter, register_presenter
 
 # Light, and needed by every caller: the errors, and the presenter registry (below).
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from workbench.core.handle import Run
     from workbench.core.pricing import set_prices
     from workbench.core.reducer import RunState, fold, reduce
+    from workbench.notebook.compare import Comparison, compare
     from workbench.notebook.diff import diff
     from workbench.remote.client import attach, connect, disconnect, runs
 
@@ -38,6 +40,9 @@ __all__ = [
     "disconnect",
     "attach",
     "runs",
+    "compare",
+    "sweep",
+    "Comparison",
     "record",
     "Recorder",
     "tool",
@@ -79,6 +84,8 @@ _LAZY: dict[str, str] = {
     "reduce": "workbench.core.reducer",
     "fold": "workbench.core.reducer",
     "set_prices": "workbench.core.pricing",
+    "compare": "workbench.notebook.compare",
+    "Comparison": "workbench.notebook.compare",
     "diff": "workbench.notebook.diff",
 }
 
@@ -130,6 +137,28 @@ def run(
     return start_run(task, model=model, strategy=strategy, tools=tools, options=options)
 
 
+def sweep(
+    task: str,
+    *,
+    models: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
+    options: Sequence[dict[str, Any]] | None = None,
+    strategy: str = "plan",
+    tools: Sequence[Tool[..., Any] | str | Callable[..., Any]] | None = None,
+    concurrency: int = 4,
+) -> Comparison:
+    """Run ``task`` with every combination of ``models × seeds × options``; the live comparison, at once.
+
+    Each run is ``wb.run(task, model=m, options={**o, "seed": s})`` (here, or on the server after
+    :func:`connect`), at most ``concurrency`` going at once. A server's per-user limit is waited
+    for, never an error; a run that cannot start is a row saying why. ``.wait()`` waits for all.
+    """
+    from workbench.notebook.compare import sweep as start_sweep
+
+    return start_sweep(run, task, models=models, seeds=seeds, options=options, strategy=strategy, tools=tools,
+                       concurrency=concurrency)
+
+
 def load(path: str | os.PathLike[str]) -> Run:
     """Open a run file written by :meth:`Run.save` (or downloaded from a server)."""
     from workbench.core.handle import Run
@@ -153,6 +182,15 @@ def _notebook_presenter() -> Presenter[Run]:
 # The root wires the layers: runs display themselves through the notebook layer, which the
 # core does not import (see workbench.core.presenting).
 register_presenter(_notebook_presenter)
+
+
+def _fork(parent: "Run", at: int, **edits: Any) -> "Run":
+    from workbench.agent.launch import start_fork
+
+    return start_fork(parent, at, **edits)
+
+
+register_forker(_fork)
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:

@@ -88,6 +88,8 @@ class RunControls:
         self._calls: dict[str, str] = {}
         """Every tool call the run has made: toolUseId -> tool name (to tell unknown from decided)."""
         self._messages: list[str] = []
+        self._held: list[ev.UserMessageData] | None = None
+        """Messages given while held (:meth:`hold`): logged at :meth:`release`."""
         self.phase_id: str | None = None
         """The phase the run is in, for the events the person's calls emit."""
         self.ended = False
@@ -132,7 +134,11 @@ class RunControls:
             raise UserError("a message to the agent must be a non-empty string")
         if len(text) > MAX_MESSAGE_CHARS:
             raise UserError(f"the message is {len(text):,} characters long; the limit is {MAX_MESSAGE_CHARS:,}")
-        self._emit(ev.UserMessageData(text=text, by=by, phase_id=self.phase_id))
+        data = ev.UserMessageData(text=text, by=by, phase_id=self.phase_id)
+        if self._held is not None:
+            self._held.append(data)
+        else:
+            self._emit(data)
         self._messages.append(text)
 
     @property
@@ -152,9 +158,30 @@ class RunControls:
         await self._boundary("tool", tool_use_id, self._break_tool or tool_name in self._break_tools)
 
     def take_messages(self) -> list[str]:
-        """The person's messages since the last model call, for the next one."""
+        """The person's messages since the last model call, for the next one.
+
+        Messages given from now until the call's first event in the log are held back
+        (:meth:`release`): their events then follow that event, so the log alone tells which
+        call took which message (:func:`workbench.core.forking.recorded_calls`).
+        """
         messages, self._messages = self._messages, []
+        self.hold()
         return messages
+
+    def hold(self) -> None:
+        """Hold back the events of messages given from now on, until :meth:`release`."""
+        if self._held is None:
+            self._held = []
+
+    @property
+    def holding(self) -> bool:
+        return self._held is not None
+
+    def release(self) -> None:
+        """Log the messages held back."""
+        held, self._held = self._held, None
+        for data in held or ():
+            self._emit(data)
 
     def needs_approval(self, tool: Tool[..., Any]) -> bool:
         return self._approve_all or tool.name in self._approve or tool.approve

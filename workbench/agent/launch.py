@@ -12,17 +12,20 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from workbench.agent.controls import MAX_MESSAGE_CHARS
 from workbench.agent.models import default_model, make_client, validate_model
 from workbench.agent.options import RunOptions, ToolBreakpoint, parse_options
 from workbench.agent.orchestrator import STRATEGIES, Orchestrator, RunConfig
+from workbench.agent.replaying import Replay
 from workbench.agent.tools import Tool, resolve_tools
 from workbench.core import events as ev
+from workbench.core.forking import plan_fork
 from workbench.core.handle import Run, new_run_id
 from workbench.core.log import RunLog
 from workbench.core.loop import background_loop, freezes_startup_objects_first, running_loop
 from workbench.errors import UserError
 
-__all__ = ["MAX_TASK_CHARS", "workbench_home", "validate_task", "start_run"]
+__all__ = ["MAX_TASK_CHARS", "workbench_home", "validate_task", "start_run", "start_fork", "fork_edits"]
 
 MAX_TASK_CHARS = 50_000
 
@@ -61,6 +64,7 @@ def start_run(
     run_log: RunLog | None = None,
     run_id: str | None = None,
     before_start: Callable[[Run], None] | None = None,
+    fork: tuple[Run, Replay] | None = None,
 ) -> Run:
     """Validate a run's request and start it on ``loop`` (default: the workbench's background loop).
 
@@ -70,6 +74,9 @@ def start_run(
 
     The first run in a process first freezes the objects alive then out of garbage collection
     (see :func:`workbench._runtime.freeze_startup_objects`).
+
+    ``fork``: the parent and the replay of a fork (made by :func:`start_fork`): the new run's
+    log starts with the parent's copied events, and its orchestrator walks through them.
     """
     task = validate_task(task)
     model = validate_model(model or default_model())
@@ -98,10 +105,13 @@ def start_run(
         owner=owner,
         options=run_options.model_dump(mode="json", by_alias=True, exclude_defaults=True, exclude={"workspace", "scenario"}),
         tools=[t.name for t in resolved_tools],
+        parent_id=fork[0].id if fork else None,
+        forked_at=fork[1].plan.at if fork else None,
     )
+    run._tool_objects = resolved_tools
     # `strategy` is one of STRATEGIES (checked above), which a plain `in` does not narrow to the Literal.
     config = RunConfig(task, model, strategy, resolved_tools, run_options, workspace)  # type: ignore[arg-type]
-    orchestrator = Orchestrator(config, run.log, client)
+    orchestrator = Orchestrator(config, run.log, client, replay=fork[1] if fork else None)
     orchestrator_ref.append(orchestrator)
     if before_start is not None:
         try:
@@ -109,8 +119,81 @@ def start_run(
         except BaseException:
             _remove_if_empty(workspace)
             raise
+    if fork is not None:  # after before_start: a store following the log gets the copy too
+        parent, replay = fork
+        run._parent = parent
+        run.log.extend(e.model_copy(update={"run_id": run.id}) for e in parent.events[: replay.plan.at])
     _schedule(run, orchestrator, loop or background_loop())
     return run
+
+
+def start_fork(
+    parent: Run,
+    at: int,
+    *,
+    model: str | None = None,
+    options: dict[str, Any] | None = None,
+    tool_result: dict[str, Any] | None = None,
+    message: str | None = None,
+    tools: Sequence[Tool[..., Any] | str | Callable[..., Any]] | None = None,
+    by: str | None = None,
+    **start: Any,
+) -> Run:
+    """Fork ``parent`` at event ``at`` (contract section 7): a new run that starts with a copy of
+    the parent's events up to the last model turn fully ended at or before ``at``, then
+    ``run:forked``, then goes on live, asking the model nothing for the copied part.
+
+    ``model`` and ``options`` (merged over the parent's) apply from the fork point on;
+    ``tool_result`` (``{"toolUseId": …, "result": …}``) replaces what the model saw of one
+    tool call of the copied part; ``message`` is a person's message added at the fork point.
+    ``tools`` default to the parent's. The rest (``loop``, ``owner``, ``before_start``, …)
+    goes to :func:`start_run`.
+    """
+    events = list(parent.events[: parent.log.published])
+    plan = plan_fork(events, at)
+    edits = fork_edits(plan.calls, plan.at, model=model, options=options, tool_result=tool_result, message=message)
+    inherited = {k: v for k, v in parent.options.items() if k not in _NOT_INHERITED}
+    if tools is None:
+        tools = parent._tool_objects if parent._tool_objects is not None else parent.tools
+    replay = Replay(plan, parent_id=parent.id, edits=edits, by=by)
+    return start_run(parent.task, model=model or parent.model, strategy=parent.strategy or "plan", tools=tools,
+                     options={**inherited, **(options or {})}, fork=(parent, replay), **start)
+
+
+_NOT_INHERITED = frozenset({"faults"})
+"""Options a fork does not take from its parent: the simulator's faults name requests by number,
+and a fork's requests are numbered from 1 again."""
+
+
+def fork_edits(
+    calls: Sequence[Any],
+    at: int,
+    *,
+    model: str | None,
+    options: dict[str, Any] | None,
+    tool_result: dict[str, Any] | None,
+    message: str | None,
+) -> ev.ForkEdits:
+    """A fork's edits, checked: a :class:`UserError` says what does not fit."""
+    if options is not None and not isinstance(options, dict):
+        raise UserError(f"options must be a dict, not {type(options).__name__}")
+    edited: ev.ToolResultEdit | None = None
+    if tool_result is not None:
+        if not isinstance(tool_result, dict) or set(tool_result) - {"toolUseId", "tool_use_id", "result"} \
+                or "result" not in tool_result:
+            raise UserError('tool_result must be {"toolUseId": "toolu_…", "result": …}')
+        tool_use_id = tool_result.get("toolUseId", tool_result.get("tool_use_id"))
+        known = [i for call in calls for i in call.tool_results]
+        if tool_use_id not in known:
+            raise UserError(f"tool call {str(tool_use_id)[:64]!r} is not in the part of the run a fork at this event copies "
+                            f"(events 1 to {at}); its tool calls are {', '.join(known) or 'none'}")
+        edited = ev.ToolResultEdit(tool_use_id=str(tool_use_id), result=tool_result["result"])
+    if message is not None:
+        if not isinstance(message, str) or not message.strip():
+            raise UserError("message must be a non-empty string")
+        if len(message) > MAX_MESSAGE_CHARS:
+            raise UserError(f"the message is {len(message):,} characters long; the limit is {MAX_MESSAGE_CHARS:,}")
+    return ev.ForkEdits(tool_result=edited, message=message, model=model, options=options or None)
 
 
 def _check_tool_names(options: RunOptions, tools: Sequence[Tool[..., Any]]) -> None:

@@ -25,11 +25,14 @@ from workbench.agent.controls import RunControls
 from workbench.agent.model_errors import IncompleteStream, describe_api_error, retry_reason
 from workbench.agent.models import ModelClient, thinking_param
 from workbench.agent.options import RunOptions
+from workbench.agent.replaying import Replay
 from workbench.agent.tools import Tool, ToolContext, ToolOutcome, call_tool, tool_by_name
 from workbench.agent.turns import add_user_messages, answer_tools, content_params, plan_from_input, text_of
 from workbench.core import events as ev
+from workbench.core.forking import CALL_OUTPUT
 from workbench.core.log import RunLog
 from workbench.core.pricing import run_cost
+from workbench.core.progress import usage_plus
 from workbench.core.redact import StreamScrubber, get_logger, redact
 from workbench.errors import LimitExceeded, RunFailed, ToolError
 
@@ -59,7 +62,7 @@ class RunConfig:
 class Orchestrator:
     """Runs one task and writes every step to its log."""
 
-    def __init__(self, config: RunConfig, run_log: RunLog, client: ModelClient) -> None:
+    def __init__(self, config: RunConfig, run_log: RunLog, client: ModelClient, *, replay: Replay | None = None) -> None:
         self.config = config
         self.log = run_log
         self.client = client
@@ -78,6 +81,10 @@ class Orchestrator:
         """Streamed deltas not yet in the log: they go in at the next turn of the event loop."""
         self.controls = RunControls(config.options, self._tools, self._emit)
         """Pause, step, approvals and messages: the person's side of the run."""
+        self._replay = replay
+        """A fork's copied prefix still being walked through: nothing is logged, nothing is asked."""
+        if replay is not None:
+            self.controls.hold()  # a message given meanwhile is logged once the fork goes live
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -101,6 +108,7 @@ class Orchestrator:
         cfg = self.config
         self._emit(ev.ExecutionStartedData(task=cfg.task, started_at=ev.utc_timestamp(), model=cfg.model, strategy=cfg.strategy))
         try:
+            self._go_live_if_replayed()
             if self._cancel_requested:
                 raise asyncio.CancelledError()
             async with asyncio.timeout(self.options.timeout):
@@ -142,9 +150,16 @@ class Orchestrator:
             )
         )
 
-    def _emit(self, data: ev.EventData) -> ev.Event:
+    def _emit(self, data: ev.EventData) -> None:
+        if self._replay is not None:  # a fork's copied prefix: the log has these events already
+            return
         self._append_pieces()  # the deltas before it go first
-        return self.log.append(data)
+        controls = self.controls
+        if controls.holding and data.TYPE in ev.TERMINAL_TYPES:
+            controls.release()
+        self.log.append(data)
+        if controls.holding and (data.TYPE in CALL_OUTPUT or data.TYPE == "model:response"):
+            controls.release()  # messages given since the call took its own go after its first event
 
     def _add_piece(self, data: ev.EventData) -> None:
         """Queue a streamed delta for the log, which gets the pieces of one turn of the event loop together.
@@ -153,6 +168,8 @@ class Orchestrator:
         until the run yields anyway, and readers elsewhere at most a turn later. Appended together,
         the pieces take the log's lock, a timestamp and a wake-up once, and its code stays hot.
         """
+        if self._replay is not None:
+            return
         if not self._pieces:
             asyncio.get_running_loop().call_soon(self._append_pieces)
         self._pieces.append(data)
@@ -161,6 +178,19 @@ class Orchestrator:
         if self._pieces:
             pieces, self._pieces = self._pieces, []
             self.log.append_all(pieces)
+            if self.controls.holding:  # deltas are a call's output
+                self.controls.release()
+
+    def _go_live_if_replayed(self) -> None:
+        """A fork that has walked through its copied prefix says so (``run:forked``) and goes on live."""
+        replay = self._replay
+        if replay is None or not replay.done:
+            return
+        self._replay = None
+        self._emit(ev.RunForkedData(parent_id=replay.parent_id, at=replay.plan.at, edits=replay.edits))
+        self.controls.release()
+        if replay.edits.message:
+            self.controls.say(replay.edits.message, by=replay.by)
 
     def _elapsed_ms(self) -> float:
         return round((time.monotonic() - self._started) * 1000, 3)
@@ -240,6 +270,8 @@ class Orchestrator:
         params = block.input if isinstance(block.input, dict) else {}
         self._emit(ev.ToolStartData(tool_name=block.name, params=params, tool_use_id=block.id, phase_id=phase_id))
         self._open_tools[block.id] = block.name
+        if self._replay is not None and self._replay.takes(block.id):
+            return await self._replay_tool(self._replay, block, params, phase_id)
         await self.controls.before_tool(block.id, block.name)  # after tool:start: a pause shows the call
         try:
             tool = tool_by_name(self._tools, block.name)
@@ -257,6 +289,17 @@ class Orchestrator:
                 tool, params, context=context, timeout=self.options.tool_timeout, max_output_chars=self.options.max_tool_output
             )
         return self._tool_done(block, outcome)
+
+    async def _replay_tool(self, replay: Replay, block: Any, params: dict[str, Any], phase_id: str | None) -> dict[str, Any]:
+        """A tool call of a fork's copied prefix: the model gets what it got then."""
+        outcome = replay.tool_outcome(block.id)
+        again = replay.rewrite(block.id, block.name, params, outcome)
+        if again is not None and block.name in self._tools:
+            context = ToolContext(workspace=self.config.workspace, run_id=self.log.run_id, phase_id=phase_id, tool_use_id=block.id)
+            await call_tool(self._tools[block.name], again, context=context, timeout=self.options.tool_timeout)
+        answer = self._tool_done(block, outcome)
+        self._go_live_if_replayed()
+        return answer
 
     def _tool_done(self, block: Any, outcome: ToolOutcome) -> dict[str, Any]:
         """The call's ``tool:complete``, and its answer for the model."""
@@ -300,6 +343,8 @@ class Orchestrator:
         tools: bool | Literal["plan"],
     ) -> Any:
         """One model call, retried with backoff when the stream breaks; emits its steps."""
+        if self._replay is not None:
+            return self._replay_call(self._replay, messages)
         await self.controls.before_model()
         add_user_messages(messages, self.controls.take_messages())
         self._check_token_limit()
@@ -326,6 +371,21 @@ class Orchestrator:
                 attempt += 1
                 await asyncio.sleep(delay)
         self._count_usage(message.usage)
+        self._emit(ev.ModelResponseData(
+            phase_id=phase_id, iteration=iteration, model=message.model, content=[b.to_dict(mode="json") for b in message.content],
+            stop_reason=message.stop_reason, usage=_call_usage(message.usage)))
+        return message
+
+    def _replay_call(self, replay: Replay, messages: list[dict[str, Any]]) -> Any:
+        """A model call of a fork's copied prefix, answered as the parent's was: the conversation grows
+        exactly as it did, and the run's step ids and token totals with it."""
+        message, taken = replay.next_call()
+        add_user_messages(messages, list(taken))
+        for block in message.content:
+            if block.type in ("thinking", "redacted_thinking", "text"):
+                self._next_step_id()  # as _stream numbers a streamed block
+        self._count_usage(message.usage)
+        self._go_live_if_replayed()
         return message
 
     def on_sdk_retry(self, attempt: int, reason: str, delay_ms: float) -> None:
@@ -373,13 +433,7 @@ class Orchestrator:
         return message
 
     def _count_usage(self, usage: Any) -> None:
-        total = self._usage
-        self._usage = ev.Usage(
-            input=total.input + (usage.input_tokens or 0),
-            output=total.output + (usage.output_tokens or 0),
-            cache_read=total.cache_read + (usage.cache_read_input_tokens or 0),
-            cache_write=total.cache_write + (usage.cache_creation_input_tokens or 0),
-        )
+        self._usage = usage_plus(self._usage, _call_usage(usage))
         self._emit(ev.UsageData(**self._usage.model_dump(by_alias=False)))
 
     def _check_token_limit(self) -> None:
@@ -390,6 +444,12 @@ class Orchestrator:
                 f"the run used {used:,} tokens, reaching its limit of {self.options.max_tokens:,} "
                 "(raise options={'maxTokens': n})",
             )
+
+
+def _call_usage(usage: Any) -> ev.Usage:
+    """One call's tokens, from the SDK's usage."""
+    return ev.Usage(input=usage.input_tokens or 0, output=usage.output_tokens or 0,
+                    cache_read=usage.cache_read_input_tokens or 0, cache_write=usage.cache_creation_input_tokens or 0)
 
 
 # --- message helpers ---------------------------------------------------------------------

@@ -114,7 +114,7 @@ class TerminalView:
     def feed(self, event: ev.Event) -> None:
         """Show one event."""
         data = event.data
-        if not isinstance(data, (ev.UsageData, ev.TextDeltaData, ev.ExecutionCompleteData)):
+        if not isinstance(data, (ev.UsageData, ev.ModelResponseData, ev.TextDeltaData, ev.ExecutionCompleteData)):
             self._release()
         match data:
             case ev.TextDeltaData():
@@ -176,6 +176,8 @@ class TerminalView:
                 self._line(f"  {words}{edited}{said}", "yellow")
             case ev.UserMessageData():
                 self._wrapped("  you: ", data.text, label_styles=("cyan",))
+            case ev.RunForkedData():
+                self._line(f"  ⑂ forked from {data.parent_id} after its event {data.at}; from here on, live", "bold")
             case ev.ModelRetryData():
                 self._line(f"  ↻ model call {data.attempt} failed ({data.reason}); retrying in {data.delay_ms:.0f} ms", "yellow")
             case ev.UsageData():

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Generator, Proto
 from workbench.core import events as ev
 from workbench.core.log import RunLog
 from workbench.core.loop import running_loop
+from workbench.core.forker import forker
 from workbench.core.presenting import Presenter, presenter, register_presenter
 from workbench.core.redact import scrub
 from workbench.core.reducer import RunState, _apply, initial_state
@@ -109,6 +110,10 @@ class Run:
         """Stops whatever feeds the log (an orchestrator, a replay); set by whoever starts it."""
         self._controller: Controller | None = None
         """Pause, step, decisions and messages; set by whoever starts a run that takes them."""
+        self._tool_objects: Sequence[Any] | None = None
+        """The run's tools themselves, when it was started here (a fork takes them, functions and all)."""
+        self._parent: Run | None = None
+        """The run this one was forked from, when that happened here."""
 
     # --- reading -------------------------------------------------------------------------
 
@@ -245,6 +250,38 @@ class Run:
 
         loop.call_soon_threadsafe(on_loop)
         return answer.result(CONTROL_TIMEOUT)
+
+    # --- forks -------------------------------------------------------------------------
+
+    def fork(self, at: int | None = None, *, model: str | None = None, options: dict[str, Any] | None = None,
+             tool_result: dict[str, Any] | None = None, message: str | None = None, tools: Any = None) -> "Run":
+        """A new run that shares this one's events up to event ``at`` (default: the last) and goes
+        on from there, without asking the model again for what they share.
+
+        The fork copies the events up to the last model turn that had fully ended at event ``at``
+        (its answer and the results of its tool calls), then goes on live. From there on it asks
+        ``model`` with ``options`` (merged over this run's), when given. ``tool_result={"toolUseId":
+        …, "result": …}`` changes what the model saw of one tool call of the copied part;
+        ``message`` tells the agent something at the fork point. ``tools`` default to this run's.
+        """
+        if at is None:
+            at = self.log.published
+        fork: Run = forker()(self, at, model=model, options=options, tool_result=tool_result, message=message, tools=tools)
+        return fork
+
+    def lineage(self) -> list["Run"]:
+        """This run, its parent, its parent's parent, … as far as they are known here."""
+        chain: list[Run] = [self]
+        while chain[-1].parent_id is not None:
+            parent = chain[-1]._lookup_parent()
+            if parent is None or parent in chain:
+                break
+            chain.append(parent)
+        return chain
+
+    def _lookup_parent(self) -> "Run | None":
+        """The parent run, if this process holds it (a remote run asks its server)."""
+        return self._parent
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the run as a run file (JSON Lines) and return its path. Works mid-run too."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from workbench.core.loop import background_loop
@@ -25,7 +26,17 @@ from workbench.notebook.summary import summary_html
 if TYPE_CHECKING:
     from workbench.core.handle import Run
 
-__all__ = ["mimebundle", "display_run"]
+__all__ = ["display_refreshed", "display_run", "mimebundle", "with_widget"]
+
+
+def with_widget(bundle: dict[str, Any], view: Any | None) -> dict[str, Any]:
+    """``bundle`` (text and HTML) with the widget ``view``'s own output added, when there is one."""
+    if view is not None:
+        widget_bundle = view._repr_mimebundle_()
+        if isinstance(widget_bundle, tuple):  # (data, metadata) in some ipywidgets versions
+            widget_bundle = widget_bundle[0]
+        bundle.update({k: v for k, v in widget_bundle.items() if k != "text/plain"})
+    return bundle
 
 
 def mimebundle(run: "Run", view: Any | None = None) -> dict[str, Any]:
@@ -33,13 +44,7 @@ def mimebundle(run: "Run", view: Any | None = None) -> dict[str, Any]:
     state = run.state
     if not state.run_id:  # no event yet: the run's identity is known all the same
         state = dataclasses.replace(state, run_id=run.id, task=run.task, model=run.model, strategy=run.strategy)
-    bundle: dict[str, Any] = {"text/plain": repr(run), "text/html": summary_html(state)}
-    if view is not None:
-        widget_bundle = view._repr_mimebundle_()
-        if isinstance(widget_bundle, tuple):  # (data, metadata) in some ipywidgets versions
-            widget_bundle = widget_bundle[0]
-        bundle.update({k: v for k, v in widget_bundle.items() if k != "text/plain"})
-    return bundle
+    return with_widget({"text/plain": repr(run), "text/html": summary_html(state)}, view)
 
 
 def _view_for(run: "Run") -> Any | None:
@@ -52,17 +57,23 @@ def _view_for(run: "Run") -> Any | None:
 
 def display_run(run: "Run") -> None:
     """Display ``run`` in the current notebook cell; refresh the summary when it ends."""
+    view = _view_for(run)
+    display_refreshed(lambda: mimebundle(run, view), None if run.done else run.wait_async)
+
+
+def display_refreshed(bundle: Callable[[], dict[str, Any]], end: Callable[[], Awaitable[object]] | None) -> None:
+    """Display ``bundle()`` in the current notebook cell, and once more when ``end()`` has come
+    (None: it has), so that a saved notebook carries the final summary."""
     from IPython.display import display, update_display
 
-    view = _view_for(run)
     display_id = uuid.uuid4().hex
-    display(mimebundle(run, view), raw=True, display_id=display_id)
-    if run.done:
+    display(bundle(), raw=True, display_id=display_id)
+    if end is None:
         return
 
     async def refresh_when_done() -> None:
-        await run.wait_async()
-        update_display(mimebundle(run, view), raw=True, display_id=display_id)
+        await end()
+        update_display(bundle(), raw=True, display_id=display_id)
 
     # An empty context: the kernel's display publisher then finds no parent of this thread and
     # sends the update as output of the latest request (ipykernel's "global" parent), the cell

@@ -114,8 +114,9 @@ def join_modules(sources: dict[str, str], entry: str) -> str:
 
 
 @functools.cache
-def front_end() -> str:
-    """The widget's module: ``static/run_view.js`` with everything it imports joined in."""
+def front_end(entry: str = ENTRY) -> str:
+    """A widget's module: ``static/run_view.js`` (or another ``entry`` there, such as the comparison
+    table's ``compare_view.js``) with everything it imports joined in."""
     sources = {path.name: path.read_text("utf-8") for path in STATIC.glob("*.js")}
     sources.update(_generated())
-    return join_modules(sources, ENTRY)
+    return join_modules(sources, entry)
