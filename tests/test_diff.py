@@ -269,3 +269,22 @@ def test_the_view_follows_a_live_run_until_it_ends(seed1):
     events_seen = [d["b"]["events"] for d in diffs]
     assert events_seen == sorted(events_seen) and events_seen[-1] == len(live.events)
     view.close()
+
+
+def test_a_run_and_its_fork_by_run_fork_part_at_the_fork_point(seed1):
+    at = first_tool_complete(seed1, 1).id  # the end of the turn that wrote the brief
+    fork = seed1.fork(at=at, message="Make it about rock pools")
+    fork.wait(timeout=60)
+    assert fork.forked_at == at
+    diff = wb.diff(seed1, fork).diff
+    assert (diff.prefix.events_a, diff.prefix.events_b) == (at, at)
+    d = diff.divergence
+    assert d is not None and (d.a.id, d.b.id) == (at + 1, at + 2)
+    assert d.fork == f"B was forked from A at event {at}: a message added: 'Make it about rock pools'"
+    assert (d.a.type, d.b.type) == (seed1.events[at].type, fork.events[at + 1].type)
+    pairs = [pair for row in diff.rows for pair in row.steps]
+    marked = next(p for p in pairs if p.divergence)
+    assert pairs.index(marked) == sum(p.shared for p in pairs)  # right after the shared steps
+    said = next(p for p in pairs if p.b is not None and p.b.kind == "user")
+    assert said.changes == ["only-b"] and said.b.text == "Make it about rock pools"
+    assert (diff.b.parent_id, diff.b.forked_at) == (seed1.id, at)
