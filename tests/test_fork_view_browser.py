@@ -1,0 +1,151 @@
+""""Fork from here" in the run view's inspector, in a real Chromium against live kernel-side widgets.
+
+The notebook's view (``live_widget.LivePage``: a kernel-side ``RunView`` bridged to the page, no
+Jupyter between) of a run of the orchestrator with the simulator behind the real SDK: a refused
+fork says why by the form; a fork with an edited tool result and a message shows at once in the
+same view, its copied events and then its live ones, under a tab strip that goes back to the parent.
+Skipped when /usr/bin/chromium is missing, unless WORKBENCH_REQUIRE_BROWSER=1.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from browser import checked_page
+from conftest import write_scenario
+from live_widget import LivePage
+
+import workbench as wb
+
+LIVE = "[data-testid=live-view] "
+PACE = 150  # deltas a second: the fork's live part takes a few seconds, so the view shows it going
+
+
+def two_calls_scenario(folder: Path) -> str:
+    """A first phase whose first turn calls write_file twice, then a read_file."""
+    def write(name: str, content: str) -> dict[str, Any]:
+        return {"name": "write_file", "input": {"path": name, "content": content}}
+
+    return write_scenario(
+        folder / "two_calls.json",
+        plan={"goal": "A haiku about tides", "phases": [{"name": "Draft"}, {"name": "Check"}]},
+        phases=[
+            [{"thinking": "Draft it and keep notes beside it.", "text": "Writing two files.",
+              "toolCalls": [write("haiku.txt", "moon pulls the water"), write("notes.txt", "tides")]},
+             {"thinking": "Both are saved.", "text": "Drafted."}],
+            [{"thinking": "Read it back.", "toolCalls": [{"name": "read_file", "input": {"path": "haiku.txt"}}]},
+             {"thinking": "It reads well.", "text": "Checked: the haiku reads well."}],
+        ],
+        final={"thinking": "Summarise.", "text": "Here is the haiku, saved in haiku.txt."},
+    )
+
+
+def event_count(live: LivePage, view: str) -> int:
+    text = live.page.locator(view + LIVE + "[data-testid=event-count]").inner_text()
+    return int(text.split()[0].replace(",", ""))
+
+
+def inspect(live: LivePage, view: str, k: int) -> None:
+    """Open the view's inspector (if closed) and move it to event ``k``, as the slider does."""
+    if not live.page.evaluate("v => document.querySelector(v + '[data-testid=inspector]').open", view):
+        live.page.click(view + "[data-testid=inspector-toggle]")
+    live.page.evaluate("""([v, k]) => { const s = document.querySelector(v + '[data-testid=inspector-slider]');
+                          s.value = String(k); s.dispatchEvent(new Event('input')); }""", [view, k])
+    live.until("([v, k]) => document.querySelector(v + '[data-testid=envelope]').dataset.id === String(k)", [view, k])
+
+
+def test_fork_from_the_inspector_shows_the_fork_in_the_same_view_with_tabs_back_to_the_parent(browser, tmp_path):
+    run = wb.run("Write a haiku about tides", model="simulated",
+                 options={"scenario": two_calls_scenario(tmp_path), "pace": PACE})
+    run.wait(timeout=60)
+    parent_events = list(run.events)
+    calls = [e for e in parent_events if e.type == "tool:complete"]
+    first_call, second_call = calls[0], calls[1]  # one turn's two calls: the turn ends with the second
+    assert second_call.id == first_call.id + 2
+    fork: wb.Run | None = None
+    with checked_page(browser, 1100, 1000) as page:
+        live = LivePage(page)
+        try:
+            view = live.add(run)
+            live.text(view + LIVE + "[data-testid=status]", "complete")
+            assert page.locator(view + "[data-testid=fork-tabs]").is_hidden()
+
+            # The first call of the turn: the turn has not ended there, so a fork at it copies up to the
+            # plan's turn and cannot edit this call. The kernel's refusal shows by the form; no fork is made.
+            inspect(live, view, first_call.id)
+            assert page.locator(view + "[data-testid=fork-form]").is_hidden()
+            page.click(view + "[data-testid=fork-open]")
+            result = page.locator(view + "[data-testid=fork-result]")
+            assert result.input_value() == "Wrote 20 bytes to haiku.txt"
+            result.fill("Wrote nothing")
+            page.click(view + "[data-testid=fork-submit]")
+            plan_end = next(e.id for e in parent_events if e.type == "model:response")
+            live.text(view + "[data-testid=fork-error]",
+                      f"The fork was refused: tool call '{first_call.data.tool_use_id}' is not in the part of the run "  # type: ignore[union-attr]
+                      f"a fork at this event copies (events 1 to {plan_end}); its tool calls are none")
+            assert len(live.views[0].family) == 1
+
+            # The second call ends the turn: fork there with its result edited and a message, by keyboard.
+            inspect(live, view, second_call.id)
+            assert result.input_value() == "Wrote 5 bytes to notes.txt"
+            assert page.locator(view + "[data-testid=fork-error]").is_hidden()
+            result.fill("Wrote 5 bytes to notes.txt (the notes say: tides)")
+            page.fill(view + "[data-testid=fork-message]", "Make the last line about the moon")
+            page.locator(view + "[data-testid=fork-message]").press("Control+Enter")
+
+            # The view shows the fork at once: tabs, the line saying where it came from, its copied
+            # events and then its live ones.
+            live.until("v => document.querySelectorAll(v + '[data-testid=fork-tab]').length === 2", view)
+            (fork_id,) = [run_id for run_id in live.views[0].family if run_id != run.id]
+            fork = live.views[0].family[fork_id]
+            tabs = page.locator(view + "[data-testid=fork-tab]")
+            assert tabs.all_inner_texts() == [run.id, f"fork {fork_id}"]
+            assert [tabs.nth(i).get_attribute("aria-selected") for i in range(2)] == ["false", "true"]
+            live.text(view + "[data-testid=forked-from]",
+                      f"Forked from {run.id} at event {second_call.id}: events 1 to {second_call.id} are copied from it, "
+                      f"the rest is this run's own; at the fork point: your message \u201cMake the last line about the moon\u201d, "
+                      f"the result of {second_call.data.tool_use_id} edited.")  # type: ignore[union-attr]
+            live.until(f"v => document.querySelector(v + '{LIVE}[data-testid=status]').innerText === 'running'"
+                       f" && Number(document.querySelector(v + '{LIVE}[data-testid=event-count]').innerText.split(' ')[0]) > {second_call.id + 1}",
+                       view, timeout=20)
+            seen_live = event_count(live, view)
+            assert not fork.done, "the fork had ended before its view showed it going on"
+            live.text(view + LIVE + "[data-testid=status]", "complete", timeout=60)
+            assert seen_live < len(fork.events) == event_count(live, view)
+            assert page.locator(view + LIVE + "[data-testid=task]").inner_text() == "Write a haiku about tides"
+
+            # The fork's log: the parent's events with the fork's id, then run:forked with the edits.
+            forked = [e.to_dict() for e in fork.events]
+            assert [{**e, "runId": run.id} for e in forked[: second_call.id]] == [e.to_dict() for e in parent_events[: second_call.id]]
+            assert forked[second_call.id]["type"] == "run:forked"
+            assert forked[second_call.id]["data"] == {
+                "parentId": run.id, "at": second_call.id,
+                "edits": {"toolResult": {"toolUseId": second_call.data.tool_use_id,  # type: ignore[union-attr]
+                                         "result": "Wrote 5 bytes to notes.txt (the notes say: tides)"},
+                          "message": "Make the last line about the moon", "model": None, "options": None}}
+            # ... and its inspector shows that envelope exactly.
+            inspect(live, view, second_call.id + 1)
+            envelope = json.loads(page.locator(view + "[data-testid=envelope]").inner_text())
+            assert envelope == forked[second_call.id]
+
+            # Back to the parent: its events, no fork line; and forward to the fork again.
+            tabs.nth(0).click()
+            live.until("v => document.querySelectorAll(v + '[data-testid=fork-tab]')[0].getAttribute('aria-selected') === 'true'", view)
+            live.until(f"([v, n]) => document.querySelector(v + '{LIVE}[data-testid=event-count]').innerText === n + ' events'",
+                       [view, len(parent_events)])
+            assert page.locator(view + "[data-testid=forked-from]").is_hidden()
+            assert page.locator(view + LIVE + "[data-testid=status]").inner_text() == "complete"
+            assert live.views[0].run_id == run.id
+            tabs.nth(1).click()
+            live.until(f"([v, n]) => document.querySelector(v + '{LIVE}[data-testid=event-count]').innerText === n + ' events'",
+                       [view, len(fork.events)])
+            assert page.locator(view + "[data-testid=forked-from]").is_visible()
+            assert live.views[0].run_id == fork_id
+        finally:
+            live.close()
+            for r in (run, fork):
+                if r is not None and not r.done:
+                    r.cancel()
+                    r.wait(timeout=10)
