@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from browser import checked_page
-from conftest import write_scenario
 from live_widget import LivePage
 
 import workbench as wb
+from conftest import write_scenario
+from workbench.core import events as ev
 
 LIVE = "[data-testid=live-view] "
 PACE = 150  # deltas a second: the fork's live part takes a few seconds, so the view shows it going
@@ -56,13 +57,14 @@ def inspect(live: LivePage, view: str, k: int) -> None:
     live.until("([v, k]) => document.querySelector(v + '[data-testid=envelope]').dataset.id === String(k)", [view, k])
 
 
-def test_fork_from_the_inspector_shows_the_fork_in_the_same_view_with_tabs_back_to_the_parent(browser, tmp_path):
+def test_fork_from_the_inspector_shows_the_fork_in_the_same_view_with_tabs_back_to_the_parent(browser: Any, tmp_path: Path) -> None:
     run = wb.run("Write a haiku about tides", model="simulated",
                  options={"scenario": two_calls_scenario(tmp_path), "pace": PACE})
     run.wait(timeout=60)
     parent_events = list(run.events)
     calls = [e for e in parent_events if e.type == "tool:complete"]
     first_call, second_call = calls[0], calls[1]  # one turn's two calls: the turn ends with the second
+    assert isinstance(first_call.data, ev.ToolCompleteData) and isinstance(second_call.data, ev.ToolCompleteData)
     assert second_call.id == first_call.id + 2
     fork: wb.Run | None = None
     with checked_page(browser, 1100, 1000) as page:
@@ -83,7 +85,7 @@ def test_fork_from_the_inspector_shows_the_fork_in_the_same_view_with_tabs_back_
             page.click(view + "[data-testid=fork-submit]")
             plan_end = next(e.id for e in parent_events if e.type == "model:response")
             live.text(view + "[data-testid=fork-error]",
-                      f"The fork was refused: tool call '{first_call.data.tool_use_id}' is not in the part of the run "  # type: ignore[union-attr]
+                      f"The fork was refused: tool call '{first_call.data.tool_use_id}' is not in the part of the run "
                       f"a fork at this event copies (events 1 to {plan_end}); its tool calls are none")
             assert len(live.views[0].family) == 1
 
@@ -106,7 +108,7 @@ def test_fork_from_the_inspector_shows_the_fork_in_the_same_view_with_tabs_back_
             live.text(view + "[data-testid=forked-from]",
                       f"Forked from {run.id} at event {second_call.id}: events 1 to {second_call.id} are copied from it, "
                       f"the rest is this run's own; at the fork point: your message \u201cMake the last line about the moon\u201d, "
-                      f"the result of {second_call.data.tool_use_id} edited.")  # type: ignore[union-attr]
+                      f"the result of {second_call.data.tool_use_id} edited.")
             live.until(f"v => document.querySelector(v + '{LIVE}[data-testid=status]').innerText === 'running'"
                        f" && Number(document.querySelector(v + '{LIVE}[data-testid=event-count]').innerText.split(' ')[0]) > {second_call.id + 1}",
                        view, timeout=20)
@@ -122,7 +124,7 @@ def test_fork_from_the_inspector_shows_the_fork_in_the_same_view_with_tabs_back_
             assert forked[second_call.id]["type"] == "run:forked"
             assert forked[second_call.id]["data"] == {
                 "parentId": run.id, "at": second_call.id,
-                "edits": {"toolResult": {"toolUseId": second_call.data.tool_use_id,  # type: ignore[union-attr]
+                "edits": {"toolResult": {"toolUseId": second_call.data.tool_use_id,
                                          "result": "Wrote 5 bytes to notes.txt (the notes say: tides)"},
                           "message": "Make the last line about the moon", "model": None, "options": None}}
             # ... and its inspector shows that envelope exactly.

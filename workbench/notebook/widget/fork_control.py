@@ -17,18 +17,18 @@ from workbench.errors import UserError
 if TYPE_CHECKING:
     from workbench.core.handle import Run
 
-__all__ = ["FORKABLE_STRATEGIES", "forkable", "fork_from_view"]
+__all__ = ["FORKABLE_STRATEGIES", "fork_from_view", "forkable"]
 
 FORKABLE_STRATEGIES = frozenset({"plan", "react"})
 """Strategies whose runs the agent can walk again: a recorded run (``wb.record``) has no agent to go on."""
 
 
-def forkable(run: "Run") -> bool:
+def forkable(run: Run) -> bool:
     """Whether the view offers "Fork from here" for ``run`` (its log decides the rest, event by event)."""
     return run.strategy in FORKABLE_STRATEGIES
 
 
-def fork_from_view(run: "Run", content: dict[str, Any]) -> tuple["Run | None", dict[str, Any]]:
+def fork_from_view(run: Run, content: dict[str, Any]) -> tuple[Run | None, dict[str, Any]]:
     """Fork ``run`` as ``content`` asks: the fork (None when refused) and the answer for the view."""
     fork: Run | None = None
     error: str | None = None
@@ -36,14 +36,14 @@ def fork_from_view(run: "Run", content: dict[str, Any]) -> tuple["Run | None", d
         fork = run.fork(**_fork_arguments(run, content))
     except UserError as exc:
         error = redact(str(exc))  # it may quote the message or the result: never a credential
-    except Exception as exc:  # a comm handler's exception reaches no one: the view says it instead
+    except Exception as exc:  # noqa: BLE001 - a comm handler's exception reaches no one: the view says it instead
         error = redact(f"the fork failed: {type(exc).__name__}: {exc}")
     reply = {"kind": "fork", "requestId": content.get("requestId"), "ok": fork is not None, "error": error,
              "runId": fork.id if fork is not None else None}
     return fork, reply
 
 
-def _fork_arguments(run: "Run", content: dict[str, Any]) -> dict[str, Any]:
+def _fork_arguments(run: Run, content: dict[str, Any]) -> dict[str, Any]:
     if not forkable(run):
         raise UserError(f"run {run.id} cannot be forked: its strategy is {run.strategy!r}, and only runs of an agent "
                         f"({', '.join(sorted(FORKABLE_STRATEGIES))}) can go on from an event")

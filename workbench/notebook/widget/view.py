@@ -60,7 +60,7 @@ class RunView(anywidget.AnyWidget):
     loaded, replayed or finished run). It turns false when the run ends."""
     forkable = traitlets.Bool(False).tag(sync=True)
     """Whether the inspector offers "Fork from here": a run of an agent (plan or react), not a recording."""
-    runs = traitlets.List().tag(sync=True)
+    runs: traitlets.List[dict[str, Any]] = traitlets.List().tag(sync=True)
     """The view's tabs, once it has forked: ``{id, parentId, at}`` of the run it was made for and of
     each fork made from it, in the order they were made; empty before the first fork."""
 
@@ -176,7 +176,7 @@ class RunView(anywidget.AnyWidget):
         else:
             self._spawn(self._send_backlog)
 
-    def _retarget(self, run: "Run") -> None:
+    def _retarget(self, run: Run) -> None:
         """Show ``run`` from its first event: every view of this widget switches to it."""
         self._generation += 1
         self.run = run
@@ -193,7 +193,7 @@ class RunView(anywidget.AnyWidget):
             self._pumping = True
             self._spawn(self._pump)
 
-    def _target(self, run: "Run") -> dict[str, Any]:
+    def _target(self, run: Run) -> dict[str, Any]:
         tabs = [{"id": r.id, "parentId": r.parent_id, "at": r.forked_at} for r in self.family.values()]
         return {"runId": run.id, "task": run.task, "model": run.model, "strategy": run.strategy,
                 "controls": run.takes_controls, "forkable": forkable(run), "runs": tabs if len(tabs) > 1 else []}
@@ -207,7 +207,7 @@ class RunView(anywidget.AnyWidget):
         if fork is not None:
             self._loop.call_soon_threadsafe(self._retarget, fork)
 
-    def _named(self, content: dict[str, Any]) -> "Run":
+    def _named(self, content: dict[str, Any]) -> Run:
         """The run a message is about: the one it names, if this view shows it or has shown it, else the one shown."""
         return self.family.get(str(content.get("runId")), self.run)
 
