@@ -16,6 +16,7 @@ from servers import LoopThread, start_server
 from test_reducer import sample_run
 
 import workbench as wb
+from workbench.notebook.diff import DiffView
 from workbench.core.comparison import CompareRow, Entry, comparison_rows, differing_options, first_line, progress_line
 from workbench.core.progress import ts_ms
 from workbench.core.reducer import fold
@@ -254,7 +255,7 @@ def test_the_view_fills_in_live_at_most_four_times_a_second_and_a_row_opens_its_
         view._on_msg(view.table, {"kind": "diff", "runIds": [first.id, second.id]}, [])
         [diff] = view.detail.children
         assert view.table.diffed == [first.id, second.id]
-        assert "no diff view yet" in diff.value and first.id in diff.value  # until wb.diff is merged
+        assert isinstance(diff, DiffView) and (diff.a, diff.b) == (first, second)
         view._on_msg(view.table, {"kind": "open", "runId": "r_nobody"}, [])
         assert view.detail.children == () and view.table.diffed == []
     finally:

@@ -21,6 +21,8 @@ from live_widget import PumpedPage
 import workbench as wb
 from workbench.notebook.compare.view import CompareView
 from workbench.notebook.widget import RunView
+from workbench.notebook.diff import DiffView
+from workbench.notebook.diff.bundle import diff_css, diff_front_end
 from workbench.notebook.widget.bundle import STATIC, front_end
 
 TASK = "Write a haiku about tides"
@@ -32,7 +34,7 @@ PAGE = """<!doctype html>
 <body style="margin:0;padding:8px"><div id="table"></div><div id="detail" data-testid="detail"></div>
 <script type="module">
 const load = (js) => import(URL.createObjectURL(new Blob([js], { type: "text/javascript" })));
-const modules = { compare: await load(%(compare)s), run: await load(%(run)s) };
+const modules = { compare: await load(%(compare)s), run: await load(%(run)s), diff: await load(%(diff)s) };
 window.apps = [];
 window.addWidget = (kind, traits, where) => {
   const listeners = new Map();
@@ -71,8 +73,8 @@ class ComparePage(PumpedPage):
         self.kernel_side: dict[int, Any] = {}  # page app index -> the widget it shows
         self.below: list[int] = []  # apps drawn below the table
         css = (STATIC / "compare_view.css").read_text("utf-8") + (STATIC / "run_view.css").read_text("utf-8")
-        page.set_content(PAGE % {"css": css, "compare": self._js(front_end("compare_view.js")),
-                                 "run": self._js(front_end())})
+        page.set_content(PAGE % {"css": css + diff_css(), "compare": self._js(front_end("compare_view.js")),
+                                 "run": self._js(front_end()), "diff": self._js(diff_front_end())})
         page.wait_for_function("window.pageReady === true")
         view.table.observe(lambda change: self.outbox.put(("trait", (change["name"], change["new"]))),
                            names=list(TABLE_TRAITS))
@@ -91,11 +93,12 @@ class ComparePage(PumpedPage):
         self.below = []
         self.page.evaluate("() => document.getElementById('detail').replaceChildren()")
         for child in children:
-            if isinstance(child, RunView):
+            if isinstance(child, (RunView, DiffView)):
                 index = len(self.kernel_side)
                 child.send = lambda content, buffers=None, i=index: self.outbox.put(("msg", (i, content)))  # type: ignore[method-assign]
-                traits = json.loads(json.dumps({name: getattr(child, name) for name in VIEW_TRAITS}))
-                assert self.page.evaluate("t => addWidget('run', t, 'detail')", traits) == index
+                kind, names = ("run", VIEW_TRAITS) if isinstance(child, RunView) else ("diff", ("run_a", "run_b"))
+                traits = json.loads(json.dumps({name: getattr(child, name) for name in names}))
+                assert self.page.evaluate("([k, t]) => addWidget(k, t, 'detail')", [kind, traits]) == index
                 self.kernel_side[index] = child
                 self.below.append(index)
             else:  # an ipywidgets HTML
@@ -181,7 +184,7 @@ def test_the_table_fills_in_live_with_its_progress_line_and_a_row_opens_its_run(
         shown.text("[data-testid=detail] [data-testid=event-count]", f"{len(first.events):,} events")
         assert [child.run for child in view.detail.children] == [first]
 
-        # Two ticked rows and Diff ask for their diff (the message until wb.diff is merged).
+        # Two ticked rows and Diff show their diff.
         diff = page.locator("[data-testid=compare-diff]")
         assert diff.is_disabled()
         page.check("[data-testid=compare-row]:nth-child(1) input[type=checkbox]")
@@ -189,7 +192,7 @@ def test_the_table_fills_in_live_with_its_progress_line_and_a_row_opens_its_run(
         page.check("[data-testid=compare-row]:nth-child(3) input[type=checkbox]")
         assert diff.is_enabled()
         diff.click()
-        shown.until("() => !!document.querySelector('[data-testid=compare-diff-missing]')")
+        shown.until("() => !!document.querySelector('[data-testid=detail] [data-testid=diff-view]')")
         assert view.table.diffed == [first.id, comparison.runs[2].id]
         assert page.locator("[data-testid=detail] [data-testid=event-count]").count() == 0  # the run view is gone
     finally:

@@ -72,11 +72,12 @@ def test_a_sweep_of_six_fills_a_live_table_whose_rows_open_their_runs_in_jupyter
         page.locator(ROWS).nth(5).locator("td").nth(2).click()  # again: closed
         expect(live).to_have_count(0)
 
-        # Two ticked rows and Diff: their diff (the message, until wb.diff is merged).
+        # Two ticked rows and Diff: their diff.
         page.locator(ROWS).nth(0).locator("input[type=checkbox]").check()
         page.locator(ROWS).nth(3).locator("input[type=checkbox]").check()
         page.locator("[data-testid=compare-diff]").click()
-        expect(page.locator("[data-testid=compare-diff-missing]")).to_contain_text(run_ids[0] + " and " + run_ids[3])
+        expect(page.locator("[data-testid=diff-view]")).to_contain_text(run_ids[0])
+        expect(page.locator("[data-testid=diff-view]")).to_contain_text(run_ids[3])
         assert errors == []
     finally:
         page.close()

@@ -58,7 +58,7 @@ def test_import_workbench_loads_nothing_heavy_and_every_public_name_still_resolv
     assert answer["missing_from_dir"] == []
     assert answer["events_is_core"] is True and answer["same_class"] is True and answer["run_is_handle"] is True
     assert answer["resolved"] == {
-        "run": "function", "load": "function", "connect": "function", "disconnect": "function",
+        "run": "function", "load": "function", "diff": "function", "connect": "function", "disconnect": "function",
         "attach": "function", "runs": "function", "compare": "function", "sweep": "function",
         "Comparison": "type", "record": "function", "Recorder": "type", "tool": "function",
         "Tool": "type", "ToolContext": "type", "current_context": "function", "Run": "type", "RunState": "type",

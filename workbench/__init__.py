@@ -29,11 +29,13 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from workbench.core.pricing import set_prices
     from workbench.core.reducer import RunState, fold, reduce
     from workbench.notebook.compare import Comparison, compare
+    from workbench.notebook.diff import diff
     from workbench.remote.client import attach, connect, disconnect, runs
 
 __all__ = [
     "run",
     "load",
+    "diff",
     "connect",
     "disconnect",
     "attach",
@@ -84,6 +86,7 @@ _LAZY: dict[str, str] = {
     "set_prices": "workbench.core.pricing",
     "compare": "workbench.notebook.compare",
     "Comparison": "workbench.notebook.compare",
+    "diff": "workbench.notebook.diff",
 }
 
 

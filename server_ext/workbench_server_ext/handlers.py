@@ -125,7 +125,7 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
 def _default_message(handler: WorkbenchHandler, status: int) -> str:
     if status == 404:
         return ("no such workbench route; see GET runs, POST runs, GET runs/{id}, runs/{id}/events, runs/{id}/log, "
-                "POST runs/{id}/cancel, pause, resume, messages, tools/{toolUseId}/decision")
+                "POST runs/{id}/cancel, pause, resume, messages, fork, tools/{toolUseId}/decision")
     if status == 405:
         return f"{handler.request.method} is not allowed on this workbench route"
     return responses.get(status, "error")
@@ -208,6 +208,19 @@ class MessagesHandler(WorkbenchHandler):
     async def post(self, run_id: str) -> None:
         service = await self.holding_run(run_id)
         self.reply(202, await service.answer(service.say(self.principal, run_id, self.request.body or b"")))
+
+
+class ForkHandler(WorkbenchHandler):
+    """``POST /runs/{id}/fork`` with ``{at, model?, options?, edits?}``: 201 with the new run's summary."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, run_id: str) -> None:
+        service = await self.holding_run(run_id)
+        await service.load_agent()
+        run = service.fork(self.principal, run_id, self.body_json())
+        self.set_header("Location", f"{self.base_url}{API}/runs/{run.id}")
+        self.reply(201, service.summary(run))
 
 
 class LogHandler(WorkbenchHandler):
@@ -453,6 +466,7 @@ def handlers() -> list[tuple[str, type[JupyterHandler]]]:
         (rf"/{API}/runs/{_RUN}/resume", ResumeHandler),
         (rf"/{API}/runs/{_RUN}/tools/(?P<tool_use_id>[^/]+)/decision", DecisionHandler),
         (rf"/{API}/runs/{_RUN}/messages", MessagesHandler),
+        (rf"/{API}/runs/{_RUN}/fork", ForkHandler),
         (rf"/{API}/runs/{_RUN}/events", EventsHandler),
         (rf"/{API}/runs/{_RUN}/log", LogHandler),
         (rf"/{API}/runs/{_RUN}/markdown", MarkdownHandler),

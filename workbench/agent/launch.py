@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 from workbench.agent.controls import MAX_MESSAGE_CHARS
 from workbench.agent.models import default_model, make_client, validate_model
-from workbench.agent.options import RunOptions, ToolBreakpoint, parse_options
+from workbench.agent.options import SERVER_PATHS, RunOptions, ToolBreakpoint, parse_options
 from workbench.agent.orchestrator import STRATEGIES, Orchestrator, RunConfig
 from workbench.agent.replaying import Replay
 from workbench.agent.tools import Tool, resolve_tools
@@ -103,7 +103,7 @@ def start_run(
         log=run_log or RunLog(run_id),
         workspace=workspace,
         owner=owner,
-        options=run_options.model_dump(mode="json", by_alias=True, exclude_defaults=True, exclude={"workspace", "scenario"}),
+        options=run_options.model_dump(mode="json", by_alias=True, exclude_defaults=True, exclude=set(SERVER_PATHS)),
         tools=[t.name for t in resolved_tools],
         parent_id=fork[0].id if fork else None,
         forked_at=fork[1].plan.at if fork else None,
@@ -151,7 +151,11 @@ def start_fork(
     """
     events = list(parent.events[: parent.log.published])
     plan = plan_fork(events, at)
-    edits = fork_edits(plan.calls, plan.at, model=model, options=options, tool_result=tool_result, message=message)
+    if options is not None and not isinstance(options, dict):
+        raise UserError(f"options must be a dict, not {type(options).__name__}")
+    # The edits are an event: the options a server adds (its paths) are not for clients to see.
+    shown = {k: v for k, v in (options or {}).items() if k not in SERVER_PATHS}
+    edits = fork_edits(plan.calls, plan.at, model=model, options=shown, tool_result=tool_result, message=message)
     inherited = {k: v for k, v in parent.options.items() if k not in _NOT_INHERITED}
     if tools is None:
         tools = parent._tool_objects if parent._tool_objects is not None else parent.tools
@@ -175,8 +179,6 @@ def fork_edits(
     message: str | None,
 ) -> ev.ForkEdits:
     """A fork's edits, checked: a :class:`UserError` says what does not fit."""
-    if options is not None and not isinstance(options, dict):
-        raise UserError(f"options must be a dict, not {type(options).__name__}")
     edited: ev.ToolResultEdit | None = None
     if tool_result is not None:
         if not isinstance(tool_result, dict) or set(tool_result) - {"toolUseId", "tool_use_id", "result"} \

@@ -11,7 +11,7 @@ from pydantic_core import ErrorDetails
 
 from workbench.errors import UserError
 
-__all__ = ["CLIENT_OPTIONS", "RunOptions", "ToolBreakpoint", "parse_options"]
+__all__ = ["CLIENT_OPTIONS", "SERVER_PATHS", "RunOptions", "ToolBreakpoint", "parse_options"]
 
 MINUTE, DAY = 60, 24 * 3600
 
@@ -77,12 +77,13 @@ class RunOptions(BaseModel):
         return Path(self.workspace).expanduser() if self.workspace else home / "workspaces" / run_id
 
 
-_SERVER_PATHS = frozenset({"workspace", "scenario"})
+SERVER_PATHS = frozenset({"workspace", "scenario"})
+"""Options that name paths on the machine the run executes on: never set by, nor shown to, clients."""
 
 CLIENT_OPTIONS: frozenset[str] = frozenset(
     key
     for name, field in RunOptions.model_fields.items()
-    if name not in _SERVER_PATHS
+    if name not in SERVER_PATHS
     for key in (name, field.alias or name)
 )
 """Options an HTTP client may set, camelCase or snake_case: all but those naming server paths."""

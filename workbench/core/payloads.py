@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -345,7 +345,11 @@ class ToolResultEdit(_Wire):
 
 
 class ForkEdits(_Wire):
-    """What a fork changes at its fork point; every part optional."""
+    """What a fork changes at its fork point; every part optional, and left out on the wire when absent."""
+
+    @model_serializer(mode="wrap")
+    def _given_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None}
 
     tool_result: ToolResultEdit | None = None
     """Replaces the result of one tool call of the copied prefix."""

@@ -140,7 +140,8 @@ class RunStore:
         if self._problem is not None:
             raise StoreUnavailable(f"the run store cannot write: {self._problem}")
         try:
-            self._database.add_run(run.id, run.owner, run.task, run.model, run.strategy, run.created_at, shared)
+            self._database.add_run(run.id, run.owner, run.task, run.model, run.strategy, run.created_at, shared,
+                                   run_settings(run))
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"the run store cannot write: {describe(exc)}") from None
         self._follow(run.log, stored=0)
@@ -311,11 +312,16 @@ class RunStore:
 
     def load(self, run_id: str) -> Run | None:
         """The run with its events, or None if the store does not have it."""
-        row = self._database.run_row(run_id)
-        if row is None:
+        found = self._database.run_row(run_id)
+        if found is None:
             return None
+        row, settings = found
+        options, tools, parent, forked_at = (settings.get(k) for k in ("options", "tools", "parentId", "forkedAt"))
         run = Run(run_id=row[0], owner=row[1], task=row[2], model=row[3], strategy=row[4], created_at=row[5],
-                  log=RunLog(row[0]))
+                  log=RunLog(row[0]), options=options if isinstance(options, dict) else None,
+                  tools=[str(t) for t in tools] if isinstance(tools, list) else None,
+                  parent_id=parent if isinstance(parent, str) else None,
+                  forked_at=forked_at if isinstance(forked_at, int) else None)
         bodies = self._database.event_bodies(run_id)
         run.log.extend(_parsed(body) for body in bodies)
         self._sizes[run_id] = sum(len(body) for body in bodies)
@@ -341,3 +347,11 @@ class RunStore:
                 self._enqueue(run.log.events[-1])
             runs.append(run)
         return runs
+
+
+def run_settings(run: Run) -> dict[str, Any]:
+    """What the store keeps of a run beside its row: what a fork of it needs, and its parent."""
+    settings: dict[str, Any] = {"options": run.options, "tools": run.tools}
+    if run.parent_id is not None:
+        settings.update(parentId=run.parent_id, forkedAt=run.forked_at)
+    return settings

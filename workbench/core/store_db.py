@@ -7,6 +7,8 @@ threads under :attr:`StoreDatabase.lock`.
 
 from __future__ import annotations
 
+import json
+
 import os
 import sqlite3
 import threading
@@ -30,7 +32,8 @@ CREATE TABLE IF NOT EXISTS runs (
     status TEXT NOT NULL DEFAULT 'running',
     ended_at TEXT,
     event_count INTEGER NOT NULL DEFAULT 0,
-    shared INTEGER NOT NULL DEFAULT 0
+    shared INTEGER NOT NULL DEFAULT 0,
+    settings TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_owner ON runs (owner, created_at);
 CREATE TABLE IF NOT EXISTS events (
@@ -63,6 +66,9 @@ class StoreDatabase:
             self.connection.execute("PRAGMA journal_mode=WAL")
             self.connection.execute("PRAGMA synchronous=NORMAL")
             self.connection.executescript(_SCHEMA)
+            columns = {row[1] for row in self.connection.execute("PRAGMA table_info(runs)")}
+            if "settings" not in columns:  # a store written before forks: its runs' settings are unknown
+                self.connection.execute("ALTER TABLE runs ADD COLUMN settings TEXT")
         except BaseException:
             self.connection.close()
             raise
@@ -76,13 +82,15 @@ class StoreDatabase:
     # --- writing -------------------------------------------------------------------------
 
     def add_run(self, run_id: str, owner: str | None, task: str, model: str, strategy: str, created_at: str,
-                shared: bool) -> None:
-        """The run's row (kept as it is if the run is there already)."""
+                shared: bool, settings: dict[str, Any] | None = None) -> None:
+        """The run's row (kept as it is if the run is there already). ``settings``: its options, tools
+        and parent (what a fork of it needs), as JSON."""
         with self.lock:
             self.connection.execute(
-                "INSERT OR IGNORE INTO runs (id, owner, task, model, strategy, created_at, shared) "
-                "VALUES (?,?,?,?,?,?,?)",
-                (run_id, owner, task, model, strategy, created_at, int(shared)),
+                "INSERT OR IGNORE INTO runs (id, owner, task, model, strategy, created_at, shared, settings) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (run_id, owner, task, model, strategy, created_at, int(shared),
+                 json.dumps(settings, ensure_ascii=False) if settings is not None else None),
             )
 
     def set_shared(self, run_id: str, shared: bool) -> None:
@@ -127,7 +135,8 @@ class StoreDatabase:
 
         ``limit`` caps how many; ``before`` (a run id) starts after that run, for the next page.
         """
-        query = "SELECT id, task, model, strategy, status, created_at, ended_at, event_count, owner, shared FROM runs"
+        query = ("SELECT id, task, model, strategy, status, created_at, ended_at, event_count, owner, shared, settings "
+                 "FROM runs")
         where: list[str] = []
         args: list[Any] = []
         if owner is not None:
@@ -146,7 +155,7 @@ class StoreDatabase:
             rows = self.connection.execute(query, args).fetchall()
         return [
             {"id": r[0], "task": r[1], "model": r[2], "strategy": r[3], "status": r[4], "createdAt": r[5],
-             "endedAt": r[6], "eventCount": r[7], "owner": r[8], "shared": bool(r[9])}
+             "endedAt": r[6], "eventCount": r[7], "owner": r[8], "shared": bool(r[9]), "settings": _settings(r[10])}
             for r in rows
         ]
 
@@ -161,12 +170,13 @@ class StoreDatabase:
             row = self.connection.execute("SELECT shared FROM runs WHERE id = ?", (run_id,)).fetchone()
         return bool(row and row[0])
 
-    def run_row(self, run_id: str) -> RunRow | None:
+    def run_row(self, run_id: str) -> tuple[RunRow, dict[str, Any]] | None:
+        """A stored run's row and its settings (empty when the store did not keep them)."""
         with self.lock:
-            row: RunRow | None = self.connection.execute(
-                "SELECT id, owner, task, model, strategy, created_at FROM runs WHERE id = ?", (run_id,)
+            row = self.connection.execute(
+                "SELECT id, owner, task, model, strategy, created_at, settings FROM runs WHERE id = ?", (run_id,)
             ).fetchone()
-        return row
+        return None if row is None else (row[:6], _settings(row[6]))
 
     def event_bodies(self, run_id: str, after: int = 0) -> list[str]:
         """The JSON of the run's events after event ``after``, in order."""
@@ -185,3 +195,11 @@ class StoreDatabase:
         """The ids of runs whose status is still ``running``."""
         with self.lock:
             return [r[0] for r in self.connection.execute("SELECT id FROM runs WHERE status = 'running'")]
+
+
+def _settings(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else {}
+    except json.JSONDecodeError:  # a row written by hand: its settings are as good as unknown
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -56,7 +56,9 @@ class RemoteRun(Run):
         try:
             run = cls(run_id=str(summary["id"]), task=str(summary.get("task", "")), model=str(summary.get("model", "")),
                       strategy=str(summary.get("strategy") or ""), created_at=str(summary.get("createdAt", "")),
-                      owner=summary.get("owner"))
+                      owner=summary.get("owner"),
+                      parent_id=summary["parentId"] if isinstance(summary.get("parentId"), str) else None,
+                      forked_at=summary["forkedAt"] if isinstance(summary.get("forkedAt"), int) else None)
         except (KeyError, TypeError):
             raise ServerError(f"{connection.api} answered with something that is not a run summary") from None
         run.connection = connection
@@ -152,6 +154,45 @@ class RemoteRun(Run):
             asyncio.run_coroutine_threadsafe(post(), loop).result()
         except ServerError as exc:
             raise _control_error(exc) from None
+
+    # --- forks: POST /runs/{id}/fork ---------------------------------------------------------------
+
+    def fork(self, at: int | None = None, *, model: str | None = None, options: dict[str, Any] | None = None,
+             tool_result: dict[str, Any] | None = None, message: str | None = None, tools: Any = None) -> "RemoteRun":
+        """Fork the run on its server (``POST /runs/{id}/fork``) and follow the new run.
+
+        The server forks with the parent's tools; ``tools`` cannot change them there."""
+        if tools is not None:
+            raise UserError("a fork on a server takes its parent's tools; leave tools out")
+        body: dict[str, Any] = {"at": len(self.log) if at is None else at}
+        if model is not None:
+            body["model"] = model
+        if options is not None:
+            body["options"] = options
+        edits = {k: v for k, v in (("toolResult", tool_result), ("message", message)) if v is not None}
+        if edits:
+            body["edits"] = edits
+        summary = self._ask("POST", "fork", body, expect=201)
+        fork = RemoteRun.follow(self.connection, summary)
+        fork._parent = self
+        return fork
+
+    def _lookup_parent(self) -> Run | None:
+        if self._parent is None and self.parent_id is not None:
+            try:
+                summary = RemoteRun._ask(self, "GET", "", None, expect=200, run_id=self.parent_id)
+            except ServerError:  # not readable here (someone else's, or gone): the lineage stops
+                return None
+            self._parent = RemoteRun.follow(self.connection, summary)
+        return self._parent
+
+    def _ask(self, method: str, route: str, body: dict[str, Any] | None, *, expect: int, run_id: str | None = None) -> Any:
+        """``method /runs/{id}/{route}`` on the run's server, from any thread but the workbench's loop."""
+        loop = background_loop()
+        if running_loop() is loop:
+            raise UserError("a run on a server cannot be asked from the workbench's own loop (e.g. inside a tool)")
+        path = f"/runs/{quote(run_id or self.id, safe='')}" + (f"/{route}" if route else "")
+        return asyncio.run_coroutine_threadsafe(request_json(self.connection, method, path, body, expect=expect), loop).result()
 
     def detach(self) -> bool:
         """Stop following the run here (it goes on on the server; ``wb.attach(run.id)`` follows it again)."""

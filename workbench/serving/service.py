@@ -67,10 +67,16 @@ class Principal:
 
     name: str
     role: Role = "user"
+    forks_shared: bool = False
+    """A workshop participant whom the workshop file lets fork a shared run into a run of their own."""
 
     @property
     def may_start(self) -> bool:
         return self.role != "participant"
+
+    @property
+    def may_fork(self) -> bool:
+        return self.may_start or self.forks_shared
 
 
 class Refusal(Exception):
@@ -199,17 +205,8 @@ class RunService:
                 raise Refusal(400, "invalid_request", f"tools {refused} are not available here; available: {self.allowed_tools}")
         else:
             tools = self.allowed_tools
-        options = body.get("options")
-        if options is None:
-            options = {}
-        if not isinstance(options, dict):
-            raise Refusal(400, "invalid_request", "options must be a JSON object")
-        refused = sorted(set(options) - CLIENT_OPTIONS)
-        if refused:
-            raise Refusal(400, "invalid_request", f"options {refused} cannot be set over HTTP; allowed: {sorted(CLIENT_OPTIONS)}")
-        running = sum(1 for r in self._live.values() if r.owner == who.name and not r.done)
-        if running >= self.max_runs_per_user:
-            raise Refusal(429, "too_many_runs", f"you have {running} runs going, the most allowed here; wait for one to end or cancel one")
+        options = self._client_options(body.get("options"))
+        self._check_running_limit(who)
         model = body.get("model", self.default_model)
         if model is not None and not isinstance(model, str):
             raise Refusal(400, "invalid_request", "model must be a string")
@@ -217,8 +214,8 @@ class RunService:
         if not isinstance(strategy, str):
             raise Refusal(400, "invalid_request", "strategy must be a string")
         run_id = new_run_id()
-        workspace = self.workspace_root / _safe_segment(who.name) / run_id
-        shared = self.share_instructor_runs and who.role == "instructor"
+        workspace = self._workspace(who, run_id)
+        shared = self._shares(who)
         # The agent, with the anthropic SDK, loads with the first run, not with the server (see load_agent).
         from workbench.agent.launch import start_run
 
@@ -242,6 +239,76 @@ class RunService:
             raise Refusal(400, "invalid_request", str(exc)) from None
         self._live[run.id] = run
         return run
+
+    def fork(self, who: Principal, run_id: str, body: Any) -> Run:
+        """``POST /runs/{id}/fork`` (contract section 7). Body ``{at, model?, options?, edits?}``, ``edits``
+        being ``{toolResult?: {toolUseId, result}, message?}``: a new run of ``who``'s own."""
+        if self._closing:
+            raise Refusal(503, "unavailable", "the server is shutting down; try again when it is back")
+        parent = self.get(who, run_id)  # 404 unless who may read it
+        if not who.may_fork:
+            raise Refusal(403, "forbidden", "participants watch runs here; this workshop does not let participants "
+                                             "fork them (an instructor can allow it: participants_may_fork = true)")
+        self._retire_finished()
+        self._check_store_writes()
+        if not isinstance(body, dict):
+            raise Refusal(400, "invalid_request", 'the body must be a JSON object such as {"at": 12}')
+        unknown = sorted(set(body) - {"at", "model", "options", "edits"})
+        if unknown:
+            raise Refusal(400, "invalid_request", f"unknown fields {unknown}; use at, model, options, edits")
+        at = body.get("at")
+        if isinstance(at, bool) or not isinstance(at, int):
+            raise Refusal(400, "invalid_request", f"at must be the id of an event of the run (1 to {parent.log.published})")
+        edits = body.get("edits") or {}
+        if not isinstance(edits, dict) or set(edits) - {"toolResult", "message"}:
+            raise Refusal(400, "invalid_request", 'edits must be an object such as {"toolResult": {"toolUseId": "…", '
+                                                   '"result": "…"}, "message": "…"}')
+        options = self._client_options(body.get("options"))
+        model = body.get("model")
+        if model is not None and not isinstance(model, str):
+            raise Refusal(400, "invalid_request", "model must be a string")
+        self._check_running_limit(who)
+        new_id = new_run_id()
+        from workbench.agent.launch import start_fork  # loaded with the first run, as in create()
+
+        try:
+            run = start_fork(
+                parent, at, model=model, options={**options, "workspace": str(self._workspace(who, new_id))},
+                tool_result=edits.get("toolResult"), message=edits.get("message"),
+                tools=parent.tools if parent.tools is not None else self.allowed_tools, by=who.name,
+                loop=asyncio.get_running_loop(), owner=who.name, run_id=new_id,
+                before_start=lambda run: self.store.add(run, shared=self._shares(who)),
+            )
+        except StoreUnavailable as exc:
+            log.error("refused a fork: %s", exc)
+            raise self._store_refusal() from None
+        except UserError as exc:
+            raise Refusal(400, "invalid_request", str(exc)) from None
+        self._live[run.id] = run
+        return run
+
+    def _client_options(self, options: Any) -> dict[str, Any]:
+        """A request's ``options``, refused (400) when not an object or naming what HTTP may not set."""
+        if options is None:
+            return {}
+        if not isinstance(options, dict):
+            raise Refusal(400, "invalid_request", "options must be a JSON object")
+        refused = sorted(set(options) - CLIENT_OPTIONS)
+        if refused:
+            raise Refusal(400, "invalid_request", f"options {refused} cannot be set over HTTP; allowed: {sorted(CLIENT_OPTIONS)}")
+        return options
+
+    def _check_running_limit(self, who: Principal) -> None:
+        running = sum(1 for r in self._live.values() if r.owner == who.name and not r.done)
+        if running >= self.max_runs_per_user:
+            raise Refusal(429, "too_many_runs", f"you have {running} runs going, the most allowed here; wait for one to end or cancel one")
+
+    def _workspace(self, who: Principal, run_id: str) -> Path:
+        return self.workspace_root / _safe_segment(who.name) / run_id
+
+    def _shares(self, who: Principal) -> bool:
+        """Whether ``who``'s new runs are shared with a workshop's participants: an instructor's are."""
+        return self.share_instructor_runs and who.role == "instructor"
 
     def _check_store_writes(self) -> None:
         if self.store.problem is not None:
@@ -548,7 +615,11 @@ def _contract_summary(row: dict[str, Any]) -> dict[str, Any]:
     """A stored run's summary. Every run going is held in memory and summed up from its state;
     one the service does not hold has ended, so nothing of it waits."""
     keys = ("id", "task", "model", "strategy", "status", "createdAt", "endedAt", "eventCount")
-    return {**{k: row[k] for k in keys}, "waiting": []}
+    summary = {**{k: row[k] for k in keys}, "waiting": []}
+    settings = row.get("settings") or {}
+    if settings.get("parentId") is not None:
+        summary.update(parentId=settings["parentId"], forkedAt=settings.get("forkedAt"))
+    return summary
 
 
 def _fields(raw: bytes, what: str, allowed: dict[str, str], *, required: bool = False) -> dict[str, Any]:

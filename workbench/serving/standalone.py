@@ -77,6 +77,7 @@ def create_app(
     app.router.add_post(f"{p}/runs/{{run_id}}/resume", resume_run)
     app.router.add_post(f"{p}/runs/{{run_id}}/tools/{{tool_use_id}}/decision", decide_tool_call)
     app.router.add_post(f"{p}/runs/{{run_id}}/messages", message_run)
+    app.router.add_post(f"{p}/runs/{{run_id}}/fork", fork_run)
     app.router.add_get(f"{p}/runs/{{run_id}}/events", run_events, allow_head=False, name=EVENTS_ROUTE)
     app.router.add_get(f"{p}/runs/{{run_id}}/log", run_log, allow_head=False)
     app.router.add_get("/metrics", metrics, allow_head=False)
@@ -99,6 +100,13 @@ async def create_run(request: web.Request) -> web.Response:
     service, who = request.app[SERVICE], _who(request)
     service.check_may_start(who)  # a participant gets the 403, whatever the body
     run = service.create(who, await _json_body(request))
+    return web.json_response(service.summary(run), status=201, headers={"Location": f"{API_PREFIX}/runs/{run.id}"})
+
+
+async def fork_run(request: web.Request) -> web.Response:
+    service = await _holding_run(request)
+    await service.load_agent()
+    run = service.fork(_who(request), request.match_info["run_id"], await _json_body(request))
     return web.json_response(service.summary(run), status=201, headers={"Location": f"{API_PREFIX}/runs/{run.id}"})
 
 

@@ -13,6 +13,9 @@
 
 An instructor starts and cancels runs, which are shared with every participant. A
 participant can list, watch and download the shared runs, and can start or cancel nothing.
+With ``participants_may_fork = true`` at the top of the file, a participant may also fork a
+shared run into a run of their own (``POST /runs/{id}/fork``), which only they and no one else
+see and control; off by default, since each fork calls the model on the workshop's account.
 Serve it with ``workbench serve --workshop workshop.toml`` (instead of ``--token``; allowed
 off loopback, since everyone needs a token); each person then connects with their own
 token, e.g. ``wb.connect(url, token=...)``.
@@ -24,7 +27,7 @@ import hashlib
 import hmac
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +114,12 @@ def load_workshop(path: str | os.PathLike[str]) -> Workshop:
     people = data.get("people")
     if not isinstance(people, list) or not people:
         raise UserError(f"{where}: list the people as [[people]] tables with name, role and token")
+    may_fork = data.get("participants_may_fork", False)
+    if not isinstance(may_fork, bool):
+        raise UserError(f"{where}: participants_may_fork must be true or false")
     entries = tuple(_entry(raw, i, where) for i, raw in enumerate(people))
+    if may_fork:
+        entries = tuple((d, replace(p, forks_shared=True) if p.role == "participant" else p) for d, p in entries)
     names = [p.name for _, p in entries]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

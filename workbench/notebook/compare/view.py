@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -22,6 +21,7 @@ import traitlets
 
 from workbench.core.comparison import CompareRow, camel
 from workbench.core.loop import background_loop
+from workbench.notebook.diff import DiffView
 from workbench.notebook.widget import RunView
 from workbench.notebook.widget.bundle import STATIC, front_end
 
@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CompareTable", "CompareView", "Compared", "row_json"]
 
-DIFF_MODULE = "workbench.notebook.diff"
-"""Where the diff of two runs comes from (``diff(a, b)``, a widget)."""
 
 
 def row_json(row: CompareRow) -> dict[str, Any]:
@@ -164,15 +162,7 @@ class CompareView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets is untyp
         a, b = self.comparison.run_for(first), self.comparison.run_for(second)
         if a is None or b is None:
             return None
-        try:
-            make_diff = importlib.import_module(DIFF_MODULE).diff
-        except (ImportError, AttributeError):
-            shown: Any = ipywidgets.HTML(
-                "<p data-testid='compare-diff-missing'>This workbench has no diff view yet "
-                f"(<code>wb.diff(a, b)</code>, module <code>{DIFF_MODULE}</code>): runs {first} and {second} "
-                "cannot be diffed here.</p>")
-        else:
-            shown = make_diff(a, b)
+        shown = DiffView(a, b)
         self._show(shown)
         self.table.diffed = [first, second]
         return shown

@@ -26,9 +26,9 @@ from workbench.notebook.widget.messages import markdown_of, view_limits
 if TYPE_CHECKING:
     from workbench.core.handle import Run
 
-__all__ = ["export_html"]
+__all__ = ["export_html", "inline_script", "page_html", "script_json"]
 
-_PAGE_CSS = """
+PAGE_CSS = """
 html { color-scheme: light dark; }
 body { margin: 0; padding: 16px; background: #f6f7f9; }
 @media (prefers-color-scheme: dark) { body { background: #010409; } }
@@ -37,13 +37,13 @@ body { margin: 0; padding: 16px; background: #f6f7f9; }
 """
 
 
-def _script_json(obj: Any) -> str:
+def script_json(obj: Any) -> str:
     """JSON that is safe inside a ``<script>`` element: no ``<`` (so no ``</script>`` or ``<!--``)."""
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-def _inline_script(source: str) -> str:
+def inline_script(source: str) -> str:
     """``source`` for a ``<script>`` element; our own code, so anything that would end it early is a bug."""
     if re.search(r"</script|<!--", source, re.IGNORECASE):
         raise ValueError("a script inlined in the exported page must not contain '</script' or '<!--'")
@@ -78,6 +78,29 @@ def bootstrap_module() -> str:
     return join_modules(sources, BOOTSTRAP)
 
 
+def page_html(*, title: str, css: str, payload: Any, bootstrap: str, footer: str, shows: str) -> str:
+    """A self-contained page: ``css``, ``payload`` as the JSON of ``#wb-data``, and ``bootstrap``
+    (already checked by :func:`inline_script`), which renders into ``#wb-app``. ``footer`` is HTML."""
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="Agent Workbench">
+<title>{html.escape(title, quote=False)}</title>
+<style>{css}</style>
+<style>{PAGE_CSS}</style>
+</head>
+<body>
+<div id="wb-app"><noscript>This page needs JavaScript to show {shows}.</noscript></div>
+<div class="wb-footer">{footer}</div>
+<script type="application/json" id="wb-data">{script_json(payload)}</script>
+<script type="module">{bootstrap}</script>
+</body>
+</html>
+"""
+
+
 def export_html(run: "Run", path: str | os.PathLike[str] | None = None) -> str:
     """One self-contained HTML page of the whole run, viewable offline without Jupyter.
 
@@ -88,27 +111,11 @@ def export_html(run: "Run", path: str | os.PathLike[str] | None = None) -> str:
     rendered = {str(event.id): text for event in run.events if (text := markdown_of(event)) is not None}
     payload = {"meta": meta, "limits": view_limits(), "prices": view_prices(), "events": events, "html": rendered, "module": front_end(),
                **_files(run)}
-    bootstrap = _inline_script(bootstrap_module())
+    bootstrap = inline_script(bootstrap_module())
     css = (STATIC / "run_view.css").read_text("utf-8")
-    title = html.escape(f"{run.task} · Agent Workbench", quote=False)
-    page = f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="Agent Workbench">
-<title>{title}</title>
-<style>{css}</style>
-<style>{_PAGE_CSS}</style>
-</head>
-<body>
-<div id="wb-app"><noscript>This page needs JavaScript to show the run.</noscript></div>
-<div class="wb-footer">Run {html.escape(run.id)} · {len(events):,} events · exported from Agent Workbench</div>
-<script type="application/json" id="wb-data">{_script_json(payload)}</script>
-<script type="module">{bootstrap}</script>
-</body>
-</html>
-"""
+    footer = f"Run {html.escape(run.id)} · {len(events):,} events · exported from Agent Workbench"
+    page = page_html(title=f"{run.task} · Agent Workbench", css=css, payload=payload, bootstrap=bootstrap,
+                     footer=footer, shows="the run")
     if path is not None:
         Path(path).write_text(page, encoding="utf-8")
     return page

@@ -5,9 +5,9 @@
 // view's `ready` with the events, deltas of a step merged and at most `maxItems` an `events`
 // message, and `envelopes` with at most `maxEnvelopes` raw events, as view.py and messages.py do.
 // Those limits and the delta types come from Python (`data.limits`), so the two cannot drift.
-// Then it imports the view's module (`data.module`, the joined static/*.js) and renders.
+// Then it imports the view's module (`data.module`, the joined static/*.js) and renders (mountView).
 
-import { mergedItems, envelopesOf, StandInModel } from "./stand_in_model.js";
+import { mergedItems, envelopesOf, StandInModel, mountView } from "./stand_in_model.js";
 
 const data = JSON.parse(document.getElementById("wb-data").textContent);
 const events = data.events;
@@ -30,15 +30,4 @@ const model = new StandInModel(traits, (msg) => {
   }
 });
 
-const app = document.getElementById("wb-app");
-try {
-  let module;
-  try {
-    module = await import(URL.createObjectURL(new Blob([data.module], { type: "text/javascript" })));
-  } catch (blocked) { // a browser that will not import a Blob URL from a file:// page
-    module = await import("data:text/javascript;charset=utf-8," + encodeURIComponent(data.module));
-  }
-  module.default.render({ model, el: app });
-} catch (error) {
-  app.textContent = "This page could not show the run: " + error;
-}
+mountView(data.module, model, document.getElementById("wb-app"), "the run");

@@ -48,4 +48,20 @@ class StandInModel {
   deliver(msg) { for (const fn of [...this.listeners]) fn(msg, []); }
 }
 
-export { mergedItems, envelopesOf, StandInModel };
+// Import a view's module (its joined static/*.js, as text) and render it into `el` with `model`, as the
+// exported pages do; `what` names what it shows, for the line that says it could not.
+async function mountView(source, model, el, what) {
+  try {
+    let module;
+    try {
+      module = await import(URL.createObjectURL(new Blob([source], { type: "text/javascript" })));
+    } catch (blocked) { // a browser that will not import a Blob URL from a file:// page
+      module = await import("data:text/javascript;charset=utf-8," + encodeURIComponent(source));
+    }
+    module.default.render({ model, el });
+  } catch (error) {
+    el.textContent = `This page could not show ${what}: ` + error;
+  }
+}
+
+export { mergedItems, envelopesOf, StandInModel, mountView };
