@@ -1,24 +1,31 @@
-""""Fork from here" in the run view's inspector, in a real Chromium against live kernel-side widgets.
+""""Fork from here" in the run view's inspector, in a real Chromium: the notebook's and the web view's.
 
 The notebook's view (``live_widget.LivePage``: a kernel-side ``RunView`` bridged to the page, no
 Jupyter between) of a run of the orchestrator with the simulator behind the real SDK: a refused
 fork says why by the form; a fork with an edited tool result and a message shows at once in the
 same view, its copied events and then its live ones, under a tab strip that goes back to the parent.
+The web view (a workshop's standalone server in a thread): an instructor forks from the page and the
+fork is listed and shown; a participant watching the shared run is not offered the action.
 Skipped when /usr/bin/chromium is missing, unless WORKBENCH_REQUIRE_BROWSER=1.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from browser import checked_page
 from live_widget import LivePage
+from servers import LoopThread, Served, start_server
+from test_web_view import INSTRUCTOR, PARTICIPANT, PEOPLE, WAIT_MS, enter_token, http, log_of, run_item, view, web_page
 
 import workbench as wb
 from conftest import write_scenario
 from workbench.core import events as ev
+from workbench.notebook.web.assets import WEB_VIEW
 
 LIVE = "[data-testid=live-view] "
 PACE = 150  # deltas a second: the fork's live part takes a few seconds, so the view shows it going
@@ -151,3 +158,77 @@ def test_fork_from_the_inspector_shows_the_fork_in_the_same_view_with_tabs_back_
                 if r is not None and not r.done:
                     r.cancel()
                     r.wait(timeout=10)
+
+
+# --- the web view: the same action, POST /runs/{id}/fork, the fork listed and shown ------------------
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[LoopThread]:
+    thread = LoopThread()
+    yield thread
+    thread.close()
+
+
+@pytest.fixture(scope="module")
+def workshop(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    served = loop.run(start_server(tmp_path_factory.mktemp("workshop"), tokens=PEOPLE, web_view=WEB_VIEW))
+    yield served
+    loop.run(served.runner.cleanup())
+
+
+def inspect_in_page(page: Any, k: int) -> None:
+    """Open the shown run's inspector and move it to event ``k``."""
+    pane = "[data-testid=run-pane] "
+    page.click(pane + "[data-testid=inspector-toggle]")
+    page.evaluate("""([p, k]) => { const s = document.querySelector(p + '[data-testid=inspector-slider]');
+                     s.value = String(k); s.dispatchEvent(new Event('input')); }""", [pane, k])
+    page.wait_for_function("([p, k]) => document.querySelector(p + '[data-testid=envelope]').dataset.id === String(k)",
+                           arg=[pane, k], timeout=WAIT_MS)
+
+
+def test_in_the_web_view_an_instructor_forks_from_the_page_and_a_participant_is_not_offered_it(
+        browser: Any, workshop: Served) -> None:
+    task = "Write a haiku about tides"
+    status, run = http(workshop.api + "/runs", "POST", {"task": task, "model": "simulated", "strategy": "plan"},
+                       token=INSTRUCTOR)
+    assert status == 201
+    with (web_page(browser, expected=("status of 401",)) as ines, web_page(browser, expected=("status of 401",)) as ada):
+        enter_token(ines, workshop.root, INSTRUCTOR)
+        run_item(ines, task).click()
+        view(ines, "s.status === 'complete'")
+        parent_log = log_of(workshop.api, run["id"], INSTRUCTOR)
+        tool = next(e for e in parent_log if e["type"] == "tool:complete")
+        inspect_in_page(ines, tool["id"])
+        pane = ines.locator("[data-testid=run-pane]")
+        pane.get_by_test_id("fork-open").click()
+        assert pane.get_by_test_id("fork-result").input_value() == (
+            tool["data"]["result"] if isinstance(tool["data"]["result"], str) else json.dumps(tool["data"]["result"], indent=2))
+        pane.get_by_test_id("fork-message").fill("Make the last line about the moon")
+        pane.get_by_test_id("fork-submit").click()
+
+        # The fork is listed, selected and shown: its address, its line, its events to its end.
+        ines.wait_for_function(f"() => location.hash.length > 1 && location.hash !== '#{run['id']}'", timeout=WAIT_MS)
+        fork_id = ines.evaluate("() => location.hash.slice(1)")
+        item = ines.locator(f"[data-testid=run-item][data-run-id={fork_id}]")
+        item.wait_for(timeout=WAIT_MS)
+        assert "wv-selected" in (item.get_attribute("class") or "")
+        ines.wait_for_function(
+            "(t) => (document.querySelector('[data-testid=run-pane] [data-testid=forked-from]') || {}).textContent === t",
+            arg=f"Forked from {run['id']} at event {tool['id']}: events 1 to {tool['id']} are copied from it, the rest is "
+                f"this run's own; at the fork point: your message \u201cMake the last line about the moon\u201d.",
+            timeout=WAIT_MS)
+        done = view(ines, "s.status === 'complete'", timeout=30_000)
+        fork_log = log_of(workshop.api, fork_id, INSTRUCTOR)
+        assert done["events"] == len(fork_log) and done["task"] == task
+        assert [{**e, "runId": run["id"]} for e in fork_log[: tool["id"]]] == parent_log[: tool["id"]]
+        assert fork_log[tool["id"]]["type"] == "run:forked"
+        assert fork_log[tool["id"]]["data"] == {"parentId": run["id"], "at": tool["id"], "edits": {"message": "Make the last line about the moon"}}
+        item.get_by_text(f"fork of {run['id']} at event {tool['id']}").wait_for(timeout=WAIT_MS)
+
+        # A participant watches the shared run: the inspector, and no fork.
+        enter_token(ada, workshop.root, PARTICIPANT)
+        run_item(ada, task).first.click()
+        view(ada, "s.status === 'complete'")
+        inspect_in_page(ada, tool["id"])
+        assert ada.locator("[data-testid=run-pane] [data-testid=fork]").count() == 0

@@ -148,8 +148,14 @@ async function show(runId) {
   const canCancel = !!me && me.canStart && !summary.owner; // `owner` is only set on other people's runs
   const live = new LiveRun(api, summary, {
     el: host, limits: config.limits, prices: config.prices, canCancel,
+    canFork: canCancel, // owners (an instructor's own runs too); participants watch
     onProblem: (text) => { problem.textContent = text; },
     onEnd: () => { if (list) list.refresh(); }, // the list shows how it ended at once
+    onFork: (run) => { // the fork is listed and shown, as a run just started is
+      if (!list) return;
+      list.refresh();
+      list.select(run.id);
+    },
   });
   shown = { runId, live };
 }
