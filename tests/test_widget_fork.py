@@ -8,14 +8,18 @@ SDK. The browser's side is in ``test_fork_view_browser.py``.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
+from servers import LoopThread, start_server
 from test_widget import FrontEnd, capture, message, wait_for  # noqa: F401 - capture is a fixture
 
 import workbench as wb
+from workbench.core import events as ev
 from workbench.notebook.widget import RunView
 
 _ids = itertools.count(1)
+TOKEN = "token-of-the-widget-fork-tests"
 
 
 def ask(view: RunView, sent: Any, content: dict[str, Any]) -> dict[str, Any]:
@@ -46,7 +50,7 @@ def shown_ids(messages: list[dict[str, Any]], run_id: str) -> list[int]:
     return [i for item in front.items for i in range(item.get("firstId", item["id"]), item["id"] + 1)]
 
 
-def test_a_fork_from_the_view_retargets_it_and_show_goes_back(capture):  # noqa: F811
+def test_a_fork_from_the_view_retargets_it_and_show_goes_back(capture: Any) -> None:  # noqa: F811
     run = wb.run("Write a haiku about tides", model="simulated", options={"pace": 1000})  # its fork lives a second
     run.wait(timeout=30)
     view = RunView(run)
@@ -97,7 +101,7 @@ def test_a_fork_from_the_view_retargets_it_and_show_goes_back(capture):  # noqa:
     view.close()
 
 
-def test_a_recorded_run_is_not_offered_a_fork_and_refuses_one(capture):  # noqa: F811
+def test_a_recorded_run_is_not_offered_a_fork_and_refuses_one(capture: Any) -> None:  # noqa: F811
     with wb.record("Tidy the notes") as rec:
         rec.finish("Tidied.")
     view = RunView(rec.run)
@@ -107,3 +111,33 @@ def test_a_recorded_run_is_not_offered_a_fork_and_refuses_one(capture):  # noqa:
         f"run {rec.run.id} cannot be forked: its strategy is 'custom', and only runs of an agent (plan, react) can go on "
         "from an event")
     view.close()
+
+
+def test_a_remote_run_forks_on_its_server_from_the_view(tmp_path: Path, capture: Any) -> None:  # noqa: F811
+    thread = LoopThread()
+    served = thread.run(start_server(tmp_path, token=TOKEN))
+    try:
+        wb.connect(served.api, TOKEN)
+        run = wb.run("Write a haiku about tides", model="simulated")
+        run.wait(timeout=30)
+        view = RunView(run)
+        sent = capture(view)
+        assert view.forkable is True and view.server == "standalone"
+        call = next(e for e in run.events if isinstance(e.data, ev.ToolCompleteData))
+        assert isinstance(call.data, ev.ToolCompleteData)
+        answer = ask(view, sent, {"at": call.id, "toolResult": {"toolUseId": call.data.tool_use_id, "result": "empty"}})
+        assert answer["ok"] is True, answer
+        fork = view.family[answer["runId"]]
+        assert fork.id in served.service._live and fork.parent_id == run.id  # forked on the server, followed here
+        fork.wait(timeout=30)
+        wait_for(lambda: shown_ids(after(sent, 0), fork.id) == list(range(1, len(fork.events) + 1)))
+        assert fork.events[call.id].to_dict()["data"]["edits"]["toolResult"] == {
+            "toolUseId": call.data.tool_use_id, "result": "empty"}
+        # The server's refusal, in its words.
+        assert ask(view, sent, {"at": 10_000})["error"] == (
+            f"{served.api} answered HTTP 400: at must be an event id from 1 to {len(fork.events)}, got 10000")
+        view.close()
+    finally:
+        wb.disconnect()
+        thread.run(served.runner.cleanup())
+        thread.close()
