@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import checked_page
+from browser import ARTIFACTS, checked_page
 from live_widget import LivePage
 from servers import LoopThread, Served, start_server
 from test_web_view import INSTRUCTOR, PARTICIPANT, PEOPLE, WAIT_MS, enter_token, http, log_of, run_item, view, web_page
@@ -102,6 +102,8 @@ def test_fork_from_the_inspector_shows_the_fork_in_the_same_view_with_tabs_back_
             assert page.locator(view + "[data-testid=fork-error]").is_hidden()
             result.fill("Wrote 5 bytes to notes.txt (the notes say: tides)")
             page.fill(view + "[data-testid=fork-message]", "Make the last line about the moon")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.locator("[data-view='0'] [data-testid=inspector]").screenshot(path=str(ARTIFACTS / "fork-form.png"))
             page.locator(view + "[data-testid=fork-message]").press("Control+Enter")
 
             # The view shows the fork at once: tabs, the line saying where it came from, its copied
@@ -123,6 +125,7 @@ def test_fork_from_the_inspector_shows_the_fork_in_the_same_view_with_tabs_back_
             assert not fork.done, "the fork had ended before its view showed it going on"
             live.text(view + LIVE + "[data-testid=status]", "complete", timeout=60)
             assert seen_live < len(fork.events) == event_count(live, view)
+            page.locator("[data-view='0']").screenshot(path=str(ARTIFACTS / "fork-view.png"))
             assert page.locator(view + LIVE + "[data-testid=task]").inner_text() == "Write a haiku about tides"
 
             # The fork's log: the parent's events with the fork's id, then run:forked with the edits.
@@ -133,7 +136,7 @@ def test_fork_from_the_inspector_shows_the_fork_in_the_same_view_with_tabs_back_
                 "parentId": run.id, "at": second_call.id,
                 "edits": {"toolResult": {"toolUseId": second_call.data.tool_use_id,
                                          "result": "Wrote 5 bytes to notes.txt (the notes say: tides)"},
-                          "message": "Make the last line about the moon", "model": None, "options": None}}
+                          "message": "Make the last line about the moon"}}
             # ... and its inspector shows that envelope exactly.
             inspect(live, view, second_call.id + 1)
             envelope = json.loads(page.locator(view + "[data-testid=envelope]").inner_text())
