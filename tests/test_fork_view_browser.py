@@ -12,20 +12,29 @@ Skipped when /usr/bin/chromium is missing, unless WORKBENCH_REQUIRE_BROWSER=1.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from browser import ARTIFACTS, checked_page
 from live_widget import LivePage
-from servers import LoopThread, Served, start_server
-from test_web_view import INSTRUCTOR, PARTICIPANT, PEOPLE, WAIT_MS, enter_token, http, log_of, run_item, view, web_page
+from servers import Served
+from test_web_view import (  # noqa: F401 - fixtures
+    INSTRUCTOR,
+    PARTICIPANT,
+    WAIT_MS,
+    enter_token,
+    http,
+    log_of,
+    loop,
+    run_item,
+    view,
+    web_page,
+    workshop,
+)
 
 import workbench as wb
 from conftest import write_scenario
 from workbench.core import events as ev
-from workbench.notebook.web.assets import WEB_VIEW
 
 LIVE = "[data-testid=live-view] "
 PACE = 150  # deltas a second: the fork's live part takes a few seconds, so the view shows it going
@@ -166,20 +175,6 @@ def test_fork_from_the_inspector_shows_the_fork_in_the_same_view_with_tabs_back_
 # --- the web view: the same action, POST /runs/{id}/fork, the fork listed and shown ------------------
 
 
-@pytest.fixture(scope="module")
-def loop() -> Iterator[LoopThread]:
-    thread = LoopThread()
-    yield thread
-    thread.close()
-
-
-@pytest.fixture(scope="module")
-def workshop(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    served = loop.run(start_server(tmp_path_factory.mktemp("workshop"), tokens=PEOPLE, web_view=WEB_VIEW))
-    yield served
-    loop.run(served.runner.cleanup())
-
-
 def inspect_in_page(page: Any, k: int) -> None:
     """Open the shown run's inspector and move it to event ``k``."""
     pane = "[data-testid=run-pane] "
@@ -191,7 +186,7 @@ def inspect_in_page(page: Any, k: int) -> None:
 
 
 def test_in_the_web_view_an_instructor_forks_from_the_page_and_a_participant_is_not_offered_it(
-        browser: Any, workshop: Served) -> None:
+        browser: Any, workshop: Served) -> None:  # noqa: F811
     task = "Write a haiku about tides"
     status, run = http(workshop.api + "/runs", "POST", {"task": task, "model": "simulated", "strategy": "plan"},
                        token=INSTRUCTOR)
