@@ -17,6 +17,7 @@ import pytest
 
 import workbench as wb
 from conftest import write_scenario
+from test_orchestrator import FINAL, PHASES, PLAN
 from workbench.agent import prompts
 from workbench.core import events as ev
 from workbench.core.contract import contract_violations
@@ -27,24 +28,6 @@ from workbench.simulator.responses import SimResponse
 
 KEY = "sk-ant-api03-fork-test-key-0123456789abcdef"
 MODEL = "claude-sonnet-4-6"
-
-PLAN = {"goal": "A haiku about tides", "phases": [
-    {"name": "Draft", "description": "Write the haiku"},
-    {"name": "Check", "description": "Read it back"},
-]}
-PHASES = [
-    [
-        {"thinking": "I will draft it first.", "text": "Drafting.",
-         "toolCalls": [{"name": "write_file", "input": {"path": "haiku.txt", "content": "moon pulls the water"}}]},
-        {"thinking": "The draft is saved.", "text": "Drafted haiku.txt."},
-    ],
-    [
-        {"thinking": "Read it back.", "toolCalls": [{"name": "read_file", "input": {"path": "haiku.txt"}}]},
-        {"text": "Checked."},
-    ],
-]
-FINAL = {"thinking": "Summarise.", "text": "Here is the haiku."}
-
 
 class RecordingSimulator(Simulator):
     """The simulator, keeping the body of every ``POST /v1/messages`` it answers."""

@@ -17,6 +17,7 @@ from test_widget import FrontEnd, capture, message, wait_for  # noqa: F401 - cap
 import workbench as wb
 from workbench.core import events as ev
 from workbench.notebook.widget import RunView
+from workbench.notebook.widget.fork_control import FORKABLE_STRATEGIES
 
 _ids = itertools.count(1)
 TOKEN = "token-of-the-widget-fork-tests"
@@ -107,10 +108,16 @@ def test_a_recorded_run_is_not_offered_a_fork_and_refuses_one(capture: Any) -> N
     view = RunView(rec.run)
     sent = capture(view)
     assert view.forkable is False
-    assert ask(view, sent, {"at": 1})["error"] == (
-        f"run {rec.run.id} cannot be forked: its strategy is 'custom', and only runs of an agent (plan, react) can go on "
-        "from an event")
+    assert ask(view, sent, {"at": 1})["error"] == (  # the engine's refusal, should a view ask anyway
+        f"run {rec.run.id} was recorded from an agent of its own (strategy 'custom'); the workbench cannot run that "
+        "agent, so it cannot fork the run")
     view.close()
+
+
+def test_the_view_knows_the_orchestrators_strategies() -> None:
+    from workbench.agent.orchestrator import STRATEGIES
+
+    assert FORKABLE_STRATEGIES == set(STRATEGIES)
 
 
 def test_a_remote_run_forks_on_its_server_from_the_view(tmp_path: Path, capture: Any) -> None:  # noqa: F811

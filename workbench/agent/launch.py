@@ -149,6 +149,9 @@ def start_fork(
     ``tools`` default to the parent's. The rest (``loop``, ``owner``, ``before_start``, …)
     goes to :func:`start_run`.
     """
+    if parent.strategy and parent.strategy not in STRATEGIES:  # e.g. "custom": made with wb.record
+        raise UserError(f"run {parent.id} was recorded from an agent of its own (strategy {parent.strategy!r}); "
+                        "the workbench cannot run that agent, so it cannot fork the run")
     events = list(parent.events[: parent.log.published])
     plan = plan_fork(events, at)
     if options is not None and not isinstance(options, dict):

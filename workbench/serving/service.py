@@ -219,26 +219,18 @@ class RunService:
         # The agent, with the anthropic SDK, loads with the first run, not with the server (see load_agent).
         from workbench.agent.launch import start_run
 
-        try:
-            run = start_run(
-                body.get("task"),  # type: ignore[arg-type]  # start_run refuses a task that is not a string
-                model=model,
-                strategy=strategy,
-                tools=tools,
-                options={**options, "workspace": str(workspace)},
-                loop=asyncio.get_running_loop(),
-                owner=who.name,
-                run_id=run_id,
-                # Stored before it starts: a run the store could not record would go on unseen.
-                before_start=lambda run: self.store.add(run, shared=shared),
-            )
-        except StoreUnavailable as exc:
-            log.error("refused a new run: %s", exc)
-            raise self._store_refusal() from None
-        except UserError as exc:
-            raise Refusal(400, "invalid_request", str(exc)) from None
-        self._live[run.id] = run
-        return run
+        return self._started("a new run", lambda: start_run(
+            body.get("task"),  # type: ignore[arg-type]  # start_run refuses a task that is not a string
+            model=model,
+            strategy=strategy,
+            tools=tools,
+            options={**options, "workspace": str(workspace)},
+            loop=asyncio.get_running_loop(),
+            owner=who.name,
+            run_id=run_id,
+            # Stored before it starts: a run the store could not record would go on unseen.
+            before_start=lambda run: self.store.add(run, shared=shared),
+        ))
 
     def fork(self, who: Principal, run_id: str, body: Any) -> Run:
         """``POST /runs/{id}/fork`` (contract section 7). Body ``{at, model?, options?, edits?}``, ``edits``
@@ -271,16 +263,20 @@ class RunService:
         new_id = new_run_id()
         from workbench.agent.launch import start_fork  # loaded with the first run, as in create()
 
+        return self._started("a fork", lambda: start_fork(
+            parent, at, model=model, options={**options, "workspace": str(self._workspace(who, new_id))},
+            tool_result=edits.get("toolResult"), message=edits.get("message"),
+            tools=parent.tools if parent.tools is not None else self.allowed_tools, by=who.name,
+            loop=asyncio.get_running_loop(), owner=who.name, run_id=new_id,
+            before_start=lambda run: self.store.add(run, shared=self._shares(who)),
+        ))
+
+    def _started(self, what: str, start: Callable[[], Run]) -> Run:
+        """The run ``start()`` starts, held as live; its refusals as the contract's errors."""
         try:
-            run = start_fork(
-                parent, at, model=model, options={**options, "workspace": str(self._workspace(who, new_id))},
-                tool_result=edits.get("toolResult"), message=edits.get("message"),
-                tools=parent.tools if parent.tools is not None else self.allowed_tools, by=who.name,
-                loop=asyncio.get_running_loop(), owner=who.name, run_id=new_id,
-                before_start=lambda run: self.store.add(run, shared=self._shares(who)),
-            )
+            run = start()
         except StoreUnavailable as exc:
-            log.error("refused a fork: %s", exc)
+            log.error("refused %s: %s", what, exc)
             raise self._store_refusal() from None
         except UserError as exc:
             raise Refusal(400, "invalid_request", str(exc)) from None

@@ -20,12 +20,15 @@ if TYPE_CHECKING:
 __all__ = ["FORKABLE_STRATEGIES", "fork_from_view", "forkable"]
 
 FORKABLE_STRATEGIES = frozenset({"plan", "react"})
-"""Strategies whose runs the agent can walk again: a recorded run (``wb.record``) has no agent to go on."""
+"""The orchestrator's strategies (``agent.orchestrator.STRATEGIES``, not imported: it brings the SDK into
+kernels whose runs go to a server). A recorded run (``wb.record``, strategy ``custom``) has no agent
+the workbench could run on from the fork point."""
 
 
 def forkable(run: Run) -> bool:
-    """Whether the view offers "Fork from here" for ``run`` (its log decides the rest, event by event)."""
-    return run.strategy in FORKABLE_STRATEGIES
+    """Whether the view offers "Fork from here" for ``run``: a run of the workbench's agent, or a loaded one
+    whose header names no strategy (an older run file). Its log and the fork itself decide the rest."""
+    return not run.strategy or run.strategy in FORKABLE_STRATEGIES
 
 
 def fork_from_view(run: Run, content: dict[str, Any]) -> tuple[Run | None, dict[str, Any]]:
@@ -44,9 +47,6 @@ def fork_from_view(run: Run, content: dict[str, Any]) -> tuple[Run | None, dict[
 
 
 def _fork_arguments(run: Run, content: dict[str, Any]) -> dict[str, Any]:
-    if not forkable(run):
-        raise UserError(f"run {run.id} cannot be forked: its strategy is {run.strategy!r}, and only runs of an agent "
-                        f"({', '.join(sorted(FORKABLE_STRATEGIES))}) can go on from an event")
     at = content.get("at")
     if isinstance(at, bool) or not isinstance(at, int):
         raise UserError(f"a fork needs the id of the event to fork at, not {str(at)[:40]!r}")

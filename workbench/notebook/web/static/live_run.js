@@ -36,7 +36,7 @@ class LiveRun {
     const going = summary.status === "running" || summary.status === "paused";
     const traits = { run_id: summary.id, task: summary.task, model: summary.model, strategy: summary.strategy,
                      standalone: !canCancel, controls: canCancel && going, prices,
-                     forkable: !!canFork && FORKABLE.has(summary.strategy) };
+                     forkable: !!canFork && (!summary.strategy || FORKABLE.has(summary.strategy)) };
     this.model = new StandInModel(traits, (msg) => this.answer(msg));
     this.cleanup = runView.render({ model: this.model, el });
   }

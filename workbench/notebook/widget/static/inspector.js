@@ -12,9 +12,8 @@ const LIST_SPAN = 40; // events listed on each side of the inspector's position
 // The order the type filter lists types in; types not named here follow as they are seen.
 const TYPES = [
   "execution:started", "plan:created", "phase:start", "thinking:delta", "thinking",
-  "text:delta", "text", "tool:start", "tool:approval", "tool:decision", "tool:complete", "usage", "model:retry",
-  "execution:paused", "execution:resumed", "user:message", "model:response", "run:forked", "phase:complete",
-  "execution:complete", "execution:error", "execution:cancelled",
+  "text:delta", "text", "tool:start", "tool:approval", "tool:decision", "tool:complete", "usage", "model:response",
+  "model:retry", "run:forked", "execution:paused", "execution:resumed", "user:message", "phase:complete", "execution:complete", "execution:error", "execution:cancelled",
 ];
 
 function summarize(e) {
@@ -38,8 +37,8 @@ function summarize(e) {
     case "tool:approval": return `${d.toolName} waits for a decision ${JSON.stringify(d.params)}`;
     case "tool:decision": return [d.decision, d.params ? JSON.stringify(d.params) : "", d.note ? `note: ${d.note}` : "", d.by ? `by ${d.by}` : ""].filter(Boolean).join(" · ");
     case "user:message": return `${d.by ? `${d.by}: ` : ""}${d.text}`;
-    case "model:response": return `${d.stopReason || ""} · ${(d.content || []).map((b) => b.type).join(", ")}`;
-    case "run:forked": return `from ${d.parentId} at event ${d.at}`;
+    case "model:response": return `${d.model} · ${(d.content || []).map((b) => b.type).join(", ") || "no content"} · ${d.stopReason}`;
+    case "run:forked": return `from ${d.parentId} after its event ${d.at}`;
     default: return "";
   }
 }
@@ -231,7 +230,8 @@ class Inspector {
     if (!this.checks) {
       this.checks = new Map();
       const all = button("wb-link", "all", () => this.setHidden([]));
-      const none = button("wb-link", "none", () => this.setHidden(types));
+      // Every type listed when clicked: types first seen later are hidden too.
+      const none = button("wb-link", "none", () => this.setHidden([...this.checks.keys()]));
       const noDeltas = button("wb-link", "no deltas", () => this.setHidden(LIMITS.deltaTypes));
       const tools = h("span", "wb-filter-tools");
       tools.append(h("span", "wb-label", "Types"), all, none, noDeltas);
