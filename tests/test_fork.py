@@ -22,6 +22,7 @@ from workbench.agent import prompts
 from workbench.core import events as ev
 from workbench.core.contract import contract_violations
 from workbench.core.forking import recorded_calls
+from workbench.core.progress import ts_ms
 from workbench.errors import UserError
 from workbench.simulator import Simulator, serve
 from workbench.simulator.responses import SimResponse
@@ -223,6 +224,20 @@ async def test_messages_given_while_a_run_went_on_are_replayed_to_the_same_calls
     assert expected["messages"][-1]["content"].pop() == {"type": "text", "text": prompts.person_message("note 5")}
     assert said == 6 and simulator.bodies[0] == expected
     assert prompts.person_message("note 4") in json.dumps(expected["messages"])
+
+
+async def test_a_phase_the_fork_point_falls_in_leaves_out_the_time_before_the_fork(simulator: RecordingSimulator):
+    parent = await finished(wb.run("Write a haiku about tides", model=MODEL))
+    await asyncio.sleep(0.3)  # the fork is made a while after the parent ended
+    write_done = first(parent, "tool:complete", tool_name="write_file")
+    fork = await finished(parent.fork(at=write_done.id))
+    marker, start = fork.events[fork.forked_at], first(fork, "phase:start", phase_id="p1")
+    end = first(fork, "phase:complete", phase_id="p1")
+    gap = ts_ms(marker.ts) - ts_ms(write_done.ts)
+    assert gap >= 300
+    phase = fork.state.phases["p1"]
+    assert phase.forked_gap == gap and phase.duration == ts_ms(end.ts) - ts_ms(start.ts) - gap
+    assert fork.state.phases["p2"].forked_gap == 0  # after the fork point: its own time
 
 
 async def test_the_fork_has_the_parents_files_as_they_were(simulator: RecordingSimulator):

@@ -417,7 +417,8 @@ class RunService:
     @staticmethod
     def whoami(who: Principal) -> dict[str, Any]:
         """``GET /me``: who is asking and what they may do, for a client (the web view) to show only that."""
-        return {"user": who.name, "role": who.role, "canStart": who.may_start, "canReadMetrics": who.role != "participant"}
+        return {"user": who.name, "role": who.role, "canStart": who.may_start, "canFork": who.may_fork,
+                "canReadMetrics": who.role != "participant"}
 
     def summary(self, run: Run) -> dict[str, Any]:
         """The run's contract summary, as clients see it: ``eventCount`` counts the events they can

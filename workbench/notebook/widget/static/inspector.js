@@ -1,8 +1,10 @@
 // Agent Workbench: the inspector. The run as it stood after event k, the events around k and
 // the exact envelope of k; raw envelopes are fetched from the kernel in pages as needed.
+// With `fork` (a run of an agent, for someone who may fork it), "Fork from here" (fork_form.js).
 
 import { h, tid, button, fmtInt, asText, oneLine, ClipText, schedule } from "./dom.js";
 import { RunRenderer } from "./run_renderer.js";
+import { ForkForm } from "./fork_form.js";
 import { LIMITS } from "./limits.js"; // made by workbench/notebook/widget/bundle.py from the kernel's constants
 
 const PAGE = LIMITS.maxEnvelopes; // raw envelopes asked for in one request: as many as the kernel sends
@@ -43,7 +45,7 @@ function summarize(e) {
 
 class Inspector {
   constructor(host, opts) {
-    this.opts = opts; // {meta, requestEnvelopes(from, to) -> Promise<envelopes>, markdown}
+    this.opts = opts; // {meta, requestEnvelopes(from, to) -> Promise<envelopes>, markdown, fork?}
     this.raw = [null]; // raw[id]: the exact envelope of event id
     this.loaded = 0;
     this.n = 0;
@@ -85,6 +87,7 @@ class Inspector {
     side.append(this.filterEl, this.listEl, h("div", "wb-label", "Envelope"), this.envelopeEl.el);
     grid.append(this.viewHost, side);
     box.append(controls, grid);
+    if (opts.fork) this.forkForm = new ForkForm(box, opts.fork);
     el.append(box);
     el.addEventListener("toggle", () => {
       if (el.open && !this.k) this.go(this.n);
@@ -190,6 +193,7 @@ class Inspector {
     this.envelopeEl.set(JSON.stringify(this.raw[k], null, 2));
     this.envelopeEl.body.dataset.id = String(k);
     this.renderList(k);
+    if (this.forkForm) this.forkForm.show(k, this.raw[k], this.counts.has("model:response"));
   }
 
   renderList(k) {
