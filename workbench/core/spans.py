@@ -178,6 +178,7 @@ class _Planner:
             if event.type in BOUNDARY_TYPES and event.type != "model:retry":
                 boundary = event.ts
         self._close_open_tools()
+        self._mark_stopped_tools()
         under_way = self.terminal is not None and (streamed or pending.retries)
         if under_way and pending.first_attempt_ts is None:
             pending.first_attempt_ts = boundary
@@ -369,6 +370,18 @@ class _Planner:
         span = self.spans.get(f"tool:{tool_use_id}")
         if span is not None:
             span.events.append(event)
+
+    def _mark_stopped_tools(self) -> None:
+        """Tool calls a cancellation or an interruption stopped: their ``tool:complete`` events come right
+        before the terminal event, and they say why the run's end gave, not that the tool failed."""
+        if self.terminal is None or self.state.status not in ("cancelled", "interrupted"):
+            return
+        for event in reversed(self.events[:-1]):
+            if not isinstance(event.data, ev.ToolCompleteData):
+                break
+            span = self.spans.get(f"tool:{event.data.tool_use_id}")
+            if span is not None and event.data.is_error:
+                self._end_status(span, self.state.status)
 
     def _close_open_tools(self) -> None:
         """Tool calls the run's end left without a ``tool:complete``."""
