@@ -411,3 +411,32 @@ def test_workbench_serve_with_workbench_otel_sends_each_run_to_the_collector(tmp
     assert spans[0].attributes["gen_ai.conversation.id"] == run_id
     assert {s.resource["service.name"] for s in spans} == {"workshop"}
     assert tree(spans) == expected_tree(run_file, tmp_path)
+
+
+@pytest.mark.parametrize("switch", [False, True])
+def test_a_server_imports_opentelemetry_only_when_switched_on(tmp_path: Path, receiver: Receiver, switch: bool) -> None:
+    from test_startup import fresh_python, loaded
+
+    os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint  # fresh_python hands the environment on
+    try:
+        answer = fresh_python(f"""
+            import asyncio, json, sys
+            from workbench.serving.service import Principal, RunService
+
+            async def main():
+                service = RunService(store_path=sys.argv[1], workspace_root=sys.argv[2], otel=sys.argv[3] == "1")
+                await service.load_agent()
+                run = service.create(Principal("ada"), {{"task": "Write a haiku", "model": "simulated",
+                                                         "options": {{"pace": 0}}}})
+                await run.wait_async()
+                await service.close()
+                return run.status
+
+            status = asyncio.run(main())
+            print(json.dumps({{"status": status, "loaded": {loaded(["opentelemetry.sdk", "opentelemetry.exporter"])}}}))
+        """, tmp_path, str(tmp_path / "runs.db"), str(tmp_path / "ws"), "1" if switch else "0")
+    finally:
+        del os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"]
+    # (the OpenTelemetry API comes with the anthropic SDK, which imports it itself)
+    assert answer == {"status": "complete", "loaded": ["opentelemetry.sdk", "opentelemetry.exporter"] if switch else []}
+    assert len(receiver.traces()) == (1 if switch else 0)
