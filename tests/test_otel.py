@@ -21,11 +21,11 @@ from typing import Any
 import aiohttp
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-import workbench as wb
 from otlp_receiver import Receiver, Span, otlp_receiver, tree
 from servers import start_server
 from test_orchestrator import FINAL, PHASES, PLAN, run_to_end, scenario
+
+import workbench as wb
 from workbench.core import otel
 from workbench.core.progress import ts_ms
 from workbench.core.redact import refresh_secrets
@@ -175,7 +175,7 @@ async def test_a_failed_run_ends_its_spans_in_error_with_the_retries_and_the_exc
     assert root.status == ("error", error.message) and root.attributes["error.type"] == "model_error"
     assert root.attributes["workbench.run.status"] == "error" and root.attributes["workbench.run.retries"] == 2
     assert [name for name, _, _ in root.events] == ["plan:created", "exception"]
-    name, at, attributes = root.events[-1]
+    _, at, attributes = root.events[-1]
     assert at == ns(run.events[-1].ts)
     assert attributes == {"exception.type": "model_error", "exception.message": error.message}
     (phase,) = named(spans, "phase Draft")
