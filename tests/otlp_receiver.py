@@ -149,14 +149,15 @@ def otlp_receiver() -> Iterator[Receiver]:
 
 
 def tree(spans: list[Span]) -> list[str]:
-    """The trace as indented span names, children in the order they started (what a viewer shows)."""
+    """The trace as indented span names, children in the order they started (what a viewer shows; spans
+    that start in the same millisecond in the order they were sent)."""
     by_parent: dict[str, list[Span]] = {}
     for span in spans:
         by_parent.setdefault(span.parent_id, []).append(span)
     lines: list[str] = []
 
     def walk(parent: str, depth: int) -> None:
-        for span in sorted(by_parent.get(parent, []), key=lambda s: (s.start, s.end)):
+        for span in sorted(by_parent.get(parent, []), key=lambda s: s.start):
             lines.append("  " * depth + span.name)
             walk(span.span_id, depth + 1)
 

@@ -413,6 +413,29 @@ def test_workbench_serve_with_workbench_otel_sends_each_run_to_the_collector(tmp
     assert tree(spans) == expected_tree(run_file, tmp_path)
 
 
+def test_a_recorded_run_of_ones_own_agent_is_sent_too_when_switched_on(switched_on: Receiver) -> None:
+    with wb.record("Summarise the notes", model="my-agent") as rec:
+        rec.plan("A summary", ["Read"])
+        with rec.phase("Read"):
+            rec.think("Read the notes first.")
+            rec.usage(input=120, output=30, cache_read=40)
+            with rec.tool("read_file", path="notes.md") as call:
+                call.result = "three notes"
+            rec.usage(input=200, output=45, cache_read=80)
+        rec.finish("Three notes, summarised.")
+    assert otel.flush(10)
+    (spans,) = switched_on.wait_for_traces(1).values()
+    assert tree(spans) == ["invoke_agent workbench", "  phase Read", "    chat my-agent", "    execute_tool read_file",
+                           "    chat my-agent"]
+    first, second = named(spans, "chat my-agent")
+    assert usage_attributes_of(first) == (160, 30, 40) and usage_attributes_of(second) == (280, 45, 80)  # rec.usage() takes each call's own
+
+
+def usage_attributes_of(span: Span) -> tuple[int, int, int]:
+    a = span.attributes
+    return a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"], a["gen_ai.usage.cache_read.input_tokens"]
+
+
 @pytest.mark.parametrize("switch", [False, True])
 def test_a_server_imports_opentelemetry_only_when_switched_on(tmp_path: Path, receiver: Receiver, switch: bool) -> None:
     from test_startup import fresh_python, loaded

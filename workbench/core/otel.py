@@ -232,13 +232,16 @@ class _Shipper:
 
     def _work(self) -> None:
         exporter: SpanExporter | None = None
+        made_for: tuple[tuple[str, str], ...] = ()
         while True:
             events = self._queue.get()
             if events is None:
                 break
             try:
-                if exporter is None:
-                    exporter = self._make_exporter()
+                if exporter is None or made_for != _exporter_settings():  # the environment names another collector
+                    if exporter is not None:
+                        exporter.shutdown()
+                    exporter, made_for = self._make_exporter(), _exporter_settings()
                 export_events(events, exporter=exporter)
             except Exception as exc:  # noqa: BLE001  # a collector down must not take the process with it
                 run_id = events[0].run_id if events else "?"
@@ -249,6 +252,11 @@ class _Shipper:
                     self._idle.notify_all()
         if exporter is not None:
             exporter.shutdown()
+
+
+def _exporter_settings() -> tuple[tuple[str, str], ...]:
+    """The environment the OTLP exporter reads its endpoint, headers and the like from."""
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("OTEL_EXPORTER_OTLP")))
 
 
 _shipper: _Shipper | None = None

@@ -72,6 +72,8 @@ class PlannedSpan:
     events: list[SpanEvent] = field(default_factory=list)
     error: str | None = None
     """The status description of a span that ended in error (``error.type`` says which); ``None``: unset."""
+    order: int = 0
+    """The id of the event it began with: what orders spans that start in the same millisecond."""
 
     @property
     def start_ms(self) -> int:
@@ -121,15 +123,16 @@ class _Planner:
     def plan(self) -> TracePlan:
         root = self._root()
         self.spans[root.key] = root
+        phase_starts = {e.data.phase_id: e.id for e in self.events if isinstance(e.data, ev.PhaseStartData)}
         for phase in self.state.phases.values():
             if phase.started_at is not None:
-                self._phase(phase.id)
+                self._phase(phase.id, phase_starts.get(phase.id, 0))
         calls, open_call = self._walk()
         for call, timing in zip(calls, self.state.model_calls):
             self._chat(call, timing)
         if open_call is not None:
             self._open_chat(open_call)
-        ordered = [root] + sorted((s for s in self.spans.values() if s is not root), key=lambda s: s.start_ms)
+        ordered = [root] + sorted((s for s in self.spans.values() if s is not root), key=lambda s: (s.start_ms, s.order))
         return TracePlan(self.state.run_id or (self.events[0].run_id if self.events else ""),
                          self._parent_run_id(), ordered)
 
@@ -267,7 +270,7 @@ class _Planner:
 
     # --- phases ----------------------------------------------------------------------------
 
-    def _phase(self, phase_id: str) -> None:
+    def _phase(self, phase_id: str, order: int) -> None:
         phase = self.state.phases[phase_id]
         attributes: dict[str, AttributeValue] = {
             "workbench.phase.id": phase.id, "workbench.phase.name": redact(phase.name),
@@ -277,7 +280,7 @@ class _Planner:
         if self.capture and phase.summary:
             attributes["workbench.phase.summary"] = redact(phase.summary)
         span = PlannedSpan(f"phase:{phase.id}", f"phase {redact(phase.name)}", "internal", phase.started_at or self.first_ts,
-                           phase.ended_at or self.last_ts, "run", attributes)
+                           phase.ended_at or self.last_ts, "run", attributes, order=order)
         if phase.status == "failed":
             self._end_status(span, "error" if self.state.status == "error" else self.state.status)
         elif phase.status == "cancelled":
@@ -291,7 +294,7 @@ class _Planner:
     # --- model calls -----------------------------------------------------------------------
 
     def _chat_span(self, key: str, start: str, end: str, phase_id: str | None, response: ev.ModelResponseData | None,
-                   retries: list[ev.Event]) -> PlannedSpan:
+                   retries: list[ev.Event], order: int) -> PlannedSpan:
         attributes: dict[str, AttributeValue] = {
             "gen_ai.operation.name": "chat",
             "gen_ai.provider.name": PROVIDER,
@@ -305,7 +308,8 @@ class _Planner:
                 attributes["gen_ai.response.finish_reasons"] = [response.stop_reason]
             if self.capture:
                 attributes["gen_ai.output.messages"] = _json([_output_message(response)])
-        span = PlannedSpan(key, f"chat {self.state.model}", "client", start, end, self._parent_of(phase_id), attributes)
+        span = PlannedSpan(key, f"chat {self.state.model}", "client", start, end, self._parent_of(phase_id), attributes,
+                           order=order)
         for retry in retries:
             if isinstance(retry.data, ev.ModelRetryData):
                 span.events.append(SpanEvent("model:retry", retry.ts, {
@@ -319,7 +323,7 @@ class _Planner:
         assert call.usage_event is not None
         start = call.first_attempt_ts if call.retries and call.first_attempt_ts else timing.started_at
         span = self._chat_span(f"chat:{call.usage_event.id}", start, call.usage_event.ts, timing.phase_id,
-                               call.response, call.retries)
+                               call.response, call.retries, call.usage_event.id)
         span.attributes.update(_usage_attributes(timing.tokens))
         if timing.ttft is not None:
             span.attributes["gen_ai.response.time_to_first_chunk"] = timing.ttft / 1000
@@ -330,7 +334,7 @@ class _Planner:
         assert self.terminal is not None
         phase_id = self.terminal_phase()
         span = self._chat_span(f"chat:open:{self.terminal.id}", call.first_attempt_ts or self.last_ts,
-                               self.terminal.ts, phase_id, None, call.retries)
+                               self.terminal.ts, phase_id, None, call.retries, self.terminal.id)
         self._end_status(span, self.state.status)
         self.spans[span.key] = span
 
@@ -352,7 +356,7 @@ class _Planner:
             attributes["gen_ai.tool.call.arguments"] = _json(data.params)
         key = f"tool:{data.tool_use_id}"
         self.spans[key] = PlannedSpan(key, f"execute_tool {data.tool_name}", "internal", event.ts, "",
-                                      self._parent_of(data.phase_id), attributes)
+                                      self._parent_of(data.phase_id), attributes, order=event.id)
 
     def _tool_complete(self, event: ev.Event, data: ev.ToolCompleteData) -> None:
         span = self.spans.get(f"tool:{data.tool_use_id}")
