@@ -404,7 +404,7 @@ class Run:
                 frame[column] = pandas.to_datetime(frame[column], utc=True)
         return frame
 
-    def to_otel(self, exporter: "SpanExporter | None" = None, *, capture_content: bool | None = None,
+    def to_otel(self, exporter: SpanExporter | None = None, *, capture_content: bool | None = None,
                 trace_id_from_run: bool = False) -> str:
         """Send the run as one OpenTelemetry trace, by the GenAI semantic conventions; returns its trace id (hex).
 
