@@ -124,7 +124,7 @@ def events_path(base_url: str, run_id: str, query: str = "") -> str:
 async def test_config_traits_and_their_defaults(jp_fetch, ext, jp_data_dir):
     traits = WorkbenchApp.class_own_traits(config=True)
     assert {"default_model", "store_path", "heartbeat_seconds", "max_runs_per_user", "allowed_tools",
-            "workspace_root", "per_user_runs", "freeze_startup_objects"} <= set(traits)
+            "workspace_root", "per_user_runs", "freeze_startup_objects", "otel"} <= set(traits)
     assert all(trait.help for trait in traits.values())
     assert ext.store_path == str(jp_data_dir / "workbench" / "runs.db") and Path(ext.store_path).exists()
     assert ext.workspace_root == str(jp_data_dir / "workbench" / "workspaces")
@@ -140,6 +140,41 @@ async def test_config_traits_and_their_defaults(jp_fetch, ext, jp_data_dir):
     assert Path(ext.workspace_root, ext.principal(User("me")).name, run["id"]).is_dir()
     response = await jp_fetch(*API, "runs", method="POST", body=json.dumps({"task": "t"}), raise_error=False)
     assert_error(response, 429, "too_many_runs")
+
+
+@pytest.fixture
+def otel_collector(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An OTLP/HTTP receiver the environment points the exporter at; the process switch off again after."""
+    from otlp_receiver import otlp_receiver
+
+    from workbench.core import otel
+
+    with otlp_receiver() as receiver:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+        try:
+            yield receiver
+        finally:
+            otel.flush(10)
+            otel.enable(False)
+
+
+@pytest.mark.parametrize("jp_server_config", [{
+    "ServerApp": {"jpserver_extensions": {"workbench": True}},
+    "WorkbenchApp": {"otel": True},
+}])
+async def test_with_otel_on_each_run_goes_to_the_collector_as_a_trace(otel_collector, jp_fetch, ext):
+    from otlp_receiver import tree
+
+    from workbench.core import otel
+
+    assert ext.otel is True and WorkbenchApp().otel is False
+    run = await start(jp_fetch, options={"seed": 1, "pace": 0})
+    await asyncio.wait_for(ext.service._live[run["id"]].wait_async(), 30)
+    assert await asyncio.to_thread(otel.flush, 10)
+    (spans,) = otel_collector.wait_for_traces(1).values()
+    lines = tree(spans)
+    assert lines[0] == "invoke_agent workbench" and "  phase " in "\n".join(lines) and "execute_tool" in "\n".join(lines)
+    assert spans[0].attributes["gen_ai.conversation.id"] == run["id"]
 
 
 async def test_start_up_objects_are_frozen_out_of_garbage_collection_once_the_server_runs(

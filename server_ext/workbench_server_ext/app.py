@@ -74,6 +74,15 @@ class WorkbenchApp(ExtensionApp):
         "of the one token or password owns all runs.",
     )
 
+    otel = Bool(
+        False,
+        config=True,
+        help="Send every run as an OpenTelemetry trace (GenAI semantic conventions) once it ends, over "
+        "OTLP/HTTP to the endpoint the standard environment names (OTEL_EXPORTER_OTLP_ENDPOINT, "
+        "OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME); WORKBENCH_OTEL=1 does the same. Needs the "
+        "package's 'otel' extra.",
+    )
+
     freeze_startup_objects = Bool(
         True,
         config=True,
@@ -121,6 +130,7 @@ class WorkbenchApp(ExtensionApp):
                 default_model=self.default_model or None,
                 max_runs_per_user=self.max_runs_per_user,
                 allowed_tools=list(self.allowed_tools),
+                otel=self.otel,
             )
         except StoreInUse as exc:  # the rest of the server still works; the routes say why they can't
             self.unavailable = str(exc)

@@ -19,6 +19,7 @@ from workbench.agent.orchestrator import STRATEGIES, Orchestrator, RunConfig
 from workbench.agent.replaying import Replay
 from workbench.agent.tools import Tool, resolve_tools
 from workbench.core import events as ev
+from workbench.core import otel
 from workbench.core.forking import plan_fork
 from workbench.core.handle import Run, new_run_id
 from workbench.core.log import RunLog
@@ -235,6 +236,7 @@ def _schedule(run: Run, orchestrator: Orchestrator, loop: asyncio.AbstractEventL
             run._canceller = None
             run._controller = None
             run._task = None
+            otel.run_ended(run.log.events)  # sent as a trace when switched on (WORKBENCH_OTEL=1)
 
     if running_loop() is loop:
         run._task = loop.create_task(execute(), name=f"workbench-run-{run.id}")

@@ -37,6 +37,7 @@ from collections.abc import Mapping
 from typing import Any, Callable, Iterator, Literal, Sequence
 
 from workbench.core import events as ev
+from workbench.core import otel
 from workbench.core.handle import Run, new_run_id
 from workbench.core.pricing import run_cost
 from workbench.core.redact import StreamScrubber, redact
@@ -370,6 +371,7 @@ class Recorder:
         self.run.log.append(data)
         if data.TYPE in ev.TERMINAL_TYPES:
             self.controls.end()
+            otel.run_ended(self.run.log.events)  # sent as a trace when switched on, as every run of the process
 
 
 def record(task: str, *, model: str = "custom", strategy: str = "custom") -> Recorder:

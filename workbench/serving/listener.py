@@ -62,13 +62,15 @@ async def serve(
     ssl_context: ssl.SSLContext | None = None,
     allow_http: bool = False,
     web_view: WebAssets | None = None,
+    otel: bool = False,
 ) -> int:
     """``workbench serve``: listen until SIGINT or SIGTERM, then stop gracefully. Returns the exit code.
 
     With ``workshop``, requests authenticate with the tokens of its people (instructors and
     participants) instead of ``token``. With ``ssl_context`` (see
     :func:`workbench.tls.server_context`) it serves HTTPS; off loopback, plain HTTP needs
-    ``allow_http``. With ``web_view``, ``/`` is the web view of runs.
+    ``allow_http``. With ``web_view``, ``/`` is the web view of runs. With ``otel``, every run is
+    sent as an OpenTelemetry trace once it ends (:mod:`workbench.core.otel`).
     """
     import signal
     import sqlite3
@@ -85,7 +87,7 @@ async def serve(
     else:
         authenticate = single_token(token) if token else open_access()
     try:
-        service = RunService(store_path=store, workspace_root=workspace_root, default_model=model)
+        service = RunService(store_path=store, workspace_root=workspace_root, default_model=model, otel=otel)
     except (OSError, sqlite3.Error) as exc:
         raise UserError(f"cannot open the run store {store}: {exc}") from None
     runner = make_runner(create_app(service, authenticate=authenticate, heartbeat=heartbeat, cors_origins=cors_origins,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, AsyncGenerator, Callable, Iterator, Liter
 from workbench.agent.options import CLIENT_OPTIONS
 from workbench.agent.tools import BUILTIN_TOOL_NAMES
 from workbench.core import events as ev
+from workbench.core import otel as otel_export
 from workbench.core.handle import Run, new_run_id
 from workbench.core.loop import leave_collection_to_host
 from workbench.core.redact import get_logger, redact
@@ -141,8 +142,11 @@ class RunService:
         max_runs_per_user: int = 4,
         allowed_tools: list[str] | None = None,
         share_instructor_runs: bool = True,
+        otel: bool = False,
     ) -> None:
         leave_collection_to_host()  # the server freezes its start-up objects itself, if it is set to
+        if otel:  # every run this server starts goes out as a trace once it ends (see workbench.core.otel)
+            otel_export.enable()
         self.allowed_tools = list(BUILTIN_TOOL_NAMES) if allowed_tools is None else list(allowed_tools)
         unknown = [t for t in self.allowed_tools if t not in BUILTIN_TOOL_NAMES]
         if unknown:
@@ -586,6 +590,8 @@ class RunService:
             await asyncio.wait(list(self._loading.values()))
         self.store.flush()
         self.store.close()
+        if otel_export.switched_on():  # the traces of the runs just ended, before the process goes
+            await asyncio.to_thread(otel_export.flush, timeout)
 
 
 _agent_loaded = threading.Event()
