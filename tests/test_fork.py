@@ -21,6 +21,7 @@ from test_orchestrator import FINAL, PHASES, PLAN
 from workbench.agent import prompts
 from workbench.core import events as ev
 from workbench.core.contract import contract_violations
+from workbench.agent.conversation import model_requests_of
 from workbench.core.forking import recorded_calls
 from workbench.core.progress import ts_ms
 from workbench.errors import UserError
@@ -102,6 +103,23 @@ async def test_every_model_call_leaves_its_whole_answer_in_the_log(simulator: Re
     assert total == tokens.input + tokens.output
     # the answer is the last event of its call, right after the running totals
     assert all(run.events[a.id - 2].type == "usage" for a in answers)
+
+
+async def test_the_log_alone_tells_what_each_model_call_was_asked(simulator: RecordingSimulator, tmp_path: Path):
+    run = wb.run("Write a haiku about tides", model=MODEL, options={"breakpoints": ["model"]})
+    said = 0
+    while not run.done:  # a person's messages go into the conversation too
+        await asyncio.sleep(0.005)
+        if run.status == "paused":
+            said += 1
+            run.say(f"note {said}")
+            run.resume()
+    await finished(run)
+    asked = [{k: b[k] for k in ("system", "messages")} for b in simulator.bodies]
+    for source in (run, wb.load(run.save(tmp_path / "run.jsonl"))):
+        rebuilt = await asyncio.to_thread(model_requests_of, source)
+        assert [{k: r[k] for k in ("system", "messages")} for r in rebuilt] == asked
+    assert said == 6 and len(asked) == 6
 
 
 async def test_a_fork_copies_up_to_the_last_fully_ended_turn_wherever_it_is_taken(simulator: RecordingSimulator):

@@ -43,7 +43,7 @@ WHOLE_RUN = [
     "    chat simulated",
     "  chat simulated",  # the final answer
 ]
-CONTENT_KEYS = {"gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.tool.call.arguments",
+CONTENT_KEYS = {"gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions", "gen_ai.tool.call.arguments",
                 "gen_ai.tool.call.result", "workbench.plan.goal", "workbench.phase.summary"}
 
 
@@ -282,6 +282,16 @@ async def test_content_goes_along_only_when_capture_is_on(tmp_path: Path, receiv
     assert write.attributes["gen_ai.tool.call.result"] == next(
         e.data.result for e in run.events if e.type == "tool:complete")
     assert FINAL["thinking"] in named(spans, "chat simulated")[-1].attributes["gen_ai.output.messages"]
+    # Each call's input, rebuilt from the log: the system prompt, the phase's opening, and from the
+    # second call of a phase on, the answer before it and the tool's result.
+    after_write = named(spans, "chat simulated")[2]
+    system = json.loads(after_write.attributes["gen_ai.system_instructions"])
+    assert [p["type"] for p in system] == ["text"] and "phase 1 of 2" in system[0]["content"].lower()
+    opening, answer, results = json.loads(after_write.attributes["gen_ai.input.messages"])
+    assert opening["role"] == "user" and "Write a haiku about tides" in opening["parts"][0]["content"]
+    assert answer == {"role": "assistant", "parts": message["parts"]}
+    assert results == {"role": "user", "parts": [{"type": "tool_call_response", "id": tool_use_id,
+                                                  "response": "Wrote 20 bytes to haiku.txt"}]}
     spans = sent(run, receiver, capture_content=False)  # the argument wins over the environment
     assert not [k for s in spans for k in s.attributes if k in CONTENT_KEYS]
 

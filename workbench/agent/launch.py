@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from workbench.agent.controls import MAX_MESSAGE_CHARS
+from workbench.agent.conversation import model_requests_of
 from workbench.agent.models import default_model, make_client, validate_model
 from workbench.agent.options import SERVER_PATHS, RunOptions, ToolBreakpoint, parse_options
 from workbench.agent.orchestrator import STRATEGIES, Orchestrator, RunConfig
@@ -236,7 +237,8 @@ def _schedule(run: Run, orchestrator: Orchestrator, loop: asyncio.AbstractEventL
             run._canceller = None
             run._controller = None
             run._task = None
-            otel.run_ended(run.log.events)  # sent as a trace when switched on (WORKBENCH_OTEL=1)
+            # Sent as a trace when switched on (WORKBENCH_OTEL=1), with each call's input if content is captured.
+            otel.run_ended(run.log.events, requests=lambda: model_requests_of(run))
 
     if running_loop() is loop:
         run._task = loop.create_task(execute(), name=f"workbench-run-{run.id}")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Generator, Proto
 from workbench.core import events as ev
 from workbench.core.log import RunLog
 from workbench.core.loop import running_loop
-from workbench.core.forker import forker
+from workbench.core.agent_hooks import forker
 from workbench.core.presenting import Presenter, presenter, register_presenter
 from workbench.core.redact import scrub
 from workbench.core.reducer import RunState, _apply, initial_state
@@ -415,10 +415,13 @@ class Run:
         ``trace_id_from_run``: derive the trace and span ids from the run, so that exporting it twice
         gives the same trace (default: random ids). Needs ``pip install 'agent-workbench[otel]'``.
         """
+        from workbench.core.agent_hooks import conversation
         from workbench.core.otel import export_events
 
+        rebuild = conversation()
         return export_events(list(self.log.events), exporter=exporter, capture_content=capture_content,
-                             trace_id_from_run=trace_id_from_run)
+                             trace_id_from_run=trace_id_from_run,
+                             requests=(lambda: rebuild(self)) if rebuild is not None else None)
 
     @overload
     def to_html(self, path: None = None) -> str: ...

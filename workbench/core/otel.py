@@ -182,13 +182,16 @@ def _otlp_exporter() -> SpanExporter:
 
 
 def export_events(events: Sequence[ev.Event], *, exporter: SpanExporter | None = None,
-                  capture_content: bool | None = None, trace_id_from_run: bool = False) -> str:
+                  capture_content: bool | None = None, trace_id_from_run: bool = False,
+                  requests: Callable[[], Sequence[dict[str, Any]]] | None = None) -> str:
     """Export the run whose log is ``events`` as one trace; its trace id in hex.
 
     ``exporter``: any SDK ``SpanExporter`` (default: OTLP/HTTP, set up from the environment, shut
-    down after). Raises :class:`UserError` when the exporter reports a failure.
+    down after). ``requests``: gives what each model call was asked, for the chat spans' input when
+    content is captured (asked only then). Raises :class:`UserError` when the exporter reports a failure.
     """
-    plan = plan_trace(events, capture_content=capture_from_env() if capture_content is None else capture_content)
+    capture = capture_from_env() if capture_content is None else capture_content
+    plan = plan_trace(events, capture_content=capture, requests=requests() if capture and requests is not None else ())
     spans = sdk_spans(plan, trace_id_from_run=trace_id_from_run)  # says what to install, when the SDK is missing
     from opentelemetry.sdk.trace.export import SpanExportResult
 
@@ -214,16 +217,16 @@ class _Shipper:
 
     def __init__(self, make_exporter: Callable[[], SpanExporter]) -> None:
         self._make_exporter = make_exporter
-        self._queue: queue.Queue[list[ev.Event] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[list[ev.Event], Callable[[], Sequence[dict[str, Any]]] | None] | None] = queue.Queue()
         self._idle = threading.Condition()
         self._pending = 0
         self._thread = threading.Thread(target=self._work, name="workbench-otel", daemon=True)
         self._thread.start()
 
-    def submit(self, events: list[ev.Event]) -> None:
+    def submit(self, events: list[ev.Event], requests: Callable[[], Sequence[dict[str, Any]]] | None = None) -> None:
         with self._idle:
             self._pending += 1
-        self._queue.put(events)
+        self._queue.put((events, requests))
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every submitted run is exported (or failed); False if ``timeout`` passed first."""
@@ -234,15 +237,16 @@ class _Shipper:
         exporter: SpanExporter | None = None
         made_for: tuple[tuple[str, str], ...] = ()
         while True:
-            events = self._queue.get()
-            if events is None:
+            item = self._queue.get()
+            if item is None:
                 break
+            events, requests = item
             try:
                 if exporter is None or made_for != _exporter_settings():  # the environment names another collector
                     if exporter is not None:
                         exporter.shutdown()
                     exporter, made_for = self._make_exporter(), _exporter_settings()
-                export_events(events, exporter=exporter)
+                export_events(events, exporter=exporter, requests=requests)
             except Exception as exc:  # noqa: BLE001  # a collector down must not take the process with it
                 run_id = events[0].run_id if events else "?"
                 log.warning("run %s was not exported to OpenTelemetry: %s", run_id, redact(str(exc)))
@@ -272,10 +276,11 @@ def _the_shipper() -> _Shipper:
         return _shipper
 
 
-def run_ended(events: Sequence[ev.Event]) -> None:
-    """A run of this process ended: export it, when switched on (from a worker thread; returns at once)."""
+def run_ended(events: Sequence[ev.Event], requests: Callable[[], Sequence[dict[str, Any]]] | None = None) -> None:
+    """A run of this process ended: export it, when switched on (from a worker thread; returns at once).
+    ``requests``: see :func:`export_events`."""
     if switched_on() and events:
-        _the_shipper().submit(list(events))
+        _the_shipper().submit(list(events), requests)
 
 
 def flush(timeout: float | None = 10.0) -> bool:

@@ -17,9 +17,10 @@ one that was retried starts with its first attempt, as the conventions ask of a 
 its retries. A call still under way when the run ended (output streamed, or a retry waited for,
 and no ``usage`` yet) is a chat span ending with the run, in error.
 
-Message, thinking and tool content (``gen_ai.input.messages``, ``gen_ai.output.messages``, tool
-arguments and results, the plan's goal, phase summaries, people's messages) is planned only with
-``capture_content``: the conventions leave it off by default.
+Message, thinking and tool content (``gen_ai.input.messages``, ``gen_ai.system_instructions``,
+``gen_ai.output.messages``, tool arguments and results, the plan's goal, phase summaries, people's
+messages) is planned only with ``capture_content``: the conventions leave it off by default. A
+model call's input comes from ``requests`` (the agent rebuilds them from the log).
 """
 
 from __future__ import annotations
@@ -92,10 +93,15 @@ class TracePlan:
     """The run's span first, then the others in the order they started."""
 
 
-def plan_trace(events: Sequence[ev.Event], *, capture_content: bool = False) -> TracePlan:
-    """The spans of the run whose log is ``events`` (a whole run, or one still going: its open spans end at its last event)."""
+def plan_trace(events: Sequence[ev.Event], *, capture_content: bool = False,
+               requests: Sequence[dict[str, Any]] = ()) -> TracePlan:
+    """The spans of the run whose log is ``events`` (a whole run, or one still going: its open spans end at its last event).
+
+    ``requests``: what each model call was asked (its ``system`` and ``messages``), in order, as
+    ``workbench.agent.conversation`` rebuilds them from the log; with content capture on, each
+    chat span carries its call's input."""
     state = fold(events)
-    return _Planner(state, events, capture_content).plan()
+    return _Planner(state, events, capture_content, requests).plan()
 
 
 # --- the walk ------------------------------------------------------------------------------
@@ -113,8 +119,9 @@ class _Call:
 
 
 class _Planner:
-    def __init__(self, state: RunState, events: Sequence[ev.Event], capture: bool) -> None:
-        self.state, self.events, self.capture = state, events, capture
+    def __init__(self, state: RunState, events: Sequence[ev.Event], capture: bool,
+                 requests: Sequence[dict[str, Any]] = ()) -> None:
+        self.state, self.events, self.capture, self.requests = state, events, capture, requests
         self.spans: dict[str, PlannedSpan] = {}
         self.first_ts = events[0].ts if events else ""
         self.last_ts = events[-1].ts if events else ""
@@ -128,8 +135,8 @@ class _Planner:
             if phase.started_at is not None:
                 self._phase(phase.id, phase_starts.get(phase.id, 0))
         calls, open_call = self._walk()
-        for call, timing in zip(calls, self.state.model_calls):
-            self._chat(call, timing)
+        for index, (call, timing) in enumerate(zip(calls, self.state.model_calls)):
+            self._chat(call, timing, self.requests[index] if index < len(self.requests) else None)
         if open_call is not None:
             self._open_chat(open_call)
         ordered = [root] + sorted((s for s in self.spans.values() if s is not root), key=lambda s: (s.start_ms, s.order))
@@ -319,12 +326,16 @@ class _Planner:
                 }))
         return span
 
-    def _chat(self, call: _Call, timing: ModelCall) -> None:
+    def _chat(self, call: _Call, timing: ModelCall, request: dict[str, Any] | None) -> None:
         assert call.usage_event is not None
         start = call.first_attempt_ts if call.retries and call.first_attempt_ts else timing.started_at
         span = self._chat_span(f"chat:{call.usage_event.id}", start, call.usage_event.ts, timing.phase_id,
                                call.response, call.retries, call.usage_event.id)
         span.attributes.update(_usage_attributes(timing.tokens))
+        if self.capture and request is not None:
+            if request.get("system"):
+                span.attributes["gen_ai.system_instructions"] = _json([_text(str(request["system"]))])
+            span.attributes["gen_ai.input.messages"] = _json([_input_message(m) for m in request.get("messages", [])])
         if timing.ttft is not None:
             span.attributes["gen_ai.response.time_to_first_chunk"] = timing.ttft / 1000
         self.spans[span.key] = span
@@ -427,6 +438,26 @@ def _output_message(response: ev.ModelResponseData) -> dict[str, Any]:
                           "arguments": block.get("input")})
         # redacted_thinking carries only encrypted data: nothing a reader could use
     return {"role": "assistant", "parts": parts, "finish_reason": response.stop_reason or "error"}
+
+
+def _input_message(message: dict[str, Any]) -> dict[str, Any]:
+    """One message of a request as the conventions' input message: thinking as ``reasoning``, tool
+    calls and their results as ``tool_call`` and ``tool_call_response`` parts."""
+    content = message.get("content")
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
+    parts: list[dict[str, Any]] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "text":
+            parts.append(_text(str(block.get("text", ""))))
+        elif kind == "thinking":
+            parts.append({"type": "reasoning", "content": str(block.get("thinking", ""))})
+        elif kind == "tool_use":
+            parts.append({"type": "tool_call", "id": block.get("id"), "name": block.get("name"),
+                          "arguments": block.get("input")})
+        elif kind == "tool_result":
+            parts.append({"type": "tool_call_response", "id": block.get("tool_use_id"), "response": block.get("content")})
+    return {"role": message.get("role", "user"), "parts": parts}
 
 
 def _json(value: Any) -> str:
