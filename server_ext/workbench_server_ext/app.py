@@ -92,6 +92,17 @@ class WorkbenchApp(ExtensionApp):
         "stream moves. The cost: a start-up object that later becomes cyclic garbage is never freed.",
     )
 
+    young_collection_threshold = Int(
+        10_000,
+        config=True,
+        help="Once the server has started, let this many new objects accumulate before Python's garbage "
+        "collector collects its youngest generation (gc.set_threshold's first value; Python's own is 700, "
+        "which is kept if this is lower). Every event stream waiting for the next event holds a few objects "
+        "(a future, a coroutine): at 700, a run streamed to 1,000 clients made a young collection every 50 to 100 "
+        "streams, each moving those waits into an older generation, and so a full collection, some "
+        "100 ms with no stream moving, every second or two. The cost: cyclic garbage is collected less often.",
+    )
+
     @validate("heartbeat_seconds")
     def _valid_heartbeat(self, proposal: Any) -> float:
         if not proposal["value"] > 0:
@@ -178,6 +189,9 @@ class WorkbenchApp(ExtensionApp):
             gc.freeze()
             self.log.info("workbench: %d start-up objects left out of garbage collection "
                           "(WorkbenchApp.freeze_startup_objects)", gc.get_freeze_count())
+        young, older, oldest = gc.get_threshold()
+        if self.service is not None and 0 < young < self.young_collection_threshold:  # 0: collection is off
+            gc.set_threshold(self.young_collection_threshold, older, oldest)
 
     async def stop_extension(self) -> None:
         """Interrupt live runs (each gets its terminal event, so streams end) and flush the store."""
