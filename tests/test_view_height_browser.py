@@ -84,7 +84,8 @@ def test_the_live_view_keeps_its_height_and_follows(browser):  # noqa: F811
             time.sleep(0.05)
         assert page.locator(LIVE + "[data-testid=status]").inner_text() == "complete"
         assert scrolled_at is not None and resumed, "the run ended before the reader could scroll"
-        assert len(heights) >= 30, f"only {len(heights)} measurements"
+        # Measured while it filled in, across phases: how often depends on the machine's load, not the view.
+        assert len(heights) >= 10 and len(set(phases_seen)) >= 3, f"{len(heights)} measurements over phases {sorted(set(phases_seen))}"
         assert phases_seen[-1] == len(run.state.phases) >= 3  # phases closed while measured
         # Its size is reached with the first events; from then on it holds within 2 px.
         settled = heights[1:]
