@@ -187,6 +187,11 @@ class Orchestrator:
         if replay is None or not replay.done:
             return
         self._replay = None
+        if replay.resumed is not None:  # the same run, taken over by another worker
+            self._step_counter = max(self._step_counter, replay.steps_used)
+            self._emit(replay.resumed)
+            self.controls.release()
+            return
         self._emit(ev.RunForkedData(parent_id=replay.parent_id, at=replay.plan.at, edits=replay.edits))
         self.controls.release()
         if replay.edits.message:

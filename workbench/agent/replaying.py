@@ -28,12 +28,19 @@ __all__ = ["Replay"]
 class Replay:
     """The recorded calls a fork replays, and where it stands in them."""
 
-    def __init__(self, plan: ForkPlan, *, parent_id: str, edits: ev.ForkEdits, by: str | None = None) -> None:
+    def __init__(self, plan: ForkPlan, *, parent_id: str, edits: ev.ForkEdits, by: str | None = None,
+                 resumed: ev.RunResumedData | None = None, steps_used: int = 0) -> None:
         self.plan = plan
         self.parent_id = parent_id
         self.edits = edits
         self.by = by
         """Who forked the run: the author of the edit's message."""
+        self.resumed = resumed
+        """For a run taken over by another worker (same run, same log): the event it goes live with,
+        in place of ``run:forked``."""
+        self.steps_used = steps_used
+        """The highest step number in the log: a taken-over run's live steps come after it, so the
+        pieces of a turn the stopped worker left half done are never added to a new step's."""
         self._calls: deque[RecordedCall] = deque(plan.calls)
         self._pending: dict[str, tuple[Any, bool]] = {}
         """The tool results of the call replayed last that have not been served yet."""

@@ -29,6 +29,8 @@ from workbench.core.store import DEFAULT_PAGE, MAX_PAGE, RunStore, StoreUnavaila
 from workbench.errors import NotWaiting, UnknownToolCall, UserError
 from workbench.serving import sse
 from workbench.serving.metrics import StreamMeter
+from workbench.serving.remote_controls import ControlChannel, Ticket, take_ticket
+from workbench.serving.run_stores import Dispatcher, Store
 
 if TYPE_CHECKING:
     from workbench.serving.exposition import Metrics
@@ -49,6 +51,9 @@ RUN_FILE_BATCH = 1000
 
 MARKDOWN_SPAN = 10_000
 """Most event ids one request for a run's Markdown may span (the web view asks per batch it shows)."""
+
+REMOTE_ANSWER_WAIT = 5.0
+"""Seconds a control's answer waits, at most, for the worker running the run to apply it (through Redis)."""
 
 ANSWER_WAIT = 2.0
 """Seconds a control's answer waits, at most, for the store to write the event the control caused."""
@@ -135,8 +140,10 @@ class RunService:
     def __init__(
         self,
         *,
-        store_path: str | Path,
+        store_path: str | Path | None = None,
         workspace_root: str | Path,
+        store: Store | None = None,
+        dispatcher: Dispatcher | None = None,
         default_model: str | None = None,
         max_runs_per_user: int = 4,
         allowed_tools: list[str] | None = None,
@@ -167,7 +174,11 @@ class RunService:
         """Events and model retries of this service's runs that have left the live table."""
         self._metrics: Metrics | None = None
         """Made at the first scrape (:meth:`scrape_metrics`), and ``prometheus_client`` imported with it."""
-        self.store = RunStore(store_path)
+        if store is None and store_path is None:
+            raise UserError("a RunService needs a store_path (SQLite) or a store")
+        self.store: Store = store if store is not None else RunStore(store_path)  # type: ignore[arg-type]
+        self.dispatcher = dispatcher
+        """Where new runs go to be executed (workers, through Redis); None: they execute in this process."""
         try:
             interrupted = self.store.recover()
         except BaseException:
@@ -216,6 +227,9 @@ class RunService:
         run_id = new_run_id()
         workspace = self._workspace(who, run_id)
         shared = self._shares(who)
+        if self.dispatcher is not None:
+            return self._dispatch(who, run_id, body.get("task"), model=model, strategy=strategy, tools=tools,
+                                  options=options, shared=shared)
         # The agent, with the anthropic SDK, loads with the first run, not with the server (see load_agent).
         from workbench.agent.launch import start_run
 
@@ -239,6 +253,24 @@ class RunService:
             raise Refusal(400, "invalid_request", str(exc)) from None
         self._live[run.id] = run
         return run
+
+    def _dispatch(self, who: Principal, run_id: str, task: Any, *, model: str | None, strategy: str, tools: list[str],
+                  options: dict[str, Any], shared: bool) -> Run:
+        """A new run handed to the workers: checked here as :func:`~workbench.agent.launch.start_run` checks
+        it, so a bad request is refused at once, then queued; what clients read of it until its first event."""
+        assert self.dispatcher is not None
+        from workbench.agent.launch import check_request
+        from workbench.agent.options import SERVER_PATHS
+
+        try:
+            task, model, _, run_options = check_request(task, model=model, strategy=strategy, tools=tools, options=options)
+        except UserError as exc:
+            raise Refusal(400, "invalid_request", str(exc)) from None
+        run = Run(run_id=run_id, task=task, model=model, strategy=strategy, created_at=ev.utc_timestamp(), owner=who.name,
+                  options=run_options.model_dump(mode="json", by_alias=True, exclude_defaults=True, exclude=set(SERVER_PATHS)),
+                  tools=tools)
+        request = {"task": task, "model": model, "strategy": strategy, "tools": tools, "options": options}
+        return self.dispatcher.submit(run, request, shared=shared)
 
     def fork(self, who: Principal, run_id: str, body: Any) -> Run:
         """``POST /runs/{id}/fork`` (contract section 7). Body ``{at, model?, options?, edits?}``, ``edits``
@@ -375,10 +407,28 @@ class RunService:
         now (the store has written the control's own event), so it shows what the control did.
         A store that cannot write does not hold the answer up past ``timeout`` (then the summary
         says ``notStored``)."""
+        remote = take_ticket()
+        if remote is not None:  # a control sent to the worker that runs the run: its answer says what came of it
+            return await self._remote_answer(run, *remote, timeout=REMOTE_ANSWER_WAIT)
         target = len(run.log)
         try:
             async with asyncio.timeout(timeout):
                 while run.log.published < target and await run.log.wait_beyond(run.log.published, published=True):
+                    pass
+        except TimeoutError:
+            pass
+        return self.summary(run)
+
+    async def _remote_answer(self, run: Run, channel: ControlChannel, ticket: Ticket, *,
+                             timeout: float) -> dict[str, Any]:
+        reply = await channel.wait_reply(ticket, timeout)
+        if reply is None:  # no worker has the run right now: the control waits on its stream for the next one
+            return self.summary(run)
+        if reply.status != 202:
+            raise Refusal(reply.status, reply.error_type or "invalid_request", reply.message or "refused")
+        try:
+            async with asyncio.timeout(timeout):
+                while len(run.log) < reply.events and await run.log.wait_beyond(len(run.log)):
                     pass
         except TimeoutError:
             pass
@@ -589,6 +639,9 @@ class RunService:
             await asyncio.wait(list(self._loading.values()))
         self.store.flush()
         self.store.close()
+        aclose = getattr(self.store, "aclose", None)
+        if aclose is not None:  # a Redis store's reading loops and their connections
+            await aclose()
 
 
 _agent_loaded = threading.Event()

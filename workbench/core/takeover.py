@@ -1,0 +1,54 @@
+"""Taking over a run whose worker stopped mid-run: what the stopped worker left open, read from the log.
+
+A worker (``workbench worker``) that dies leaves the run's log at some event n, maybe in the middle
+of a model turn. The worker that takes the run over keeps events 1..n as they are (clients saw
+them; their ids are never reused) and appends, in order:
+
+1. a failed ``tool:complete`` for every tool call the stopped worker had started and not ended
+   (:func:`closing_events`): the contract wants exactly one per ``tool:start``;
+2. ``run:resumed {attempt, at, worker}``, ``at`` being m, the last event of the last model turn
+   fully ended (:func:`workbench.core.forking.fork_end`);
+
+and then goes on live from where the run stood after event m, having walked through the run's
+course again with the recorded answers (as a fork does), so that no ended turn is asked of the
+model again. The turn the stopped worker left half done is done again, live, under new step ids
+(:func:`steps_used`), so its pieces never mix with the new ones.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from workbench.core import events as ev
+
+__all__ = ["INTERRUPTED_BY_WORKER", "closing_events", "steps_used"]
+
+INTERRUPTED_BY_WORKER = "interrupted: the worker running it stopped"
+"""The result of a tool call a stopped worker left open."""
+
+_STEP = re.compile(r"^s([0-9]{1,9})$")
+
+
+def closing_events(events: Sequence[ev.Event], why: str = INTERRUPTED_BY_WORKER) -> list[ev.ToolCompleteData]:
+    """A failed ``tool:complete`` for each ``tool:start`` of ``events`` that has none, in start order."""
+    open_calls: dict[str, str] = {}
+    for event in events:
+        data = event.data
+        if isinstance(data, ev.ToolStartData):
+            open_calls[data.tool_use_id] = data.tool_name
+        elif isinstance(data, ev.ToolCompleteData):
+            open_calls.pop(data.tool_use_id, None)
+    return [ev.ToolCompleteData(tool_name=name, result=why, duration=0.0, tool_use_id=tool_use_id, is_error=True)
+            for tool_use_id, name in open_calls.items()]
+
+
+def steps_used(events: Sequence[ev.Event]) -> int:
+    """The highest step number (``s12``: 12) any event of ``events`` names; 0 for none."""
+    highest = 0
+    for event in events:
+        step_id = getattr(event.data, "step_id", None)
+        match = _STEP.match(step_id) if isinstance(step_id, str) else None
+        if match:
+            highest = max(highest, int(match.group(1)))
+    return highest
