@@ -23,7 +23,8 @@ import redis.asyncio as aioredis
 from workbench.core import events as ev
 from workbench.errors import UserError
 
-__all__ = ["Keys", "RedisSettings", "blocking_read", "check_reachable", "entry_id", "parse_entries", "redis_url_from_env"]
+__all__ = ["Keys", "RedisSettings", "blocking_read", "check_reachable", "entry_id", "field_map", "parse_entries",
+           "read_entries", "redis_url_from_env"]
 
 GROUP = "workers"
 """The consumer group of the workers on the queue of runs."""
@@ -94,11 +95,27 @@ def parse_entries(entries: list[Any]) -> list[ev.Event]:
     """The events of ``XRANGE``/``XREAD`` entries (``[entry id, fields]``), in order."""
     out = []
     for _entry, fields in entries:
-        values = dict(zip(fields[::2], fields[1::2])) if isinstance(fields, list) else fields
-        event = ev.parse_event(values["e"], keep_unknown=True)
+        event = ev.parse_event(field_map(fields)["e"], keep_unknown=True)
         assert event is not None
         out.append(event)
     return out
+
+
+def field_map(fields: Any) -> dict[str, str]:
+    """An entry's fields as a dict: RESP2 gives a flat list of names and values, RESP3 (and the client's
+    own parsing) a dict."""
+    if isinstance(fields, dict):
+        return fields
+    return dict(zip(fields[::2], fields[1::2]))
+
+
+def read_entries(reply: Any) -> list[tuple[str, Any]]:
+    """The entries of a raw ``XREAD``/``XREADGROUP`` answer for one stream: ``[]`` when it timed out.
+    RESP2 answers ``[[stream, entries]]``, RESP3 ``{stream: entries}``."""
+    if not reply:
+        return []
+    streams = list(reply.values()) if isinstance(reply, dict) else [stream[1] for stream in reply]
+    return [(entry[0], entry[1]) for entries in streams for entry in entries]
 
 
 def check_reachable(client: redis.Redis) -> None:

@@ -29,7 +29,14 @@ from workbench.core import events as ev
 from workbench.core.handle import Run
 from workbench.core.log import RunLog
 from workbench.core.redact import get_logger
-from workbench.serving.redis_settings import Keys, RedisSettings, blocking_read, check_reachable, parse_entries
+from workbench.serving.redis_settings import (
+    Keys,
+    RedisSettings,
+    blocking_read,
+    check_reachable,
+    parse_entries,
+    read_entries,
+)
 from workbench.serving.remote_controls import RemoteControls, Reply, Ticket
 
 __all__ = ["RedisRunStore"]
@@ -216,11 +223,11 @@ class RedisRunStore:
                 try:
                     reply = await blocking_read(self.reads, "XREAD", "COUNT", READ_BATCH, "BLOCK", READ_BLOCK_MS,
                                                 "STREAMS", key, f"0-{len(run.log)}")
-                except (redis.ConnectionError, redis.TimeoutError, OSError):
-                    await asyncio.sleep(RECONNECT_DELAY)  # Redis restarting: read again from where we are
+                except (redis.RedisError, OSError) as exc:  # Redis restarting, say: read again from where we are
+                    log.debug("run %s: reading its stream failed (%s); reading again", run.id, exc)
+                    await asyncio.sleep(RECONNECT_DELAY)
                     continue
-                if reply:
-                    run.log.extend(parse_entries(reply[0][1]))
+                run.log.extend(parse_entries(read_entries(reply)))
         except asyncio.CancelledError:
             run.log.close()  # the process is stopping: its streams end (clients resume elsewhere)
             raise

@@ -21,6 +21,7 @@ import importlib
 import json
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,15 @@ from workbench.core.log import RunLog
 from workbench.core.redact import get_logger
 from workbench.core.takeover import closing_events
 from workbench.errors import NotWaiting, UnknownToolCall, UserError
-from workbench.serving.redis_settings import GROUP, Keys, RedisSettings, blocking_read, parse_entries
+from workbench.serving.redis_settings import (
+    GROUP,
+    Keys,
+    RedisSettings,
+    blocking_read,
+    field_map,
+    parse_entries,
+    read_entries,
+)
 from workbench.serving.redis_store import REPLY_TTL
 from workbench.serving.redis_writer import EventWriter
 
@@ -78,7 +87,7 @@ class Worker:
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
-        loops = [asyncio.create_task(loop()) for loop in (self._claim_new, self._claim_stale, self._heartbeat)]
+        loops = [asyncio.create_task(_keep_going(loop)) for loop in (self._claim_new, self._claim_stale, self._heartbeat)]
         try:
             await stop.wait()
         finally:
@@ -102,8 +111,8 @@ class Worker:
             except (redis.ConnectionError, redis.TimeoutError, OSError):
                 await asyncio.sleep(0.5)
                 continue
-            for entry_id, fields in (reply[0][1] if reply else []):
-                self._start(entry_id, dict(zip(fields[::2], fields[1::2]))["run"])
+            for entry_id, fields in read_entries(reply):
+                self._start(entry_id, field_map(fields)["run"])
 
     async def _claim_stale(self) -> None:
         """Take over runs whose worker stopped keeping their entry fresh."""
@@ -117,7 +126,8 @@ class Worker:
                                                                   "0-0", count=1)
             except (redis.ConnectionError, redis.TimeoutError, OSError):
                 continue
-            for entry_id, fields in entries:
+            for entry_id, raw in entries:
+                fields = field_map(raw)
                 if fields.get("run") in self._held:  # its own, late with a heartbeat (a busy loop)
                     continue
                 log.warning("taking over run %s: its worker stopped", fields.get("run"))
@@ -219,8 +229,8 @@ class Worker:
             except (redis.ConnectionError, redis.TimeoutError, OSError):
                 await asyncio.sleep(0.5)
                 continue
-            for entry_id, fields in (reply[0][1] if reply else []):
-                control = dict(zip(fields[::2], fields[1::2]))
+            for entry_id, fields in read_entries(reply):
+                control = field_map(fields)
                 answer = await self._apply(run, control["op"], json.loads(control.get("args") or "{}"))
                 pipe = self.client.pipeline(transaction=False)
                 pipe.lpush(self.keys.reply(control["ticket"]), json.dumps(answer))
@@ -256,3 +266,16 @@ class Worker:
         await asyncio.sleep(0)  # the control's own event is appended on this loop
         await asyncio.to_thread(self.writer.wait_written, run.id, 5.0)
         return {"status": 202, "events": len(run.log)}
+
+
+async def _keep_going(loop: Callable[[], Awaitable[None]]) -> None:
+    """Run one of the worker's loops for good: a failure is logged and the loop starts again, since
+    a worker whose claim loop or heartbeat died would go on looking alive while doing nothing."""
+    while True:
+        try:
+            await loop()
+        except (redis.RedisError, OSError) as exc:
+            log.warning("%s: Redis failed (%s); again in a second", loop.__name__, exc)
+        except Exception:
+            log.exception("%s failed; again in a second", loop.__name__)
+        await asyncio.sleep(1.0)
