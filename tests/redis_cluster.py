@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,15 +81,6 @@ class RedisServer:
         self.start()
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    skip_without_redis()
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
-
-
 @dataclass
 class Process:
     """A ``workbench`` command running in a process of its own."""
@@ -126,7 +116,7 @@ def environment(**extra: str) -> dict[str, str]:
 
 async def start_workbench(*args: str, env: dict[str, str], ready: str, timeout: float = 60.0) -> Process:
     """``python -m workbench.cli ARGS`` until it prints a line starting with ``ready``."""
-    process = subprocess.Popen([sys.executable, "-m", "workbench.cli", *args], env=env, stdout=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, "-m", "workbench.cli", *args], env=env, stdout=subprocess.PIPE,  # noqa: ASYNC220 - returns at once
                                stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     assert process.stdout is not None
     output: list[str] = []

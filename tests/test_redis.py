@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from redis_cluster import Process, RedisServer, environment, redis_server, start_replica, start_worker  # noqa: F401
+from redis_cluster import Process, RedisServer, environment, start_replica, start_worker
 from test_fork import FINAL, KEY, MODEL, PHASES, PLAN, RecordingSimulator
 
 from conftest import write_scenario
@@ -66,35 +66,33 @@ async def cluster(redis: RedisServer, home: Path, env: dict[str, str], started: 
 
 
 async def post(api: str, path: str, body: Any = None) -> tuple[int, Any]:
-    async with aiohttp.ClientSession() as session:
-        async with session.post(api + path, json=body if body is not None else {}) as reply:
-            return reply.status, await reply.json()
+    async with aiohttp.ClientSession() as session, session.post(api + path, json=body or {}) as reply:
+        return reply.status, await reply.json()
 
 
 async def get(api: str, path: str) -> tuple[int, Any]:
-    async with aiohttp.ClientSession() as session:
-        async with session.get(api + path) as reply:
-            return reply.status, await reply.json()
+    async with aiohttp.ClientSession() as session, session.get(api + path) as reply:
+        return reply.status, await reply.json()
 
 
 async def frames(api: str, run_id: str, after: int) -> AsyncIterator[ev.Event]:
     """The events of one SSE connection resuming after event ``after``."""
     timeout = aiohttp.ClientTimeout(total=120, sock_read=30)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        async with session.get(f"{api}/runs/{run_id}/events", headers={"Last-Event-ID": str(after)}) as reply:
-            if reply.status == 204:
-                return
-            assert reply.status == 200, await reply.text()
-            data: list[str] = []
-            async for raw in reply.content:
-                line = raw.decode().rstrip("\n")
-                if line.startswith("data: "):
-                    data.append(line[6:])
-                elif line == "" and data:
-                    event = ev.parse_event("\n".join(data), keep_unknown=True)
-                    assert event is not None
-                    data = []
-                    yield event
+    url, headers = f"{api}/runs/{run_id}/events", {"Last-Event-ID": str(after)}
+    async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url, headers=headers) as reply:
+        if reply.status == 204:
+            return
+        assert reply.status == 200, await reply.text()
+        data: list[str] = []
+        async for raw in reply.content:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("data: "):
+                data.append(line[6:])
+            elif line == "" and data:
+                event = ev.parse_event("\n".join(data), keep_unknown=True)
+                assert event is not None
+                data = []
+                yield event
 
 
 async def read_whole_log(apis: list[str], run_id: str, *, per_connection: int,
@@ -116,7 +114,7 @@ async def read_whole_log(apis: list[str], run_id: str, *, per_connection: int,
                     kill_after[1].kill()
                 if taken == per_connection:
                     break
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             pass  # the replica went away: resume on the next one
         assert connections < 500, "the log never ended"
     return received, connections
@@ -127,8 +125,8 @@ def ids(events: list[ev.Event]) -> list[int]:
 
 
 async def test_a_client_changing_replica_at_every_reconnect_gets_the_log_exactly_once(
-        redis_server: RedisServer, tmp_path: Path, env: dict[str, str], processes: list[Process]):
-    replicas, _workers = await cluster(redis_server, tmp_path, env, processes)
+        real_redis: RedisServer, tmp_path: Path, env: dict[str, str], processes: list[Process]):
+    replicas, _workers = await cluster(real_redis, tmp_path, env, processes)
     a, b = replicas
     status, created = await post(a.api, "/runs", SLOW)
     assert status == 201 and created["status"] == "running" and created["eventCount"] == 0
@@ -147,8 +145,8 @@ async def test_a_client_changing_replica_at_every_reconnect_gets_the_log_exactly
 
 
 async def test_a_replica_killed_mid_stream_costs_its_clients_one_reconnect(
-        redis_server: RedisServer, tmp_path: Path, env: dict[str, str], processes: list[Process]):
-    replicas, _workers = await cluster(redis_server, tmp_path, env, processes)
+        real_redis: RedisServer, tmp_path: Path, env: dict[str, str], processes: list[Process]):
+    replicas, _workers = await cluster(real_redis, tmp_path, env, processes)
     a, b = replicas
     _, created = await post(b.api, "/runs", SLOW)
     received, connections = await read_whole_log([a.api, b.api], created["id"], per_connection=10**9,
@@ -164,9 +162,9 @@ def conversation(body: dict[str, Any]) -> str:
 
 
 async def test_a_worker_killed_mid_run_leaves_a_run_another_worker_completes_asking_no_turn_twice(
-        redis_server: RedisServer, tmp_path: Path, env: dict[str, str], processes: list[Process],
+        real_redis: RedisServer, tmp_path: Path, env: dict[str, str], processes: list[Process],
         simulator: tuple[RecordingSimulator, str]):
-    replicas, workers = await cluster(redis_server, tmp_path, env, processes, replicas=1, workers=1)
+    replicas, workers = await cluster(real_redis, tmp_path, env, processes, replicas=1, workers=1)
     _, created = await post(replicas[0].api, "/runs", SLOW)
     run_id = created["id"]
     # kill the worker once the draft turn has fully ended (its write_file call complete), in the next turn
@@ -178,7 +176,7 @@ async def test_a_worker_killed_mid_run_leaves_a_run_another_worker_completes_ask
             break
     asked_before = len(simulator[0].bodies)
     assert asked_before == 3  # the plan, the draft, and the turn under way
-    processes.append(await start_worker(redis_server, tmp_path, "w2", env=env))
+    processes.append(await start_worker(real_redis, tmp_path, "w2", env=env))
     log = [e async for e in frames(replicas[0].api, run_id, 0)]
     assert contract_violations(log) == [], contract_violations(log)
     assert log[-1].type == "execution:complete"
@@ -195,8 +193,8 @@ async def test_a_worker_killed_mid_run_leaves_a_run_another_worker_completes_ask
 
 
 async def test_redis_restarted_with_its_aof_loses_nothing(
-        redis_server: RedisServer, tmp_path: Path, env: dict[str, str], processes: list[Process]):
-    replicas, _workers = await cluster(redis_server, tmp_path, env, processes, replicas=1, workers=1)
+        real_redis: RedisServer, tmp_path: Path, env: dict[str, str], processes: list[Process]):
+    replicas, _workers = await cluster(real_redis, tmp_path, env, processes, replicas=1, workers=1)
     _, created = await post(replicas[0].api, "/runs", SLOW)
     received: list[ev.Event] = []
     restarted = False
@@ -206,8 +204,8 @@ async def test_redis_restarted_with_its_aof_loses_nothing(
                 received.append(event)
                 if len(received) == 20 and not restarted:
                     restarted = True
-                    await asyncio.to_thread(redis_server.restart)
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+                    await asyncio.to_thread(real_redis.restart)
+        except (TimeoutError, aiohttp.ClientError):
             await asyncio.sleep(0.2)
     assert restarted and ids(received) == list(range(1, len(received) + 1))
     assert contract_violations(received) == [] and received[-1].type == "execution:complete"
@@ -216,8 +214,8 @@ async def test_redis_restarted_with_its_aof_loses_nothing(
 
 
 async def test_pause_messages_and_cancel_sent_to_any_replica_reach_the_worker_running_the_run(
-        redis_server: RedisServer, tmp_path: Path, env: dict[str, str], processes: list[Process]):
-    replicas, _workers = await cluster(redis_server, tmp_path, env, processes)
+        real_redis: RedisServer, tmp_path: Path, env: dict[str, str], processes: list[Process]):
+    replicas, _workers = await cluster(real_redis, tmp_path, env, processes)
     a, b = replicas
     _, created = await post(a.api, "/runs", SLOW)
     run_id = created["id"]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from workbench.agent.controls import MAX_MESSAGE_CHARS
-from workbench.agent.models import default_model, make_client, validate_model
+from workbench.agent.models import check_credentials, default_model, make_client, validate_model
 from workbench.agent.options import SERVER_PATHS, RunOptions, ToolBreakpoint, parse_options
 from workbench.agent.orchestrator import STRATEGIES, Orchestrator, RunConfig
 from workbench.agent.replaying import Replay
@@ -140,6 +140,7 @@ def check_request(
     refuses a bad request with this before queueing it."""
     task = validate_task(task)
     model = validate_model(model or default_model())
+    check_credentials(model)
     if strategy not in STRATEGIES:
         raise UserError(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
     resolved_tools = list(resolve_tools(tools))

@@ -20,6 +20,7 @@ import json
 import secrets
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -184,9 +185,19 @@ class RedisRunStore:
         run = Run(run_id=run_id, owner=row.get("owner") or None, task=row["task"], model=row["model"],
                   strategy=row["strategy"], created_at=row["createdAt"], log=RunLog(run_id),
                   options=settings.get("options"), tools=settings.get("tools"), parent_id=settings.get("parentId"),
-                  forked_at=settings.get("forkedAt"))
+                  forked_at=settings.get("forkedAt"),
+                  workspace=Path(row["workspace"]) if row.get("workspace") else None)
         run.log.extend(parse_entries(self.client.xrange(self.keys.events(run_id), "-", "+")))
         return run
+
+    def catch_up(self, run: Run) -> None:
+        """Bring a followed run up to what Redis has now (its reading loop may be a read behind): a request
+        for the run's detail or file right after its worker wrote an event then sees that event."""
+        if run.workspace is None:  # known once a worker has taken the run
+            workspace = self.client.hget(self.keys.row(run.id), "workspace")
+            run.workspace = Path(workspace) if workspace else None
+        if run.id in self._mirrors and not run.log.closed:
+            _add(run, parse_entries(self.client.xrange(self.keys.events(run.id), f"0-{len(run.log) + 1}", "+")))
 
     @staticmethod
     def recover(message: str = "") -> list[Run]:
@@ -227,7 +238,7 @@ class RedisRunStore:
                     log.debug("run %s: reading its stream failed (%s); reading again", run.id, exc)
                     await asyncio.sleep(RECONNECT_DELAY)
                     continue
-                run.log.extend(parse_entries(read_entries(reply)))
+                _add(run, parse_entries(read_entries(reply)))
         except asyncio.CancelledError:
             run.log.close()  # the process is stopping: its streams end (clients resume elsewhere)
             raise
@@ -256,6 +267,12 @@ class RedisRunStore:
         parsed = json.loads(answer[1])
         return Reply(events=int(parsed.get("events", 0)), status=int(parsed.get("status", 202)),
                      error_type=parsed.get("errorType"), message=parsed.get("message"))
+
+
+def _add(run: Run, events: list[ev.Event]) -> None:
+    """Add the events of ``events`` that ``run``'s log does not have yet (two reads may overlap)."""
+    known = len(run.log)
+    run.log.extend(e for e in events if e.id > known)
 
 
 def _row(run: Run, shared: bool) -> dict[str, str]:

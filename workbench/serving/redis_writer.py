@@ -44,14 +44,20 @@ class EventWriter:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._written: dict[str, int] = {}
         self._appended: dict[str, int] = {}
+        self._logs: dict[str, RunLog] = {}
         self._idle = threading.Condition()
         self._thread = threading.Thread(target=self._loop, name="workbench-redis-writer", daemon=True)
         self._thread.start()
 
     def follow(self, run_log: RunLog) -> None:
-        """Write every event ``run_log`` gets from now on (its events so far are in Redis already)."""
+        """Write every event ``run_log`` gets from now on (its events so far are in Redis already).
+
+        The log is gated as a store gates it (:meth:`RunLog.gate`): what reads it here (the run's state,
+        its end) sees an event once Redis has it, as every replica's clients do."""
         with self._idle:
             self._written[run_log.run_id] = self._appended[run_log.run_id] = len(run_log)
+            self._logs[run_log.run_id] = run_log
+        run_log.gate(len(run_log))
         run_log.add_listener(self._enqueue)
 
     def _enqueue(self, event: ev.Event) -> None:
@@ -68,6 +74,7 @@ class EventWriter:
         with self._idle:
             self._written.pop(run_id, None)
             self._appended.pop(run_id, None)
+            self._logs.pop(run_id, None)
 
     def close(self) -> None:
         self._queue.put(_STOP)
@@ -121,10 +128,15 @@ class EventWriter:
                     raise result
             elif isinstance(result, (redis.ConnectionError, redis.TimeoutError)):
                 raise result
+        published = []
         with self._idle:
             for run_id, event in last.items():
                 self._written[run_id] = max(self._written.get(run_id, 0), event.id)
+                if run_id in self._logs:
+                    published.append((self._logs[run_id], self._written[run_id]))
             self._idle.notify_all()
+        for run_log, count in published:
+            run_log.publish(count)
         for run_id in conflicts:
             log.error("run %s: Redis already has events this worker wrote; another worker runs it now", run_id)
             self._on_conflict(run_id)

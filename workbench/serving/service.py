@@ -35,7 +35,7 @@ from workbench.serving.run_stores import Dispatcher, Store
 if TYPE_CHECKING:
     from workbench.serving.exposition import Metrics
 
-__all__ = ["Refusal", "Principal", "RunService", "MAX_BODY_BYTES", "CLIENT_OPTIONS", "parse_body", "too_large"]
+__all__ = ["Refusal", "Principal", "RunService", "MAX_BODY_BYTES", "CLIENT_OPTIONS", "parse_body", "safe_segment", "too_large"]
 
 log = get_logger("workbench.server")
 
@@ -336,7 +336,7 @@ class RunService:
             raise Refusal(429, "too_many_runs", f"you have {running} runs going, the most allowed here; wait for one to end or cancel one")
 
     def _workspace(self, who: Principal, run_id: str) -> Path:
-        return self.workspace_root / _safe_segment(who.name) / run_id
+        return self.workspace_root / safe_segment(who.name) / run_id
 
     def _shares(self, who: Principal) -> bool:
         """Whether ``who``'s new runs are shared with a workshop's participants: an instructor's are."""
@@ -494,6 +494,8 @@ class RunService:
             self._remember_finished(run)
         if run.owner != who.name and not (who.role == "participant" and self.store.is_shared(run_id)):
             raise _not_found(run_id)
+        if self.dispatcher is not None:  # a run another process executes: as far as Redis has it now
+            self.dispatcher.catch_up(run)
         return run
 
     async def prefetch(self, run_id: str) -> None:
@@ -708,7 +710,7 @@ def _control(run: Run, act: Callable[[], None]) -> Run:
     return run
 
 
-def _safe_segment(name: str) -> str:
+def safe_segment(name: str) -> str:
     """A user name as one safe folder name."""
     cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip(".") or "user"
     return cleaned[:64]

@@ -45,6 +45,7 @@ from workbench.serving.redis_settings import (
 )
 from workbench.serving.redis_store import REPLY_TTL
 from workbench.serving.redis_writer import EventWriter
+from workbench.serving.service import safe_segment
 
 __all__ = ["WORKER_LOST", "Worker"]
 
@@ -172,11 +173,18 @@ class Worker:
             return
         self.writer.follow(run_log)
         if attempt > self.settings.max_attempts:
-            self._give_up(run_log, attempt)
+            self._end(run_log, row, WORKER_LOST, f"the run stopped {attempt - 1} workers; it is not tried again "
+                                                 f"(at most {self.settings.max_attempts} attempts)")
         else:
-            run = self._launch(run_log, row, attempt)
+            try:
+                run = self._launch(run_log, row, attempt)
+            except UserError as exc:  # this worker cannot run it (no API key here, say): the run ends saying why
+                self._end(run_log, row, "worker_error", str(exc))
+                await asyncio.to_thread(self.writer.wait_written, run_id)
+                await self._done(entry_id, run_id)
+                return
             self._runs[run_id] = run
-            await self.client.hset(row_key, "worker", self.name)
+            await self.client.hset(row_key, mapping={"worker": self.name, "workspace": str(run.workspace)})
             controls = asyncio.create_task(self._controls(run, row.get("controlsSeen") or "0-0"))
             try:
                 await run.wait_async()
@@ -191,7 +199,7 @@ class Worker:
 
         request: dict[str, Any] = json.loads(row["request"])
         owner = row.get("owner") or None
-        workspace = self.workspace_root / (owner or "user") / run_log.run_id
+        workspace = self.workspace_root / safe_segment(owner or "user") / run_log.run_id
         options = {**(request.get("options") or {}), "workspace": str(workspace)}
         start: dict[str, Any] = {"model": request.get("model") or self.default_model,
                                  "strategy": request.get("strategy", "plan"), "tools": request.get("tools"),
@@ -200,14 +208,15 @@ class Worker:
             return start_run(request["task"], run_log=run_log, run_id=run_log.run_id, **start)
         return resume_run(run_log, attempt=attempt, worker=self.name, task=request["task"], **start)
 
-    def _give_up(self, run_log: RunLog, attempt: int) -> None:
+    def _end(self, run_log: RunLog, row: dict[str, str], error_type: str, message: str) -> None:
+        """End a run this worker does not execute with ``execution:error``: closing what is open first, and
+        giving a run that has no event yet its ``execution:started``, as the contract wants."""
         if not run_log.events:
-            run_log.append(ev.ExecutionStartedData(task="", started_at=ev.utc_timestamp(), model="", strategy="plan"))
+            run_log.append(ev.ExecutionStartedData(task=row.get("task", ""), started_at=ev.utc_timestamp(),
+                                                   model=row.get("model", ""), strategy=row.get("strategy", "plan")))
         for closing in closing_events(run_log.events):
             run_log.append(closing)
-        run_log.append(ev.ExecutionErrorData(error=ev.ErrorInfo(
-            type=WORKER_LOST, message=f"the run stopped {attempt - 1} workers; it is not tried again "
-                                      f"(at most {self.settings.max_attempts} attempts)")))
+        run_log.append(ev.ExecutionErrorData(error=ev.ErrorInfo(type=error_type, message=message)))
 
     async def _done(self, entry_id: str, run_id: str) -> None:
         await self.client.xack(self.keys.queue, GROUP, entry_id)
