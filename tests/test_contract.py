@@ -19,7 +19,7 @@ import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, ClassVar, Iterator, Mapping
+from typing import Any, AsyncIterator, Callable, ClassVar, Iterator, Mapping
 from urllib.parse import urlencode
 
 import aiohttp
@@ -176,7 +176,8 @@ class Replicas(Server):
     next replica, so every run is created on one, streamed from the other, controlled from either."""
 
     def __init__(self, ports: list[int], service: Any, session: aiohttp.ClientSession, worker: Any) -> None:
-        super().__init__("redis", ports[0], "/api", "Bearer", service, session)
+        # kind: what a client sees of it is `workbench serve`'s application, as the standalone server
+        super().__init__("standalone", ports[0], "/api", "Bearer", service, session)
         self.ports = ports
         self.worker = worker
         self._turn = 0
@@ -228,7 +229,21 @@ async def redis_server(real_redis: Any, tmp_path: Path, session) -> AsyncIterato
     await working
 
 
-@pytest.fixture(params=["jupyter", "standalone", "redis"])
+def servers_of(*kinds: str) -> Callable[[pytest.Metafunc], None]:
+    """A ``pytest_generate_tests`` hook running each test that takes ``server`` against these servers."""
+    def parametrize(metafunc: pytest.Metafunc) -> None:
+        if "server" in metafunc.fixturenames:
+            metafunc.parametrize("server", kinds, indirect=True)
+    return parametrize
+
+
+# The contract runs against a third set-up too: two replicas and a worker on Redis (`workbench serve
+# --redis` twice, `workbench worker`). The suites that import `server` choose their own set-ups.
+pytest_generate_tests = all_servers = servers_of("jupyter", "standalone", "redis")
+both_servers = servers_of("jupyter", "standalone")
+
+
+@pytest.fixture
 def server(request: pytest.FixtureRequest) -> Server:
     return request.getfixturevalue(f"{request.param}_server")
 

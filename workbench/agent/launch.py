@@ -26,7 +26,7 @@ from workbench.core.loop import background_loop, freezes_startup_objects_first, 
 from workbench.core.takeover import closing_events, steps_used
 from workbench.errors import UserError
 
-__all__ = ["MAX_TASK_CHARS", "check_request", "fork_edits", "resume_run", "start_fork", "start_run", "validate_task",
+__all__ = ["MAX_TASK_CHARS", "NOT_INHERITED", "check_request", "fork_edits", "resume_run", "start_fork", "start_run", "validate_task",
            "workbench_home"]
 
 MAX_TASK_CHARS = 50_000
@@ -196,7 +196,7 @@ def start_fork(
     # The edits are an event: the options a server adds (its paths) are not for clients to see.
     shown = {k: v for k, v in (options or {}).items() if k not in SERVER_PATHS}
     edits = fork_edits(plan.calls, plan.at, model=model, options=shown, tool_result=tool_result, message=message)
-    inherited = {k: v for k, v in parent.options.items() if k not in _NOT_INHERITED}
+    inherited = {k: v for k, v in parent.options.items() if k not in NOT_INHERITED}
     if tools is None:
         tools = parent._tool_objects if parent._tool_objects is not None else parent.tools
     replay = Replay(plan, parent_id=parent.id, edits=edits, by=by)
@@ -204,7 +204,7 @@ def start_fork(
                      options={**inherited, **(options or {})}, fork=(parent, replay), **start)
 
 
-_NOT_INHERITED = frozenset({"faults"})
+NOT_INHERITED = frozenset({"faults"})
 """Options a fork does not take from its parent: the simulator's faults name requests by number,
 and a fork's requests are numbered from 1 again."""
 

@@ -181,14 +181,7 @@ class RedisRunStore:
         row = self.client.hgetall(self.keys.row(run_id))
         if not row:
             return None
-        settings = json.loads(row.get("settings") or "{}")
-        run = Run(run_id=run_id, owner=row.get("owner") or None, task=row["task"], model=row["model"],
-                  strategy=row["strategy"], created_at=row["createdAt"], log=RunLog(run_id),
-                  options=settings.get("options"), tools=settings.get("tools"), parent_id=settings.get("parentId"),
-                  forked_at=settings.get("forkedAt"),
-                  workspace=Path(row["workspace"]) if row.get("workspace") else None)
-        run.log.extend(parse_entries(self.client.xrange(self.keys.events(run_id), "-", "+")))
-        return run
+        return run_of(row, parse_entries(self.client.xrange(self.keys.events(run_id), "-", "+")))
 
     def catch_up(self, run: Run) -> None:
         """Bring a followed run up to what Redis has now (its reading loop may be a read behind): a request
@@ -269,6 +262,17 @@ class RedisRunStore:
                      error_type=parsed.get("errorType"), message=parsed.get("message"))
 
 
+def run_of(row: dict[str, str], events: list[ev.Event]) -> Run:
+    """The run a row and its stream's events describe."""
+    settings = json.loads(row.get("settings") or "{}")
+    run = Run(run_id=row["id"], owner=row.get("owner") or None, task=row["task"], model=row["model"],
+              strategy=row["strategy"], created_at=row["createdAt"], log=RunLog(row["id"]),
+              options=settings.get("options"), tools=settings.get("tools"), parent_id=settings.get("parentId"),
+              forked_at=settings.get("forkedAt"), workspace=Path(row["workspace"]) if row.get("workspace") else None)
+    run.log.extend(events)
+    return run
+
+
 def _add(run: Run, events: list[ev.Event]) -> None:
     """Add the events of ``events`` that ``run``'s log does not have yet (two reads may overlap)."""
     known = len(run.log)
@@ -287,6 +291,7 @@ def _summary_row(row: dict[str, str]) -> dict[str, Any]:
     return {"id": row["id"], "task": row["task"], "model": row["model"], "strategy": row["strategy"],
             "status": row.get("status", "running"), "createdAt": row["createdAt"], "endedAt": row.get("endedAt") or None,
             "eventCount": int(row.get("eventCount") or 0), "owner": row.get("owner") or None,
+            "waiting": json.loads(row.get("waiting") or "[]"),
             "shared": row.get("shared") == "1", "settings": json.loads(row.get("settings") or "{}")}
 
 

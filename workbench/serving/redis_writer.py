@@ -9,6 +9,7 @@ is refused, and the run it writes for is stopped (another worker owns it now).
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import time
@@ -20,6 +21,7 @@ import redis
 from workbench.core import events as ev
 from workbench.core.log import RunLog
 from workbench.core.redact import get_logger
+from workbench.core.reducer import RunState, _apply, fold
 from workbench.serving.redis_settings import Keys, RedisSettings, entry_id
 from workbench.serving.redis_store import terminal_fields
 
@@ -45,6 +47,8 @@ class EventWriter:
         self._written: dict[str, int] = {}
         self._appended: dict[str, int] = {}
         self._logs: dict[str, RunLog] = {}
+        self._states: dict[str, RunState] = {}
+        """Each run folded up to the events written: its row says its status and waiting calls with them."""
         self._idle = threading.Condition()
         self._thread = threading.Thread(target=self._loop, name="workbench-redis-writer", daemon=True)
         self._thread.start()
@@ -57,6 +61,7 @@ class EventWriter:
         with self._idle:
             self._written[run_log.run_id] = self._appended[run_log.run_id] = len(run_log)
             self._logs[run_log.run_id] = run_log
+            self._states[run_log.run_id] = fold(run_log.events)
         run_log.gate(len(run_log))
         run_log.add_listener(self._enqueue)
 
@@ -75,6 +80,7 @@ class EventWriter:
             self._written.pop(run_id, None)
             self._appended.pop(run_id, None)
             self._logs.pop(run_id, None)
+            self._states.pop(run_id, None)
 
     def close(self) -> None:
         self._queue.put(_STOP)
@@ -101,16 +107,24 @@ class EventWriter:
                 return
 
     def _write(self, events: list[ev.Event]) -> None:
-        pipe = self._client.pipeline(transaction=False)
+        # One transaction: a replica listing runs never sees a row that says less (or more) than the events.
+        pipe = self._client.pipeline(transaction=True)
         for event in events:
             pipe.xadd(self.keys.events(event.run_id), {"id": str(event.id), "e": event.to_json()}, id=entry_id(event.id))
         last: dict[str, ev.Event] = {}
         for event in events:
             last[event.run_id] = event
+        for event in events:
+            state = self._states.get(event.run_id)
+            if state is not None:
+                _apply(state, event)  # in place, as Run.state folds
         for run_id, event in last.items():
             fields = {"eventCount": str(event.id)}
+            state = self._states.get(run_id)
+            if state is not None and not state.finished:
+                fields.update(status=state.status.replace("pending", "running"), waiting=json.dumps(list(state.waiting)))
             if event.type in ev.TERMINAL_TYPES:
-                fields.update(terminal_fields(event))
+                fields.update(terminal_fields(event), waiting="[]")
             pipe.hset(self.keys.row(run_id), mapping=fields)
             if event.type in ev.TERMINAL_TYPES and self.settings.ended_ttl:
                 ttl = int(self.settings.ended_ttl)

@@ -301,6 +301,8 @@ class RunService:
             raise Refusal(400, "invalid_request", "model must be a string")
         self._check_running_limit(who)
         new_id = new_run_id()
+        if self.dispatcher is not None:
+            return self._dispatch_fork(who, parent, at, new_id, model=model, options=options, edits=edits)
         from workbench.agent.launch import start_fork  # loaded with the first run, as in create()
 
         try:
@@ -318,6 +320,34 @@ class RunService:
             raise Refusal(400, "invalid_request", str(exc)) from None
         self._live[run.id] = run
         return run
+
+    def _dispatch_fork(self, who: Principal, parent: Run, at: int, run_id: str, *, model: str | None,
+                       options: dict[str, Any], edits: dict[str, Any]) -> Run:
+        """A fork handed to the workers: checked here as :func:`~workbench.agent.launch.start_fork` checks it,
+        then queued with what the worker needs to start it (and, should it stop, to resume it)."""
+        assert self.dispatcher is not None
+        from workbench.agent.launch import NOT_INHERITED, check_request, fork_edits
+        from workbench.agent.options import SERVER_PATHS
+        from workbench.core.forking import plan_fork
+
+        tools = parent.tools if parent.tools is not None else self.allowed_tools
+        merged = {**{k: v for k, v in parent.options.items() if k not in NOT_INHERITED}, **options}
+        try:
+            plan = plan_fork(list(parent.events[: parent.log.published]), at)
+            fork_edits(plan.calls, plan.at, model=model, options=options, tool_result=edits.get("toolResult"),
+                       message=edits.get("message"))
+            task, model_name, _, run_options = check_request(parent.task, model=model or parent.model,
+                                                             strategy=parent.strategy or "plan", tools=tools,
+                                                             options=merged)
+        except UserError as exc:
+            raise Refusal(400, "invalid_request", str(exc)) from None
+        run = Run(run_id=run_id, task=task, model=model_name, strategy=parent.strategy or "plan",
+                  created_at=ev.utc_timestamp(), owner=who.name, tools=tools, parent_id=parent.id, forked_at=plan.at,
+                  options=run_options.model_dump(mode="json", by_alias=True, exclude_defaults=True, exclude=set(SERVER_PATHS)))
+        request = {"task": task, "model": model_name, "strategy": run.strategy, "tools": tools, "options": merged,
+                   "fork": {"parent": parent.id, "at": at, "model": model, "options": options,
+                            "toolResult": edits.get("toolResult"), "message": edits.get("message"), "by": who.name}}
+        return self.dispatcher.submit(run, request, shared=self._shares(who))
 
     def _client_options(self, options: Any) -> dict[str, Any]:
         """A request's ``options``, refused (400) when not an object or naming what HTTP may not set."""
@@ -668,9 +698,10 @@ def _page_size(limit: int | str | None) -> int:
 
 def _contract_summary(row: dict[str, Any]) -> dict[str, Any]:
     """A stored run's summary. Every run going is held in memory and summed up from its state;
-    one the service does not hold has ended, so nothing of it waits."""
+    one the service does not hold has ended, so nothing of it waits, unless its row says otherwise
+    (a run in Redis, executed by a worker, whose row says what it waits for)."""
     keys = ("id", "task", "model", "strategy", "status", "createdAt", "endedAt", "eventCount")
-    summary = {**{k: row[k] for k in keys}, "waiting": []}
+    summary = {**{k: row[k] for k in keys}, "waiting": row.get("waiting", [])}
     settings = row.get("settings") or {}
     if settings.get("parentId") is not None:
         summary.update(parentId=settings["parentId"], forkedAt=settings.get("forkedAt"))

@@ -43,7 +43,7 @@ from workbench.serving.redis_settings import (
     parse_entries,
     read_entries,
 )
-from workbench.serving.redis_store import REPLY_TTL
+from workbench.serving.redis_store import REPLY_TTL, run_of
 from workbench.serving.redis_writer import EventWriter
 from workbench.serving.service import safe_segment
 
@@ -176,8 +176,11 @@ class Worker:
             self._end(run_log, row, WORKER_LOST, f"the run stopped {attempt - 1} workers; it is not tried again "
                                                  f"(at most {self.settings.max_attempts} attempts)")
         else:
+            request: dict[str, Any] = json.loads(row["request"])
+            fork = request.get("fork")
+            parent = await self._read_run(fork["parent"]) if fork and not run_log.events else None
             try:
-                run = self._launch(run_log, row, attempt)
+                run = self._launch(run_log, row, request, attempt, parent)
             except UserError as exc:  # this worker cannot run it (no API key here, say): the run ends saying why
                 self._end(run_log, row, "worker_error", str(exc))
                 await asyncio.to_thread(self.writer.wait_written, run_id)
@@ -194,19 +197,34 @@ class Worker:
         await asyncio.to_thread(self.writer.wait_written, run_id)
         await self._done(entry_id, run_id)
 
-    def _launch(self, run_log: RunLog, row: dict[str, str], attempt: int) -> Run:
-        from workbench.agent.launch import resume_run, start_run
+    def _launch(self, run_log: RunLog, row: dict[str, str], request: dict[str, Any], attempt: int,
+                parent: Run | None) -> Run:
+        from workbench.agent.launch import resume_run, start_fork, start_run
 
-        request: dict[str, Any] = json.loads(row["request"])
         owner = row.get("owner") or None
         workspace = self.workspace_root / safe_segment(owner or "user") / run_log.run_id
         options = {**(request.get("options") or {}), "workspace": str(workspace)}
         start: dict[str, Any] = {"model": request.get("model") or self.default_model,
                                  "strategy": request.get("strategy", "plan"), "tools": request.get("tools"),
                                  "options": options, "loop": self._loop, "owner": owner}
+        fork = request.get("fork")
+        if fork and not run_log.events:
+            if parent is None:
+                raise UserError(f"the run {fork['parent']} this run forks is not in Redis any more")
+            start.update(options={**(fork.get("options") or {}), "workspace": str(workspace)}, model=fork.get("model"))
+            del start["strategy"]
+            return start_fork(parent, fork["at"], tool_result=fork.get("toolResult"), message=fork.get("message"),
+                              by=fork.get("by"), run_log=run_log, run_id=run_log.run_id, **start)
         if not run_log.events:
             return start_run(request["task"], run_log=run_log, run_id=run_log.run_id, **start)
         return resume_run(run_log, attempt=attempt, worker=self.name, task=request["task"], **start)
+
+    async def _read_run(self, run_id: str) -> Run | None:
+        """A run as Redis has it now (a fork's parent)."""
+        row = await self.client.hgetall(self.keys.row(run_id))
+        if not row:
+            return None
+        return run_of(row, parse_entries(await self.client.xrange(self.keys.events(run_id), "-", "+")))
 
     def _end(self, run_log: RunLog, row: dict[str, str], error_type: str, message: str) -> None:
         """End a run this worker does not execute with ``execution:error``: closing what is open first, and
