@@ -23,7 +23,7 @@ from workbench.core.forking import plan_fork
 from workbench.core.handle import Run, new_run_id
 from workbench.core.log import RunLog
 from workbench.core.loop import background_loop, freezes_startup_objects_first, running_loop
-from workbench.core.takeover import closing_events, steps_used
+from workbench.core.takeover import closing_events, steps_used, was_paused
 from workbench.errors import UserError
 
 __all__ = ["MAX_TASK_CHARS", "NOT_INHERITED", "check_request", "fork_edits", "resume_run", "start_fork", "start_run", "validate_task",
@@ -160,10 +160,12 @@ def resume_run(run_log: RunLog, *, attempt: int, worker: str, task: str, **start
     """
     events = list(run_log.events)
     plan = plan_fork(events, len(events))
+    paused = was_paused(events)
     for closing in closing_events(events):
         run_log.append(closing)
     resumed = ev.RunResumedData(attempt=attempt, at=plan.at, worker=worker)
-    replay = Replay(plan, parent_id=run_log.run_id, edits=ev.ForkEdits(), resumed=resumed, steps_used=steps_used(events))
+    replay = Replay(plan, parent_id=run_log.run_id, edits=ev.ForkEdits(), resumed=resumed, steps_used=steps_used(events),
+                    pause_again=paused)
     return start_run(task, run_log=run_log, run_id=run_log.run_id, resume=replay, **start)
 
 

@@ -191,6 +191,8 @@ class Orchestrator:
             self._step_counter = max(self._step_counter, replay.steps_used)
             self._emit(replay.resumed)
             self.controls.release()
+            if replay.pause_again:
+                self.controls.pause()
             return
         self._emit(ev.RunForkedData(parent_id=replay.parent_id, at=replay.plan.at, edits=replay.edits))
         self.controls.release()

@@ -29,7 +29,7 @@ class Replay:
     """The recorded calls a fork replays, and where it stands in them."""
 
     def __init__(self, plan: ForkPlan, *, parent_id: str, edits: ev.ForkEdits, by: str | None = None,
-                 resumed: ev.RunResumedData | None = None, steps_used: int = 0) -> None:
+                 resumed: ev.RunResumedData | None = None, steps_used: int = 0, pause_again: bool = False) -> None:
         self.plan = plan
         self.parent_id = parent_id
         self.edits = edits
@@ -41,6 +41,8 @@ class Replay:
         self.steps_used = steps_used
         """The highest step number in the log: a taken-over run's live steps come after it, so the
         pieces of a turn the stopped worker left half done are never added to a new step's."""
+        self.pause_again = pause_again
+        """A taken-over run that was paused: it pauses again at its next turn boundary once live."""
         self._calls: deque[RecordedCall] = deque(plan.calls)
         self._pending: dict[str, tuple[Any, bool]] = {}
         """The tool results of the call replayed last that have not been served yet."""

@@ -5,7 +5,10 @@ of a model turn. The worker that takes the run over keeps events 1..n as they ar
 them; their ids are never reused) and appends, in order:
 
 1. a failed ``tool:complete`` for every tool call the stopped worker had started and not ended
-   (:func:`closing_events`): the contract wants exactly one per ``tool:start``;
+   (:func:`closing_events`): the contract wants exactly one per ``tool:start``; and before them, if
+   the run was paused, ``execution:resumed {step: true}``: the run pauses again at its next turn
+   boundary, once live, so a pause asked for is not lost (a run waiting for a tool decision is
+   not handled yet: its decision is asked for again only if the model asks for the call again);
 2. ``run:resumed {attempt, at, worker}``, ``at`` being m, the last event of the last model turn
    fully ended (:func:`workbench.core.forking.fork_end`);
 
@@ -22,7 +25,7 @@ from collections.abc import Sequence
 
 from workbench.core import events as ev
 
-__all__ = ["INTERRUPTED_BY_WORKER", "closing_events", "steps_used"]
+__all__ = ["INTERRUPTED_BY_WORKER", "closing_events", "steps_used", "was_paused"]
 
 INTERRUPTED_BY_WORKER = "interrupted: the worker running it stopped"
 """The result of a tool call a stopped worker left open."""
@@ -30,8 +33,11 @@ INTERRUPTED_BY_WORKER = "interrupted: the worker running it stopped"
 _STEP = re.compile(r"^s([0-9]{1,9})$")
 
 
-def closing_events(events: Sequence[ev.Event], why: str = INTERRUPTED_BY_WORKER) -> list[ev.ToolCompleteData]:
-    """A failed ``tool:complete`` for each ``tool:start`` of ``events`` that has none, in start order."""
+def closing_events(events: Sequence[ev.Event], why: str = INTERRUPTED_BY_WORKER) -> list[ev.EventData]:
+    """What ends the waits and calls the stopped worker left open: ``execution:resumed {step: true}``
+    for a pause (the new worker pauses the run again at its next turn boundary: see :func:`was_paused`),
+    then a failed ``tool:complete`` for each ``tool:start`` that has none, in start order."""
+    closing: list[ev.EventData] = [ev.ExecutionResumedData(step=True)] if was_paused(events) else []
     open_calls: dict[str, str] = {}
     for event in events:
         data = event.data
@@ -39,8 +45,19 @@ def closing_events(events: Sequence[ev.Event], why: str = INTERRUPTED_BY_WORKER)
             open_calls[data.tool_use_id] = data.tool_name
         elif isinstance(data, ev.ToolCompleteData):
             open_calls.pop(data.tool_use_id, None)
-    return [ev.ToolCompleteData(tool_name=name, result=why, duration=0.0, tool_use_id=tool_use_id, is_error=True)
-            for tool_use_id, name in open_calls.items()]
+    return closing + [ev.ToolCompleteData(tool_name=name, result=why, duration=0.0, tool_use_id=tool_use_id,
+                                          is_error=True) for tool_use_id, name in open_calls.items()]
+
+
+def was_paused(events: Sequence[ev.Event]) -> bool:
+    """Whether the run was paused (an ``execution:paused`` with no ``execution:resumed`` after it)."""
+    paused = False
+    for event in events:
+        if event.type == "execution:paused":
+            paused = True
+        elif event.type == "execution:resumed":
+            paused = False
+    return paused
 
 
 def steps_used(events: Sequence[ev.Event]) -> int:
