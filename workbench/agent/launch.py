@@ -23,7 +23,7 @@ from workbench.core.forking import plan_fork
 from workbench.core.handle import Run, new_run_id
 from workbench.core.log import RunLog
 from workbench.core.loop import background_loop, freezes_startup_objects_first, running_loop
-from workbench.core.takeover import closing_events, steps_used, was_paused
+from workbench.core.takeover import closing_events, resume_plan, steps_used, was_paused
 from workbench.errors import UserError
 
 __all__ = ["MAX_TASK_CHARS", "NOT_INHERITED", "check_request", "fork_edits", "resume_run", "start_fork", "start_run", "validate_task",
@@ -159,13 +159,13 @@ def resume_run(run_log: RunLog, *, attempt: int, worker: str, task: str, **start
     goes to :func:`start_run`, as the run was first started.
     """
     events = list(run_log.events)
-    plan = plan_fork(events, len(events))
+    plan = resume_plan(events)
     paused = was_paused(events)
     for closing in closing_events(events):
         run_log.append(closing)
     resumed = ev.RunResumedData(attempt=attempt, at=plan.at, worker=worker)
     replay = Replay(plan, parent_id=run_log.run_id, edits=ev.ForkEdits(), resumed=resumed, steps_used=steps_used(events),
-                    pause_again=paused)
+                    pause_again=paused, logged=events[plan.at:])
     return start_run(task, run_log=run_log, run_id=run_log.run_id, resume=replay, **start)
 
 

@@ -24,13 +24,22 @@ import re
 from collections.abc import Sequence
 
 from workbench.core import events as ev
+from workbench.core.forking import ForkPlan, plan_fork
 
-__all__ = ["INTERRUPTED_BY_WORKER", "closing_events", "steps_used", "was_paused"]
+__all__ = ["INTERRUPTED_BY_WORKER", "closing_events", "resume_plan", "steps_used", "was_paused"]
 
 INTERRUPTED_BY_WORKER = "interrupted: the worker running it stopped"
 """The result of a tool call a stopped worker left open."""
 
 _STEP = re.compile(r"^s([0-9]{1,9})$")
+
+
+def resume_plan(events: Sequence[ev.Event]) -> ForkPlan:
+    """Where a taken-over run goes on from, and the recorded calls that bring it there (as a fork of the
+    run at its last event): a run stopped during its first model call goes on from its start."""
+    if not any(e.type == "model:response" for e in events):
+        return ForkPlan(at=1, calls=())
+    return plan_fork(events, len(events))
 
 
 def closing_events(events: Sequence[ev.Event], why: str = INTERRUPTED_BY_WORKER) -> list[ev.EventData]:
