@@ -247,3 +247,24 @@ async def test_pause_messages_and_cancel_sent_to_any_replica_reach_the_worker_ru
     assert contract_violations(log) == []
     message = next(e for e in log if e.type == "user:message")
     assert message.data.text == "Make it about the moon"
+
+
+async def test_a_run_that_keeps_stopping_its_workers_ends_with_an_error_after_the_set_tries(
+        real_redis: RedisServer, tmp_path: Path, env: dict[str, str], processes: list[Process]):
+    replica, first = await asyncio.gather(start_replica(real_redis, tmp_path, env=env),
+                                          start_worker(real_redis, tmp_path, "w1", "--max-attempts", "1", env=env))
+    processes += [replica, first]
+    _, created = await post(replica.api, "/runs", SLOW)
+    async for event in frames(replica.api, created["id"], 0):
+        if event.type == "tool:start":
+            first.kill()  # in the middle of a tool call
+            break
+    processes.append(await start_worker(real_redis, tmp_path, "w2", "--max-attempts", "1", env=env))
+    log = [e async for e in frames(replica.api, created["id"], 0)]
+    assert contract_violations(log) == []
+    assert log[-1].type == "execution:error" and log[-1].data.error.type == "worker_lost"
+    assert log[-1].data.error.message == ("the worker running this run stopped 1 time; it is not tried again "
+                                          "(at most 1 attempt, --max-attempts)")
+    assert log[-2].type == "tool:complete" and log[-2].data.is_error  # the call it was in, closed
+    _, detail = await get(replica.api, f"/runs/{created['id']}")
+    assert detail["status"] == "error"

@@ -96,8 +96,18 @@ class Worker:
                 task.cancel()
             await asyncio.gather(*loops, *self._tasks, return_exceptions=True)
             await asyncio.to_thread(self.writer.close)
+            await self._leave_group()
             await self.client.aclose()
             await self.reads.disconnect()
+
+    async def _leave_group(self) -> None:
+        """Take this worker's name off the group when it holds no run (the runs it holds, the others take over)."""
+        try:
+            pending = await self.client.xpending_range(self.keys.queue, GROUP, "-", "+", 1, consumername=self.name)
+            if not pending:
+                await self.client.xgroup_delconsumer(self.keys.queue, GROUP, self.name)
+        except (redis.RedisError, OSError):
+            pass
 
     # --- claiming ----------------------------------------------------------------------------
 
@@ -173,8 +183,10 @@ class Worker:
             return
         self.writer.follow(run_log)
         if attempt > self.settings.max_attempts:
-            self._end(run_log, row, WORKER_LOST, f"the run stopped {attempt - 1} workers; it is not tried again "
-                                                 f"(at most {self.settings.max_attempts} attempts)")
+            stops, most = attempt - 1, self.settings.max_attempts
+            self._end(run_log, row, WORKER_LOST, f"the worker running this run stopped {stops} time{'s' * (stops != 1)}; "
+                                                 f"it is not tried again (at most {most} attempt{'s' * (most != 1)}, "
+                                                 "--max-attempts)")
         else:
             request: dict[str, Any] = json.loads(row["request"])
             fork = request.get("fork")
