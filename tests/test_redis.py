@@ -268,3 +268,39 @@ async def test_a_run_that_keeps_stopping_its_workers_ends_with_an_error_after_th
     assert log[-2].type == "tool:complete" and log[-2].data.is_error  # the call it was in, closed
     _, detail = await get(replica.api, f"/runs/{created['id']}")
     assert detail["status"] == "error"
+
+
+async def test_an_ended_run_expires_from_redis_after_ended_ttl_and_a_stale_writer_is_refused(real_redis: RedisServer):
+    import redis
+
+    from workbench.core.log import RunLog
+    from workbench.serving.redis_settings import Keys, RedisSettings
+    from workbench.serving.redis_writer import EventWriter
+
+    conflicts: list[str] = []
+    settings = RedisSettings(url=real_redis.url, ended_ttl=60)
+    writer = EventWriter(settings, on_conflict=conflicts.append)
+    client = redis.Redis.from_url(real_redis.url, decode_responses=True)
+    keys = Keys(settings.prefix)
+    try:
+        client.hset(keys.row("r_1"), mapping={"id": "r_1", "status": "running"})
+        log = RunLog("r_1")
+        writer.follow(log)
+        log.append(ev.ExecutionStartedData(task="t", started_at=ev.utc_timestamp(), model="simulated", strategy="react"))
+        assert await asyncio.to_thread(writer.wait_written, "r_1", 10)
+        assert client.ttl(keys.events("r_1")) == -1  # going: kept
+        # another writer of the same run (a worker thought dead) is refused by Redis: ids are entry ids
+        stale = RunLog("r_1")
+        other = EventWriter(settings, on_conflict=conflicts.append)
+        other.follow(stale)
+        stale.append(ev.ExecutionStartedData(task="other", started_at=ev.utc_timestamp(), model="m", strategy="react"))
+        await asyncio.to_thread(other.wait_written, "r_1", 10)
+        other.close()
+        assert conflicts == ["r_1"] and client.xlen(keys.events("r_1")) == 1
+        log.append(ev.ExecutionCancelledData(reason="done", duration=1.0))
+        assert await asyncio.to_thread(writer.wait_written, "r_1", 10)
+        assert 0 < client.ttl(keys.events("r_1")) <= 60 and 0 < client.ttl(keys.row("r_1")) <= 60
+        assert client.hget(keys.row("r_1"), "status") == "cancelled" and log.published == 2
+    finally:
+        writer.close()
+        client.close()
