@@ -178,7 +178,7 @@ class Worker:
         row = await self.client.hgetall(row_key)
         run_log = RunLog(run_id)
         run_log.extend(parse_entries(await self.client.xrange(self.keys.events(run_id), "-", "+")))
-        if not row or run_log.closed:  # gone, or ended before its entry was acknowledged
+        if "request" not in row or run_log.closed:  # gone (expired), or ended before its entry was acknowledged
             await self._done(entry_id, run_id)
             return
         self.writer.follow(run_log)
