@@ -240,6 +240,9 @@ function foldEvent(state, event) {
       if (state.currentPhaseId === d.phaseId) state.currentPhaseId = null;
       break;
     }
+    case "run:resumed": // another worker took the run over: the half-done turn's steps end here
+      interruptStreaming(state, changed);
+      break;
     case "model:retry":
       changed.retry = { attempt: d.attempt, reason: d.reason, delayMs: d.delayMs };
       state.retries.push(changed.retry);
