@@ -304,3 +304,33 @@ async def test_an_ended_run_expires_from_redis_after_ended_ttl_and_a_stale_write
     finally:
         writer.close()
         client.close()
+
+
+async def test_a_replica_reads_a_run_from_redis_once_however_many_clients_watch_it(
+        real_redis: RedisServer, tmp_path: Path, env: dict[str, str], processes: list[Process]):
+    import redis
+
+    replicas, _ = await cluster(real_redis, tmp_path, env, processes, replicas=1, workers=1)
+    _, created = await post(replicas[0].api, "/runs", SLOW)
+    started = asyncio.Event()
+    counts: list[int] = []
+
+    async def watch() -> None:
+        async for event in frames(replicas[0].api, created["id"], 0):
+            counts.append(event.id)
+            if len(counts) >= 50 * 3:
+                started.set()
+            if event.type in ev.TERMINAL_TYPES:
+                return
+
+    watchers = [asyncio.create_task(watch()) for _ in range(50)]
+    await asyncio.wait_for(started.wait(), 60)
+    client = redis.Redis.from_url(real_redis.url, decode_responses=True)
+    connections = client.client_list()
+    client.close()
+    reading = [c for c in connections if c["cmd"] in ("xread", "xreadgroup")]
+    # the replica's one reading loop of the run, and the worker's reads (its queue, the run's controls)
+    assert len(reading) <= 3 and len(connections) <= 12, [(c["cmd"], c["addr"]) for c in connections]
+    await asyncio.wait_for(asyncio.gather(*watchers), 120)
+    # each of the fifty got the whole log, once
+    assert sorted(counts) == sorted(list(range(1, max(counts) + 1)) * 50)
