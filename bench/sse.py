@@ -59,8 +59,9 @@ Figures per server and subscriber count:
 When a target is missed (or with ``--profile``), the extension is run again under cProfile, then
 with what-if changes made inside its server process only, cumulative: streams that send each
 event as it is appended instead of once the store has committed it (what durable streaming
-costs), then ``gc.unfreeze()``, as if ``WorkbenchApp.freeze_startup_objects`` were off, to show
-what that default is worth.
+costs), then Python's own young-generation threshold (700), as if
+``WorkbenchApp.young_collection_threshold`` were not raised, then ``gc.unfreeze()``, as if
+``WorkbenchApp.freeze_startup_objects`` were off, to show what those defaults are worth.
 
 This is a benchmark, not a test: it prints figures, says plainly when a target is missed, and
 exits 0 either way (1 only if something misbehaved: a lost, repeated or reordered event, a stream

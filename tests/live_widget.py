@@ -96,7 +96,8 @@ class LivePage(PumpedPage):
         view.__init__(run)  # type: ignore[misc]
         self.views.append(view)
         traits = {name: getattr(view, name) for name in
-                  ("run_id", "task", "model", "strategy", "prices", "server", "server_path", "controls")}
+                  ("run_id", "task", "model", "strategy", "prices", "server", "server_path", "controls",
+                   "forkable", "runs")}
         assert self.page.evaluate("traits => addView(traits)", traits) == index
         return f"[data-view='{index}'] "
 

@@ -89,7 +89,7 @@ def test_the_widget_sends_the_files_after_the_run_and_answers_for_one_file(trip,
     wait_for(lambda: sent.of_kind("files"))
     kinds = [m["kind"] for _, m in sent.messages]
     assert kinds[-1] == "files" and set(kinds[:-1]) == {"events"}
-    assert sent.of_kind("files")[0][1] == {"kind": "files", **files_note(trip)}
+    assert sent.of_kind("files")[0][1] == {"kind": "files", "runId": trip.id, **files_note(trip)}  # runId: a view may re-target
     message(view, {"kind": "file", "path": "three-day-trip-plan.md", "requestId": "q1"})
     wait_for(lambda: sent.of_kind("file"))
     reply = sent.of_kind("file")[0][1]

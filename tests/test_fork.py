@@ -17,34 +17,19 @@ import pytest
 
 import workbench as wb
 from conftest import write_scenario
+from test_orchestrator import FINAL, PHASES, PLAN
 from workbench.agent import prompts
 from workbench.core import events as ev
 from workbench.core.contract import contract_violations
+from workbench.agent.conversation import model_requests_of
 from workbench.core.forking import recorded_calls
+from workbench.core.progress import ts_ms
 from workbench.errors import UserError
 from workbench.simulator import Simulator, serve
 from workbench.simulator.responses import SimResponse
 
 KEY = "sk-ant-api03-fork-test-key-0123456789abcdef"
 MODEL = "claude-sonnet-4-6"
-
-PLAN = {"goal": "A haiku about tides", "phases": [
-    {"name": "Draft", "description": "Write the haiku"},
-    {"name": "Check", "description": "Read it back"},
-]}
-PHASES = [
-    [
-        {"thinking": "I will draft it first.", "text": "Drafting.",
-         "toolCalls": [{"name": "write_file", "input": {"path": "haiku.txt", "content": "moon pulls the water"}}]},
-        {"thinking": "The draft is saved.", "text": "Drafted haiku.txt."},
-    ],
-    [
-        {"thinking": "Read it back.", "toolCalls": [{"name": "read_file", "input": {"path": "haiku.txt"}}]},
-        {"text": "Checked."},
-    ],
-]
-FINAL = {"thinking": "Summarise.", "text": "Here is the haiku."}
-
 
 class RecordingSimulator(Simulator):
     """The simulator, keeping the body of every ``POST /v1/messages`` it answers."""
@@ -118,6 +103,23 @@ async def test_every_model_call_leaves_its_whole_answer_in_the_log(simulator: Re
     assert total == tokens.input + tokens.output
     # the answer is the last event of its call, right after the running totals
     assert all(run.events[a.id - 2].type == "usage" for a in answers)
+
+
+async def test_the_log_alone_tells_what_each_model_call_was_asked(simulator: RecordingSimulator, tmp_path: Path):
+    run = wb.run("Write a haiku about tides", model=MODEL, options={"breakpoints": ["model"]})
+    said = 0
+    while not run.done:  # a person's messages go into the conversation too
+        await asyncio.sleep(0.005)
+        if run.status == "paused":
+            said += 1
+            run.say(f"note {said}")
+            run.resume()
+    await finished(run)
+    asked = [{k: b[k] for k in ("system", "messages")} for b in simulator.bodies]
+    for source in (run, wb.load(run.save(tmp_path / "run.jsonl"))):
+        rebuilt = await asyncio.to_thread(model_requests_of, source)
+        assert [{k: r[k] for k in ("system", "messages")} for r in rebuilt] == asked
+    assert said == 6 and len(asked) == 6
 
 
 async def test_a_fork_copies_up_to_the_last_fully_ended_turn_wherever_it_is_taken(simulator: RecordingSimulator):
@@ -240,6 +242,20 @@ async def test_messages_given_while_a_run_went_on_are_replayed_to_the_same_calls
     assert expected["messages"][-1]["content"].pop() == {"type": "text", "text": prompts.person_message("note 5")}
     assert said == 6 and simulator.bodies[0] == expected
     assert prompts.person_message("note 4") in json.dumps(expected["messages"])
+
+
+async def test_a_phase_the_fork_point_falls_in_leaves_out_the_time_before_the_fork(simulator: RecordingSimulator):
+    parent = await finished(wb.run("Write a haiku about tides", model=MODEL))
+    await asyncio.sleep(0.3)  # the fork is made a while after the parent ended
+    write_done = first(parent, "tool:complete", tool_name="write_file")
+    fork = await finished(parent.fork(at=write_done.id))
+    marker, start = fork.events[fork.forked_at], first(fork, "phase:start", phase_id="p1")
+    end = first(fork, "phase:complete", phase_id="p1")
+    gap = ts_ms(marker.ts) - ts_ms(write_done.ts)
+    assert gap >= 300
+    phase = fork.state.phases["p1"]
+    assert phase.forked_gap == gap and phase.duration == ts_ms(end.ts) - ts_ms(start.ts) - gap
+    assert fork.state.phases["p2"].forked_gap == 0  # after the fork point: its own time
 
 
 async def test_the_fork_has_the_parents_files_as_they_were(simulator: RecordingSimulator):

@@ -154,9 +154,10 @@ async def test_a_run_forks_after_the_server_restarts_with_its_settings(tmp_path:
     async with aiohttp.ClientSession() as http:
         async with http.post(served.api + "/runs", json={**QUICK, "options": {"seed": 5, "thinking": "off"}}) as r:
             run_id = (await r.json())["id"]
-        while served.service.get(_owner(), run_id).status == "running":
+        while not served.service.get(_owner(), run_id).done:
             await asyncio.sleep(0.05)
         parent = served.service.get(_owner(), run_id)
+        assert parent.status == "complete"
         last_tool = [e.id for e in parent.events if e.type == "tool:complete"][-1]
         result = parent.result
         await served.runner.cleanup()
@@ -165,7 +166,7 @@ async def test_a_run_forks_after_the_server_restarts_with_its_settings(tmp_path:
             async with http.post(served.api + f"/runs/{run_id}/fork", json={"at": last_tool}) as r:
                 assert r.status == 201, await r.text()
                 fork_id = (await r.json())["id"]
-            while served.service.get(_owner(), fork_id).status == "running":
+            while not served.service.get(_owner(), fork_id).done:
                 await asyncio.sleep(0.05)
             fork = served.service.get(_owner(), fork_id)
             assert fork.status == "complete" and fork.options == {"seed": 5, "thinking": "off"}

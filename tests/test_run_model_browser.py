@@ -136,6 +136,17 @@ def cancelled_waiting() -> list[ev.Event]:
     return list(run.events)
 
 
+def forked() -> list[ev.Event]:
+    """A fork inside a phase, made a while after its parent ended: the phase leaves that time out."""
+    parent = wb.run(TASK, model="simulated")
+    parent.wait(timeout=30)
+    time.sleep(0.05)
+    at = next(e.id for e in parent.events if e.type == "tool:complete" and e.data.tool_name == "write_file")
+    fork = parent.fork(at=at, message="Shorter, please.")
+    fork.wait(timeout=30)
+    return list(fork.events)
+
+
 def positions(events: list[ev.Event]) -> list[int]:
     """k = 0, 1, 2, n - 1, n, every 1/16 of the run, and around the first event of each type and each boundary."""
     n = len(events)
@@ -160,14 +171,15 @@ def python_snapshot(events: list[ev.Event]) -> dict[str, Any]:
     return json.loads(json.dumps(fold(events).to_dict()))
 
 
-NAMES = ["shipped", "cancelled", "failed", "react", "hand", "interactive", "cancelled_waiting"]
+NAMES = ["shipped", "cancelled", "failed", "react", "hand", "interactive", "cancelled_waiting", "forked"]
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[ev.Event]]:
     return {"shipped": shipped(), "cancelled": cancelled(), "failed": failed(),
             "react": react(tmp_path_factory.mktemp("scenarios")), "hand": hand_run(),
-            "interactive": interactive(tmp_path_factory.mktemp("interactive")), "cancelled_waiting": cancelled_waiting()}
+            "interactive": interactive(tmp_path_factory.mktemp("interactive")), "cancelled_waiting": cancelled_waiting(),
+            "forked": forked()}
 
 
 @pytest.mark.parametrize("name", NAMES)

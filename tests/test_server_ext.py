@@ -36,6 +36,7 @@ from jupyter_server.serverapp import ServerApp
 # an event loop per test, which breaks Playwright's sync API in test_widget_browser.py).
 from pytest_jupyter.jupyter_server import *
 from servers import frames_of, raw_get, until, without_keepalives
+from tornado.http1connection import HTTP1Connection
 from traitlets import TraitError
 
 from workbench.core import events as ev
@@ -124,7 +125,7 @@ def events_path(base_url: str, run_id: str, query: str = "") -> str:
 async def test_config_traits_and_their_defaults(jp_fetch, ext, jp_data_dir):
     traits = WorkbenchApp.class_own_traits(config=True)
     assert {"default_model", "store_path", "heartbeat_seconds", "max_runs_per_user", "allowed_tools",
-            "workspace_root", "per_user_runs", "freeze_startup_objects"} <= set(traits)
+            "workspace_root", "per_user_runs", "freeze_startup_objects", "otel", "young_collection_threshold"} <= set(traits)
     assert all(trait.help for trait in traits.values())
     assert ext.store_path == str(jp_data_dir / "workbench" / "runs.db") and Path(ext.store_path).exists()
     assert ext.workspace_root == str(jp_data_dir / "workbench" / "workspaces")
@@ -140,6 +141,41 @@ async def test_config_traits_and_their_defaults(jp_fetch, ext, jp_data_dir):
     assert Path(ext.workspace_root, ext.principal(User("me")).name, run["id"]).is_dir()
     response = await jp_fetch(*API, "runs", method="POST", body=json.dumps({"task": "t"}), raise_error=False)
     assert_error(response, 429, "too_many_runs")
+
+
+@pytest.fixture
+def otel_collector(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An OTLP/HTTP receiver the environment points the exporter at; the process switch off again after."""
+    from otlp_receiver import otlp_receiver
+
+    from workbench.core import otel
+
+    with otlp_receiver() as receiver:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+        try:
+            yield receiver
+        finally:
+            otel.flush(10)
+            otel.enable(False)
+
+
+@pytest.mark.parametrize("jp_server_config", [{
+    "ServerApp": {"jpserver_extensions": {"workbench": True}},
+    "WorkbenchApp": {"otel": True},
+}])
+async def test_with_otel_on_each_run_goes_to_the_collector_as_a_trace(otel_collector, jp_fetch, ext):
+    from otlp_receiver import tree
+
+    from workbench.core import otel
+
+    assert ext.otel is True and WorkbenchApp().otel is False
+    run = await start(jp_fetch, options={"seed": 1, "pace": 0})
+    await asyncio.wait_for(ext.service._live[run["id"]].wait_async(), 30)
+    assert await asyncio.to_thread(otel.flush, 10)
+    (spans,) = otel_collector.wait_for_traces(1).values()
+    lines = tree(spans)
+    assert lines[0] == "invoke_agent workbench" and "  phase " in "\n".join(lines) and "execute_tool" in "\n".join(lines)
+    assert spans[0].attributes["gen_ai.conversation.id"] == run["id"]
 
 
 async def test_start_up_objects_are_frozen_out_of_garbage_collection_once_the_server_runs(
@@ -162,6 +198,23 @@ async def test_start_up_objects_are_frozen_out_of_garbage_collection_once_the_se
         assert int(said.group(1)) > 10_000 and gc.get_freeze_count() > 10_000
     finally:
         gc.unfreeze()  # this test process goes on to start other servers
+
+
+async def test_the_young_generation_is_collected_less_often_once_the_server_runs(jp_serverapp, ext):
+    before = gc.get_threshold()
+    ext.freeze_startup_objects = False  # not this test's concern
+    try:
+        gc.set_threshold(700, 10, 10)  # Python's own
+        await jp_serverapp.extension_manager.start_all_extensions()
+        assert WorkbenchApp().young_collection_threshold == 10_000 and gc.get_threshold() == (10_000, 10, 10)
+        gc.set_threshold(50_000, 10, 10)  # set higher by someone else: kept
+        await jp_serverapp.extension_manager.start_all_extensions()
+        assert gc.get_threshold() == (50_000, 10, 10)
+        gc.set_threshold(0, 10, 10)  # collection turned off: left off
+        await jp_serverapp.extension_manager.start_all_extensions()
+        assert gc.get_threshold() == (0, 10, 10)
+    finally:
+        gc.set_threshold(*before)
 
 
 @pytest.fixture
@@ -312,22 +365,23 @@ async def test_a_backlog_goes_out_in_a_few_flushes_not_one_per_event(
     finished = await start(jp_fetch, "Write a long guide to tide pools", strategy="react")
     run = ext.service.get(ext.principal(User("me")), finished["id"])
     await asyncio.wait_for(run.wait_async(), 30)
-    flushes: list[int] = []
-    flush = EventsHandler.flush
+    writes: list[int] = []
+    write = HTTP1Connection.write
 
-    def counted(self: EventsHandler, *args: Any, **kwargs: Any) -> Any:
-        flushes.append(len(self._write_buffer))
-        return flush(self, *args, **kwargs)
+    def counted(self: HTTP1Connection, chunk: bytes) -> Any:
+        if chunk:  # not the empty flush of the response's end
+            writes.append(len(chunk))
+        return write(self, chunk)
 
-    monkeypatch.setattr(EventsHandler, "flush", counted)
+    monkeypatch.setattr(HTTP1Connection, "write", counted)
     for after in (0, 7):
-        flushes.clear()
+        writes.clear()
         reply = await raw_get(port, events_path(jp_base_url, run.id), {"Authorization": f"token {token}",
                                                                          "Last-Event-ID": str(after)})
         assert reply.ended and reply.body == b"retry: 2000\n\n" + frames_of(run.events[after:])
-        # retry:, the events after `after` at most MAX_BATCH to a flush, then the end of the response
+        # retry: goes with the headers; then the events after `after`, at most MAX_BATCH to a write
         batches = -(-(len(run.events) - after) // sse.MAX_BATCH)
-        assert len(flushes) == 1 + batches + 1, (len(run.events), flushes)
+        assert len(writes) == batches, (len(run.events), writes)
     assert len(run.events) > 20
 
 

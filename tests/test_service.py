@@ -151,6 +151,35 @@ async def test_run_stream_gives_the_backlog_after_n_then_live_events_then_ends()
     assert body.replace(sse.KEEPALIVE, b"") == b"retry: 2000\n\n" + expected
 
 
+async def test_a_keep_alive_comes_after_a_whole_idle_interval_however_many_waits_came_before():
+    # One timer per interval, re-armed lazily (KeepAlive): it must never fire for a stream that
+    # has waited less than the interval since its last chunk, and never swallow a cancellation.
+    loop = asyncio.get_running_loop()
+    log = RunLog("r_test")
+    received: list[tuple[float, bytes]] = []
+
+    async def read() -> None:
+        async for chunk in sse.run_stream(log, heartbeat=1.0):
+            received.append((loop.time(), chunk))
+
+    task = asyncio.create_task(read())
+    appended: list[float] = []
+    for i in range(30):  # busy for 1.5 s, longer than the interval; every wait is far shorter
+        await asyncio.sleep(0.05)
+        log.append(ev.TextDeltaData(step_id="s1", delta=f"w{i} ", phase_id="p1"))
+        appended.append(loop.time())
+    await asyncio.sleep(1.4)  # then idle: one keep-alive, a whole interval after the last event
+    keepalives = [t for t, chunk in received if chunk == sse.KEEPALIVE]
+    assert len(keepalives) == 1 and keepalives[0] >= appended[-1] + 1.0, (keepalives, appended[-1])
+    assert b"".join(c for _, c in received if c != sse.KEEPALIVE) == (
+        sse.retry_frame() + b"".join(sse.encode_event(e) for e in log.events))
+    before = len(received)
+    task.cancel()  # the client went away while the stream waits: that is no keep-alive
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(received) == before and log.waiting == 0
+
+
 async def test_run_stream_sends_what_is_waiting_as_one_chunk_of_at_most_max_batch_events():
     log = RunLog("r_test")
     events = sample_run()

@@ -1,5 +1,5 @@
 """What starting up costs: ``import workbench``, ``workbench --help`` and the Jupyter extension load
-none of the anthropic SDK, pydantic, aiohttp or the servers; the names they defer still work.
+none of the anthropic SDK, pydantic, aiohttp, OpenTelemetry or the servers; the names they defer still work.
 
 Each check runs in a fresh interpreter, since this test process has long imported everything.
 """
@@ -14,10 +14,13 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-HEAVY = ["anthropic", "pydantic", "aiohttp", "httpx2", "jupyter_server", "tornado", "IPython", "anywidget",
+HEAVY = ["anthropic", "pydantic", "aiohttp", "httpx2", "jupyter_server", "tornado", "IPython", "anywidget", "opentelemetry",
          "workbench.core.events", "workbench.agent.launch", "workbench.remote.client", "workbench.serving.standalone",
          "workbench.serving.service", "workbench_server_ext"]
-"""What a light start must not import (the first modules: the costly packages; then our own that load them)."""
+"""What a light start must not import (the first modules: the costly packages; then our own that load them).
+
+Once the anthropic SDK is loaded, so is the OpenTelemetry API (the SDK's middleware imports it): what a
+run without the OpenTelemetry switch must still not import is the OpenTelemetry SDK."""
 
 
 def fresh_python(code: str, tmp_path: Path, *args: str) -> Any:
@@ -85,7 +88,7 @@ def test_a_local_run_needs_neither_the_remote_client_nor_a_server(tmp_path: Path
         import workbench as wb
         state = wb.run("Write a haiku", model="simulated").wait(timeout=60)
         print(json.dumps({{"status": state.status, "loaded": {loaded(["anthropic", "workbench.remote.client",
-                                                                     "workbench.serving.service"])}}}))
+                                                                     "workbench.serving.service", "opentelemetry.sdk"])}}}))
     """, tmp_path)
     assert answer == {"status": "complete", "loaded": ["anthropic"]}
 
@@ -116,9 +119,9 @@ def test_the_jupyter_extension_loads_without_the_agent_until_asked(tmp_path: Pat
         points = workbench._jupyter_server_extension_points()
         from workbench.serving.service import RunService
         service = RunService(store_path=sys.argv[1], workspace_root=sys.argv[2])
-        before = {loaded(["anthropic", "workbench.agent.launch", "workbench.agent.orchestrator"])}
+        before = {loaded(["anthropic", "workbench.agent.launch", "workbench.agent.orchestrator", "opentelemetry.sdk"])}
         asyncio.run(service.load_agent())
-        after = {loaded(["anthropic", "workbench.agent.launch", "workbench.agent.orchestrator"])}
+        after = {loaded(["anthropic", "workbench.agent.launch", "workbench.agent.orchestrator", "opentelemetry.sdk"])}
         service.store.close()
         print(json.dumps({{"points": [p["module"] for p in points], "tools": service.allowed_tools,
                            "before": before, "after": after}}))

@@ -148,7 +148,7 @@ def test_the_page_asks_for_the_token_once_and_keeps_it_for_the_tab(browser: Any,
     assert status == 200 and module.startswith("// Agent Workbench web view")
     assert [http(f"{standalone.root}/web/{name}")[0] for name in ("nothing.js", "index.html", "..%2Fassets.py")] == [404] * 3
     assert http(standalone.api + "/me", token=TOKEN) == (200, {"user": "owner", "role": "user", "canStart": True,
-                                                               "canReadMetrics": True})
+                                                               "canFork": True, "canReadMetrics": True})
     with web_page(browser, expected=("status of 401",)) as page:
         page.goto(standalone.root + "/")
         form = page.get_by_test_id("token-form")
@@ -315,7 +315,8 @@ def test_in_a_workshop_participants_watch_and_instructors_start_and_cancel(brows
     status, run = http(workshop.api + "/runs", "POST", {"task": task, **SLOW}, token=INSTRUCTOR)
     assert status == 201
     assert http(workshop.api + "/me", token=PARTICIPANT)[1] == {"user": "ada", "role": "participant",
-                                                                "canStart": False, "canReadMetrics": False}
+                                                                "canStart": False, "canFork": False,
+                                                                "canReadMetrics": False}
     with (web_page(browser, expected=("status of 401", "status of 403")) as ada,  # 403: the refusals provoked below
           web_page(browser, expected=("status of 401",)) as ines):
         enter_token(ada, workshop.root, PARTICIPANT)

@@ -15,7 +15,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from workbench.core.forker import register_forker
+from workbench.core.agent_hooks import register_conversation, register_forker
 from workbench.core.presenting import Presenter, register_presenter
 
 # Light, and needed by every caller: the errors, and the presenter registry (below).
@@ -191,6 +191,15 @@ def _fork(parent: "Run", at: int, **edits: Any) -> "Run":
 
 
 register_forker(_fork)
+
+
+def _model_requests(run: "Run") -> list[dict[str, Any]]:
+    from workbench.agent.conversation import model_requests_of
+
+    return model_requests_of(run)
+
+
+register_conversation(_model_requests)
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:

@@ -58,6 +58,8 @@ def isolate(tmp: Path) -> None:
 WHAT_IFS = (
     ("undurable", "streams send events as they are appended, not once the store has them (what waiting for the "
                   "store costs)"),
+    ("young700", ("young_collection_threshold back to Python's 700 (young collections every 700 new objects, so "
+                  "the streams' waits move to older generations, and full collections come every second or two)")),
     ("unfreeze", "freeze_startup_objects off (gc.unfreeze(): full collections walk the server's start-up objects again)"),
 )
 """What-if changes made inside the extension's server process (never in the package), cumulative."""

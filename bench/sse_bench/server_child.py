@@ -267,6 +267,8 @@ def serve_main(kind: str, feed_path: str, port: int, token: str, tmp: str) -> No
             elif cmd == "experiment":  # what-if changes, in this bench process only, for the report
                 if msg["what"] == "unfreeze":
                     gc.unfreeze()  # as if WorkbenchApp.freeze_startup_objects were False
+                elif msg["what"] == "young700":  # as if WorkbenchApp.young_collection_threshold were Python's own
+                    gc.set_threshold(700, *gc.get_threshold()[1:])
                 elif msg["what"] == "undurable":
                     host.durable = False
                 emit({"seq": seq, "ok": True})

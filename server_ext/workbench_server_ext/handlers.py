@@ -290,15 +290,14 @@ class EventsHandler(WorkbenchHandler):
     async def _send(self, chunks: Any) -> None:
         try:
             async for chunk in chunks:
-                self.write(chunk)
+                flushed = self._write_now(chunk)
                 del chunk  # in Tornado's buffer now: not held while the stream waits for the next one
-                flushed = self.flush()
-                self._release_headers()
                 if flushed.done():  # the socket took it all at once, as it mostly does: no timer needed
                     flushed.result()  # raises StreamClosedError if the client has gone
                 else:
                     async with asyncio.timeout(sse.SEND_TIMEOUT):
                         await flushed
+                del flushed  # nor a future per stream while it waits
         except StreamClosedError:
             pass
         except TimeoutError:  # the client stopped reading: let it go (it can resume from its last id)
@@ -308,6 +307,19 @@ class EventsHandler(WorkbenchHandler):
                 connection.close()
         finally:
             await chunks.aclose()
+
+    def _write_now(self, chunk: bytes) -> asyncio.Future[None]:
+        """Write ``chunk`` and flush it: the first one (with the headers) as any response, the
+        others straight to the connection. They are ready bytes, and ``RequestHandler.write`` and
+        ``flush`` would only add their checks and a new buffer list per chunk, for every stream."""
+        if self._headers_written:
+            connection = self.request.connection
+            assert connection is not None
+            return connection.write(chunk)
+        self.write(chunk)
+        flushed = self.flush()
+        self._release_headers()
+        return flushed
 
     def _release_headers(self) -> None:
         """Once the response's headers are written, let go of what made them, which Tornado reads only

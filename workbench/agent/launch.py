@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from workbench.agent.controls import MAX_MESSAGE_CHARS
+from workbench.agent.conversation import model_requests_of
 from workbench.agent.models import check_credentials, default_model, make_client, validate_model
 from workbench.agent.options import SERVER_PATHS, RunOptions, ToolBreakpoint, parse_options
 from workbench.agent.orchestrator import STRATEGIES, Orchestrator, RunConfig
 from workbench.agent.replaying import Replay
 from workbench.agent.tools import Tool, resolve_tools
 from workbench.core import events as ev
+from workbench.core import otel
 from workbench.core.forking import plan_fork
 from workbench.core.handle import Run, new_run_id
 from workbench.core.log import RunLog
@@ -191,6 +193,9 @@ def start_fork(
     ``tools`` default to the parent's. The rest (``loop``, ``owner``, ``before_start``, …)
     goes to :func:`start_run`.
     """
+    if parent.strategy and parent.strategy not in STRATEGIES:  # e.g. "custom": made with wb.record
+        raise UserError(f"run {parent.id} was recorded from an agent of its own (strategy {parent.strategy!r}); "
+                        "the workbench cannot run that agent, so it cannot fork the run")
     events = list(parent.events[: parent.log.published])
     plan = plan_fork(events, at)
     if options is not None and not isinstance(options, dict):
@@ -274,6 +279,8 @@ def _schedule(run: Run, orchestrator: Orchestrator, loop: asyncio.AbstractEventL
             run._canceller = None
             run._controller = None
             run._task = None
+            # Sent as a trace when switched on (WORKBENCH_OTEL=1), with each call's input if content is captured.
+            otel.run_ended(run.log.events, requests=lambda: model_requests_of(run))
 
     if running_loop() is loop:
         run._task = loop.create_task(execute(), name=f"workbench-run-{run.id}")

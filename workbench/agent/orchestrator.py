@@ -19,7 +19,7 @@ import traceback
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from workbench.agent import prompts
 from workbench.agent.controls import RunControls
@@ -67,7 +67,8 @@ _REDONE = frozenset({"plan:created", "phase:complete", "phase:start"})
 class Orchestrator:
     """Runs one task and writes every step to its log."""
 
-    def __init__(self, config: RunConfig, run_log: RunLog, client: ModelClient, *, replay: Replay | None = None) -> None:
+    def __init__(self, config: RunConfig, run_log: RunLog, client: ModelClient, *, replay: Replay | None = None,
+                 on_request: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.config = config
         self.log = run_log
         self.client = client
@@ -90,6 +91,8 @@ class Orchestrator:
         """A fork's copied prefix still being walked through: nothing is logged, nothing is asked."""
         self._logged: deque[ev.Event] = deque()
         """What a taken-over run finds logged already once it goes live (:attr:`Replay.logged`)."""
+        self._on_request = on_request
+        """Sees the params of every model call, replayed ones too (``agent/conversation.py``)."""
         if replay is not None:
             self.controls.hold()  # a message given meanwhile is logged once the fork goes live
 
@@ -366,11 +369,13 @@ class Orchestrator:
     ) -> Any:
         """One model call, retried with backoff when the stream breaks; emits its steps."""
         if self._replay is not None:
-            return self._replay_call(self._replay, messages)
+            return self._replay_call(self._replay, system, messages, tools)
         await self.controls.before_model()
         add_user_messages(messages, self.controls.take_messages())
         self._check_token_limit()
         params = self._request(system, messages, tools)
+        if self._on_request is not None:
+            self._on_request(params)
         attempt = 1
         while True:
             try:
@@ -398,11 +403,14 @@ class Orchestrator:
             stop_reason=message.stop_reason, usage=_call_usage(message.usage)))
         return message
 
-    def _replay_call(self, replay: Replay, messages: list[dict[str, Any]]) -> Any:
+    def _replay_call(self, replay: Replay, system: str, messages: list[dict[str, Any]],
+                     tools: bool | Literal["plan"]) -> Any:
         """A model call of a fork's copied prefix, answered as the parent's was: the conversation grows
         exactly as it did, and the run's step ids and token totals with it."""
         message, taken = replay.next_call()
         add_user_messages(messages, list(taken))
+        if self._on_request is not None:
+            self._on_request(self._request(system, messages, tools))
         for block in message.content:
             if block.type in ("thinking", "redacted_thinking", "text"):
                 self._next_step_id()  # as _stream numbers a streamed block

@@ -11,6 +11,9 @@
             phase.summary = "Summarised three stories"
         rec.finish("Three stories: …")
 
+An agent that calls the model through the ``anthropic`` SDK logs each whole answer with
+``rec.response(message)`` (its ``model:response`` and the running ``usage``), as a workbench run does.
+
 Everything written is checked against the contract as it happens: a tool call always gets
 its ``tool:complete``, a phase its ``phase:complete``, and the run exactly one terminal
 event — also when the agent's code raises (``execution:error``) or the block is left early.
@@ -30,9 +33,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import count
 from types import TracebackType
+from collections.abc import Mapping
 from typing import Any, Callable, Iterator, Literal, Sequence
 
 from workbench.core import events as ev
+from workbench.core import otel
 from workbench.core.handle import Run, new_run_id
 from workbench.core.pricing import run_cost
 from workbench.core.redact import StreamScrubber, redact
@@ -181,6 +186,7 @@ class Recorder:
         self._phases: dict[str, str] = {}  # name -> id, from the plan
         self._phase: PhaseRecord | None = None
         self._iteration = 0
+        self._answers = 0  # model calls answered in the current phase (or outside any), for model:response
         self._usage = ev.Usage()
         self.controls = RecorderControls(self._emit)
         self.run._controller = self.controls
@@ -205,7 +211,7 @@ class Recorder:
         self._phases.setdefault(name, phase_id)
         index = list(self._phases).index(name)
         self._phase = record = PhaseRecord(phase_id, name)
-        self._iteration = 0
+        self._iteration = self._answers = 0
         self._emit(ev.PhaseStartData(phase_id=phase_id, phase_name=name, phase_index=index))
         self.controls.phase_id = phase_id
         try:
@@ -289,6 +295,29 @@ class Recorder:
                                cache_read=u.cache_read + cache_read, cache_write=u.cache_write + cache_write)
         self._emit(ev.UsageData(**self._usage.model_dump(by_alias=False)))
 
+    def response(self, message: Any, *, iteration: int | None = None) -> None:
+        """Log one model call's whole answer: its tokens (a ``usage`` event, as :meth:`usage`),
+        then a ``model:response`` event with its content blocks, stop reason and tokens.
+
+        ``message`` is what the ``anthropic`` SDK returned (an ``anthropic.types.Message``, e.g.
+        ``stream.get_final_message()``) or its JSON form as a dict. ``iteration`` is the call's
+        number in its phase; by default, one more than the last answer's.
+        """
+        body = message.to_dict(mode="json") if hasattr(message, "to_dict") else message
+        answer = isinstance(body, Mapping) and isinstance(body.get("content"), list)
+        if not answer or not isinstance(body.get("usage"), Mapping):
+            raise UserError("response() takes the SDK's Message (or its dict form, with 'content' and 'usage'), "
+                            f"not {type(message).__name__}")
+        tokens = body["usage"]
+        call = ev.Usage(input=tokens.get("input_tokens") or 0, output=tokens.get("output_tokens") or 0,
+                        cache_read=tokens.get("cache_read_input_tokens") or 0,
+                        cache_write=tokens.get("cache_creation_input_tokens") or 0)
+        self.usage(**call.model_dump(by_alias=False))
+        self._answers = iteration if iteration is not None else self._answers + 1
+        self._emit(ev.ModelResponseData(phase_id=self._phase_id, iteration=self._answers,
+                                        model=str(body.get("model") or self.run.model), content=list(body["content"]),
+                                        stop_reason=body.get("stop_reason"), usage=call))
+
     def finish(self, result: str) -> None:
         """End the run successfully with ``result``."""
         cost = run_cost(self.run.model, self._usage)  # at list prices; None for a model with no price
@@ -342,6 +371,7 @@ class Recorder:
         self.run.log.append(data)
         if data.TYPE in ev.TERMINAL_TYPES:
             self.controls.end()
+            otel.run_ended(self.run.log.events)  # sent as a trace when switched on, as every run of the process
 
 
 def record(task: str, *, model: str = "custom", strategy: str = "custom") -> Recorder:

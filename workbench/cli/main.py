@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
                        "refused: tokens and runs would cross the network readable)")
     serve.add_argument("--cors-origin", metavar="ORIGIN", nargs="+", action="extend", default=[],
                        help="browser origins allowed to call the API, e.g. http://localhost:3000 (default: none)")
+    serve.add_argument("--otel", action="store_true",
+                       help="send every run as an OpenTelemetry trace (GenAI conventions) once it ends, over OTLP/HTTP "
+                            "to $OTEL_EXPORTER_OTLP_ENDPOINT (as WORKBENCH_OTEL=1 does); needs the 'otel' extra")
     serve.add_argument("--redis", metavar="URL", default=None,
                        help="share runs through Redis (default: $WORKBENCH_REDIS_URL): this server then queues runs for "
                        "`workbench worker` processes and serves any run of any replica; see 'Scaling out' in the README")
@@ -291,7 +294,7 @@ async def _serve_command(args: argparse.Namespace, view: TerminalView) -> int:
     return await serve(redis=redis_settings, with_worker=args.worker, host=args.host, port=args.port, token=token, store=str(store), workspace_root=str(workspaces),
                        model=args.model, heartbeat=args.heartbeat, cors_origins=args.cors_origin, out=out,
                        workshop=workshop, workshop_file=args.workshop, ssl_context=ssl_context,
-                       allow_http=args.allow_http, web_view=WEB_VIEW)
+                       allow_http=args.allow_http, web_view=WEB_VIEW, otel=args.otel)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Generator, Proto
 from workbench.core import events as ev
 from workbench.core.log import RunLog
 from workbench.core.loop import running_loop
-from workbench.core.forker import forker
+from workbench.core.agent_hooks import forker
 from workbench.core.presenting import Presenter, presenter, register_presenter
 from workbench.core.redact import scrub
 from workbench.core.reducer import RunState, _apply, initial_state
@@ -22,6 +22,7 @@ from workbench.errors import NotWaiting, RunFailed, UserError
 
 if TYPE_CHECKING:
     import pandas
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 __all__ = ["Presenter", "Run", "new_run_id", "register_presenter"]
 
@@ -402,6 +403,25 @@ class Run:
             if column in frame:
                 frame[column] = pandas.to_datetime(frame[column], utc=True)
         return frame
+
+    def to_otel(self, exporter: SpanExporter | None = None, *, capture_content: bool | None = None,
+                trace_id_from_run: bool = False) -> str:
+        """Send the run as one OpenTelemetry trace, by the GenAI semantic conventions; returns its trace id (hex).
+
+        ``exporter``: any OpenTelemetry SDK ``SpanExporter``; by default the OTLP/HTTP exporter, set up
+        from the standard environment (``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_EXPORTER_OTLP_HEADERS``,
+        ``OTEL_SERVICE_NAME``). ``capture_content``: include messages, thinking and tool arguments and
+        results (default: ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``, off unless set).
+        ``trace_id_from_run``: derive the trace and span ids from the run, so that exporting it twice
+        gives the same trace (default: random ids). Needs ``pip install 'agent-workbench[otel]'``.
+        """
+        from workbench.core.agent_hooks import conversation
+        from workbench.core.otel import export_events
+
+        rebuild = conversation()
+        return export_events(list(self.log.events), exporter=exporter, capture_content=capture_content,
+                             trace_id_from_run=trace_id_from_run,
+                             requests=(lambda: rebuild(self)) if rebuild is not None else None)
 
     @overload
     def to_html(self, path: None = None) -> str: ...

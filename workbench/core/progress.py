@@ -90,6 +90,8 @@ class Tracking:
     """
 
     boundary_ts: str | None = None
+    last_ts: str | None = None
+    """``ts`` of the event folded last."""
     """``ts`` of the last boundary event: where the next model call starts."""
     call_start: str | None = None
     """The start of the model call under way, once its first output arrived."""

@@ -134,9 +134,13 @@ class PhaseState:
     started_at: str | None = None
     ended_at: str | None = None
     duration: int | None = None
-    """From its ``phase:start`` to its ``phase:complete`` (or the run's end), in ms."""
+    """From its ``phase:start`` to its ``phase:complete`` (or the run's end), in ms; for a fork,
+    less ``forked_gap``."""
     tokens: ev.Usage = field(default_factory=ev.Usage)
     """What its model calls used."""
+    forked_gap: int = 0
+    """For a phase a fork point falls in: the time between the copied part's last event (the
+    parent's) and ``run:forked`` (the fork's), which the phase did not spend."""
 
 
 @dataclass
@@ -313,7 +317,7 @@ def _end(state: RunState, event: ev.Event, status: RunStatus) -> None:
 
 def _phase_ended(phase: PhaseState, ts: str) -> None:
     phase.ended_at = ts
-    phase.duration = ts_ms(ts) - ts_ms(phase.started_at) if phase.started_at else None
+    phase.duration = ts_ms(ts) - ts_ms(phase.started_at) - phase.forked_gap if phase.started_at else None
 
 
 def _stop_waiting(state: RunState, ts: str) -> None:
@@ -349,6 +353,7 @@ def _apply(state: RunState, event: ev.Event) -> RunState:
     """Fold one event into ``state`` in place and return it."""
     state.tracking.before(event.type, event.ts)
     _fold(state, event)
+    state.tracking.last_ts = event.ts
     if state.finished:
         state.now = _ENDED_NOW[state.status]
     else:
@@ -463,6 +468,10 @@ def _fold(state: RunState, event: ev.Event) -> None:
             if not state.waiting and state.paused is None:
                 _stop_waiting(state, event.ts)
                 state.status = "running"
+        case ev.RunForkedData():
+            phase = state.phases.get(state.current_phase_id or "")
+            if phase is not None and phase.status == "running" and state.tracking.last_ts is not None:
+                phase.forked_gap += ts_ms(event.ts) - ts_ms(state.tracking.last_ts)
         case ev.UserMessageData():
             step_id = f"u{event.id}"
             state.steps[step_id] = UserMessageStep(step_id, data.phase_id, data.text, data.by)

@@ -65,13 +65,15 @@ async def serve(
     web_view: WebAssets | None = None,
     redis: RedisSettings | None = None,
     with_worker: bool = False,
+    otel: bool = False,
 ) -> int:
     """``workbench serve``: listen until SIGINT or SIGTERM, then stop gracefully. Returns the exit code.
 
     With ``workshop``, requests authenticate with the tokens of its people (instructors and
     participants) instead of ``token``. With ``ssl_context`` (see
     :func:`workbench.tls.server_context`) it serves HTTPS; off loopback, plain HTTP needs
-    ``allow_http``. With ``web_view``, ``/`` is the web view of runs.
+    ``allow_http``. With ``web_view``, ``/`` is the web view of runs. With ``otel``, every run is
+    sent as an OpenTelemetry trace once it ends (:mod:`workbench.core.otel`).
     """
     import signal
     import sqlite3
@@ -93,7 +95,8 @@ async def serve(
         from workbench.serving.redis_store import RedisRunStore
 
         shared = RedisRunStore(redis, asyncio.get_running_loop())
-        service = RunService(store=shared, dispatcher=shared, workspace_root=workspace_root, default_model=model)
+        service = RunService(store=shared, dispatcher=shared, workspace_root=workspace_root, default_model=model,
+                             otel=otel)
         store = redis.url
         if with_worker:
             from pathlib import Path
@@ -104,7 +107,7 @@ async def serve(
             worker_task = asyncio.create_task(worker.run(stop_worker))
     else:
         try:
-            service = RunService(store_path=store, workspace_root=workspace_root, default_model=model)
+            service = RunService(store_path=store, workspace_root=workspace_root, default_model=model, otel=otel)
         except (OSError, sqlite3.Error) as exc:
             raise UserError(f"cannot open the run store {store}: {exc}") from None
     runner = make_runner(create_app(service, authenticate=authenticate, heartbeat=heartbeat, cors_origins=cors_origins,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, AsyncGenerator, Callable, Iterator, Liter
 from workbench.agent.options import CLIENT_OPTIONS
 from workbench.agent.tools import BUILTIN_TOOL_NAMES
 from workbench.core import events as ev
+from workbench.core import otel as otel_export
 from workbench.core.handle import Run, new_run_id
 from workbench.core.loop import leave_collection_to_host
 from workbench.core.redact import get_logger, redact
@@ -148,8 +149,11 @@ class RunService:
         max_runs_per_user: int = 4,
         allowed_tools: list[str] | None = None,
         share_instructor_runs: bool = True,
+        otel: bool = False,
     ) -> None:
         leave_collection_to_host()  # the server freezes its start-up objects itself, if it is set to
+        if otel:  # every run this server starts goes out as a trace once it ends (see workbench.core.otel)
+            otel_export.enable()
         self.allowed_tools = list(BUILTIN_TOOL_NAMES) if allowed_tools is None else list(allowed_tools)
         unknown = [t for t in self.allowed_tools if t not in BUILTIN_TOOL_NAMES]
         if unknown:
@@ -233,26 +237,18 @@ class RunService:
         # The agent, with the anthropic SDK, loads with the first run, not with the server (see load_agent).
         from workbench.agent.launch import start_run
 
-        try:
-            run = start_run(
-                body.get("task"),  # type: ignore[arg-type]  # start_run refuses a task that is not a string
-                model=model,
-                strategy=strategy,
-                tools=tools,
-                options={**options, "workspace": str(workspace)},
-                loop=asyncio.get_running_loop(),
-                owner=who.name,
-                run_id=run_id,
-                # Stored before it starts: a run the store could not record would go on unseen.
-                before_start=lambda run: self.store.add(run, shared=shared),
-            )
-        except StoreUnavailable as exc:
-            log.error("refused a new run: %s", exc)
-            raise self._store_refusal() from None
-        except UserError as exc:
-            raise Refusal(400, "invalid_request", str(exc)) from None
-        self._live[run.id] = run
-        return run
+        return self._started("a new run", lambda: start_run(
+            body.get("task"),  # type: ignore[arg-type]  # start_run refuses a task that is not a string
+            model=model,
+            strategy=strategy,
+            tools=tools,
+            options={**options, "workspace": str(workspace)},
+            loop=asyncio.get_running_loop(),
+            owner=who.name,
+            run_id=run_id,
+            # Stored before it starts: a run the store could not record would go on unseen.
+            before_start=lambda run: self.store.add(run, shared=shared),
+        ))
 
     def _dispatch(self, who: Principal, run_id: str, task: Any, *, model: str | None, strategy: str, tools: list[str],
                   options: dict[str, Any], shared: bool) -> Run:
@@ -305,16 +301,20 @@ class RunService:
             return self._dispatch_fork(who, parent, at, new_id, model=model, options=options, edits=edits)
         from workbench.agent.launch import start_fork  # loaded with the first run, as in create()
 
+        return self._started("a fork", lambda: start_fork(
+            parent, at, model=model, options={**options, "workspace": str(self._workspace(who, new_id))},
+            tool_result=edits.get("toolResult"), message=edits.get("message"),
+            tools=parent.tools if parent.tools is not None else self.allowed_tools, by=who.name,
+            loop=asyncio.get_running_loop(), owner=who.name, run_id=new_id,
+            before_start=lambda run: self.store.add(run, shared=self._shares(who)),
+        ))
+
+    def _started(self, what: str, start: Callable[[], Run]) -> Run:
+        """The run ``start()`` starts, held as live; its refusals as the contract's errors."""
         try:
-            run = start_fork(
-                parent, at, model=model, options={**options, "workspace": str(self._workspace(who, new_id))},
-                tool_result=edits.get("toolResult"), message=edits.get("message"),
-                tools=parent.tools if parent.tools is not None else self.allowed_tools, by=who.name,
-                loop=asyncio.get_running_loop(), owner=who.name, run_id=new_id,
-                before_start=lambda run: self.store.add(run, shared=self._shares(who)),
-            )
+            run = start()
         except StoreUnavailable as exc:
-            log.error("refused a fork: %s", exc)
+            log.error("refused %s: %s", what, exc)
             raise self._store_refusal() from None
         except UserError as exc:
             raise Refusal(400, "invalid_request", str(exc)) from None
@@ -501,7 +501,8 @@ class RunService:
     @staticmethod
     def whoami(who: Principal) -> dict[str, Any]:
         """``GET /me``: who is asking and what they may do, for a client (the web view) to show only that."""
-        return {"user": who.name, "role": who.role, "canStart": who.may_start, "canReadMetrics": who.role != "participant"}
+        return {"user": who.name, "role": who.role, "canStart": who.may_start, "canFork": who.may_fork,
+                "canReadMetrics": who.role != "participant"}
 
     def summary(self, run: Run) -> dict[str, Any]:
         """The run's contract summary, as clients see it: ``eventCount`` counts the events they can
@@ -671,6 +672,8 @@ class RunService:
             await asyncio.wait(list(self._loading.values()))
         self.store.flush()
         self.store.close()
+        if otel_export.switched_on():  # the traces of the runs just ended, before the process goes
+            await asyncio.to_thread(otel_export.flush, timeout)
         aclose = getattr(self.store, "aclose", None)
         if aclose is not None:  # a Redis store's reading loops and their connections
             await aclose()

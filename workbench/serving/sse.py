@@ -15,6 +15,7 @@ from typing import AsyncGenerator, Callable
 from workbench.core import events as ev
 from workbench.core.log import RunLog
 from workbench.serving import reference
+from workbench.serving.keepalive import KeepAlive
 from workbench.serving.metrics import StreamMeter
 
 __all__ = [
@@ -127,6 +128,7 @@ async def run_stream(log: RunLog, *, after: int = 0, heartbeat: float = 15.0,
     if meter is None:
         meter = StreamMeter()  # counts nobody reads: one code path, a few int additions per chunk
     run_id = log.run_id
+    keepalive = KeepAlive(heartbeat)
     meter.opened(run_id)
     try:
         chunk = retry_frame()
@@ -153,15 +155,21 @@ async def run_stream(log: RunLog, *, after: int = 0, heartbeat: float = 15.0,
                 continue
             if log.closed and published == len(log.events):
                 return
+            # One timer per idle interval (KeepAlive), not an asyncio.timeout per wait: that made
+            # several objects per stream per event that the garbage collector then had to walk.
+            keepalive.waiting()
             try:
-                # asyncio.timeout, not wait_for: wait_for wraps every wait in a Task of its own, which
-                # with a thousand streams of one run is a thousand extra Tasks per event.
-                async with asyncio.timeout(heartbeat):
-                    await log.wait_beyond(position, published=True)
-            except TimeoutError:
-                yield KEEPALIVE
-                meter.bytes += len(KEEPALIVE)
+                await log.wait_beyond(position, published=True)
+            except asyncio.CancelledError as cancelled:
+                if not keepalive.woken(cancelled):
+                    raise
+            else:
+                keepalive.woken()
+                continue
+            yield KEEPALIVE
+            meter.bytes += len(KEEPALIVE)
     finally:
+        keepalive.close()
         meter.closed(run_id)
 
 

@@ -5,6 +5,11 @@ to the browser as custom messages, merged and rate-limited by a pump on the run'
 views that appear later (another view, a page reload) ask for the backlog with ``ready``.
 A run started in this kernel also takes the view's controls (``controls.py``): Pause, Resume,
 Step, decisions on its tool calls and messages to the agent.
+
+"Fork from here" in the inspector forks the run (``fork_control.py``); the view then shows the
+fork, and a tab strip above it switches between the runs forked from this view and the one it
+was made for. Switching re-targets the view: the kernel says ``{kind: "target", …}`` (the run's
+identity), then sends the new run's events from the first, tagged with its ``runId``.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from workbench.core.pricing import view_prices
 from workbench.notebook.files import file_content, files_note
 from workbench.notebook.widget.bundle import STATIC, front_end
 from workbench.notebook.widget.controls import CONTROL_KINDS, control
+from workbench.notebook.widget.fork_control import fork_from_view, forkable
 from workbench.notebook.widget.messages import chunked, merged_items, raw_envelopes
 
 if TYPE_CHECKING:
@@ -52,6 +58,11 @@ class RunView(anywidget.AnyWidget):
     controls = traitlets.Bool(False).tag(sync=True)
     """Whether the run takes the view's controls: one started in this kernel, still going (not a
     loaded, replayed or finished run). It turns false when the run ends."""
+    forkable = traitlets.Bool(False).tag(sync=True)
+    """Whether the inspector offers "Fork from here": a run of an agent (plan or react), not a recording."""
+    runs: traitlets.List[dict[str, Any]] = traitlets.List().tag(sync=True)
+    """The view's tabs, once it has forked: ``{id, parentId, at}`` of the run it was made for and of
+    each fork made from it, in the order they were made; empty before the first fork."""
 
     interval = 0.05
     """Least time between two ``events`` messages, in seconds (at most 20 a second)."""
@@ -60,9 +71,12 @@ class RunView(anywidget.AnyWidget):
         connection = getattr(run, "connection", None)  # a RemoteRun's (not imported here: it brings aiohttp)
         kind, api = str(getattr(connection, "kind", "")), str(getattr(connection, "api", ""))
         super().__init__(run_id=run.id, task=run.task, model=run.model, strategy=run.strategy,
-                         prices=view_prices(), controls=run.takes_controls,
+                         prices=view_prices(), controls=run.takes_controls, forkable=forkable(run),
                          server=kind, server_path=urlsplit(api).path if kind else "", **kwargs)
         self.run = run
+        self.family: dict[str, Run] = {run.id: run}
+        """The runs this view can show: the one it was made for and the forks made from it."""
+        self._generation = 0  # bumped when the view re-targets: what the pump was sending is dropped
         self.messages_sent = 0
         self.bytes_sent = 0
         self._sent = 0  # events broadcast by the pump so far; every view has seen them or will ask
@@ -99,17 +113,18 @@ class RunView(anywidget.AnyWidget):
             self._idle.set()
 
     async def _pump(self) -> None:
-        log = self.run.log
         try:
             while True:
+                log, generation = self.run.log, self._generation  # both change when the view re-targets
                 if self._backlog_wanted:
                     self._backlog_wanted = False
                     await self._send_items(merged_items(log.events[: self._sent]))
                 if self._sent < len(log.events):
                     await self._pace()
                     end = len(log.events)  # everything new, taken after the pause
-                    await self._send_items(merged_items(log.events[self._sent:end]))
-                    self._sent = end
+                    await self._send_items(merged_items(log.events[self._sent:end]), generation)
+                    if generation == self._generation:
+                        self._sent = end
                 elif log.closed:
                     self.controls = False
                     self._emit_files()
@@ -134,11 +149,15 @@ class RunView(anywidget.AnyWidget):
         if delay > 0:
             await asyncio.sleep(delay)
 
-    async def _send_items(self, items: list[dict[str, Any]]) -> None:
+    async def _send_items(self, items: list[dict[str, Any]], generation: int | None = None) -> None:
+        generation = self._generation if generation is None else generation
+        run_id = self.run.id
         async with self._lock:
             for chunk in chunked(items):
                 await self._pace()
-                self._emit({"kind": "events", "events": chunk})
+                if generation != self._generation:
+                    return  # the view shows another run now
+                self._emit({"kind": "events", "runId": run_id, "events": chunk})
                 self._last_send = time.monotonic()
 
     async def _send_backlog(self) -> None:
@@ -148,7 +167,7 @@ class RunView(anywidget.AnyWidget):
 
     def _emit_files(self) -> None:
         """The workspace and the files the run wrote, once it has ended (see notebook/files.py)."""
-        self._emit({"kind": "files", **files_note(self.run)})
+        self._emit({"kind": "files", "runId": self.run.id, **files_note(self.run)})
 
     def _on_ready(self) -> None:
         if self._pumping:
@@ -156,6 +175,41 @@ class RunView(anywidget.AnyWidget):
             self._wake.set()
         else:
             self._spawn(self._send_backlog)
+
+    def _retarget(self, run: Run) -> None:
+        """Show ``run`` from its first event: every view of this widget switches to it."""
+        self._generation += 1
+        self.run = run
+        self._sent = 0
+        self._backlog_wanted = False
+        target = self._target(run)
+        self.set_trait("run_id", run.id)
+        for name in ("task", "model", "strategy", "controls", "forkable", "runs"):
+            self.set_trait(name, target[name])
+        self._emit({"kind": "target", **target})
+        if self._pumping:
+            self._wake.set()
+        else:
+            self._pumping = True
+            self._spawn(self._pump)
+
+    def _target(self, run: Run) -> dict[str, Any]:
+        tabs = [{"id": r.id, "parentId": r.parent_id, "at": r.forked_at} for r in self.family.values()]
+        return {"runId": run.id, "task": run.task, "model": run.model, "strategy": run.strategy,
+                "controls": run.takes_controls, "forkable": forkable(run), "runs": tabs if len(tabs) > 1 else []}
+
+    def _fork(self, content: dict[str, Any]) -> None:
+        """Fork the run shown (on the kernel's main thread, as the fork may ask a server), then show the fork."""
+        fork, reply = fork_from_view(self._named(content), content)
+        if fork is not None:
+            self.family[fork.id] = fork
+        self._loop.call_soon_threadsafe(self._emit, reply)
+        if fork is not None:
+            self._loop.call_soon_threadsafe(self._retarget, fork)
+
+    def _named(self, content: dict[str, Any]) -> Run:
+        """The run a message is about: the one it names, if this view shows it or has shown it, else the one shown."""
+        return self.family.get(str(content.get("runId")), self.run)
 
     def _emit(self, content: dict[str, Any]) -> None:
         if self._closing:
@@ -171,17 +225,23 @@ class RunView(anywidget.AnyWidget):
         if kind == "ready":
             self._loop.call_soon_threadsafe(self._on_ready)
         elif kind == "cancel":
-            self.run.cancel("stopped from the notebook")
+            self._named(content).cancel("stopped from the notebook")
         elif kind in CONTROL_KINDS:
-            reply = control(self.run, content)
+            reply = control(self._named(content), content)
             self._loop.call_soon_threadsafe(self._emit, reply)
         elif kind == "envelopes":
-            events = raw_envelopes(self.run.log.events, content.get("from"), content.get("to"))
+            events = raw_envelopes(self._named(content).log.events, content.get("from"), content.get("to"))
             reply = {"kind": "envelopes", "requestId": content.get("requestId"), "events": events}
             self._loop.call_soon_threadsafe(self._emit, reply)
         elif kind == "file":
-            reply = {"kind": "file", "requestId": content.get("requestId"), **file_content(self.run, content.get("path"))}
+            reply = {"kind": "file", "requestId": content.get("requestId"), **file_content(self._named(content), content.get("path"))}
             self._loop.call_soon_threadsafe(self._emit, reply)
+        elif kind == "fork":
+            self._fork(content)
+        elif kind == "show":
+            shown = self.family.get(str(content.get("runId")))
+            if shown is not None:
+                self._loop.call_soon_threadsafe(self._retarget, shown)
 
     def close(self) -> None:
         """Stop the pump and close the widget; no task or listener of it is left behind."""

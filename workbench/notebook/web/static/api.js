@@ -93,6 +93,14 @@ class Api {
       default: return Promise.reject(new HttpError(0, "invalid_request", `no control ${msg.kind}`));
     }
   }
+  // "Fork from here": a new run of the caller's own from event `at` of this one (contract section 7).
+  fork(runId, { at, message, toolResult }) {
+    const edits = {};
+    if (message) edits.message = message;
+    if (toolResult) edits.toolResult = toolResult;
+    const body = Object.keys(edits).length ? { at, edits } : { at };
+    return this.request("POST", `api/runs/${encodeURIComponent(runId)}/fork`, { body });
+  }
   metrics() { return this.request("GET", "metrics", { as: "text" }); }
   // The server's sanitized HTML of the run's messages and result among events from..to, by event id.
   markdown(runId, from, to) {

@@ -148,8 +148,15 @@ async function show(runId) {
   const canCancel = !!me && me.canStart && !summary.owner; // `owner` is only set on other people's runs
   const live = new LiveRun(api, summary, {
     el: host, limits: config.limits, prices: config.prices, canCancel,
+    // Owners fork their runs; a workshop's participants fork shared runs where its file allows it.
+    canFork: !!me && me.canFork,
     onProblem: (text) => { problem.textContent = text; },
     onEnd: () => { if (list) list.refresh(); }, // the list shows how it ended at once
+    onFork: (run) => { // the fork is listed and shown, as a run just started is
+      if (!list) return;
+      list.refresh();
+      list.select(run.id);
+    },
   });
   shown = { runId, live };
 }

@@ -5,6 +5,7 @@
 // followRun brings (deltas of a step merged, as the kernel sends them), `envelopes` with the
 // raw events it holds, and `cancel` and the controls (pause, resume, decide, say) with the server's
 // routes, for those who may: the answer is the route's, a refusal's message shown by the control.
+// "Fork from here" (for those who may fork the run) is POST …/fork; the page then shows the new run.
 //
 // Whole messages and the result are Markdown written by a model: the server renders and sanitizes
 // them (GET …/markdown, the kernel's own code) and the view shows that HTML, as in the notebook.
@@ -15,15 +16,17 @@ import runView from "./run_view.js";
 
 const MARKDOWN_TYPES = new Set(["text", "message", "execution:complete"]); // "message": version-1 runs
 const CONTROLS = new Set(["pause", "resume", "decide", "say"]); // the view's controls: each a route of the run
+const FORKABLE = new Set(["plan", "react"]); // strategies of an agent that can go on from an event (fork_control.py)
 
 class LiveRun {
-  constructor(api, summary, { el, limits, prices, canCancel, onProblem, onEnd }) {
+  constructor(api, summary, { el, limits, prices, canCancel, canFork, onProblem, onEnd, onFork }) {
     this.api = api;
     this.runId = summary.id;
     this.limits = limits;
     this.deltas = new Set(limits.deltaTypes);
     this.onProblem = onProblem;
     this.onEnd = onEnd; // the run's terminal event came (or there was nothing more to read)
+    this.onFork = onFork; // (the new run's summary): a fork was made from this view
     this.events = []; // every event so far, in id order: the inspector's raw envelopes
     this.pending = [];
     this.flushing = false;
@@ -32,7 +35,8 @@ class LiveRun {
     // for those who may control the run (its owner, an instructor), while it goes on
     const going = summary.status === "running" || summary.status === "paused";
     const traits = { run_id: summary.id, task: summary.task, model: summary.model, strategy: summary.strategy,
-                     standalone: !canCancel, controls: canCancel && going, prices };
+                     standalone: !canCancel, controls: canCancel && going, prices,
+                     forkable: !!canFork && (!summary.strategy || FORKABLE.has(summary.strategy)) };
     this.model = new StandInModel(traits, (msg) => this.answer(msg));
     this.cleanup = runView.render({ model: this.model, el });
   }
@@ -49,6 +53,13 @@ class LiveRun {
       this.api.control(this.runId, msg).then(
         () => this.model.deliver({ kind: "control", requestId: msg.requestId, ok: true, error: null }),
         (error) => this.model.deliver({ kind: "control", requestId: msg.requestId, ok: false, error: error.message }));
+    } else if (msg.kind === "fork") {
+      this.api.fork(this.runId, msg).then(
+        (run) => {
+          this.model.deliver({ kind: "fork", requestId: msg.requestId, ok: true, error: null, runId: run.id });
+          if (!this.closed && this.onFork) this.onFork(run);
+        },
+        (error) => this.model.deliver({ kind: "fork", requestId: msg.requestId, ok: false, error: error.message }));
     } else if (msg.kind === "cancel") {
       this.api.cancel(this.runId).catch((error) => {
         if (error.status !== 409) this.onProblem(`Cancel was refused: ${error.message}`); // 409: it had ended

@@ -104,7 +104,8 @@ class RunsList {
     const task = el("span", "wv-task", run.task);
     task.dataset.testid = "run-task";
     task.title = run.task;
-    const details = [when(run.createdAt), run.model, run.owner ? `by ${run.owner}` : ""].filter(Boolean).join(" · ");
+    const forked = run.parentId ? `fork of ${run.parentId} at event ${run.forkedAt}` : "";
+    const details = [when(run.createdAt), run.model, run.owner ? `by ${run.owner}` : "", forked].filter(Boolean).join(" · ");
     button.replaceChildren(task, el("span", "wv-details", details), status);
   }
 

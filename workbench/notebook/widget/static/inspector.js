@@ -1,8 +1,10 @@
 // Agent Workbench: the inspector. The run as it stood after event k, the events around k and
 // the exact envelope of k; raw envelopes are fetched from the kernel in pages as needed.
+// With `fork` (a run of an agent, for someone who may fork it), "Fork from here" (fork_form.js).
 
 import { h, tid, button, fmtInt, asText, oneLine, ClipText, schedule } from "./dom.js";
 import { RunRenderer } from "./run_renderer.js";
+import { ForkForm } from "./fork_form.js";
 import { LIMITS } from "./limits.js"; // made by workbench/notebook/widget/bundle.py from the kernel's constants
 
 const PAGE = LIMITS.maxEnvelopes; // raw envelopes asked for in one request: as many as the kernel sends
@@ -10,8 +12,8 @@ const LIST_SPAN = 40; // events listed on each side of the inspector's position
 // The order the type filter lists types in; types not named here follow as they are seen.
 const TYPES = [
   "execution:started", "plan:created", "phase:start", "thinking:delta", "thinking",
-  "text:delta", "text", "tool:start", "tool:approval", "tool:decision", "tool:complete", "usage", "model:retry",
-  "execution:paused", "execution:resumed", "user:message", "phase:complete", "execution:complete", "execution:error", "execution:cancelled",
+  "text:delta", "text", "tool:start", "tool:approval", "tool:decision", "tool:complete", "usage", "model:response",
+  "model:retry", "run:forked", "execution:paused", "execution:resumed", "user:message", "phase:complete", "execution:complete", "execution:error", "execution:cancelled",
 ];
 
 function summarize(e) {
@@ -35,13 +37,15 @@ function summarize(e) {
     case "tool:approval": return `${d.toolName} waits for a decision ${JSON.stringify(d.params)}`;
     case "tool:decision": return [d.decision, d.params ? JSON.stringify(d.params) : "", d.note ? `note: ${d.note}` : "", d.by ? `by ${d.by}` : ""].filter(Boolean).join(" · ");
     case "user:message": return `${d.by ? `${d.by}: ` : ""}${d.text}`;
+    case "model:response": return `${d.model} · ${(d.content || []).map((b) => b.type).join(", ") || "no content"} · ${d.stopReason}`;
+    case "run:forked": return `from ${d.parentId} after its event ${d.at}`;
     default: return "";
   }
 }
 
 class Inspector {
   constructor(host, opts) {
-    this.opts = opts; // {meta, requestEnvelopes(from, to) -> Promise<envelopes>, markdown}
+    this.opts = opts; // {meta, requestEnvelopes(from, to) -> Promise<envelopes>, markdown, fork?}
     this.raw = [null]; // raw[id]: the exact envelope of event id
     this.loaded = 0;
     this.n = 0;
@@ -83,6 +87,7 @@ class Inspector {
     side.append(this.filterEl, this.listEl, h("div", "wb-label", "Envelope"), this.envelopeEl.el);
     grid.append(this.viewHost, side);
     box.append(controls, grid);
+    if (opts.fork) this.forkForm = new ForkForm(box, opts.fork);
     el.append(box);
     el.addEventListener("toggle", () => {
       if (el.open && !this.k) this.go(this.n);
@@ -188,6 +193,7 @@ class Inspector {
     this.envelopeEl.set(JSON.stringify(this.raw[k], null, 2));
     this.envelopeEl.body.dataset.id = String(k);
     this.renderList(k);
+    if (this.forkForm) this.forkForm.show(k, this.raw[k], this.counts.has("model:response"));
   }
 
   renderList(k) {
@@ -224,7 +230,8 @@ class Inspector {
     if (!this.checks) {
       this.checks = new Map();
       const all = button("wb-link", "all", () => this.setHidden([]));
-      const none = button("wb-link", "none", () => this.setHidden(types));
+      // Every type listed when clicked: types first seen later are hidden too.
+      const none = button("wb-link", "none", () => this.setHidden([...this.checks.keys()]));
       const noDeltas = button("wb-link", "no deltas", () => this.setHidden(LIMITS.deltaTypes));
       const tools = h("span", "wb-filter-tools");
       tools.append(h("span", "wb-label", "Types"), all, none, noDeltas);

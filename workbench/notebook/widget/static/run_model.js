@@ -41,7 +41,7 @@ function initialState() {
   };
 }
 
-const tracking = () => ({ boundaryTs: null, callStart: null, callFirst: null, streaming: null, tools: new Map(), paused: false, waitingSince: null, retry: null });
+const tracking = () => ({ lastTs: null, boundaryTs: null, callStart: null, callFirst: null, streaming: null, tools: new Map(), paused: false, waitingSince: null, retry: null });
 const zero = () => ({ input: 0, output: 0, cacheRead: 0, cacheWrite: 0 });
 const usageOf = (d) => ({ input: d.input ?? 0, output: d.output ?? 0, cacheRead: d.cacheRead ?? 0, cacheWrite: d.cacheWrite ?? 0 });
 const minus = (a, b) => ({ input: a.input - b.input, output: a.output - b.output, cacheRead: a.cacheRead - b.cacheRead, cacheWrite: a.cacheWrite - b.cacheWrite });
@@ -62,7 +62,8 @@ const toolCall = (stepId, phaseId, toolName, params) =>
     decision: null, decidedParams: null, note: null, decidedBy: null, kind: "tool" });
 const userStep = (stepId, phaseId, text, by) => ({ stepId, phaseId, text, by, status: "complete", kind: "user" });
 const phaseState = (id, name, description, index) =>
-  ({ id, name, description, index, status: "pending", summary: "", startedAt: null, endedAt: null, duration: null, tokens: zero() });
+  ({ id, name, description, index, status: "pending", summary: "", startedAt: null, endedAt: null, duration: null, tokens: zero(),
+     forkedGap: 0 });
 
 /**
  * Fold one event into `state` in place. Returns what changed:
@@ -72,6 +73,7 @@ const phaseState = (id, name, description, index) =>
  */
 function apply(state, event) {
   const changed = foldEvent(state, event);
+  state.tracking.lastTs = event.ts;
   if (finished(state)) state.now = ENDED_NOW[state.status];
   else {
     if (BOUNDARY_TYPES.has(event.type)) state.tracking.boundaryTs = event.ts;
@@ -143,7 +145,7 @@ function endCall(t, ts, phaseId, index, tokens) {
 
 function phaseEnded(phase, ts) {
   phase.endedAt = ts;
-  phase.duration = phase.startedAt ? Date.parse(ts) - Date.parse(phase.startedAt) : null;
+  phase.duration = phase.startedAt ? Date.parse(ts) - Date.parse(phase.startedAt) - phase.forkedGap : null;
 }
 
 function foldEvent(state, event) {
@@ -281,6 +283,14 @@ function foldEvent(state, event) {
       if (!state.waiting.length && state.paused == null) {
         stopWaiting(state, event.ts);
         state.status = "running";
+      }
+      break;
+    }
+    case "run:forked": { // reducer.py: a phase the fork point falls in did not spend the time between
+      const phase = state.phases.get(state.currentPhaseId);
+      if (phase && phase.status === "running" && state.tracking.lastTs) {
+        phase.forkedGap += Date.parse(event.ts) - Date.parse(state.tracking.lastTs);
+        changed.phases.push(phase);
       }
       break;
     }
