@@ -10,6 +10,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from redis_cluster import RedisServer
+
     from workbench.agent.tools import ToolContext
 
 
@@ -27,6 +31,18 @@ def write_scenario(path: Path, **fields: Any) -> str:
     body = {"format": "workbench-scenario", "version": 1, **fields}
     path.write_text(json.dumps(body))
     return str(path)
+
+
+@pytest.fixture
+def real_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real redis-server for the test (see redis_cluster.py); skips when it is not installed."""
+    from redis_cluster import RedisServer, skip_without_redis
+
+    skip_without_redis()
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

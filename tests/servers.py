@@ -59,8 +59,16 @@ async def start_server(
     Who may use it: ``authenticate`` (e.g. a workshop's ``principal_for``), else ``tokens``
     (token → principal), else one ``token``, else anyone (one local user). ``web_view`` serves the
     web view of runs at ``/`` (``workbench.notebook.web.assets.WEB_VIEW``), as ``workbench serve`` does.
+    ``redis=RedisSettings(...)``: a replica whose runs are in Redis, executed by workers.
     """
-    service = RunService(store_path=tmp_path / "runs.db", workspace_root=tmp_path / "workspaces", **service_options)
+    redis = service_options.pop("redis", None)
+    if redis is not None:  # a replica sharing its runs through Redis (workbench serve --redis)
+        from workbench.serving.redis_store import RedisRunStore
+
+        shared = RedisRunStore(redis, asyncio.get_running_loop())
+        service = RunService(store=shared, dispatcher=shared, workspace_root=tmp_path / "workspaces", **service_options)
+    else:
+        service = RunService(store_path=tmp_path / "runs.db", workspace_root=tmp_path / "workspaces", **service_options)
     if authenticate is None:
         authenticate = token_table(tokens) if tokens else single_token(token) if token else open_access()
     runner = make_runner(create_app(service, authenticate=authenticate, heartbeat=heartbeat, cors_origins=cors,

@@ -19,7 +19,7 @@ import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, ClassVar, Iterator, Mapping
+from typing import Any, AsyncIterator, Callable, ClassVar, Iterator, Mapping
 from urllib.parse import urlencode
 
 import aiohttp
@@ -171,7 +171,79 @@ async def standalone_server(tmp_path: Path, session) -> AsyncIterator[Server]:
     await served.runner.cleanup()
 
 
-@pytest.fixture(params=["jupyter", "standalone"])
+class Replicas(Server):
+    """Two ``workbench serve --redis`` replicas and a worker, as one server: each request goes to the
+    next replica, so every run is created on one, streamed from the other, controlled from either."""
+
+    def __init__(self, ports: list[int], service: Any, session: aiohttp.ClientSession, worker: Any) -> None:
+        # kind: what a client sees of it is `workbench serve`'s application, as the standalone server
+        super().__init__("standalone", ports[0], "/api", "Bearer", service, session)
+        self.ports = ports
+        self.worker = worker
+        self._turn = 0
+
+    def _next_port(self) -> int:
+        self._turn += 1
+        return self.ports[self._turn % len(self.ports)]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._next_port()}{self.prefix}"
+
+    async def raw_get(self, path: str, *, who: str | None = "ada", headers: Mapping[str, str] | None = None,
+                      cut: int | None = None, timeout: float = 20.0) -> HttpReply:
+        return await raw_get(self._next_port(), self.prefix + path, {**self.headers(who), **(headers or {})},
+                             cut=cut, timeout=timeout)
+
+    async def start(self, who: str = "ada", **fields: Any) -> dict[str, Any]:
+        """Start a run and wait until the worker executes it, so that :meth:`run` is the worker's own."""
+        summary = await super().start(who, **fields)
+        async with asyncio.timeout(20):
+            while summary["id"] not in self.worker._runs and not self.service.get(Principal(who), summary["id"]).done:
+                await asyncio.sleep(0.01)
+        return summary
+
+    def run(self, run_id: str, who: str = "ada") -> Run:
+        """The worker's own run while it executes it (what a test appends there reaches the replicas through
+        Redis, as the run's events), else the run as a replica reads it."""
+        executing = self.worker._runs.get(run_id)
+        return executing if executing is not None else self.service.get(Principal(who), run_id)
+
+
+@pytest.fixture
+async def redis_server(real_redis: Any, tmp_path: Path, session) -> AsyncIterator[Server]:
+    from workbench.serving.redis_settings import RedisSettings
+    from workbench.serving.worker import Worker
+
+    settings = RedisSettings(url=real_redis.url)
+    tokens = {token: Principal(name) for name, token in PEOPLE.items()}
+    replicas = [await start_server(tmp_path / f"replica{i}", tokens=tokens, heartbeat=HEARTBEAT, redis=settings)
+                for i in (1, 2)]
+    worker = Worker(settings, workspace_root=tmp_path / "worker", name="w1")
+    stop = asyncio.Event()
+    working = asyncio.create_task(worker.run(stop))
+    yield Replicas([r.port for r in replicas], replicas[0].service, session, worker)
+    for replica in replicas:
+        await replica.runner.cleanup()
+    stop.set()
+    await working
+
+
+def servers_of(*kinds: str) -> Callable[[pytest.Metafunc], None]:
+    """A ``pytest_generate_tests`` hook running each test that takes ``server`` against these servers."""
+    def parametrize(metafunc: pytest.Metafunc) -> None:
+        if "server" in metafunc.fixturenames:
+            metafunc.parametrize("server", kinds, indirect=True)
+    return parametrize
+
+
+# The contract runs against a third set-up too: two replicas and a worker on Redis (`workbench serve
+# --redis` twice, `workbench worker`). The suites that import `server` choose their own set-ups.
+pytest_generate_tests = all_servers = servers_of("jupyter", "standalone", "redis")
+both_servers = servers_of("jupyter", "standalone")
+
+
+@pytest.fixture
 def server(request: pytest.FixtureRequest) -> Server:
     return request.getfixturevalue(f"{request.param}_server")
 

@@ -23,6 +23,8 @@ from pytest_jupyter.jupyter_server import *
 from servers import Served, start_server
 from test_client import Remote
 from test_contract import (
+    all_servers as pytest_generate_tests,
+    redis_server,
     UNKNOWN,
     Server,
     assert_error,
@@ -53,7 +55,7 @@ from workbench.serving.tokens import OWNER
 from workbench.serving.workshop import load_workshop
 
 __all__ = ["jp_asyncio_loop", "jp_server_cleanup", "jp_server_config", "jupyter_server", "server", "session",
-           "standalone_server"]  # fixtures, imported for pytest to find
+           "standalone_server", "redis_server"]  # fixtures, imported for pytest to find
 
 TASK = "Write a haiku"
 OPTIONS = {"approve": ["write_file"], "breakpoints": ["model"]}

@@ -9,7 +9,9 @@ from pydantic import ValidationError
 
 import workbench as wb
 from conftest import write_scenario
+from workbench.agent.launch import resume_run
 from workbench.core import events as ev
+from workbench.core.log import RunLog
 
 
 def test_every_contract_type_has_a_class():
@@ -18,7 +20,7 @@ def test_every_contract_type_has_a_class():
         "phase:complete", "execution:complete", "execution:error",
         "thinking:delta", "text:delta", "text", "usage", "model:retry", "execution:cancelled",
         "execution:paused", "execution:resumed", "tool:approval", "tool:decision", "user:message",
-        "model:response", "run:forked",
+        "model:response", "run:forked", "run:resumed",
     }
     assert ev.TERMINAL_TYPES == {"execution:complete", "execution:error", "execution:cancelled"}
 
@@ -119,7 +121,13 @@ async def test_every_event_the_orchestrator_builds_is_byte_for_byte_a_validated_
     forked = complete.fork(at=read.id, message="Go on, ünïcode 🙂", options={"seed": 2},
                            tool_result={"toolUseId": read.data.tool_use_id, "result": {"edited": ["ünïcode 🙂"]}})
     await asyncio.wait_for(forked.wait_async(), 30)
-    events = [*complete.events, *failed.events, *cancelled.events, *supervised.events, *forked.events]
+    # a run taken over from a stopped worker, in the middle of a tool call
+    stopped_log = RunLog(complete.id)
+    stopped_log.extend(complete.events[: next(e.id for e in complete.events if e.type == "tool:start")])
+    resumed = resume_run(stopped_log, attempt=2, worker="w2", task="t", model="simulated",
+                         options={"scenario": scenario})
+    await asyncio.wait_for(resumed.wait_async(), 30)
+    events = [*complete.events, *failed.events, *cancelled.events, *supervised.events, *forked.events, *resumed.events]
     assert {e.type for e in events} == set(ev.EVENT_TYPES)
     for event in events:
         assert_same_as_validated(event)

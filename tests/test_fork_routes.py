@@ -16,6 +16,8 @@ from pytest_jupyter.jupyter_server import *
 from servers import Served, start_server
 from test_client import Remote
 from test_contract import (
+    all_servers as pytest_generate_tests,
+    redis_server,
     QUICK,
     Server,
     assert_error,
@@ -36,7 +38,7 @@ from workbench.remote.remote_run import RemoteRun
 from workbench.serving.workshop import load_workshop
 
 __all__ = ["jp_asyncio_loop", "jp_server_cleanup", "jp_server_config", "jupyter_server", "server", "session",
-           "standalone_server"]  # fixtures, imported for pytest to find
+           "standalone_server", "redis_server"]  # fixtures, imported for pytest to find
 
 
 async def ended(server: Server, run_id: str, who: str = "ada") -> dict[str, Any]:

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pytest_jupyter.jupyter_server import *
 from servers import HttpReply, slow_reader, start_server, until
 from test_contract import (  # the two servers under test, as test_contract.py runs them
+    both_servers as pytest_generate_tests,
     Server,
     ended,
     event_frames,

@@ -122,6 +122,7 @@ def every_event_type_carrying(text: str) -> list[ev.EventData]:
                              stop_reason=text, usage=ev.Usage(input=1)),
         ev.RunForkedData(parent_id=text, at=3, edits=ev.ForkEdits(message=text, tool_result=ev.ToolResultEdit(
             tool_use_id=text, result={"r": [text]}))),
+        ev.RunResumedData(attempt=2, at=3, worker=text),
         ev.ExecutionErrorData(error=ev.ErrorInfo(type=text, message=text), stack=text),
     ]
 

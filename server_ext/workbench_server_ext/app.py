@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import getpass
 import os
@@ -21,6 +22,7 @@ from traitlets import Bool, Float, Int, List, TraitError, Unicode, default, vali
 from workbench.agent.tools import BUILTIN_TOOL_NAMES
 from workbench.core.redact import register_secret
 from workbench.core.store import StoreInUse, describe
+from workbench.errors import UserError
 from workbench.serving.service import Principal, RunService
 from workbench_server_ext.handlers import handlers
 
@@ -51,6 +53,12 @@ class WorkbenchApp(ExtensionApp):
         config=True,
         help="Folder under which each run gets its workspace (<root>/<user>/<run id>); "
         "default <jupyter data dir>/workbench/workspaces.",
+    )
+    redis_url = Unicode(
+        config=True,
+        help="Share runs through Redis (redis://host:6379/0): this server then queues runs for `workbench worker` "
+        "processes and serves the runs of every server sharing that Redis (README: Scaling out). "
+        "Default: $WORKBENCH_REDIS_URL; empty: runs execute here, stored in store_path.",
     )
     heartbeat_seconds = Float(
         15.0,
@@ -109,6 +117,10 @@ class WorkbenchApp(ExtensionApp):
             raise TraitError(f"heartbeat_seconds must be more than 0 seconds, not {proposal['value']}")
         return float(proposal["value"])
 
+    @default("redis_url")
+    def _default_redis_url(self) -> str:
+        return os.environ.get("WORKBENCH_REDIS_URL", "")
+
     @default("store_path")
     def _default_store_path(self) -> str:
         return os.path.join(jupyter_data_dir(), "workbench", "runs.db")
@@ -135,15 +147,18 @@ class WorkbenchApp(ExtensionApp):
 
     def _open_service(self) -> None:
         try:
+            shared = self._redis_store()
             self.service = RunService(
-                store_path=self.store_path,
+                store_path=None if shared is not None else self.store_path,
+                store=shared,
+                dispatcher=shared,
                 workspace_root=self.workspace_root,
                 default_model=self.default_model or None,
                 max_runs_per_user=self.max_runs_per_user,
                 allowed_tools=list(self.allowed_tools),
                 otel=self.otel,
             )
-        except StoreInUse as exc:  # the rest of the server still works; the routes say why they can't
+        except (StoreInUse, UserError) as exc:  # the rest of the server still works; the routes say why they can't
             self.unavailable = str(exc)
             self.log.error("workbench: not serving runs: %s", exc)
         except (OSError, sqlite3.Error) as exc:  # e.g. a full disk: the routes answer 503 in JSON, not Jupyter's 404 page
@@ -152,9 +167,20 @@ class WorkbenchApp(ExtensionApp):
             self.log.error("workbench: not serving runs: cannot open the run store %s: %s", self.store_path, exc)
         else:
             self._reopen_after = None
-            self.log.info("workbench: runs stored in %s", self.store_path)
+            self.log.info("workbench: runs %s", f"shared through Redis at {self.redis_url}" if self.redis_url
+                          else f"stored in {self.store_path}")
             return
         self._reopen_after = time.monotonic() + self.REOPEN_SECONDS
+
+    def _redis_store(self) -> Any:
+        """The Redis store runs are shared through (``redis_url``), or None; imported only when set."""
+        if not self.redis_url:
+            return None
+        from workbench.serving.redis_settings import RedisSettings
+        from workbench.serving.redis_store import RedisRunStore
+
+        # The server's loop: extensions initialize before it runs, and the store follows runs on it.
+        return RedisRunStore(RedisSettings(url=self.redis_url), asyncio.get_event_loop())
 
     def current_service(self) -> RunService | None:
         """The service; when its store could not be opened, a new attempt now and then (space may be back)."""

@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 from workbench.agent.controls import MAX_MESSAGE_CHARS
 from workbench.agent.conversation import model_requests_of
-from workbench.agent.models import default_model, make_client, validate_model
+from workbench.agent.models import check_credentials, default_model, make_client, validate_model
 from workbench.agent.options import SERVER_PATHS, RunOptions, ToolBreakpoint, parse_options
 from workbench.agent.orchestrator import STRATEGIES, Orchestrator, RunConfig
 from workbench.agent.replaying import Replay
@@ -25,9 +25,11 @@ from workbench.core.forking import plan_fork
 from workbench.core.handle import Run, new_run_id
 from workbench.core.log import RunLog
 from workbench.core.loop import background_loop, freezes_startup_objects_first, running_loop
+from workbench.core.takeover import closing_events, resume_plan, steps_used, was_paused
 from workbench.errors import UserError
 
-__all__ = ["MAX_TASK_CHARS", "workbench_home", "validate_task", "start_run", "start_fork", "fork_edits"]
+__all__ = ["MAX_TASK_CHARS", "NOT_INHERITED", "check_request", "fork_edits", "resume_run", "start_fork", "start_run", "validate_task",
+           "workbench_home"]
 
 MAX_TASK_CHARS = 50_000
 
@@ -67,6 +69,7 @@ def start_run(
     run_id: str | None = None,
     before_start: Callable[[Run], None] | None = None,
     fork: tuple[Run, Replay] | None = None,
+    resume: Replay | None = None,
 ) -> Run:
     """Validate a run's request and start it on ``loop`` (default: the workbench's background loop).
 
@@ -79,14 +82,11 @@ def start_run(
 
     ``fork``: the parent and the replay of a fork (made by :func:`start_fork`): the new run's
     log starts with the parent's copied events, and its orchestrator walks through them.
+    ``resume``: the replay of a run taken over from a stopped worker (:func:`resume_run`), whose
+    ``run_log`` holds its events already.
     """
-    task = validate_task(task)
-    model = validate_model(model or default_model())
-    if strategy not in STRATEGIES:
-        raise UserError(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
-    resolved_tools = resolve_tools(tools)
-    run_options = parse_options(options)
-    _check_tool_names(run_options, resolved_tools)
+    task, model, resolved_tools, run_options = check_request(task, model=model, strategy=strategy, tools=tools,
+                                                             options=options)
     run_id = run_id or new_run_id()
     workspace = run_options.workspace_path(run_id, workbench_home())
 
@@ -102,7 +102,7 @@ def start_run(
         model=model,
         strategy=strategy,
         created_at=ev.utc_timestamp(),
-        log=run_log or RunLog(run_id),
+        log=run_log if run_log is not None else RunLog(run_id),
         workspace=workspace,
         owner=owner,
         options=run_options.model_dump(mode="json", by_alias=True, exclude_defaults=True, exclude=set(SERVER_PATHS)),
@@ -113,7 +113,7 @@ def start_run(
     run._tool_objects = resolved_tools
     # `strategy` is one of STRATEGIES (checked above), which a plain `in` does not narrow to the Literal.
     config = RunConfig(task, model, strategy, resolved_tools, run_options, workspace)  # type: ignore[arg-type]
-    orchestrator = Orchestrator(config, run.log, client, replay=fork[1] if fork else None)
+    orchestrator = Orchestrator(config, run.log, client, replay=fork[1] if fork else resume)
     orchestrator_ref.append(orchestrator)
     if before_start is not None:
         try:
@@ -127,6 +127,48 @@ def start_run(
         run.log.extend(e.model_copy(update={"run_id": run.id}) for e in parent.events[: replay.plan.at])
     _schedule(run, orchestrator, loop or background_loop())
     return run
+
+
+def check_request(
+    task: Any,
+    *,
+    model: str | None = None,
+    strategy: str = "plan",
+    tools: Sequence[Tool[..., Any] | str | Callable[..., Any]] | None = None,
+    options: dict[str, Any] | RunOptions | None = None,
+) -> tuple[str, str, list[Tool[..., Any]], RunOptions]:
+    """A run's request checked as :func:`start_run` checks it (a :class:`UserError` says what to change):
+    the task, model, tools and options it would run with. A server that hands runs to workers
+    refuses a bad request with this before queueing it."""
+    task = validate_task(task)
+    model = validate_model(model or default_model())
+    check_credentials(model)
+    if strategy not in STRATEGIES:
+        raise UserError(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
+    resolved_tools = list(resolve_tools(tools))
+    run_options = parse_options(options)
+    _check_tool_names(run_options, resolved_tools)
+    return task, model, resolved_tools, run_options
+
+
+def resume_run(run_log: RunLog, *, attempt: int, worker: str, task: str, **start: Any) -> Run:
+    """Go on with a run another worker stopped executing (see :mod:`workbench.core.takeover`).
+
+    ``run_log`` holds the run's events 1..n as the stopped worker left them. This closes the tool
+    calls it left open, replays the run up to its last fully ended turn m with the recorded answers
+    (the model is asked nothing for them) and goes on live from there, after ``run:resumed``.
+    The rest (``model``, ``strategy``, ``tools``, ``options``, ``loop``, ``owner``, ``run_id``)
+    goes to :func:`start_run`, as the run was first started.
+    """
+    events = list(run_log.events)
+    plan = resume_plan(events)
+    paused = was_paused(events)
+    for closing in closing_events(events):
+        run_log.append(closing)
+    resumed = ev.RunResumedData(attempt=attempt, at=plan.at, worker=worker)
+    replay = Replay(plan, parent_id=run_log.run_id, edits=ev.ForkEdits(), resumed=resumed, steps_used=steps_used(events),
+                    pause_again=paused, logged=events[plan.at:])
+    return start_run(task, run_log=run_log, run_id=run_log.run_id, resume=replay, **start)
 
 
 def start_fork(
@@ -161,7 +203,7 @@ def start_fork(
     # The edits are an event: the options a server adds (its paths) are not for clients to see.
     shown = {k: v for k, v in (options or {}).items() if k not in SERVER_PATHS}
     edits = fork_edits(plan.calls, plan.at, model=model, options=shown, tool_result=tool_result, message=message)
-    inherited = {k: v for k, v in parent.options.items() if k not in _NOT_INHERITED}
+    inherited = {k: v for k, v in parent.options.items() if k not in NOT_INHERITED}
     if tools is None:
         tools = parent._tool_objects if parent._tool_objects is not None else parent.tools
     replay = Replay(plan, parent_id=parent.id, edits=edits, by=by)
@@ -169,7 +211,7 @@ def start_fork(
                      options={**inherited, **(options or {})}, fork=(parent, replay), **start)
 
 
-_NOT_INHERITED = frozenset({"faults"})
+NOT_INHERITED = frozenset({"faults"})
 """Options a fork does not take from its parent: the simulator's faults name requests by number,
 and a fork's requests are numbered from 1 again."""
 

@@ -117,6 +117,15 @@ async def _error_type(response: Any) -> str:
         return ""
 
 
+def check_credentials(model: str) -> None:
+    """Refuse a Claude model (a :class:`UserError`) when this process has no credentials for the API."""
+    if model != SIMULATED and not _has_credentials():
+        raise UserError(
+            f"model {model!r} needs an Anthropic API key: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN "
+            "for a gateway), or use model='simulated' to run offline"
+        )
+
+
 def make_client(model: str, options: RunOptions, *, on_retry: RetryObserver | None = None) -> ModelClient:
     """The SDK client for ``model``: the simulator in-process, or the Anthropic API.
 
@@ -139,11 +148,7 @@ def make_client(model: str, options: RunOptions, *, on_retry: RetryObserver | No
             middleware=middleware,
         )
         return ModelClient(client, model, simulated=True)
-    if not _has_credentials():
-        raise UserError(
-            f"model {model!r} needs an Anthropic API key: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN "
-            "for a gateway), or use model='simulated' to run offline"
-        )
+    check_credentials(model)
     client = anthropic.AsyncAnthropic(max_retries=options.sdk_max_retries, middleware=middleware)
     for credential in (client.api_key, client.auth_token):  # wherever the SDK found them
         register_secret(credential)

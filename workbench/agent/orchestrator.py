@@ -16,6 +16,7 @@ import asyncio
 import random
 import time
 import traceback
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
@@ -59,6 +60,10 @@ class RunConfig:
     workspace: Path
 
 
+_REDONE = frozenset({"plan:created", "phase:complete", "phase:start"})
+"""Events a taken-over run logs again, the same, between its last ended turn and its next model call."""
+
+
 class Orchestrator:
     """Runs one task and writes every step to its log."""
 
@@ -84,6 +89,8 @@ class Orchestrator:
         """Pause, step, approvals and messages: the person's side of the run."""
         self._replay = replay
         """A fork's copied prefix still being walked through: nothing is logged, nothing is asked."""
+        self._logged: deque[ev.Event] = deque()
+        """What a taken-over run finds logged already once it goes live (:attr:`Replay.logged`)."""
         self._on_request = on_request
         """Sees the params of every model call, replayed ones too (``agent/conversation.py``)."""
         if replay is not None:
@@ -156,6 +163,11 @@ class Orchestrator:
     def _emit(self, data: ev.EventData) -> None:
         if self._replay is not None:  # a fork's copied prefix: the log has these events already
             return
+        if self._logged:  # a taken-over run doing again what its stopped worker logged already
+            if self._logged[0].type == data.TYPE and self._logged[0].data == data:
+                self._logged.popleft()
+                return
+            self._logged.clear()  # from the first difference on, everything is new
         self._append_pieces()  # the deltas before it go first
         controls = self.controls
         if controls.holding and data.TYPE in ev.TERMINAL_TYPES:
@@ -179,6 +191,7 @@ class Orchestrator:
 
     def _append_pieces(self) -> None:
         if self._pieces:
+            self._logged.clear()  # a model call's output: the run goes past what was logged
             pieces, self._pieces = self._pieces, []
             self.log.append_all(pieces)
             if self.controls.holding:  # deltas are a call's output
@@ -190,6 +203,15 @@ class Orchestrator:
         if replay is None or not replay.done:
             return
         self._replay = None
+        if replay.resumed is not None:  # the same run, taken over by another worker
+            self._step_counter = max(self._step_counter, replay.steps_used)
+            self._emit(replay.resumed)
+            # What it does again before its next model call: the plan, a phase's end, the next one's start.
+            self._logged = deque(e for e in replay.logged if e.type in _REDONE)
+            self.controls.release()
+            if replay.pause_again:
+                self.controls.pause()
+            return
         self._emit(ev.RunForkedData(parent_id=replay.parent_id, at=replay.plan.at, edits=replay.edits))
         self.controls.release()
         if replay.edits.message:

@@ -12,6 +12,7 @@ workspace holds what the parent's held at the fork point.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import anthropic
@@ -28,12 +29,26 @@ __all__ = ["Replay"]
 class Replay:
     """The recorded calls a fork replays, and where it stands in them."""
 
-    def __init__(self, plan: ForkPlan, *, parent_id: str, edits: ev.ForkEdits, by: str | None = None) -> None:
+    def __init__(self, plan: ForkPlan, *, parent_id: str, edits: ev.ForkEdits, by: str | None = None,
+                 resumed: ev.RunResumedData | None = None, steps_used: int = 0, pause_again: bool = False,
+                 logged: Sequence[ev.Event] = ()) -> None:
         self.plan = plan
         self.parent_id = parent_id
         self.edits = edits
         self.by = by
         """Who forked the run: the author of the edit's message."""
+        self.resumed = resumed
+        """For a run taken over by another worker (same run, same log): the event it goes live with,
+        in place of ``run:forked``."""
+        self.steps_used = steps_used
+        """The highest step number in the log: a taken-over run's live steps come after it, so the
+        pieces of a turn the stopped worker left half done are never added to a new step's."""
+        self.logged: deque[ev.Event] = deque(logged)
+        """A taken-over run's events after ``plan.at`` that the stopped worker logged: what the run does
+        again once live and finds there already (the end of a phase, the start of the next) is not
+        logged twice (see :meth:`Orchestrator._emit`)."""
+        self.pause_again = pause_again
+        """A taken-over run that was paused: it pauses again at its next turn boundary once live."""
         self._calls: deque[RecordedCall] = deque(plan.calls)
         self._pending: dict[str, tuple[Any, bool]] = {}
         """The tool results of the call replayed last that have not been served yet."""

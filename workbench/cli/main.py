@@ -16,6 +16,7 @@ from workbench.errors import UserError
 if TYPE_CHECKING:
     from workbench.cli.terminal import TerminalView
     from workbench.core.handle import Run
+    from workbench.serving.redis_settings import RedisSettings
 
 # The commands import what they use (the agent and its SDK, the servers) when they run, so that
 # `workbench --help` and a mistyped command answer at once.
@@ -77,7 +78,74 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--otel", action="store_true",
                        help="send every run as an OpenTelemetry trace (GenAI conventions) once it ends, over OTLP/HTTP "
                             "to $OTEL_EXPORTER_OTLP_ENDPOINT (as WORKBENCH_OTEL=1 does); needs the 'otel' extra")
+    serve.add_argument("--redis", metavar="URL", default=None,
+                       help="share runs through Redis (default: $WORKBENCH_REDIS_URL): this server then queues runs for "
+                       "`workbench worker` processes and serves any run of any replica; see 'Scaling out' in the README")
+    serve.add_argument("--worker", action="store_true",
+                       help="with --redis: also execute runs in this process, as a `workbench worker` does")
+    _redis_arguments(serve)
+
+    worker = commands.add_parser(
+        "worker", help="execute the runs queued in Redis by `workbench serve --redis`",
+        description="Execute runs that `workbench serve --redis` replicas queue, and take over the runs of workers "
+        "that stopped. Stop with Ctrl-C: its runs go to the other workers.")
+    worker.add_argument("--redis", metavar="URL", default=None, help="Redis URL (default: $WORKBENCH_REDIS_URL)")
+    worker.add_argument("--workspace-root", metavar="DIR",
+                        help="folder of the runs' workspaces (default: $WORKBENCH_HOME/worker/workspaces)")
+    worker.add_argument("--model", help="model of runs that name none (default: simulated without a key)")
+    worker.add_argument("--max-runs", type=int, default=8, help="runs executed at once, at most (default: 8)")
+    worker.add_argument("--name", help="this worker's name in the consumer group (default: host-pid)")
+    _redis_arguments(worker)
     return parser
+
+
+def _redis_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--claim-idle", type=float, default=15.0, metavar="SECONDS",
+                        help="seconds a worker may be silent before another takes over its runs (default: 15)")
+    parser.add_argument("--max-attempts", type=int, default=3,
+                        help="executions of one run at most before it ends with execution:error (default: 3)")
+    parser.add_argument("--ended-ttl", type=float, default=None, metavar="SECONDS",
+                        help="keep ended runs in Redis this long (default: for good)")
+    parser.add_argument("--redis-prefix", default="wb", help="prefix of every Redis key (default: wb)")
+
+
+def _redis_settings(args: argparse.Namespace) -> RedisSettings | None:
+    url = args.redis or os.environ.get("WORKBENCH_REDIS_URL") or None
+    if url is None:
+        return None
+    try:
+        from workbench.serving.redis_settings import RedisSettings
+    except ImportError:
+        raise UserError("--redis needs the redis package: pip install 'agent-workbench[redis]'") from None
+    return RedisSettings(url=url, prefix=args.redis_prefix, ended_ttl=args.ended_ttl, claim_idle=args.claim_idle,
+                         max_attempts=args.max_attempts)
+
+
+async def _worker_command(args: argparse.Namespace, view: TerminalView) -> int:
+    from workbench.agent.launch import workbench_home
+
+    settings = _redis_settings(args)
+    if settings is None:
+        raise UserError("workbench worker needs --redis URL (or $WORKBENCH_REDIS_URL)")
+    if args.max_runs < 1:
+        raise UserError("--max-runs must be at least 1")
+    import logging
+
+    logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", level=logging.WARNING)
+    logging.getLogger("workbench").setLevel(logging.INFO)
+    from workbench.serving.worker import Worker
+
+    workspaces = Path(args.workspace_root) if args.workspace_root else workbench_home() / "worker" / "workspaces"
+    worker = Worker(settings, workspace_root=workspaces, name=args.name, max_runs=args.max_runs, default_model=args.model)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    print(f"Workbench worker {worker.name} on {settings.url} (up to {args.max_runs} runs at once)", flush=True)
+    await worker.run(stop)
+    print("Stopped.", flush=True)
+    return EXIT_OK
 
 
 async def _run_command(args: argparse.Namespace, view: TerminalView) -> int:
@@ -220,7 +288,10 @@ async def _serve_command(args: argparse.Namespace, view: TerminalView) -> int:
     for name in ("workbench", "aiohttp.access"):
         logging.getLogger(name).setLevel(logging.INFO)
 
-    return await serve(host=args.host, port=args.port, token=token, store=str(store), workspace_root=str(workspaces),
+    redis_settings = _redis_settings(args)
+    if args.worker and redis_settings is None:
+        raise UserError("--worker executes runs queued in Redis: pass --redis URL too")
+    return await serve(redis=redis_settings, with_worker=args.worker, host=args.host, port=args.port, token=token, store=str(store), workspace_root=str(workspaces),
                        model=args.model, heartbeat=args.heartbeat, cors_origins=args.cors_origin, out=out,
                        workshop=workshop, workshop_file=args.workshop, ssl_context=ssl_context,
                        allow_http=args.allow_http, web_view=WEB_VIEW, otel=args.otel)
@@ -231,7 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from workbench.cli.terminal import TerminalView
 
     view = TerminalView()
-    command = {"run": _run_command, "replay": _replay_command, "serve": _serve_command}[args.command]
+    command = {"run": _run_command, "replay": _replay_command, "serve": _serve_command,
+               "worker": _worker_command}[args.command]
     try:
         return asyncio.run(command(args, view))
     except UserError as exc:

@@ -224,6 +224,13 @@ class RunForked(Event):
     data: RunForkedData
 
 
+class RunResumed(Event):
+    """A worker took over the run after its worker stopped, and goes on from the last fully ended turn."""
+
+    type: Literal["run:resumed"] = "run:resumed"
+    data: RunResumedData
+
+
 class UnknownEvent(Event):
     """An event of a type this reader does not know: kept as it came, ignored by the reducer.
 
@@ -257,6 +264,7 @@ _EVENT_CLASSES: tuple[type[Event], ...] = (
     UserMessage,
     ModelResponse,
     RunForked,
+    RunResumed,
 )
 """Every event type of the contract, once: the union, :data:`EVENT_TYPES` and ``__all__`` come from it."""
 

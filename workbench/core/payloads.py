@@ -39,6 +39,7 @@ __all__ = [
     "UserMessageData",
     "ModelResponseData",
     "RunForkedData",
+    "RunResumedData",
     "ForkEdits",
     "ToolResultEdit",
 ]
@@ -369,3 +370,17 @@ class RunForkedData(EventData):
     """The last event copied from the parent (the end of its last fully ended turn at the fork point)."""
     edits: ForkEdits = ForkEdits()
     """What the fork changed."""
+
+
+class RunResumedData(EventData):
+    """A worker took over a run whose worker stopped (``workbench worker``, Redis): it closed what the
+    stopped worker left open, walked through the run again up to event ``at`` with the recorded
+    answers (asking the model nothing for it), and goes on live from there."""
+
+    TYPE: ClassVar[str] = "run:resumed"
+    attempt: int
+    """Which execution of the run this is: 2 for the first takeover."""
+    at: int
+    """The last event of the last model turn fully ended before the takeover: the run goes on from there."""
+    worker: str
+    """The worker that took the run over."""

@@ -40,7 +40,7 @@ __all__ = ["BOUNDARY_TYPES", "OUTPUT_TYPES", "ModelCall", "Tracking", "ts_ms", "
 
 BOUNDARY_TYPES = frozenset({
     "execution:started", "plan:created", "phase:start", "phase:complete", "tool:complete", "tool:decision",
-    "usage", "model:retry", "execution:resumed", "run:forked",
+    "usage", "model:retry", "execution:resumed", "run:forked", "run:resumed",
 })
 """Events right after which the orchestrator may call the model."""
 OUTPUT_TYPES = frozenset({"thinking:delta", "text:delta", "thinking", "message", "text"})

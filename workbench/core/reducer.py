@@ -437,6 +437,8 @@ def _fold(state: RunState, event: ev.Event) -> None:
                 _phase_ended(phase, event.ts)
             if state.current_phase_id == data.phase_id:
                 state.current_phase_id = None
+        case ev.RunResumedData():  # another worker took the run over: the half-done turn's steps end here
+            _interrupt_streaming(state)
         case ev.ModelRetryData():
             state.retries.append(RetryNote(data.attempt, data.reason, data.delay_ms))
             _interrupt_streaming(state)

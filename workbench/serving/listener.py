@@ -19,6 +19,7 @@ from workbench.serving.tokens import Authenticator
 from workbench.serving.web_assets import WebAssets
 
 if TYPE_CHECKING:
+    from workbench.serving.redis_settings import RedisSettings
     from workbench.serving.workshop import Workshop
 
 __all__ = ["check_transport", "serve"]
@@ -62,6 +63,8 @@ async def serve(
     ssl_context: ssl.SSLContext | None = None,
     allow_http: bool = False,
     web_view: WebAssets | None = None,
+    redis: RedisSettings | None = None,
+    with_worker: bool = False,
     otel: bool = False,
 ) -> int:
     """``workbench serve``: listen until SIGINT or SIGTERM, then stop gracefully. Returns the exit code.
@@ -86,10 +89,27 @@ async def serve(
         authenticate: Authenticator = workshop.principal_for
     else:
         authenticate = single_token(token) if token else open_access()
-    try:
-        service = RunService(store_path=store, workspace_root=workspace_root, default_model=model, otel=otel)
-    except (OSError, sqlite3.Error) as exc:
-        raise UserError(f"cannot open the run store {store}: {exc}") from None
+    worker_task: asyncio.Task[None] | None = None
+    stop_worker = asyncio.Event()
+    if redis is not None:
+        from workbench.serving.redis_store import RedisRunStore
+
+        shared = RedisRunStore(redis, asyncio.get_running_loop())
+        service = RunService(store=shared, dispatcher=shared, workspace_root=workspace_root, default_model=model,
+                             otel=otel)
+        store = redis.url
+        if with_worker:
+            from pathlib import Path
+
+            from workbench.serving.worker import Worker
+
+            worker = Worker(redis, workspace_root=Path(workspace_root), default_model=model)
+            worker_task = asyncio.create_task(worker.run(stop_worker))
+    else:
+        try:
+            service = RunService(store_path=store, workspace_root=workspace_root, default_model=model, otel=otel)
+        except (OSError, sqlite3.Error) as exc:
+            raise UserError(f"cannot open the run store {store}: {exc}") from None
     runner = make_runner(create_app(service, authenticate=authenticate, heartbeat=heartbeat, cors_origins=cors_origins,
                                     web_view=web_view))
     await runner.setup()
@@ -136,5 +156,8 @@ async def serve(
     await stop.wait()
     out("Stopping: interrupting live runs and closing streams…")
     await runner.cleanup()
+    if worker_task is not None:
+        stop_worker.set()
+        await worker_task
     out("Stopped.")
     return 0

@@ -30,11 +30,13 @@ from workbench.core.store import DEFAULT_PAGE, MAX_PAGE, RunStore, StoreUnavaila
 from workbench.errors import NotWaiting, UnknownToolCall, UserError
 from workbench.serving import sse
 from workbench.serving.metrics import StreamMeter
+from workbench.serving.remote_controls import ControlChannel, Ticket, take_ticket
+from workbench.serving.run_stores import Dispatcher, Store
 
 if TYPE_CHECKING:
     from workbench.serving.exposition import Metrics
 
-__all__ = ["Refusal", "Principal", "RunService", "MAX_BODY_BYTES", "CLIENT_OPTIONS", "parse_body", "too_large"]
+__all__ = ["Refusal", "Principal", "RunService", "MAX_BODY_BYTES", "CLIENT_OPTIONS", "parse_body", "safe_segment", "too_large"]
 
 log = get_logger("workbench.server")
 
@@ -50,6 +52,9 @@ RUN_FILE_BATCH = 1000
 
 MARKDOWN_SPAN = 10_000
 """Most event ids one request for a run's Markdown may span (the web view asks per batch it shows)."""
+
+REMOTE_ANSWER_WAIT = 5.0
+"""Seconds a control's answer waits, at most, for the worker running the run to apply it (through Redis)."""
 
 ANSWER_WAIT = 2.0
 """Seconds a control's answer waits, at most, for the store to write the event the control caused."""
@@ -136,8 +141,10 @@ class RunService:
     def __init__(
         self,
         *,
-        store_path: str | Path,
+        store_path: str | Path | None = None,
         workspace_root: str | Path,
+        store: Store | None = None,
+        dispatcher: Dispatcher | None = None,
         default_model: str | None = None,
         max_runs_per_user: int = 4,
         allowed_tools: list[str] | None = None,
@@ -171,7 +178,11 @@ class RunService:
         """Events and model retries of this service's runs that have left the live table."""
         self._metrics: Metrics | None = None
         """Made at the first scrape (:meth:`scrape_metrics`), and ``prometheus_client`` imported with it."""
-        self.store = RunStore(store_path)
+        if store is None and store_path is None:
+            raise UserError("a RunService needs a store_path (SQLite) or a store")
+        self.store: Store = store if store is not None else RunStore(store_path)  # type: ignore[arg-type]
+        self.dispatcher = dispatcher
+        """Where new runs go to be executed (workers, through Redis); None: they execute in this process."""
         try:
             interrupted = self.store.recover()
         except BaseException:
@@ -220,6 +231,9 @@ class RunService:
         run_id = new_run_id()
         workspace = self._workspace(who, run_id)
         shared = self._shares(who)
+        if self.dispatcher is not None:
+            return self._dispatch(who, run_id, body.get("task"), model=model, strategy=strategy, tools=tools,
+                                  options=options, shared=shared)
         # The agent, with the anthropic SDK, loads with the first run, not with the server (see load_agent).
         from workbench.agent.launch import start_run
 
@@ -235,6 +249,24 @@ class RunService:
             # Stored before it starts: a run the store could not record would go on unseen.
             before_start=lambda run: self.store.add(run, shared=shared),
         ))
+
+    def _dispatch(self, who: Principal, run_id: str, task: Any, *, model: str | None, strategy: str, tools: list[str],
+                  options: dict[str, Any], shared: bool) -> Run:
+        """A new run handed to the workers: checked here as :func:`~workbench.agent.launch.start_run` checks
+        it, so a bad request is refused at once, then queued; what clients read of it until its first event."""
+        assert self.dispatcher is not None
+        from workbench.agent.launch import check_request
+        from workbench.agent.options import SERVER_PATHS
+
+        try:
+            task, model, _, run_options = check_request(task, model=model, strategy=strategy, tools=tools, options=options)
+        except UserError as exc:
+            raise Refusal(400, "invalid_request", str(exc)) from None
+        run = Run(run_id=run_id, task=task, model=model, strategy=strategy, created_at=ev.utc_timestamp(), owner=who.name,
+                  options=run_options.model_dump(mode="json", by_alias=True, exclude_defaults=True, exclude=set(SERVER_PATHS)),
+                  tools=tools)
+        request = {"task": task, "model": model, "strategy": strategy, "tools": tools, "options": options}
+        return self.dispatcher.submit(run, request, shared=shared)
 
     def fork(self, who: Principal, run_id: str, body: Any) -> Run:
         """``POST /runs/{id}/fork`` (contract section 7). Body ``{at, model?, options?, edits?}``, ``edits``
@@ -265,6 +297,8 @@ class RunService:
             raise Refusal(400, "invalid_request", "model must be a string")
         self._check_running_limit(who)
         new_id = new_run_id()
+        if self.dispatcher is not None:
+            return self._dispatch_fork(who, parent, at, new_id, model=model, options=options, edits=edits)
         from workbench.agent.launch import start_fork  # loaded with the first run, as in create()
 
         return self._started("a fork", lambda: start_fork(
@@ -287,6 +321,34 @@ class RunService:
         self._live[run.id] = run
         return run
 
+    def _dispatch_fork(self, who: Principal, parent: Run, at: int, run_id: str, *, model: str | None,
+                       options: dict[str, Any], edits: dict[str, Any]) -> Run:
+        """A fork handed to the workers: checked here as :func:`~workbench.agent.launch.start_fork` checks it,
+        then queued with what the worker needs to start it (and, should it stop, to resume it)."""
+        assert self.dispatcher is not None
+        from workbench.agent.launch import NOT_INHERITED, check_request, fork_edits
+        from workbench.agent.options import SERVER_PATHS
+        from workbench.core.forking import plan_fork
+
+        tools = parent.tools if parent.tools is not None else self.allowed_tools
+        merged = {**{k: v for k, v in parent.options.items() if k not in NOT_INHERITED}, **options}
+        try:
+            plan = plan_fork(list(parent.events[: parent.log.published]), at)
+            fork_edits(plan.calls, plan.at, model=model, options=options, tool_result=edits.get("toolResult"),
+                       message=edits.get("message"))
+            task, model_name, _, run_options = check_request(parent.task, model=model or parent.model,
+                                                             strategy=parent.strategy or "plan", tools=tools,
+                                                             options=merged)
+        except UserError as exc:
+            raise Refusal(400, "invalid_request", str(exc)) from None
+        run = Run(run_id=run_id, task=task, model=model_name, strategy=parent.strategy or "plan",
+                  created_at=ev.utc_timestamp(), owner=who.name, tools=tools, parent_id=parent.id, forked_at=plan.at,
+                  options=run_options.model_dump(mode="json", by_alias=True, exclude_defaults=True, exclude=set(SERVER_PATHS)))
+        request = {"task": task, "model": model_name, "strategy": run.strategy, "tools": tools, "options": merged,
+                   "fork": {"parent": parent.id, "at": at, "model": model, "options": options,
+                            "toolResult": edits.get("toolResult"), "message": edits.get("message"), "by": who.name}}
+        return self.dispatcher.submit(run, request, shared=self._shares(who))
+
     def _client_options(self, options: Any) -> dict[str, Any]:
         """A request's ``options``, refused (400) when not an object or naming what HTTP may not set."""
         if options is None:
@@ -304,7 +366,7 @@ class RunService:
             raise Refusal(429, "too_many_runs", f"you have {running} runs going, the most allowed here; wait for one to end or cancel one")
 
     def _workspace(self, who: Principal, run_id: str) -> Path:
-        return self.workspace_root / _safe_segment(who.name) / run_id
+        return self.workspace_root / safe_segment(who.name) / run_id
 
     def _shares(self, who: Principal) -> bool:
         """Whether ``who``'s new runs are shared with a workshop's participants: an instructor's are."""
@@ -375,10 +437,28 @@ class RunService:
         now (the store has written the control's own event), so it shows what the control did.
         A store that cannot write does not hold the answer up past ``timeout`` (then the summary
         says ``notStored``)."""
+        remote = take_ticket()
+        if remote is not None:  # a control sent to the worker that runs the run: its answer says what came of it
+            return await self._remote_answer(run, *remote, timeout=REMOTE_ANSWER_WAIT)
         target = len(run.log)
         try:
             async with asyncio.timeout(timeout):
                 while run.log.published < target and await run.log.wait_beyond(run.log.published, published=True):
+                    pass
+        except TimeoutError:
+            pass
+        return self.summary(run)
+
+    async def _remote_answer(self, run: Run, channel: ControlChannel, ticket: Ticket, *,
+                             timeout: float) -> dict[str, Any]:
+        reply = await channel.wait_reply(ticket, timeout)
+        if reply is None:  # no worker has the run right now: the control waits on its stream for the next one
+            return self.summary(run)
+        if reply.status != 202:
+            raise Refusal(reply.status, reply.error_type or "invalid_request", reply.message or "refused")
+        try:
+            async with asyncio.timeout(timeout):
+                while len(run.log) < reply.events and await run.log.wait_beyond(len(run.log)):
                     pass
         except TimeoutError:
             pass
@@ -445,6 +525,8 @@ class RunService:
             self._remember_finished(run)
         if run.owner != who.name and not (who.role == "participant" and self.store.is_shared(run_id)):
             raise _not_found(run_id)
+        if self.dispatcher is not None:  # a run another process executes: as far as Redis has it now
+            self.dispatcher.catch_up(run)
         return run
 
     async def prefetch(self, run_id: str) -> None:
@@ -592,6 +674,9 @@ class RunService:
         self.store.close()
         if otel_export.switched_on():  # the traces of the runs just ended, before the process goes
             await asyncio.to_thread(otel_export.flush, timeout)
+        aclose = getattr(self.store, "aclose", None)
+        if aclose is not None:  # a Redis store's reading loops and their connections
+            await aclose()
 
 
 _agent_loaded = threading.Event()
@@ -616,9 +701,10 @@ def _page_size(limit: int | str | None) -> int:
 
 def _contract_summary(row: dict[str, Any]) -> dict[str, Any]:
     """A stored run's summary. Every run going is held in memory and summed up from its state;
-    one the service does not hold has ended, so nothing of it waits."""
+    one the service does not hold has ended, so nothing of it waits, unless its row says otherwise
+    (a run in Redis, executed by a worker, whose row says what it waits for)."""
     keys = ("id", "task", "model", "strategy", "status", "createdAt", "endedAt", "eventCount")
-    summary = {**{k: row[k] for k in keys}, "waiting": []}
+    summary = {**{k: row[k] for k in keys}, "waiting": row.get("waiting", [])}
     settings = row.get("settings") or {}
     if settings.get("parentId") is not None:
         summary.update(parentId=settings["parentId"], forkedAt=settings.get("forkedAt"))
@@ -658,7 +744,7 @@ def _control(run: Run, act: Callable[[], None]) -> Run:
     return run
 
 
-def _safe_segment(name: str) -> str:
+def safe_segment(name: str) -> str:
     """A user name as one safe folder name."""
     cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip(".") or "user"
     return cleaned[:64]

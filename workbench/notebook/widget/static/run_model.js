@@ -16,7 +16,7 @@
 const ENDED = new Set(["complete", "error", "cancelled", "interrupted"]);
 const ENDED_NOW = { complete: "done", error: "failed", cancelled: "cancelled", interrupted: "interrupted" };
 const BOUNDARY_TYPES = new Set(["execution:started", "plan:created", "phase:start", "phase:complete", "tool:complete",
-  "tool:decision", "usage", "model:retry", "execution:resumed", "run:forked"]);
+  "tool:decision", "usage", "model:retry", "execution:resumed", "run:forked", "run:resumed"]);
 const OUTPUT_TYPES = new Set(["thinking:delta", "text:delta", "thinking", "message", "text"]);
 
 function initialState() {
@@ -242,6 +242,9 @@ function foldEvent(state, event) {
       if (state.currentPhaseId === d.phaseId) state.currentPhaseId = null;
       break;
     }
+    case "run:resumed": // another worker took the run over: the half-done turn's steps end here
+      interruptStreaming(state, changed);
+      break;
     case "model:retry":
       changed.retry = { attempt: d.attempt, reason: d.reason, delayMs: d.delayMs };
       state.retries.push(changed.retry);
