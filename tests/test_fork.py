@@ -72,6 +72,20 @@ def responses(run: wb.Run) -> list[ev.Event]:
     return [e for e in run.events if e.type == "model:response"]
 
 
+async def noted_before_every_call(run: wb.Run) -> int:
+    """Drive a run that pauses before each model call (``breakpoints: ["model"]``) to its end, telling
+    it ``note 1``, ``note 2``, … at each pause; how many notes it got."""
+    said = 0
+    while not run.done:
+        await asyncio.sleep(0.005)
+        if run.status == "paused":
+            said += 1
+            run.say(f"note {said}")
+            run.resume()
+    await finished(run)
+    return said
+
+
 def story(events: Any) -> list[tuple[str, Any]]:
     """What happened, without what differs between two runs that do the same (ids, times, durations)."""
     told = {"thinking": "thought", "text": "text", "tool:start": "params", "tool:complete": "result",
@@ -107,14 +121,7 @@ async def test_every_model_call_leaves_its_whole_answer_in_the_log(simulator: Re
 
 async def test_the_log_alone_tells_what_each_model_call_was_asked(simulator: RecordingSimulator, tmp_path: Path):
     run = wb.run("Write a haiku about tides", model=MODEL, options={"breakpoints": ["model"]})
-    said = 0
-    while not run.done:  # a person's messages go into the conversation too
-        await asyncio.sleep(0.005)
-        if run.status == "paused":
-            said += 1
-            run.say(f"note {said}")
-            run.resume()
-    await finished(run)
+    said = await noted_before_every_call(run)  # a person's messages go into the conversation too
     asked = [{k: b[k] for k in ("system", "messages")} for b in simulator.bodies]
     for source in (run, wb.load(run.save(tmp_path / "run.jsonl"))):
         rebuilt = await asyncio.to_thread(model_requests_of, source)
@@ -224,14 +231,7 @@ async def test_a_message_and_another_model_from_the_fork_point_on(simulator: Rec
 
 async def test_messages_given_while_a_run_went_on_are_replayed_to_the_same_calls(simulator: RecordingSimulator):
     parent = wb.run("Write a haiku about tides", model=MODEL, options={"breakpoints": ["model"]})
-    said = 0
-    while not parent.done:
-        await asyncio.sleep(0.005)
-        if parent.status == "paused":
-            said += 1
-            parent.say(f"note {said}")
-            parent.resume()
-    await finished(parent)
+    said = await noted_before_every_call(parent)
     asked_by_parent = list(simulator.bodies)
     del simulator.bodies[:]
     read_done = first(parent, "tool:complete", tool_name="read_file")
