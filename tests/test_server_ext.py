@@ -315,8 +315,8 @@ async def test_the_default_identity_provider_has_one_owner(jp_fetch, ext):
 
 
 async def test_a_client_that_goes_away_leaves_nothing_behind(jp_fetch, jp_base_url, port, token, ext):
-    ext.heartbeat_seconds = 60  # only the disconnect itself can end the stream in time
-    run_info = await start(jp_fetch, "Very slow", strategy="react", options={"pace": 0.5})
+    ext.heartbeat_seconds = 60  # only the disconnect itself can end the stream in time:
+    run_info = await start(jp_fetch, "Very slow", strategy="react", options={"pace": 0.01})  # nor an event
     run = ext.service.get(ext.principal(User("me")), run_info["id"])
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(f"GET {events_path(jp_base_url, run.id)} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
