@@ -244,6 +244,25 @@ async def test_messages_given_while_a_run_went_on_are_replayed_to_the_same_calls
     assert prompts.person_message("note 4") in json.dumps(expected["messages"])
 
 
+async def test_a_message_given_during_the_last_copied_turn_goes_to_the_forks_first_call(simulator: RecordingSimulator):
+    parent = wb.run("Write a haiku about tides", model=MODEL, options={"breakpoints": ["tool"]})
+    while not parent.done:  # a note while read_file waits to run (its model call took its messages already)
+        await asyncio.sleep(0.005)
+        if parent.status == "paused":
+            if parent.events[-2].type == "tool:start" and parent.events[-2].data.tool_name == "read_file":
+                parent.say("note read")
+            parent.resume()
+    await finished(parent)
+    read_done = first(parent, "tool:complete", tool_name="read_file")
+    assert first(parent, "user:message").id < read_done.id
+    took_it = next(i for i, a in enumerate(responses(parent)) if a.id > read_done.id)
+    asked_by_parent = list(simulator.bodies)
+    assert prompts.person_message("note read") in json.dumps(asked_by_parent[took_it]["messages"][-1])
+    del simulator.bodies[:]
+    await finished(parent.fork(at=read_done.id, options={"breakpoints": []}))
+    assert simulator.bodies[0] == asked_by_parent[took_it]  # the note is in the copy, and its first call reads it
+
+
 async def test_a_phase_the_fork_point_falls_in_leaves_out_the_time_before_the_fork(simulator: RecordingSimulator):
     parent = await finished(wb.run("Write a haiku about tides", model=MODEL))
     await asyncio.sleep(0.3)  # the fork is made a while after the parent ended

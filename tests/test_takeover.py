@@ -17,6 +17,7 @@ from workbench.agent.launch import resume_run
 from workbench.core import events as ev
 from workbench.core.contract import contract_violations
 from workbench.core.log import RunLog
+from workbench.core.forking import recorded_calls
 from workbench.core.takeover import INTERRUPTED_BY_WORKER, resume_plan
 
 @pytest.fixture
@@ -86,3 +87,61 @@ async def test_a_run_taken_over_while_paused_pauses_again(scenario: str):
     resumed.cancel()
     await asyncio.wait_for(resumed.wait_async(), 10)
     assert contract_violations(list(resumed.events)) == []
+
+async def until(check: object, what: str, timeout: float = 20) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():  # type: ignore[operator]
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+async def test_a_run_taken_over_while_a_call_waits_for_a_decision_asks_for_it_again(scenario: str):
+    options = {"scenario": scenario, "approve": "all"}
+    run = wb.run("Write a haiku about tides", model="simulated", options=options)
+    await until(lambda: run.waiting, "a call to wait for its decision")
+    cut, waited = len(run.events), run.waiting[0]
+    run.cancel()
+    left = RunLog(run.id)
+    left.extend(run.events[:cut])
+    resumed = resume_run(left, attempt=2, worker="w2", task=run.task, model="simulated", options=options)
+    await until(lambda: resumed.waiting, "the call to wait again")
+    after = resumed.events[cut:]
+    # the wait the stopped worker left is ended as the contract wants (one decision per approval) ...
+    assert [(e.type, e.data.tool_use_id) for e in after[:2]] == [("tool:decision", waited), ("tool:complete", waited)]
+    assert (after[0].data.decision, after[0].data.note, after[1].data.is_error) == ("deny", INTERRUPTED_BY_WORKER, True)
+    assert after[2].type == "run:resumed"
+    # ... and the turn, done again, asks the person again before the call runs
+    again = [e for e in after if e.type == "tool:approval"]
+    assert len(again) == 1 and again[0].data.tool_name == next(
+        e.data.tool_name for e in run.events if e.type == "tool:approval")
+    while not resumed.done:
+        for tool_use_id in resumed.waiting:
+            resumed.decide(tool_use_id, "approve")
+        await asyncio.sleep(0.01)
+    assert resumed.state.status == "complete"
+    assert contract_violations(list(resumed.events)) == []
+
+async def test_a_message_given_in_the_turn_done_again_reaches_its_new_model_call(scenario: str):
+    options = {"scenario": scenario, "breakpoints": ["tool"]}
+    run = wb.run("Write a haiku about tides", model="simulated", options=options)
+    await until(lambda: run.status == "paused", "the pause before the first tool call")
+    run.say("use the word moon")
+    cut = len(run.events)
+    run.cancel()
+    left = RunLog(run.id)
+    left.extend(run.events[:cut])
+    resumed = resume_run(left, attempt=2, worker="w2", task=run.task, model="simulated", options={"scenario": scenario})
+    await until(lambda: resumed.status == "paused", "the pause again (it was paused)")
+    resumed.resume()
+    await asyncio.wait_for(resumed.wait_async(), 30)
+    assert resumed.state.status == "complete" and contract_violations(list(resumed.events)) == []
+    at = next(e.id for e in resumed.events if e.type == "run:resumed")
+    heard = "The person supervising this run says: \u201cuse the word moon\u201d"
+    said = [e for e in resumed.events if heard in (getattr(e.data, "thought", None) or getattr(e.data, "text", None) or "")
+            and e.type in ("thinking", "text")]
+    assert said and said[0].id > at  # by the model's first call after the takeover, and only once
+    assert len(said) == 1
+    # and the log says so: a fork of the resumed run replays the same requests
+    calls = recorded_calls(list(resumed.events))
+    taking = [call for call in calls if call.messages]
+    assert [call.messages for call in taking] == [("use the word moon",)]
+    assert taking[0].response == next(e.data for e in resumed.events if e.type == "model:response" and e.id > at)

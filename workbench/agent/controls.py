@@ -14,7 +14,7 @@ edit that does not fit the tool's schema is a :class:`~workbench.errors.UserErro
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -156,6 +156,11 @@ class RunControls:
         """The boundary before a tool call runs (after its ``tool:start``, so a pause shows the call)."""
         self._calls[tool_use_id] = tool_name
         await self._boundary("tool", tool_use_id, self._break_tool or tool_name in self._break_tools)
+
+    def carry(self, messages: Sequence[str]) -> None:
+        """Messages the log has already that the next model call takes in: those of a fork's copied
+        part, or of a taken-over run's given-up turn, that no replayed call took."""
+        self._messages[:0] = messages
 
     def take_messages(self) -> list[str]:
         """The person's messages since the last model call, for the next one.

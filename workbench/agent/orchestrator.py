@@ -203,6 +203,7 @@ class Orchestrator:
         if replay is None or not replay.done:
             return
         self._replay = None
+        self.controls.carry(replay.plan.messages)
         if replay.resumed is not None:  # the same run, taken over by another worker
             self._step_counter = max(self._step_counter, replay.steps_used)
             self._emit(replay.resumed)

@@ -16,7 +16,8 @@ from typing import Any, Sequence
 from workbench.core import events as ev
 from workbench.errors import UserError
 
-__all__ = ["CALL_OUTPUT", "RecordedCall", "ForkPlan", "plan_fork", "recorded_calls", "fork_end", "tool_use_ids"]
+__all__ = ["CALL_OUTPUT", "RecordedCall", "ForkPlan", "plan_fork", "recorded_calls", "fork_end", "tool_use_ids",
+           "untaken_messages"]
 
 PLAN_TOOL_NAME = "submit_plan"
 """The tool through which a plan-strategy run's model hands in its plan (never run as a tool)."""
@@ -44,6 +45,8 @@ class ForkPlan:
     """The last event copied (m): the end of the last fully ended turn at or before the fork point."""
     calls: tuple[RecordedCall, ...]
     """The model calls of the copied prefix, in order."""
+    messages: tuple[str, ...] = ()
+    """The people's messages of the log that none of those calls took in: the first live call takes them."""
 
 
 def fork_end(events: Sequence[ev.Event], at: int) -> int:
@@ -68,7 +71,8 @@ def fork_end(events: Sequence[ev.Event], at: int) -> int:
 def plan_fork(events: Sequence[ev.Event], at: int) -> ForkPlan:
     """The copy and the replay of a fork of ``events`` at event ``at``."""
     end = fork_end(events, at)
-    return ForkPlan(at=end, calls=tuple(recorded_calls(events[:end])))
+    prefix = events[:end]
+    return ForkPlan(at=end, calls=tuple(recorded_calls(prefix)), messages=untaken_messages(prefix, end))
 
 
 def recorded_calls(events: Sequence[ev.Event]) -> list[RecordedCall]:
@@ -79,36 +83,79 @@ def recorded_calls(events: Sequence[ev.Event]) -> list[RecordedCall]:
     holds back the event of a message given after a call took its messages and before it
     streamed anything, so that this reading is exact.) A fork's edit of a tool result (a
     ``run:forked`` earlier in the log, when forking a fork) is what the model saw, so it
-    replaces the result the ``tool:complete`` recorded.
+    replaces the result the ``tool:complete`` recorded. What a ``run:resumed`` gave up (the
+    turn a stopped worker left half done, after its ``at``) was done again live, so a call of
+    it is no call of the run, and the messages it took were taken by the next.
     """
-    calls: list[tuple[ev.ModelResponseData, tuple[str, ...]]] = []
+    walk = _walk(events)
     results: dict[str, tuple[Any, bool]] = {}
     edited: dict[str, dict[str, Any]] = {}
-    given: list[str] = []
-    taken: tuple[str, ...] = ()
-    in_call = False
     for event in events:
         data = event.data
-        if not in_call and (event.type in CALL_OUTPUT or isinstance(data, ev.ModelResponseData)):
-            in_call, taken, given = True, tuple(given), []
-        if isinstance(data, ev.UserMessageData):
-            given.append(data.text)
-        elif isinstance(data, ev.ModelResponseData):
-            calls.append((data, taken))
-            in_call = False
-        elif isinstance(data, ev.ToolCompleteData):
+        if isinstance(data, ev.ToolCompleteData):
             results[data.tool_use_id] = (data.result, data.is_error)
         elif isinstance(data, ev.ToolDecisionData) and data.params is not None:
             edited[data.tool_use_id] = data.params
         elif isinstance(data, ev.RunForkedData) and data.edits.tool_result is not None:
             edit = data.edits.tool_result
             results[edit.tool_use_id] = (edit.result, False)
-    return [
-        RecordedCall(response=response, messages=messages,
-                     tool_results={i: results[i] for i in tool_use_ids(response) if i in results},
-                     ran_with={i: edited[i] for i in tool_use_ids(response) if i in edited})
-        for response, messages in calls
-    ]
+    out = []
+    taken_before = 0
+    for call in walk.calls:
+        response = call.response
+        out.append(RecordedCall(response=response, messages=tuple(walk.messages[taken_before:call.taken]),
+                                tool_results={i: results[i] for i in tool_use_ids(response) if i in results},
+                                ran_with={i: edited[i] for i in tool_use_ids(response) if i in edited}))
+        taken_before = call.taken
+    return out
+
+
+def untaken_messages(events: Sequence[ev.Event], at: int) -> tuple[str, ...]:
+    """The people's messages of ``events`` that no model call answered by event ``at`` took in.
+
+    What the first live call of a fork of ``events`` at ``at`` takes in (``events`` being the
+    copied part), or of a run taken over at ``at`` (``events`` the whole log: the turn after
+    ``at`` is given up and done again, and with it the taking of its messages).
+    """
+    walk = _walk(events)
+    kept = [call for call in walk.calls if call.response_id <= at]
+    return tuple(walk.messages[kept[-1].taken if kept else 0:])
+
+
+@dataclass(frozen=True)
+class _Call:
+    response: ev.ModelResponseData
+    taken: int
+    """How many of the log's messages had been taken once this call took its own."""
+    response_id: int
+    """The id of its ``model:response``."""
+
+
+@dataclass(frozen=True)
+class _Walk:
+    calls: list[_Call]
+    messages: list[str]
+
+
+def _walk(events: Sequence[ev.Event]) -> _Walk:
+    """The model calls of a log and its people's messages, in order."""
+    calls: list[_Call] = []
+    messages: list[str] = []
+    taking = 0
+    in_call = False
+    for event in events:
+        data = event.data
+        if not in_call and (event.type in CALL_OUTPUT or isinstance(data, ev.ModelResponseData)):
+            in_call, taking = True, len(messages)
+        if isinstance(data, ev.UserMessageData):
+            messages.append(data.text)
+        elif isinstance(data, ev.ModelResponseData):
+            calls.append(_Call(data, taking, event.id))
+            in_call = False
+        elif isinstance(data, ev.RunResumedData):
+            calls = [call for call in calls if call.response_id <= data.at]
+            in_call = False
+    return _Walk(calls, messages)
 
 
 CALL_OUTPUT = frozenset({"thinking:delta", "text:delta", "thinking", "text", "model:retry"})
@@ -141,4 +188,7 @@ def _turn_ends(events: Sequence[ev.Event]) -> list[int]:
             open_calls.discard(data.tool_use_id)
             if not open_calls:
                 ends.append(event.id)
+        elif isinstance(data, ev.RunResumedData):  # what the stopped worker left after `at` was done again
+            ends = [end for end in ends if end <= data.at]
+            open_calls = set()
     return ends

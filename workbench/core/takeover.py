@@ -5,26 +5,29 @@ of a model turn. The worker that takes the run over keeps events 1..n as they ar
 them; their ids are never reused) and appends, in order:
 
 1. a failed ``tool:complete`` for every tool call the stopped worker had started and not ended
-   (:func:`closing_events`): the contract wants exactly one per ``tool:start``; and before them, if
-   the run was paused, ``execution:resumed {step: true}``: the run pauses again at its next turn
-   boundary, once live, so a pause asked for is not lost (a run waiting for a tool decision is
-   not handled yet: its decision is asked for again only if the model asks for the call again);
+   (:func:`closing_events`): the contract wants exactly one per ``tool:start``; before it, for a
+   call that waited for a person's decision, a ``tool:decision`` ``deny`` saying why (one per
+   ``tool:approval``; the turn is done again, and the model's call waits for a decision again);
+   and before them, if the run was paused, ``execution:resumed {step: true}``: the run pauses
+   again at its next turn boundary, once live, so a pause asked for is not lost;
 2. ``run:resumed {attempt, at, worker}``, ``at`` being m, the last event of the last model turn
    fully ended (:func:`workbench.core.forking.fork_end`);
 
 and then goes on live from where the run stood after event m, having walked through the run's
 course again with the recorded answers (as a fork does), so that no ended turn is asked of the
 model again. The turn the stopped worker left half done is done again, live, under new step ids
-(:func:`steps_used`), so its pieces never mix with the new ones.
+(:func:`steps_used`), so its pieces never mix with the new ones. The people's messages that no
+ended turn took in (given during the turn done again, or after) go to its new model call.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from workbench.core import events as ev
-from workbench.core.forking import ForkPlan, plan_fork
+from workbench.core.forking import ForkPlan, plan_fork, untaken_messages
 
 __all__ = ["INTERRUPTED_BY_WORKER", "closing_events", "resume_plan", "steps_used", "was_paused"]
 
@@ -38,8 +41,10 @@ def resume_plan(events: Sequence[ev.Event]) -> ForkPlan:
     """Where a taken-over run goes on from, and the recorded calls that bring it there (as a fork of the
     run at its last event): a run stopped during its first model call goes on from its start."""
     if not any(e.type == "model:response" for e in events):
-        return ForkPlan(at=1, calls=())
-    return plan_fork(events, len(events))
+        return ForkPlan(at=1, calls=(), messages=untaken_messages(events, 1))
+    plan = plan_fork(events, len(events))
+    # The turn after `at` is done again: the messages it took, and those given since, go to its new call.
+    return replace(plan, messages=untaken_messages(events, plan.at))
 
 
 def closing_events(events: Sequence[ev.Event], why: str = INTERRUPTED_BY_WORKER) -> list[ev.EventData]:
@@ -48,14 +53,23 @@ def closing_events(events: Sequence[ev.Event], why: str = INTERRUPTED_BY_WORKER)
     then a failed ``tool:complete`` for each ``tool:start`` that has none, in start order."""
     closing: list[ev.EventData] = [ev.ExecutionResumedData(step=True)] if was_paused(events) else []
     open_calls: dict[str, str] = {}
+    undecided: set[str] = set()
     for event in events:
         data = event.data
         if isinstance(data, ev.ToolStartData):
             open_calls[data.tool_use_id] = data.tool_name
         elif isinstance(data, ev.ToolCompleteData):
             open_calls.pop(data.tool_use_id, None)
-    return closing + [ev.ToolCompleteData(tool_name=name, result=why, duration=0.0, tool_use_id=tool_use_id,
-                                          is_error=True) for tool_use_id, name in open_calls.items()]
+        elif isinstance(data, ev.ToolApprovalData):
+            undecided.add(data.tool_use_id)
+        elif isinstance(data, ev.ToolDecisionData):
+            undecided.discard(data.tool_use_id)
+    for tool_use_id, name in open_calls.items():
+        if tool_use_id in undecided:  # every tool:approval has its one tool:decision (contract, v2)
+            closing.append(ev.ToolDecisionData(tool_use_id=tool_use_id, decision="deny", note=why))
+        closing.append(ev.ToolCompleteData(tool_name=name, result=why, duration=0.0, tool_use_id=tool_use_id,
+                                           is_error=True))
+    return closing
 
 
 def was_paused(events: Sequence[ev.Event]) -> bool:
