@@ -318,12 +318,17 @@ async def test_a_client_that_goes_away_leaves_nothing_behind(jp_fetch, jp_base_u
     ext.heartbeat_seconds = 60  # only the disconnect itself can end the stream in time:
     run_info = await start(jp_fetch, "Very slow", strategy="react", options={"pace": 0.01})  # nor an event
     run = ext.service.get(ext.principal(User("me")), run_info["id"])
+    # The run's one event before its first, slow delta is in the log: the stream has nothing more to
+    # write once it has sent that (a write to a client already gone would end it first).
+    await until(lambda: len(run.log) == 1, what="the run to start")
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(f"GET {events_path(jp_base_url, run.id)} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                  f"Authorization: token {token}\r\n\r\n".encode())
     head = await reader.readuntil(b"retry: 2000\n\n")
     assert head.startswith(b"HTTP/1.1 200")
+    await asyncio.wait_for(reader.readuntil(b"event: execution:started\n"), 10)
     await until(lambda: len(ext.streams) == 1 and run.log.waiting == 1, what="the stream to wait on the log")
+    assert len(run.log) == 1
     handler = next(iter(ext.streams))
     # Jupyter's headers and its login cookie went out, and the stream does not hold them for its life
     assert b"\r\nSet-Cookie: " in head and b"\r\nContent-Security-Policy: " in head
