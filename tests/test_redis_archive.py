@@ -7,6 +7,7 @@ replicas and workers each in a process of their own, as in test_redis.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -137,11 +138,11 @@ async def test_an_ended_run_redis_let_go_is_listed_streamed_downloaded_and_forke
     assert await listed(archived.api, "bob") == [[]]
 
 
-async def scrape_runs(api: str) -> dict[str, float]:
-    """``workbench_runs`` by status, from a replica's ``/metrics``."""
+async def scrape_runs(api: str, metric: str = "workbench_runs", label: str = "status") -> dict[str, float]:
+    """``workbench_runs`` by status (or another metric by its label), from a replica's ``/metrics``."""
     _, raw = await call(api.removesuffix("/api"), "GET", "/metrics")
-    return {s.labels["status"]: s.value for family in text_string_to_metric_families(raw.decode())
-            for s in family.samples if s.name == "workbench_runs"}
+    return {s.labels[label]: s.value for family in text_string_to_metric_families(raw.decode())
+            for s in family.samples if s.name == metric}
 
 
 async def test_the_limit_of_runs_going_and_the_run_counts_are_those_of_every_replica(
@@ -160,6 +161,18 @@ async def test_the_limit_of_runs_going_and_the_run_counts_are_those_of_every_rep
     assert (await answer(b.api, "POST", "/runs", "bob", SLOW))[0] == 201  # someone else's limit is their own
     going = {"running": 3, "complete": 0, "error": 0, "cancelled": 0, "interrupted": 0}
     assert await scrape_runs(a.api) == await scrape_runs(b.api) == going
+    # A stream's figures are its replica's own: one watcher on A is on A's figures only.
+    second = started[1][1]["id"]
+    watching = asyncio.create_task(stream_bytes(a.api, second))
+    for _ in range(100):
+        if await scrape_runs(a.api, "workbench_run_subscribers", "run_id"):
+            break
+        await asyncio.sleep(0.1)
+    assert await scrape_runs(a.api, "workbench_run_subscribers", "run_id") == {second: 1}
+    assert await scrape_runs(b.api, "workbench_run_subscribers", "run_id") == {}
+    watching.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watching
     first = started[0][1]["id"]
     assert (await answer(b.api, "POST", f"/runs/{first}/cancel"))[0] == 202
     assert (await until_ended(b.api, first))["status"] == "cancelled"
