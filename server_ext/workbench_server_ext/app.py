@@ -60,6 +60,12 @@ class WorkbenchApp(ExtensionApp):
         "processes and serves the runs of every server sharing that Redis (README: Scaling out). "
         "Default: $WORKBENCH_REDIS_URL; empty: runs execute here, stored in store_path.",
     )
+    redis_archive = Unicode(
+        config=True,
+        help="With redis_url: a SQLite file where every ended run is kept for good, and read back from once "
+        "Redis no longer has it (an ended run expires from Redis with `workbench worker --ended-ttl`). Give the "
+        "workers the same file (--archive). Default: $WORKBENCH_ARCHIVE; empty: no archive.",
+    )
     heartbeat_seconds = Float(
         15.0,
         config=True,
@@ -121,6 +127,10 @@ class WorkbenchApp(ExtensionApp):
     def _default_redis_url(self) -> str:
         return os.environ.get("WORKBENCH_REDIS_URL", "")
 
+    @default("redis_archive")
+    def _default_redis_archive(self) -> str:
+        return os.environ.get("WORKBENCH_ARCHIVE", "")
+
     @default("store_path")
     def _default_store_path(self) -> str:
         return os.path.join(jupyter_data_dir(), "workbench", "runs.db")
@@ -180,7 +190,8 @@ class WorkbenchApp(ExtensionApp):
         from workbench.serving.redis_store import RedisRunStore
 
         # The server's loop: extensions initialize before it runs, and the store follows runs on it.
-        return RedisRunStore(RedisSettings(url=self.redis_url), asyncio.get_event_loop())
+        return RedisRunStore(RedisSettings(url=self.redis_url, archive=self.redis_archive or None),
+                             asyncio.get_event_loop())
 
     def current_service(self) -> RunService | None:
         """The service; when its store could not be opened, a new attempt now and then (space may be back)."""

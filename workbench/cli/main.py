@@ -66,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="folder of the runs' workspaces (default: $WORKBENCH_HOME/server/workspaces)")
     serve.add_argument("--model", help="model of runs that name none (default: simulated without a key)")
     serve.add_argument("--heartbeat", type=float, default=15.0, help="seconds of idle stream before a keep-alive")
+    serve.add_argument("--max-runs-per-user", type=int, default=4, metavar="N",
+                       help="runs one user may have going at once; with --redis, on every replica together (default: 4)")
     serve.add_argument("--certfile", metavar="FILE",
                        help="serve HTTPS with this PEM certificate (the server's first, then any intermediates); "
                        "it may hold the private key too")
@@ -107,6 +109,9 @@ def _redis_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ended-ttl", type=float, default=None, metavar="SECONDS",
                         help="keep ended runs in Redis this long (default: for good)")
     parser.add_argument("--redis-prefix", default="wb", help="prefix of every Redis key (default: wb)")
+    parser.add_argument("--archive", metavar="PATH", default=None,
+                        help="SQLite file keeping every ended run for good, read once Redis lets it go "
+                             "(see --ended-ttl); the same file for every replica and worker (default: $WORKBENCH_ARCHIVE)")
 
 
 def _redis_settings(args: argparse.Namespace) -> RedisSettings | None:
@@ -118,7 +123,7 @@ def _redis_settings(args: argparse.Namespace) -> RedisSettings | None:
     except ImportError:
         raise UserError("--redis needs the redis package: pip install 'agent-workbench[redis]'") from None
     return RedisSettings(url=url, prefix=args.redis_prefix, ended_ttl=args.ended_ttl, claim_idle=args.claim_idle,
-                         max_attempts=args.max_attempts)
+                         max_attempts=args.max_attempts, archive=args.archive or os.environ.get("WORKBENCH_ARCHIVE") or None)
 
 
 async def _worker_command(args: argparse.Namespace, view: TerminalView) -> int:
@@ -270,6 +275,8 @@ async def _serve_command(args: argparse.Namespace, view: TerminalView) -> int:
         raise UserError(f"--port must be between 0 and 65535, not {args.port}")
     if not args.heartbeat > 0:
         raise UserError("--heartbeat must be a positive number of seconds")
+    if args.max_runs_per_user < 1:
+        raise UserError(f"--max-runs-per-user must be at least 1, not {args.max_runs_per_user}")
     server_home = workbench_home() / "server"
     store = Path(args.store) if args.store else server_home / "runs.db"
     workspaces = Path(args.workspace_root) if args.workspace_root else server_home / "workspaces"
@@ -294,7 +301,8 @@ async def _serve_command(args: argparse.Namespace, view: TerminalView) -> int:
     return await serve(redis=redis_settings, with_worker=args.worker, host=args.host, port=args.port, token=token, store=str(store), workspace_root=str(workspaces),
                        model=args.model, heartbeat=args.heartbeat, cors_origins=args.cors_origin, out=out,
                        workshop=workshop, workshop_file=args.workshop, ssl_context=ssl_context,
-                       allow_http=args.allow_http, web_view=WEB_VIEW, otel=args.otel)
+                       allow_http=args.allow_http, web_view=WEB_VIEW, otel=args.otel,
+                       max_runs_per_user=args.max_runs_per_user)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

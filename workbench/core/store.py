@@ -312,19 +312,11 @@ class RunStore:
 
     def load(self, run_id: str) -> Run | None:
         """The run with its events, or None if the store does not have it."""
-        found = self._database.run_row(run_id)
+        found = read_run(self._database, run_id)
         if found is None:
             return None
-        row, settings = found
-        options, tools, parent, forked_at = (settings.get(k) for k in ("options", "tools", "parentId", "forkedAt"))
-        run = Run(run_id=row[0], owner=row[1], task=row[2], model=row[3], strategy=row[4], created_at=row[5],
-                  log=RunLog(row[0]), options=options if isinstance(options, dict) else None,
-                  tools=[str(t) for t in tools] if isinstance(tools, list) else None,
-                  parent_id=parent if isinstance(parent, str) else None,
-                  forked_at=forked_at if isinstance(forked_at, int) else None)
-        bodies = self._database.event_bodies(run_id)
-        run.log.extend(_parsed(body) for body in bodies)
-        self._sizes[run_id] = sum(len(body) for body in bodies)
+        run, size = found
+        self._sizes[run_id] = size
         return run
 
     def recover(self, message: str = "the server stopped while this run was going") -> list[Run]:
@@ -347,6 +339,23 @@ class RunStore:
                 self._enqueue(run.log.events[-1])
             runs.append(run)
         return runs
+
+
+def read_run(database: StoreDatabase, run_id: str) -> tuple[Run, int] | None:
+    """The run a store file has under ``run_id``, with its events, and their JSON bytes; None if it has none."""
+    found = database.run_row(run_id)
+    if found is None:
+        return None
+    row, settings = found
+    options, tools, parent, forked_at = (settings.get(k) for k in ("options", "tools", "parentId", "forkedAt"))
+    run = Run(run_id=row[0], owner=row[1], task=row[2], model=row[3], strategy=row[4], created_at=row[5],
+              log=RunLog(row[0]), options=options if isinstance(options, dict) else None,
+              tools=[str(t) for t in tools] if isinstance(tools, list) else None,
+              parent_id=parent if isinstance(parent, str) else None,
+              forked_at=forked_at if isinstance(forked_at, int) else None)
+    bodies = database.event_bodies(run_id)
+    run.log.extend(_parsed(body) for body in bodies)
+    return run, sum(len(body) for body in bodies)
 
 
 def run_settings(run: Run) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 from workbench.core import events as ev
 
-__all__ = ["INTERRUPTED", "RunRow", "StoreDatabase"]
+__all__ = ["INTERRUPTED", "RunRow", "RunValues", "StoreDatabase", "run_values"]
 
 INTERRUPTED = "interrupted"
 """The status (and error type) of a run that was going when its process stopped."""
@@ -49,6 +49,14 @@ _STATUS_OF_TERMINAL = {"execution:complete": "complete", "execution:cancelled": 
 
 RunRow = tuple[str, str | None, str, str, str, str]
 """A stored run's (id, owner, task, model, strategy, created_at)."""
+
+RunValues = tuple[str, str | None, str, str, str, str, int, str | None]
+"""A new run's row: (id, owner, task, model, strategy, created_at, shared, settings as JSON)."""
+
+_INSERT_RUN = ("INSERT OR IGNORE INTO runs (id, owner, task, model, strategy, created_at, shared, settings) "
+               "VALUES (?,?,?,?,?,?,?,?)")
+
+_SUMMARY_COLUMNS = "id, task, model, strategy, status, created_at, ended_at, event_count, owner, shared, settings"
 
 
 def _terminal_status(event: ev.Event) -> str:
@@ -86,20 +94,18 @@ class StoreDatabase:
         """The run's row (kept as it is if the run is there already). ``settings``: its options, tools
         and parent (what a fork of it needs), as JSON."""
         with self.lock:
-            self.connection.execute(
-                "INSERT OR IGNORE INTO runs (id, owner, task, model, strategy, created_at, shared, settings) "
-                "VALUES (?,?,?,?,?,?,?,?)",
-                (run_id, owner, task, model, strategy, created_at, int(shared),
-                 json.dumps(settings, ensure_ascii=False) if settings is not None else None),
-            )
+            self.connection.execute(_INSERT_RUN, run_values(run_id, owner, task, model, strategy, created_at, shared,
+                                                             settings))
 
     def set_shared(self, run_id: str, shared: bool) -> None:
         with self.lock:
             self.connection.execute("UPDATE runs SET shared = ? WHERE id = ?", (int(shared), run_id))
 
-    def write(self, events: Sequence[ev.Event]) -> list[tuple[str, int]]:
+    def write(self, events: Sequence[ev.Event], *, row: RunValues | None = None) -> list[tuple[str, int]]:
         """Store ``events`` in one transaction (each run's event count and, at its end, its status with them).
 
+        ``row``: a run's row (:func:`run_values`) added in the same transaction, before its events
+        (an archive's whole run, which no reader may see half-written).
         Returns (run id, JSON bytes) of each event written. On failure nothing is stored and the
         error is raised.
         """
@@ -112,6 +118,8 @@ class StoreDatabase:
         with self.lock:
             db.execute("BEGIN")
             try:
+                if row is not None:
+                    db.execute(_INSERT_RUN, row)
                 db.executemany("INSERT OR IGNORE INTO events (run_id, id, type, body) VALUES (?,?,?,?)", rows)
                 db.executemany(
                     "UPDATE runs SET event_count = MAX(event_count, ?) WHERE id = ?", [(n, r) for r, n in counts.items()]
@@ -135,8 +143,7 @@ class StoreDatabase:
 
         ``limit`` caps how many; ``before`` (a run id) starts after that run, for the next page.
         """
-        query = ("SELECT id, task, model, strategy, status, created_at, ended_at, event_count, owner, shared, settings "
-                 "FROM runs")
+        query = f"SELECT {_SUMMARY_COLUMNS} FROM runs"
         where: list[str] = []
         args: list[Any] = []
         if owner is not None:
@@ -153,11 +160,18 @@ class StoreDatabase:
             args.append(limit)
         with self.lock:
             rows = self.connection.execute(query, args).fetchall()
-        return [
-            {"id": r[0], "task": r[1], "model": r[2], "strategy": r[3], "status": r[4], "createdAt": r[5],
-             "endedAt": r[6], "eventCount": r[7], "owner": r[8], "shared": bool(r[9]), "settings": _settings(r[10])}
-            for r in rows
-        ]
+        return [_summary(r) for r in rows]
+
+    def summaries_of(self, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The summaries (as :meth:`summaries` gives them) of those of ``run_ids`` the store has, by id."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(run_ids), 500):  # SQLite's limit on a statement's parameters is 999 or more
+            chunk = list(run_ids[start : start + 500])
+            query = f"SELECT {_SUMMARY_COLUMNS} FROM runs WHERE id IN ({','.join('?' * len(chunk))})"
+            with self.lock:
+                rows = self.connection.execute(query, chunk).fetchall()
+            found.update((r[0], _summary(r)) for r in rows)
+        return found
 
     def owner_of(self, run_id: str) -> tuple[str | None, bool] | None:
         """(owner, shared) of a stored run, or None if the store does not have it."""
@@ -195,6 +209,19 @@ class StoreDatabase:
         """The ids of runs whose status is still ``running``."""
         with self.lock:
             return [r[0] for r in self.connection.execute("SELECT id FROM runs WHERE status = 'running'")]
+
+
+def run_values(run_id: str, owner: str | None, task: str, model: str, strategy: str, created_at: str, shared: bool,
+               settings: dict[str, Any] | None = None) -> RunValues:
+    """A run's row as :data:`_INSERT_RUN` takes it."""
+    return (run_id, owner, task, model, strategy, created_at, int(shared),
+            json.dumps(settings, ensure_ascii=False) if settings is not None else None)
+
+
+def _summary(r: Sequence[Any]) -> dict[str, Any]:
+    """A row of :data:`_SUMMARY_COLUMNS` as a summary."""
+    return {"id": r[0], "task": r[1], "model": r[2], "strategy": r[3], "status": r[4], "createdAt": r[5],
+            "endedAt": r[6], "eventCount": r[7], "owner": r[8], "shared": bool(r[9]), "settings": _settings(r[10])}
 
 
 def _settings(text: str | None) -> dict[str, Any]:

@@ -38,27 +38,27 @@ class _Collector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         figures, meter = self._figures, self._figures.meter
-        yield GaugeMetricFamily("workbench_event_streams_open", "Event streams being served now", value=meter.open)
+        yield GaugeMetricFamily("workbench_event_streams_open", "Event streams this server is serving now (each replica its own)", value=meter.open)
         # Running runs only, so the label's values stay as few as the runs going (a finished
         # run's late readers still count in workbench_event_streams_open).
-        subscribers = GaugeMetricFamily("workbench_run_subscribers", "Open event streams of each running run",
+        subscribers = GaugeMetricFamily("workbench_run_subscribers", "Open event streams of each running run on this server (each replica its own)",
                                         labels=["run_id"])
         for run_id, count in sorted(meter.subscribers.items()):
             if figures.is_running(run_id):
                 subscribers.add_metric([run_id], count)
         yield subscribers
         counters = (
-            ("workbench_events_appended", "Events appended to the runs this server started", figures.events_appended()),
-            ("workbench_sse_frames_sent", "Event frames written to event-stream clients", meter.frames),
-            ("workbench_sse_bytes_sent", "Bytes written to event-stream clients (frames, retry:, keep-alives)",
+            ("workbench_events_appended", "Events appended to the runs this server executed (with --redis: the workers append them)", figures.events_appended()),
+            ("workbench_sse_frames_sent", "Event frames this server wrote to event-stream clients", meter.frames),
+            ("workbench_sse_bytes_sent", "Bytes this server wrote to event-stream clients (frames, retry:, keep-alives)",
              meter.bytes),
-            ("workbench_sse_resumes", "Event-stream requests that resumed after an event id", meter.resumes),
-            ("workbench_sse_clients_dropped", "Event-stream clients dropped for not reading", meter.dropped),
-            ("workbench_model_retries", "Model calls retried, in the runs this server started", figures.model_retries()),
+            ("workbench_sse_resumes", "Event-stream requests to this server that resumed after an event id", meter.resumes),
+            ("workbench_sse_clients_dropped", "Event-stream clients this server dropped for not reading", meter.dropped),
+            ("workbench_model_retries", "Model calls retried, in the runs this server executed", figures.model_retries()),
         )
         for name, documentation, value in counters:
             yield CounterMetricFamily(name, documentation, value=value)
-        runs = GaugeMetricFamily("workbench_runs", "Runs in the store, by status", labels=["status"])
+        runs = GaugeMetricFamily("workbench_runs", "Runs in the store, by status (with --redis: the runs of every replica, the same on each)", labels=["status"])
         counts = figures.runs_by_status()
         for status in (*STATUSES, *sorted(set(counts) - set(STATUSES))):
             runs.add_metric([status], counts.get(status, 0))

@@ -66,6 +66,7 @@ async def serve(
     redis: RedisSettings | None = None,
     with_worker: bool = False,
     otel: bool = False,
+    max_runs_per_user: int = 4,
 ) -> int:
     """``workbench serve``: listen until SIGINT or SIGTERM, then stop gracefully. Returns the exit code.
 
@@ -96,8 +97,8 @@ async def serve(
 
         shared = RedisRunStore(redis, asyncio.get_running_loop())
         service = RunService(store=shared, dispatcher=shared, workspace_root=workspace_root, default_model=model,
-                             otel=otel)
-        store = redis.url
+                             otel=otel, max_runs_per_user=max_runs_per_user)
+        store = redis.url + (f", archive: {redis.archive}" if redis.archive else "")
         if with_worker:
             from pathlib import Path
 
@@ -107,7 +108,8 @@ async def serve(
             worker_task = asyncio.create_task(worker.run(stop_worker))
     else:
         try:
-            service = RunService(store_path=store, workspace_root=workspace_root, default_model=model, otel=otel)
+            service = RunService(store_path=store, workspace_root=workspace_root, default_model=model, otel=otel,
+                                 max_runs_per_user=max_runs_per_user)
         except (OSError, sqlite3.Error) as exc:
             raise UserError(f"cannot open the run store {store}: {exc}") from None
     runner = make_runner(create_app(service, authenticate=authenticate, heartbeat=heartbeat, cors_origins=cors_origins,

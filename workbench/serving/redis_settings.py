@@ -21,9 +21,10 @@ import redis
 import redis.asyncio as aioredis
 
 from workbench.core import events as ev
+from workbench.core.run_archive import RunArchive
 from workbench.errors import UserError
 
-__all__ = ["Keys", "RedisSettings", "blocking_read", "check_reachable", "entry_id", "field_map", "parse_entries",
+__all__ = ["Keys", "RedisSettings", "blocking_read", "check_reachable", "entry_id", "field_map", "open_archive", "parse_entries",
            "read_entries", "redis_url_from_env"]
 
 GROUP = "workers"
@@ -33,6 +34,11 @@ GROUP = "workers"
 def redis_url_from_env() -> str | None:
     """``$WORKBENCH_REDIS_URL``, or None."""
     return os.environ.get("WORKBENCH_REDIS_URL") or None
+
+
+def open_archive(settings: RedisSettings) -> RunArchive | None:
+    """The archive ``settings`` names, opened (a :class:`UserError` naming it when it cannot be), or None."""
+    return RunArchive(settings.archive) if settings.archive else None
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,9 @@ class RedisSettings:
     """Executions of one run at most: a run that stopped this many workers ends with ``execution:error``."""
     read_connections: int = 64
     """Connections for blocking reads (one per live run a process follows), in their own pool."""
+    archive: str | None = None
+    """SQLite file where each ended run is kept whole (:class:`~workbench.core.run_archive.RunArchive`), and read
+    back from once Redis no longer has it (None: no archive)."""
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("redis://", "rediss://", "unix://")):
@@ -73,6 +82,10 @@ class Keys:
 
     def controls(self, run_id: str) -> str:
         return f"{self.prefix}:run:{run_id}:controls"
+
+    def going(self, owner: str | None) -> str:
+        """The ids of ``owner``'s runs going (not ended), for the limit of runs per user across replicas."""
+        return f"{self.prefix}:owner:{owner or ''}:going"
 
     def reply(self, ticket: str) -> str:
         return f"{self.prefix}:reply:{ticket}"

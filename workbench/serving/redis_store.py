@@ -35,10 +35,12 @@ from workbench.serving.redis_settings import (
     RedisSettings,
     blocking_read,
     check_reachable,
+    open_archive,
     parse_entries,
     read_entries,
 )
 from workbench.serving.remote_controls import RemoteControls, Reply, Ticket
+from workbench.serving.run_stores import TooManyRuns
 
 __all__ = ["RedisRunStore"]
 
@@ -55,6 +57,13 @@ RECONNECT_DELAY = 0.5
 
 REPLY_TTL = 60
 """Seconds a worker's answer to a control waits in Redis for the replica that asked."""
+
+ENDED = frozenset({"complete", "error", "cancelled", "interrupted"})
+"""The statuses of a run's row once its terminal event is in."""
+
+RESERVE_GRACE = 60.0
+"""Seconds a run counts among its owner's runs going before its row is there (a replica between the
+two writes of a start); past that, one without a row was never started (its replica died) and stops counting."""
 
 
 class RedisRunStore:
@@ -75,6 +84,8 @@ class RedisRunStore:
         self._followers: set[asyncio.Task[None]] = set()
         self._lock = threading.Lock()
         self.problem: str | None = None
+        self.archive = open_archive(settings)
+        """Where ended runs are kept once Redis lets them go (``--archive``), or None."""
 
     # --- the store's side of RunService ------------------------------------------------------
 
@@ -83,15 +94,44 @@ class RedisRunStore:
         self.client.hset(self.keys.row(run.id), mapping=_row(run, shared))
         self.client.zadd(self.keys.index, {run.id: time.time()})
 
-    def submit(self, run: Run, request: dict[str, Any], *, shared: bool = False) -> Run:
+    def submit(self, run: Run, request: dict[str, Any], *, shared: bool = False, limit: int | None = None) -> Run:
         """Add ``run`` and queue it for a worker with ``request`` (what :func:`~workbench.agent.launch.start_run`
-        takes); the run as clients read it, its events still to come."""
+        takes); the run as clients read it, its events still to come. ``limit``: the most runs its owner
+        may have going, on every replica together (:class:`TooManyRuns` when they have that many)."""
+        if limit is not None:
+            self._reserve(run, limit)
         self.add(run, shared=shared)
         self.client.hset(self.keys.row(run.id), "request", json.dumps(request))
         self.client.xadd(self.keys.queue, {"run": run.id})
         loaded = self.load(run.id)
         assert loaded is not None
         return loaded
+
+    def _reserve(self, run: Run, limit: int) -> None:
+        """Count ``run`` among its owner's runs going, unless they have ``limit`` already: the check and the
+        count are one transaction, so two replicas starting runs at once cannot both take the last place."""
+        key = self.keys.going(run.owner)
+        self._drop_ended(key)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.zadd(key, {run.id: time.time()})
+        pipe.zcard(key)
+        going = int(pipe.execute()[1])
+        if going > limit:
+            self.client.zrem(key, run.id)
+            raise TooManyRuns(going - 1)
+
+    def _drop_ended(self, key: str) -> None:
+        """Take the runs that ended off an owner's runs going (their worker's writer does so at their end; this
+        is for the runs whose worker could not, and the starts a replica never finished): O(their runs going)."""
+        going = self.client.zrange(key, 0, -1, withscores=True)
+        pipe = self.client.pipeline(transaction=False)
+        for run_id, _ in going:
+            pipe.hget(self.keys.row(run_id), "status")
+        stale = time.time() - RESERVE_GRACE
+        ended = [run_id for (run_id, since), status in zip(going, pipe.execute())
+                 if status in ENDED or (status is None and since < stale)]
+        if ended:
+            self.client.zrem(key, *ended)
 
     @staticmethod
     def unstored(run_id: str, total: int) -> int:
@@ -122,38 +162,61 @@ class RedisRunStore:
             if not ids:
                 break
             start += len(ids)
-            pipe = self.client.pipeline(transaction=False)
-            for run_id in ids:
-                pipe.hgetall(self.keys.row(run_id))
-            for row in pipe.execute():
-                if not row:
-                    continue  # expired
-                mine = owner is None or row.get("owner") == owner
-                if mine or (include_shared and row.get("shared") == "1"):
-                    out.append(_summary_row(row))
+            for summary in self._summaries_of(ids):
+                mine = owner is None or summary["owner"] == owner
+                if mine or (include_shared and summary["shared"]):
+                    out.append(summary)
                     if limit is not None and len(out) >= limit:
                         break
+        return out
+
+    def _summaries_of(self, ids: list[str]) -> list[dict[str, Any]]:
+        """The summaries of ``ids``, in their order: from their Redis rows, from the archive for those Redis let
+        go (the index keeps every run's id, so a listing keeps its order across both), none for runs in neither."""
+        pipe = self.client.pipeline(transaction=False)
+        for run_id in ids:
+            pipe.hgetall(self.keys.row(run_id))
+        rows = dict(zip(ids, pipe.execute()))
+        gone = [run_id for run_id, row in rows.items() if not row]
+        archived = self.archive.summaries_of(gone) if self.archive is not None and gone else {}
+        out = []
+        for run_id, row in rows.items():
+            summary = _summary_row(row) if row else archived.get(run_id)
+            if summary is not None:
+                out.append(summary)
         return out
 
     def owner_of(self, run_id: str) -> tuple[str | None, bool] | None:
         row = self.client.hmget(self.keys.row(run_id), ["id", "owner", "shared"])
         if row[0] is None:
-            return None
+            return self.archive.owner_of(run_id) if self.archive is not None else None
         return row[1] or None, row[2] == "1"
 
     def status_counts(self) -> dict[str, int]:
+        """How many runs of every replica have each status, as Redis (and, for the runs it let go, the archive)
+        has them: every replica answers the same. A run is ``running`` until it ends, paused or not, as in a
+        :class:`~workbench.core.store.RunStore`."""
         counts: dict[str, int] = {}
         ids = self.client.zrange(self.keys.index, 0, -1)
         pipe = self.client.pipeline(transaction=False)
         for run_id in ids:
             pipe.hget(self.keys.row(run_id), "status")
-        for status in pipe.execute():
+        statuses = dict(zip(ids, pipe.execute()))
+        gone = [run_id for run_id, status in statuses.items() if status is None]
+        if self.archive is not None and gone:
+            statuses.update((run_id, summary["status"]) for run_id, summary in self.archive.summaries_of(gone).items())
+        for status in statuses.values():
             if status:
+                status = status if status in ENDED else "running"
                 counts[status] = counts.get(status, 0) + 1
         return counts
 
     def is_shared(self, run_id: str) -> bool:
-        return bool(self.client.hget(self.keys.row(run_id), "shared") == "1")
+        shared = self.client.hget(self.keys.row(run_id), "shared")
+        if shared is None and self.archive is not None:
+            found = self.archive.owner_of(run_id)
+            return found is not None and found[1]
+        return bool(shared == "1")
 
     def load(self, run_id: str) -> Run | None:
         """The run with the events Redis has of it; one still going is followed from here on
@@ -179,9 +242,10 @@ class RedisRunStore:
     def read(self, run_id: str) -> Run | None:
         """The run as Redis has it now, followed by nobody (a worker's, a fork's parent)."""
         row = self.client.hgetall(self.keys.row(run_id))
-        if not row:
-            return None
-        return run_of(row, parse_entries(self.client.xrange(self.keys.events(run_id), "-", "+")))
+        run = run_of(row, parse_entries(self.client.xrange(self.keys.events(run_id), "-", "+"))) if row else None
+        if self.archive is not None and (run is None or _partial(row, run)):  # Redis let it go, or is letting it go
+            return self.archive.load(run_id) or run
+        return run
 
     def catch_up(self, run: Run) -> None:
         """Bring a followed run up to what Redis has now (its reading loop may be a read behind): a request
@@ -203,6 +267,8 @@ class RedisRunStore:
         for task in list(self._followers):
             task.cancel()
         self.client.close()
+        if self.archive is not None:
+            self.archive.close()
 
     async def aclose(self) -> None:
         """Stop following runs and close the read pool (on the loop the store follows runs on)."""
@@ -271,6 +337,11 @@ def run_of(row: dict[str, str], events: list[ev.Event]) -> Run:
               forked_at=settings.get("forkedAt"), workspace=Path(row["workspace"]) if row.get("workspace") else None)
     run.log.extend(events)
     return run
+
+
+def _partial(row: dict[str, str], run: Run) -> bool:
+    """Whether Redis holds less of an ended run than its row says it had (its stream expired, or was trimmed)."""
+    return row.get("status") in ENDED and len(run.log) < int(row.get("eventCount") or 0)
 
 
 def _add(run: Run, events: list[ev.Event]) -> None:

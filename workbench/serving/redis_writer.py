@@ -25,7 +25,7 @@ from workbench.core.reducer import RunState, _apply, fold
 from workbench.serving.redis_settings import Keys, RedisSettings, entry_id
 from workbench.serving.redis_store import terminal_fields
 
-__all__ = ["EventWriter"]
+__all__ = ["EventWriter", "expire_ended"]
 
 log = get_logger("workbench.redis")
 
@@ -49,11 +49,13 @@ class EventWriter:
         self._logs: dict[str, RunLog] = {}
         self._states: dict[str, RunState] = {}
         """Each run folded up to the events written: its row says its status and waiting calls with them."""
+        self._owners: dict[str, str | None] = {}
+        """Each run's owner: the run leaves its owner's runs going with its terminal event."""
         self._idle = threading.Condition()
         self._thread = threading.Thread(target=self._loop, name="workbench-redis-writer", daemon=True)
         self._thread.start()
 
-    def follow(self, run_log: RunLog) -> None:
+    def follow(self, run_log: RunLog, owner: str | None = None) -> None:
         """Write every event ``run_log`` gets from now on (its events so far are in Redis already).
 
         The log is gated as a store gates it (:meth:`RunLog.gate`): what reads it here (the run's state,
@@ -62,6 +64,7 @@ class EventWriter:
             self._written[run_log.run_id] = self._appended[run_log.run_id] = len(run_log)
             self._logs[run_log.run_id] = run_log
             self._states[run_log.run_id] = fold(run_log.events)
+            self._owners[run_log.run_id] = owner
         run_log.gate(len(run_log))
         run_log.add_listener(self._enqueue)
 
@@ -81,6 +84,7 @@ class EventWriter:
             self._appended.pop(run_id, None)
             self._logs.pop(run_id, None)
             self._states.pop(run_id, None)
+            self._owners.pop(run_id, None)
 
     def close(self) -> None:
         self._queue.put(_STOP)
@@ -126,11 +130,10 @@ class EventWriter:
             if event.type in ev.TERMINAL_TYPES:
                 fields.update(terminal_fields(event), waiting="[]")
             pipe.hset(self.keys.row(run_id), mapping=fields)
-            if event.type in ev.TERMINAL_TYPES and self.settings.ended_ttl:
-                ttl = int(self.settings.ended_ttl)
-                pipe.expire(self.keys.events(run_id), ttl)
-                pipe.expire(self.keys.row(run_id), ttl)
-                pipe.expire(self.keys.controls(run_id), ttl)
+            if event.type in ev.TERMINAL_TYPES:
+                pipe.zrem(self.keys.going(self._owners.get(run_id)), run_id)
+                if not self.settings.archive:  # with an archive, the worker lets the run expire once it is archived
+                    expire_ended(pipe, self.keys, self.settings, run_id)
         results = pipe.execute(raise_on_error=False)
         conflicts = set()
         for event, result in zip(events, results):
@@ -159,3 +162,12 @@ class EventWriter:
         """Whether Redis holds exactly this event under its id (a batch retried after a lost answer)."""
         found = self._client.xrange(self.keys.events(event.run_id), entry_id(event.id), entry_id(event.id))
         return bool(found) and dict(found[0][1]).get("e") == event.to_json()
+
+
+def expire_ended(pipe: Any, keys: Keys, settings: RedisSettings, run_id: str) -> None:
+    """Let an ended run's keys expire after ``ended_ttl`` (kept for good when it is None)."""
+    if settings.ended_ttl:
+        ttl = int(settings.ended_ttl)
+        pipe.expire(keys.events(run_id), ttl)
+        pipe.expire(keys.row(run_id), ttl)
+        pipe.expire(keys.controls(run_id), ttl)

@@ -8,7 +8,15 @@ from typing import Any, Protocol
 
 from workbench.core.handle import Run
 
-__all__ = ["Dispatcher", "Store"]
+__all__ = ["Dispatcher", "Store", "TooManyRuns"]
+
+
+class TooManyRuns(Exception):
+    """A dispatcher's refusal of a new run: its owner has ``going`` runs going, the most allowed."""
+
+    def __init__(self, going: int) -> None:
+        super().__init__(f"{going} runs going")
+        self.going = going
 
 
 class Store(Protocol):
@@ -48,6 +56,8 @@ class Store(Protocol):
 class Dispatcher(Protocol):
     """Hands new runs to the processes that execute them (workers)."""
 
-    def submit(self, run: Run, request: dict[str, Any], *, shared: bool = False) -> Run: ...
+    def submit(self, run: Run, request: dict[str, Any], *, shared: bool = False, limit: int | None = None) -> Run:
+        """Queue ``run``; ``limit``: refuse it (:class:`TooManyRuns`) if its owner has that many runs going
+        on every process the dispatcher serves."""
 
     def catch_up(self, run: Run) -> None: ...

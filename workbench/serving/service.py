@@ -31,7 +31,7 @@ from workbench.errors import NotWaiting, UnknownToolCall, UserError
 from workbench.serving import sse
 from workbench.serving.metrics import StreamMeter
 from workbench.serving.remote_controls import ControlChannel, Ticket, take_ticket
-from workbench.serving.run_stores import Dispatcher, Store
+from workbench.serving.run_stores import Dispatcher, Store, TooManyRuns
 
 if TYPE_CHECKING:
     from workbench.serving.exposition import Metrics
@@ -266,7 +266,15 @@ class RunService:
                   options=run_options.model_dump(mode="json", by_alias=True, exclude_defaults=True, exclude=set(SERVER_PATHS)),
                   tools=tools)
         request = {"task": task, "model": model, "strategy": strategy, "tools": tools, "options": options}
-        return self.dispatcher.submit(run, request, shared=shared)
+        return self._submit(run, request, shared)
+
+    def _submit(self, run: Run, request: dict[str, Any], shared: bool) -> Run:
+        """Hand ``run`` to the dispatcher, which counts its owner's runs going on every replica."""
+        assert self.dispatcher is not None
+        try:
+            return self.dispatcher.submit(run, request, shared=shared, limit=self.max_runs_per_user)
+        except TooManyRuns as exc:
+            raise _too_many_runs(exc.going) from None
 
     def fork(self, who: Principal, run_id: str, body: Any) -> Run:
         """``POST /runs/{id}/fork`` (contract section 7). Body ``{at, model?, options?, edits?}``, ``edits``
@@ -347,7 +355,7 @@ class RunService:
         request = {"task": task, "model": model_name, "strategy": run.strategy, "tools": tools, "options": merged,
                    "fork": {"parent": parent.id, "at": at, "model": model, "options": options,
                             "toolResult": edits.get("toolResult"), "message": edits.get("message"), "by": who.name}}
-        return self.dispatcher.submit(run, request, shared=self._shares(who))
+        return self._submit(run, request, self._shares(who))
 
     def _client_options(self, options: Any) -> dict[str, Any]:
         """A request's ``options``, refused (400) when not an object or naming what HTTP may not set."""
@@ -361,9 +369,11 @@ class RunService:
         return options
 
     def _check_running_limit(self, who: Principal) -> None:
+        """Refuse (429) a run over ``who``'s limit of runs going here; with a dispatcher, which knows the runs of
+        every replica, it refuses at :meth:`_submit`."""
         running = sum(1 for r in self._live.values() if r.owner == who.name and not r.done)
         if running >= self.max_runs_per_user:
-            raise Refusal(429, "too_many_runs", f"you have {running} runs going, the most allowed here; wait for one to end or cancel one")
+            raise _too_many_runs(running)
 
     def _workspace(self, who: Principal, run_id: str) -> Path:
         return self.workspace_root / safe_segment(who.name) / run_id
@@ -636,7 +646,8 @@ class RunService:
         return self._ended_retries + sum(len(r.state.retries) for r in self._live.values() if r.id not in self._recovered)
 
     def is_running(self, run_id: str) -> bool:
-        run = self._live.get(run_id)
+        # A replica's runs going (executed by workers) are in its cache of runs read, not its live table.
+        run = self._live.get(run_id) or self._finished.get(run_id)
         return run is not None and not run.done
 
     def runs_by_status(self) -> dict[str, int]:
@@ -686,6 +697,11 @@ _agent_loaded = threading.Event()
 def _load_agent() -> None:
     importlib.import_module("workbench.agent.launch")
     _agent_loaded.set()
+
+
+def _too_many_runs(running: int) -> Refusal:
+    return Refusal(429, "too_many_runs", f"you have {running} runs going, the most allowed here; wait for one to end "
+                                          "or cancel one")
 
 
 def _page_size(limit: int | str | None) -> int:

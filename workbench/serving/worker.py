@@ -21,6 +21,7 @@ import importlib
 import json
 import os
 import socket
+import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -40,11 +41,12 @@ from workbench.serving.redis_settings import (
     RedisSettings,
     blocking_read,
     field_map,
+    open_archive,
     parse_entries,
     read_entries,
 )
 from workbench.serving.redis_store import REPLY_TTL, run_of
-from workbench.serving.redis_writer import EventWriter
+from workbench.serving.redis_writer import EventWriter, expire_ended
 from workbench.serving.service import safe_segment
 
 __all__ = ["WORKER_LOST", "Worker"]
@@ -75,6 +77,10 @@ class Worker:
         """The runs executing here, by id."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.archive = open_archive(settings)
+        """Where this worker keeps each run it ends, whole (``--archive``), or None."""
+        self._taken: set[str] = set()
+        """Runs another worker took over from this one: theirs to archive."""
         self.writer = EventWriter(settings, on_conflict=self._lost)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -99,6 +105,8 @@ class Worker:
             await self._leave_group()
             await self.client.aclose()
             await self.reads.disconnect()
+            if self.archive is not None:
+                self.archive.close()
 
     async def _leave_group(self) -> None:
         """Take this worker's name off the group when it holds no run (the runs it holds, the others take over)."""
@@ -178,10 +186,13 @@ class Worker:
         row = await self.client.hgetall(row_key)
         run_log = RunLog(run_id)
         run_log.extend(parse_entries(await self.client.xrange(self.keys.events(run_id), "-", "+")))
-        if "request" not in row or run_log.closed:  # gone (expired), or ended before its entry was acknowledged
+        if "request" not in row:  # gone (expired)
             await self._done(entry_id, run_id)
             return
-        self.writer.follow(run_log)
+        if run_log.closed:  # ended before its entry was acknowledged (its worker stopped, or could not archive it)
+            await self._finish(entry_id, row, run_log)
+            return
+        self.writer.follow(run_log, owner=row.get("owner") or None)
         if attempt > self.settings.max_attempts:
             stops, most = attempt - 1, self.settings.max_attempts
             self._end(run_log, row, WORKER_LOST, f"the worker running this run stopped {stops} time{'s' * (stops != 1)}; "
@@ -196,7 +207,7 @@ class Worker:
             except UserError as exc:  # this worker cannot run it (no API key here, say): the run ends saying why
                 self._end(run_log, row, "worker_error", str(exc))
                 await asyncio.to_thread(self.writer.wait_written, run_id)
-                await self._done(entry_id, run_id)
+                await self._finish(entry_id, row, run_log)
                 return
             self._runs[run_id] = run
             await self.client.hset(row_key, mapping={"worker": self.name, "workspace": str(run.workspace)})
@@ -207,7 +218,7 @@ class Worker:
                 controls.cancel()
                 self._runs.pop(run_id, None)
         await asyncio.to_thread(self.writer.wait_written, run_id)
-        await self._done(entry_id, run_id)
+        await self._finish(entry_id, row, run_log)
 
     def _launch(self, run_log: RunLog, row: dict[str, str], request: dict[str, Any], attempt: int,
                 parent: Run | None) -> Run:
@@ -232,11 +243,13 @@ class Worker:
         return resume_run(run_log, attempt=attempt, worker=self.name, task=request["task"], **start)
 
     async def _read_run(self, run_id: str) -> Run | None:
-        """A run as Redis has it now (a fork's parent)."""
+        """A run as Redis has it now, or as the archive keeps it once Redis let it go (a fork's parent)."""
         row = await self.client.hgetall(self.keys.row(run_id))
-        if not row:
-            return None
-        return run_of(row, parse_entries(await self.client.xrange(self.keys.events(run_id), "-", "+")))
+        if row:
+            run = run_of(row, parse_entries(await self.client.xrange(self.keys.events(run_id), "-", "+")))
+            if run.log.closed or self.archive is None:
+                return run
+        return await asyncio.to_thread(self.archive.load, run_id) if self.archive is not None else None
 
     def _end(self, run_log: RunLog, row: dict[str, str], error_type: str, message: str) -> None:
         """End a run this worker does not execute with ``execution:error``: closing what is open first, and
@@ -248,12 +261,35 @@ class Worker:
             run_log.append(closing)
         run_log.append(ev.ExecutionErrorData(error=ev.ErrorInfo(type=error_type, message=message)))
 
+    async def _finish(self, entry_id: str, row: dict[str, str], run_log: RunLog) -> None:
+        """A run whose terminal event is in Redis: into the archive whole, then let expire, then acknowledged.
+
+        An archive that refuses the run (a full disk) leaves its entry unacknowledged: a worker claims it
+        again after ``claim_idle`` and tries again, and Redis keeps the run meanwhile."""
+        run_id = run_log.run_id
+        if self.archive is not None and run_id not in self._taken:
+            shared = await self.client.hget(self.keys.row(run_id), "shared")  # as it is now: sharing may change
+            try:
+                await asyncio.to_thread(self.archive.put, run_of(row, list(run_log.events)),
+                                        shared=(shared or row.get("shared")) == "1")
+            except (OSError, sqlite3.Error) as exc:
+                log.error("run %s: cannot write it to the archive %s (%s); it stays in Redis and is tried again",
+                          run_id, self.archive.path, exc)
+                self.writer.forget(run_id)
+                return
+            pipe = self.client.pipeline(transaction=False)
+            expire_ended(pipe, self.keys, self.settings, run_id)
+            await pipe.execute()
+        self._taken.discard(run_id)
+        await self._done(entry_id, run_id)
+
     async def _done(self, entry_id: str, run_id: str) -> None:
         await self.client.xack(self.keys.queue, GROUP, entry_id)
         self.writer.forget(run_id)
 
     def _lost(self, run_id: str) -> None:
         """Another worker writes this run now (this one was thought dead): stop it here, quietly."""
+        self._taken.add(run_id)
         run = self._runs.get(run_id)
         if run is not None and self._loop is not None:
             self._loop.call_soon_threadsafe(run.interrupt, "another worker took this run over")
