@@ -31,8 +31,9 @@ that fell behind and took many segments at once would date early frames late; a 
 server write (a batch of ~20 frames is ~4 KB) keeps each frame dated by its own segment."""
 
 
-def client_main(port: int, path: str, authorization: str, n: int, last_id: int, out: str) -> None:
-    """``n`` subscribers on raw non-blocking sockets and one epoll loop.
+def client_main(ports: list[int], path: str, authorization: str, n: int, last_id: int, out: str) -> None:
+    """``n`` subscribers on raw non-blocking sockets and one epoll loop, spread round robin over ``ports``
+    (one server, or the replicas of one cluster: subscriber i goes to ``ports[i % len(ports)]``).
 
     Each subscriber records, per event id up to ``last_id``, when the data that completed the
     event's frame reached the client's kernel (``SO_TIMESTAMPNS`` on ``recvmsg``: the arrival of the
@@ -45,8 +46,8 @@ def client_main(port: int, path: str, authorization: str, n: int, last_id: int, 
     """
     become_child(CLIENT_CPU)
     raise_nofile()
-    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {authorization}\r\n"
-               f"Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n").encode()
+    requests = [(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {authorization}\r\n"
+                 f"Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n").encode() for port in ports]
     ep = select.epoll()
     socks: list[socket.socket | None] = [None] * n
     fd_index: dict[int, int] = {}
@@ -129,8 +130,8 @@ def client_main(port: int, path: str, authorization: str, n: int, last_id: int, 
                 sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             except OSError:
                 pass
-            sock.connect(("127.0.0.1", port))
-            sock.sendall(request)
+            sock.connect(("127.0.0.1", ports[opened % len(ports)]))
+            sock.sendall(requests[opened % len(ports)])
             sock.setblocking(False)
             socks[opened] = sock
             fd_index[sock.fileno()] = opened
