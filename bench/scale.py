@@ -62,6 +62,7 @@ import shutil
 import signal
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,7 @@ for entry in (REPO, REPO / "bench"):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 s per case at 300 and 900 subscribers (about a minute)")
+    parser.add_argument("--subscribers", metavar="SMALL,BIG", help="the two sizes instead of the mode's (e.g. 1000,3000)")
     args = parser.parse_args(argv)
 
     from sse_bench.children import stop_all_children
@@ -86,7 +88,11 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        return bench(QUICK if args.quick else FULL, tmp)
+        mode = QUICK if args.quick else FULL
+        if args.subscribers:
+            small, big = (int(x) for x in args.subscribers.split(","))
+            mode = replace(mode, sizes=(small, big), idle=small)
+        return bench(mode, tmp)
     finally:
         stop_all_children()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -18,6 +18,11 @@ from sse_bench.feed import build_feed
 from sse_bench.measure import Idle, Load, Server, measure_idle, measure_load, report_log, start_server
 
 REDIS_SERVER = "/usr/bin/redis-server"
+READ_SIZE = 16384
+"""Bytes per read of the subscribers (the SSE bench's: 4 KB): 3,000 subscribers at 200 events/s are 600,000
+frames/s for one process, which 4 KB reads cannot take; a subscriber that keeps up reads less anyway."""
+CLIENT_BOUND = 0.9
+"""The subscribers' process busy this share of CPU 1 or more: the figures may be the clients' limit, not the servers'."""
 SATURATED = 0.85
 """CPU 0 busy this share of the time or more (the bench's processes and others): the serving side was saturated."""
 
@@ -74,6 +79,11 @@ class Case:
         side = sum(v for k, v in cpu.items() if k in ("server", "feeder", "redis") or k.startswith("replica ")
                    and not k.endswith("_wait"))
         return side + cpu["others_server_core"] >= SATURATED
+
+    @property
+    def client_bound(self) -> bool:
+        """Whether the subscribers' process used all but all of CPU 1: it may then have held the servers back."""
+        return self.load.cpu["client"] >= CLIENT_BOUND
 
     def per_event_us(self, name: str, per: int = 1) -> float:
         """CPU µs of one process per event appended (``per``: divided among that many replicas)."""
@@ -135,6 +145,8 @@ def case_row(case: Case) -> str:
                   f"redis {cpu['redis']:.1%}")
         wait = "/".join(f"{w:.0%}" for w in waits)
     state = "all events, in order, once each" if not x.problems else "PROBLEMS: " + "; ".join(x.problems)
+    if case.client_bound:
+        state += "; CLIENT-BOUND: the subscribers' process had all of CPU 1, so these figures may be its limit"
     return (f"delivered {x.delivered_rate:>9,.0f} ev/s (offered {x.offered_rate:>7,.0f}), latency p50 {x.p50_ms:6.1f} ms, "
             f"p99 {x.p99_ms:7.1f} ms, max {x.max_ms:5.0f} ms; CPU: {server}, clients {cpu['client']:.0%}; "
             f"serving waited for its CPU {wait}; {case.per_subscriber_event_us:.2f} µs serving CPU per "
@@ -164,6 +176,7 @@ def bench(mode: ScaleMode, tmp: Path) -> int:
 
     isolate(tmp)
     limit = raise_nofile()
+    os.environ["SSE_BENCH_READ_SIZE"] = str(READ_SIZE)  # for the client child
     small, big = mode.sizes
     load_mode = mode.load
     count = int(RATE * load_mode.duration)
@@ -251,6 +264,10 @@ def bench(mode: ScaleMode, tmp: Path) -> int:
           f"{RATE:g} ev/s): the subscribers one core of serving would hold at this rate and this batching, '≥' where "
           f"CPU 0 was {SATURATED:.0%} busy or more, as the servers then batch more events per write to keep up)")
     print_table(cases)
+    bound = [f"{c.path} at {c.load.subscribers:,}" for c in cases if c.client_bound]
+    if bound:
+        print(f"   client-bound ({CLIENT_BOUND:.0%} of CPU 1 or more for the subscribers): {', '.join(bound)}; their "
+              "latency and delivery may be the subscribers' limit, not the servers'")
 
     ref, more = by[("redis ×1", big)], by[("redis ×2", big)]
     print(f"\n4. What one more replica adds, at {big:,} subscribers (2 replicas ÷ 1, measured in this run; the replicas "
