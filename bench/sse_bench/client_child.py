@@ -28,10 +28,22 @@ TIMESPEC = __import__("struct").Struct("@qq")
 CMSG_SPACE = socket.CMSG_SPACE(TIMESPEC.size)
 ID = re.compile(rb"id: (\d+)\n")
 """An SSE frame's id line (a frame's ``data:`` is one line of JSON, which never ends in digits)."""
-CHUNK_LINE = re.compile(rb"\r\n[0-9a-fA-F]+\r\n")
-"""The chunked encoding's line between two chunks, which is no frame's."""
-TERMINAL = re.compile(rb"\nevent: execution:(?!started\n)")
-"""The line of a terminal event (``execution:`` anything but ``started``): the stream ends there."""
+KEEPALIVE = b": keep-alive"
+"""The workbench servers' comment frame (no id), sent on a stream idle for the heartbeat's interval."""
+
+
+def chunk_lines(data: bytes) -> int:
+    """Bytes of the chunked encoding's lines between chunks (``\\r\\n{size}\\r\\n``) in ``data``, which are no frame's
+    (an SSE frame never holds a carriage return)."""
+    total = 0
+    start = data.find(b"\r")  # one byte: memchr, much faster than a two-byte search
+    while start >= 0:
+        stop = data.find(b"\r", start + 2)
+        if stop < 0:
+            break
+        total += stop + 2 - start
+        start = data.find(b"\r", stop + 2)
+    return total
 READ_SIZE = int(os.environ.get("SSE_BENCH_READ_SIZE", "4096"))
 """Bytes per read. The kernel's receive time is that of the last segment a read takes, so a reader
 that fell behind and took many segments at once would date early frames late; a read of about one
@@ -104,10 +116,11 @@ def client_main(ports: list[int], path: str, authorization: str, n: int, last_id
                     problems.append(f"subscriber {i}: {reason}")
 
     def consume(i: int, data: bytes, now: float) -> None:
-        # Per read, not per frame: the ids come from one regex pass and the frames' bytes from two more (C
-        # speed), and a run of consecutive ids is dated with one slice, so one process keeps up with
-        # thousands of subscribers. A read holding frames without an id (retry, comments) or a terminal
-        # event takes the frame-by-frame path.
+        # Per read, not per frame: the ids come from one regex pass, the frames' bytes are the read's less
+        # its chunk-size lines, and a run of consecutive ids is dated with one slice, so that one process
+        # keeps up with thousands of subscribers (each pass over the bytes counts: 600,000 frames/s are
+        # 125 MB/s). The stream's first frames (the retry frame, the run's start), a keep-alive, the run's
+        # end (in a read's last frame: nothing comes after it) and ids out of order take the frame-by-frame path.
         nonlocal disorder
         buf = pending[i] + data if pending[i] else data
         end = buf.rfind(b"\n\n")
@@ -117,12 +130,13 @@ def client_main(ports: list[int], path: str, authorization: str, n: int, last_id
         complete, pending[i] = buf[:end + 2], buf[end + 2:]
         ids = list(map(int, ID.findall(complete)))
         first = last_seen[i] + 1
-        if (not ids or complete.count(b"\n\n") != len(ids) or TERMINAL.search(complete) is not None
-                or ids != list(range(first, first + len(ids))) or disorder):
+        if (not ids or not frames[i] or disorder or complete.find(KEEPALIVE) >= 0
+                or complete.find(b"\nevent: execution:", complete.rfind(b"id: ")) >= 0  # the end: the last frame
+                or ids != list(range(first, first + len(ids)))):
             frame_by_frame(i, complete, now)
             return
         frames[i] += len(ids)
-        frame_bytes[i] += len(complete) - sum(map(len, CHUNK_LINE.findall(complete)))
+        frame_bytes[i] += len(complete) - chunk_lines(complete)
         last_seen[i] = ids[-1]
         if last_id:
             lo, hi = max(first, 1), min(ids[-1], last_id)
