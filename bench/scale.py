@@ -1,8 +1,9 @@
 """Scale benchmark: one run at 200 events/s to 1,000 and 3,000 subscribers, through one server in-process
 and through replicas on Redis.
 
-    python bench/scale.py          # full run: 10 s of events per case, about 4 minutes
-    python bench/scale.py --quick  # smoke test: 2 s per case at 300 and 900 subscribers, about a minute
+    python bench/scale.py          # full run: 10 s of events per case, about a minute and a half
+    python bench/scale.py --quick  # smoke test: 2 s per case at 300 and 900 subscribers, about 35 s
+    python bench/scale.py --subscribers 900,3000   # other sizes (the smaller also for the idle memory)
 
 Two paths, the same run (the SSE bench's feed: events of simulated runs of the generic scenario,
 ~200 bytes a frame, appended at 200 events/s; event i is due at ``start + i / 200``):
@@ -26,7 +27,10 @@ with 1 replica at 3,000 (``--quick``: 300 and 900).
 Every server-side process (the in-process server; the replicas, the feeder and redis-server) is
 pinned to CPU 0, so they share one core; the subscribers, raw non-blocking sockets on one epoll loop
 in one process spread round robin over the replicas, and this parent are pinned to CPU 1 (these
-machines have two cores). Figures per case:
+machines have two cores). The subscribers read 16 KB at a time (the SSE bench: 4 KB): 3,000 of them
+at 200 events/s are 600,000 frames/s for one process; a case where they had 90 % of CPU 1 or more
+is flagged client-bound, and one where other work took CPU 0 or kept them waiting is flagged
+disturbed. Figures per case:
 
 - delivered events/s: events received by all subscribers together, over the time from the first
   append to the last receipt; 'offered' is subscribers × the measured append rate;

@@ -13,7 +13,7 @@ from pathlib import Path
 from report import machine, print_summary  # bench/report.py
 
 from sse_bench.children import free_port
-from sse_bench.common import CLIENT_CPU, PRIORITY, RATE, SERVER_CPU, Mode, become_child, raise_nofile
+from sse_bench.common import CLIENT_CPU, DISTURBED, PRIORITY, RATE, SERVER_CPU, Mode, become_child, raise_nofile
 from sse_bench.feed import build_feed
 from sse_bench.measure import Idle, Load, Server, measure_idle, measure_load, report_log, start_server
 
@@ -207,7 +207,7 @@ def bench(mode: ScaleMode, tmp: Path) -> int:
             bad.append(f"{path} at {n}: {'; '.join(case.load.problems)}")
         return case
 
-    print(f"\n1. In-process: `workbench serve`'s application, one process, the run fed on its own loop (today's path)")
+    print("\n1. In-process: `workbench serve`'s application, one process, the run fed on its own loop (today's path)")
     local = start_server("standalone", feed_path, tmp)
     try:
         print(f"   ({local.label}; pid {local.child.pid})")
@@ -264,6 +264,11 @@ def bench(mode: ScaleMode, tmp: Path) -> int:
           f"{RATE:g} ev/s): the subscribers one core of serving would hold at this rate and this batching, '≥' where "
           f"CPU 0 was {SATURATED:.0%} busy or more, as the servers then batch more events per write to keep up)")
     print_table(cases)
+    disturbed = [f"{c.path} at {c.load.subscribers:,} (others {c.load.cpu['others_server_core']:.0%} of CPU 0, "
+                 f"subscribers waited {c.load.cpu['client_wait']:.0%})" for c in cases
+                 if c.load.cpu["others_server_core"] >= DISTURBED or c.load.cpu["client_wait"] >= 2 * DISTURBED]
+    if disturbed:
+        print(f"   disturbed by other work on the machine: {', '.join(disturbed)}; their latencies are pessimistic")
     bound = [f"{c.path} at {c.load.subscribers:,}" for c in cases if c.client_bound]
     if bound:
         print(f"   client-bound ({CLIENT_BOUND:.0%} of CPU 1 or more for the subscribers): {', '.join(bound)}; their "
@@ -303,16 +308,16 @@ def bench(mode: ScaleMode, tmp: Path) -> int:
 
     rows = [
         (f"delivered ev/s, {big:,} subscribers",
-         f"in-process {inproc.load.delivered_rate:,.0f}; redis ×2 {more.load.delivered_rate:,.0f}; "
-         f"redis ×1 {ref.load.delivered_rate:,.0f}", "(no target)", ""),
+         (f"in-process {inproc.load.delivered_rate:,.0f}; redis ×2 {more.load.delivered_rate:,.0f}; "
+         f"redis ×1 {ref.load.delivered_rate:,.0f}"), "(no target)", ""),
         (f"p99 append → receipt, {big:,} subscribers",
          f"in-process {inproc.load.p99_ms:,.1f} ms; redis ×2 {more.load.p99_ms:,.1f}; redis ×1 {ref.load.p99_ms:,.1f}",
          "(no target)", ""),
-        ("memory per idle subscriber", f"in-process {idles['in-process'].per_subscriber_kb:.1f} KB; replicas "
-                                       f"{idles['redis'].per_subscriber_kb:.1f} KB", "(no target)", ""),
-        ("one more replica (×2 ÷ ×1)", f"delivered {more.load.delivered_rate / ref.load.delivered_rate:.2f}×, p99 "
+        ("memory per idle subscriber", (f"in-process {idles['in-process'].per_subscriber_kb:.1f} KB; replicas "
+                                       f"{idles['redis'].per_subscriber_kb:.1f} KB"), "(no target)", ""),
+        ("one more replica (×2 ÷ ×1)", (f"delivered {more.load.delivered_rate / ref.load.delivered_rate:.2f}×, p99 "
                                        f"{more.load.p99_ms / ref.load.p99_ms:.2f}×, CPU per subscriber-event "
-                                       f"{more.per_subscriber_event_us / ref.per_subscriber_event_us:.2f}×",
+                                       f"{more.per_subscriber_event_us / ref.per_subscriber_event_us:.2f}×"),
          "(no target)", ""),
         ("subscribers per core", f"in-process {inproc.per_core:,.0f}; redis replicas {more.per_core:,.0f}", "(no target)",
          ""),
