@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trace-idle", action="store_true", help="only the memory per idle subscriber, with where "
                                                                  "the workbench servers' goes (tracemalloc)")
     parser.add_argument("--serve", nargs=5, metavar=("KIND", "FEED", "PORT", "TOKEN", "TMP"), help=argparse.SUPPRESS)
-    parser.add_argument("--client", nargs=6, metavar=("PORT", "PATH", "AUTHORIZATION", "N", "LAST", "OUT"),
+    parser.add_argument("--client", nargs=6, metavar=("PORTS", "PATH", "AUTHORIZATION", "N", "LAST", "OUT"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:  # a server child (see sse_bench.children)
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         from sse_bench.client_child import client_main
 
         port, path, authorization, n, last, out = args.client
-        client_main(int(port), path, authorization, int(n), int(last), out)
+        client_main([int(p) for p in port.split(",")], path, authorization, int(n), int(last), out)
         return 0
 
     from sse_bench.children import stop_all_children

@@ -47,7 +47,7 @@ IDLE_KINDS = (*KINDS, "standalone")
 """The servers whose idle subscribers are measured: those, and ``workbench serve``."""
 WORKBENCH = ("ext", "standalone")
 LABEL = {"ext": "Jupyter extension", "standalone": "workbench serve", "tornado": "Tornado baseline",
-         "aiohttp-sse": "aiohttp-sse baseline"}
+         "aiohttp-sse": "aiohttp-sse baseline", "replica": "workbench serve --redis", "feeder": "feeder (worker)"}
 
 
 @dataclass(frozen=True)

@@ -33,15 +33,49 @@ class Server:
     token: str
     label: str
     log_errors: list[str] = field(default_factory=list)
+    feeder: Child | None = None
+    """The process that creates and feeds the runs: None for the server itself (on its own loop), or the
+    Redis path's feeder, which writes them to Redis as a worker does."""
+    spread: list[tuple[Child, int]] = field(default_factory=list)
+    """More replicas (process, port) serving the same runs: subscribers go round robin over this server and them."""
+    others: dict[str, int] = field(default_factory=dict)
+    """More server-side processes whose CPU a case measures, by name (redis-server)."""
 
     def path(self, sid: str) -> str:
         if self.kind == "ext":
             return f"/workbench/api/runs/{sid}/events"
-        return f"/api/runs/{sid}/events" if self.kind == "standalone" else f"/events/{sid}"
+        return f"/api/runs/{sid}/events" if self.kind in BEARER else f"/events/{sid}"
 
     @property
     def authorization(self) -> str:
-        return f"{'Bearer' if self.kind == 'standalone' else 'token'} {self.token}"
+        return f"{'Bearer' if self.kind in BEARER else 'token'} {self.token}"
+
+    @property
+    def children(self) -> list[Child]:
+        """The processes serving the subscribers."""
+        return [self.child, *(child for child, _ in self.spread)]
+
+    @property
+    def ports(self) -> list[int]:
+        return [self.port, *(port for _, port in self.spread)]
+
+    @property
+    def feeds(self) -> Child:
+        """The process to create and feed runs in."""
+        return self.feeder or self.child
+
+    def server_side(self) -> dict[str, int]:
+        """The server-side processes besides ``child`` whose CPU a case measures, by name."""
+        out = {f"replica {i}": child.pid for i, child in enumerate(self.children[1:], 2)}
+        if self.feeder is not None:
+            out["feeder"] = self.feeder.pid
+        return {**out, **self.others}
+
+
+BEARER = ("standalone", "replica")
+"""The servers whose clients send ``Authorization: Bearer`` (``workbench serve``'s)."""
+CLEANS_UP = (*WORKBENCH, "replica")
+"""The servers that notice at once that a client went away (the baselines notice at their next write)."""
 
 
 @dataclass
@@ -101,10 +135,13 @@ class Idle:
         return (self.rss_with_kb - self.rss_before_kb) / self.subscribers
 
 
-def start_server(kind: str, feed: Path, tmp: Path) -> Server:
+def start_server(kind: str, feed: Path, tmp: Path, token: str | None = None, name: str | None = None) -> Server:
+    """A server child (``token``: the one it accepts, shared by a cluster's replicas; ``name``: its log's, when
+    there are several of a kind)."""
     port = free_port()
-    token = os.urandom(16).hex()
-    child = Child(["--serve", kind, str(feed), str(port), token, str(tmp)], tmp / f"server-{kind}.log", f"{kind} server")
+    token = token or os.urandom(16).hex()
+    name = name or kind
+    child = Child(["--serve", kind, str(feed), str(port), token, str(tmp)], tmp / f"server-{name}.log", f"{name} server")
     msg = child.message(timeout=60)
     if "ready" not in msg:
         raise RuntimeError(f"{kind} server did not start: {msg}")
@@ -113,7 +150,7 @@ def start_server(kind: str, feed: Path, tmp: Path) -> Server:
 
 def start_client(server: Server, sid: str, n: int, last_id: int, tmp: Path, tag: str) -> tuple[Child, Path]:
     out = tmp / f"times-{server.kind}-{tag}.bin"
-    child = Child(["--client", str(server.port), server.path(sid), server.authorization, str(n), str(last_id), str(out)],
+    child = Child(["--client", ",".join(str(port) for port in server.ports), server.path(sid), server.authorization, str(n), str(last_id), str(out)],
                   tmp / f"client-{server.kind}-{tag}.log", f"client {tag}")
     return child, out
 
@@ -137,24 +174,35 @@ def until(predicate: Any, timeout: float, step: float = 0.05) -> bool:
 def measure_idle(server: Server, n: int, tmp: Path, trace: tuple[Path, Path] | None = None) -> Idle:
     """``n`` idle streams of a live run that has gone quiet; with ``trace``, tracemalloc snapshots of the
     server taken before the streams open and once they are idle, dumped to those two files."""
-    child = server.child
-    sid = child.call({"cmd": "create"})["id"]
-    child.call({"cmd": "append", "id": sid, "indices": list(range(IDLE_BACKLOG))})
+    child, servers = server.child, server.children
+    sid = server.feeds.call({"cmd": "create"})["id"]
+    server.feeds.call({"cmd": "append", "id": sid, "indices": list(range(IDLE_BACKLOG))})
     if trace is not None:
         child.call({"cmd": "trace"})
         child.call({"cmd": "trace", "path": str(trace[0])}, timeout=120)
-    child.call({"cmd": "gc"})
+
+    def collect() -> None:
+        for each in servers:
+            each.call({"cmd": "gc"})
+
+    def count(what: str) -> int:  # over every process serving the subscribers
+        return sum(each.call({"cmd": "counts"})[what] for each in servers)
+
+    def rss() -> int:
+        return sum(rss_kb(each.pid) for each in servers)
+
+    collect()
     time.sleep(0.3)
-    before = rss_kb(child.pid)
+    before = rss()
     client, _ = start_client(server, sid, n, 0, tmp, f"idle{n}")
     try:
         wait_connected(client, n, timeout=60)
-        until(lambda: child.call({"cmd": "counts"})["streams"] >= n, timeout=5)
+        until(lambda: count("streams") >= n, timeout=5)
         time.sleep(0.5)
-        child.call({"cmd": "gc"})
+        collect()
         time.sleep(0.3)
-        with_streams = rss_kb(child.pid)
-        open_streams = child.call({"cmd": "counts"})["streams"]
+        with_streams = rss()
+        open_streams = count("streams")
         if trace is not None:
             child.call({"cmd": "trace", "path": str(trace[1])}, timeout=120)
         client.send({"close": True})
@@ -162,19 +210,18 @@ def measure_idle(server: Server, n: int, tmp: Path, trace: tuple[Path, Path] | N
         closed_at = time.monotonic()
         cleanup: float | None = None
         streams_after = waiters_after = None
-        if server.kind in WORKBENCH:  # they notice a client going away at once; the baselines at their next write
-            ok = until(lambda: child.call({"cmd": "counts"})["streams"] == 0, timeout=3)
+        if server.kind in CLEANS_UP:
+            ok = until(lambda: count("streams") == 0, timeout=3)
             cleanup = time.monotonic() - closed_at if ok else None
-            counts = child.call({"cmd": "counts"})
-            streams_after, waiters_after = counts["streams"], counts["waiters"]
+            streams_after, waiters_after = count("streams"), count("waiters")
         if summary.get("failed"):
             raise RuntimeError(f"idle subscribers failed: {summary['problems']}")
     finally:
         client.stop()
-    child.call({"cmd": "append", "id": sid, "indices": [-1]})  # end the idle run
+    server.feeds.call({"cmd": "append", "id": sid, "indices": [-1]})  # end the idle run
     time.sleep(0.2)
-    child.call({"cmd": "gc"})
-    after = rss_kb(child.pid)
+    collect()
+    after = rss()
     return Idle(server.kind, n, before, with_streams, after, open_streams, streams_after, waiters_after, cleanup)
 
 
@@ -203,14 +250,17 @@ class Window:
     run-queue delay, from /proc/PID/schedstat) is the direct measure of being disturbed.
     """
 
-    def __init__(self, server_pid: int, client_pid: int) -> None:
+    def __init__(self, server_pid: int, client_pid: int, others: dict[str, int] | None = None) -> None:
         self.server_pid, self.client_pid = server_pid, client_pid
+        self.others = others or {}
+        """More server-side processes (replicas, the feeder, redis-server), measured as the server is."""
         self.t0 = time.time()
         self.cores0 = core_busy()
         self.server0 = cpu_seconds(server_pid)
         self.client0 = cpu_seconds(client_pid)
         self.server_wait0 = run_delay(server_pid)
         self.client_wait0 = run_delay(client_pid)
+        self.others0 = {name: (cpu_seconds(pid), run_delay(pid)) for name, pid in self.others.items()}
 
     def close(self, client_cpu_total: float, client_wait_total: float) -> dict[str, float]:
         wall = time.time() - self.t0
@@ -218,13 +268,17 @@ class Window:
         server = cpu_seconds(self.server_pid) - self.server0
         client = client_cpu_total - self.client0
         busy = {c: cores[c] - self.cores0.get(c, 0.0) for c in cores}
+        others = {name: (cpu_seconds(pid) - self.others0[name][0], run_delay(pid) - self.others0[name][1])
+                  for name, pid in self.others.items()}
         return {
             "wall": wall,
             "server": server / wall,
             "client": client / wall,
             "server_wait": (run_delay(self.server_pid) - self.server_wait0) / wall,
             "client_wait": (client_wait_total - self.client_wait0) / wall,
-            "others_server_core": max(0.0, busy.get(SERVER_CPU, 0.0) - server) / wall,
+            "others_server_core": max(0.0, busy.get(SERVER_CPU, 0.0) - server - sum(c for c, _ in others.values())) / wall,
+            **{name: cpu / wall for name, (cpu, _) in others.items()},
+            **{f"{name}_wait": wait / wall for name, (_, wait) in others.items()},
         }
 
 
@@ -242,19 +296,19 @@ def measure_load(server: Server, n: int, count: int, mode: Mode, tmp: Path, tag:
                  rep: int = 1) -> Load:
     import numpy as np
 
-    child = server.child
-    sid = child.call({"cmd": "create"})["id"]
+    child, feeds = server.child, server.feeds
+    sid = feeds.call({"cmd": "create"})["id"]
     client, out = start_client(server, sid, n, count, tmp, tag or f"load{n}-{rep}")
     try:
         wait_connected(client, n, timeout=60)
         time.sleep(0.2)
         child.call({"cmd": "gc_pauses"})  # forget the collections so far
-        window = Window(child.pid, client.pid)
+        window = Window(child.pid, client.pid, server.server_side())
         start = time.time() + 0.2
-        feed_seq = child.send({"cmd": "feed", "id": sid, "rate": RATE, "start_at": start,
+        feed_seq = feeds.send({"cmd": "feed", "id": sid, "rate": RATE, "start_at": start,
                                "indices": [*range(count - 1), -1]})
         client.send({"deadline": start + count / RATE + mode.grace})
-        fed = child.reply(feed_seq, timeout=count / RATE + 60)
+        fed = feeds.reply(feed_seq, timeout=count / RATE + 60)
         summary, cpu, gc_info = end_window(child, client, window, timeout=mode.grace + 60)
     finally:
         client.stop()

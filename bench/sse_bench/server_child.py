@@ -1,6 +1,11 @@
 """A server child of the SSE bench: one of the three servers (the Jupyter extension, a minimal Tornado
 handler, a minimal aiohttp-sse handler), the feeder that appends the stream at a set rate on the
-server's own loop, and the commands the parent sends it on stdin (create, feed, counts, gc, profile…)."""
+server's own loop, and the commands the parent sends it on stdin (create, feed, counts, gc, profile…).
+
+For ``bench/scale.py`` two more kinds: ``replica`` (``workbench serve --redis``'s application, which
+serves runs it reads from Redis and feeds nothing itself) and ``feeder`` (no server: the worker's
+side of a run on Redis, its events written by the real ``EventWriter``); both find Redis at
+``$WORKBENCH_REDIS_URL``, as the real processes do."""
 
 from __future__ import annotations
 
@@ -343,6 +348,10 @@ def serve_main(kind: str, feed_path: str, port: int, token: str, tmp: str) -> No
         serve_ext(feed, port, token, tmp, setup)
     elif kind == "standalone":
         serve_standalone(feed, port, token, tmp, setup)
+    elif kind == "replica":
+        serve_replica(port, token, tmp, setup)
+    elif kind == "feeder":
+        serve_feeder(feed, setup)
     else:
         serve_baseline(kind, feed, port, setup)
 
@@ -440,5 +449,136 @@ def serve_standalone(feed: list[tuple[str, str]], port: int, token: str, tmp: st
         emit({"ready": port, "pid": os.getpid(), "server": f"workbench serve (aiohttp {aiohttp.__version__})"})
         await stopped.wait()
         await runner.cleanup()
+
+    asyncio.run(main())
+
+
+class ReplicaHost(Host):
+    """A ``workbench serve --redis`` replica: it feeds nothing (the feeder child writes the runs to Redis);
+    it counts its streams and the waiters on the logs of the runs it follows."""
+
+    def __init__(self, service: Any, store: Any, handlers: Any) -> None:
+        self.service = service
+        self.store = store
+        self.handlers = handlers
+
+    def create(self) -> str:
+        raise RuntimeError("a replica holds no runs of its own: the feeder child creates them in Redis")
+
+    def counts(self) -> dict[str, int]:
+        return {"streams": max(self.service.meter.open, len(self.handlers)),
+                "waiters": sum(run.log.waiting for run in list(self.store._mirrors.values()))}
+
+
+def serve_replica(port: int, token: str, tmp: str, setup: Any) -> None:
+    """``workbench serve --redis``'s application and runner, as ``workbench.serving.listener.serve`` builds them
+    (no worker), with one token."""
+    import asyncio
+
+    async def main() -> None:
+        import aiohttp
+        from aiohttp import web
+
+        from workbench.serving.app_keys import STREAMS
+        from workbench.serving.connections import make_runner
+        from workbench.serving.redis_settings import RedisSettings, redis_url_from_env
+        from workbench.serving.redis_store import RedisRunStore
+        from workbench.serving.service import RunService
+        from workbench.serving.standalone import create_app
+        from workbench.serving.tokens import single_token
+
+        loop = asyncio.get_running_loop()
+        url = redis_url_from_env()
+        assert url, "WORKBENCH_REDIS_URL is not set"
+        shared = RedisRunStore(RedisSettings(url), loop)
+        service = RunService(store=shared, dispatcher=shared, workspace_root=Path(tmp) / f"replica-{port}")
+        app = create_app(service, authenticate=single_token(token))
+        runner = make_runner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        stopped = asyncio.Event()
+        setup(loop, ReplicaHost(service, shared, app[STREAMS]), stopped.set)
+        emit({"ready": port, "pid": os.getpid(),
+              "server": f"workbench serve --redis (aiohttp {aiohttp.__version__}, redis-py {__import__('redis').__version__})"})
+        await stopped.wait()
+        await runner.cleanup()
+        await shared.aclose()
+
+    asyncio.run(main())
+
+
+class RedisFeedHost(Host):
+    """The worker's side of runs on Redis: each run's row written as ``RedisRunStore.add`` writes it, and its
+    events appended to the run's in-memory log, which the real ``EventWriter`` follows (as ``Worker`` does
+    with ``writer.follow(run_log)``) and writes to the run's stream from its own thread."""
+
+    def __init__(self, feed: list[tuple[str, str]], store: Any, writer: Any, owner: str, loop: Any) -> None:
+        from workbench.core import events as ev
+
+        self.ev = ev
+        self.datas = [ev.parse_event(x).data for _, x in feed]  # type: ignore[union-attr]
+        self.store = store
+        self.writer = writer
+        self.owner = owner
+        self.loop = loop
+        self.runs: dict[str, Any] = {}
+
+    def create(self) -> str:
+        from workbench.core.handle import Run, new_run_id
+
+        run = Run(run_id=new_run_id(), task="scale benchmark feed", model="simulated", strategy="plan",
+                  created_at=self.ev.utc_timestamp(), owner=self.owner)
+        run._loop = self.loop
+        self.store.add(run)
+        self.writer.follow(run.log)
+        self.runs[run.id] = run
+        return run.id
+
+    def append(self, sid: str, index: int) -> None:
+        run = self.runs[sid]
+        run.log.append(self.datas[index])
+        if run.log.closed:  # the run's end: the worker forgets it once it is written
+            self.loop.run_in_executor(None, self._forget, sid)
+
+    def _forget(self, sid: str) -> None:
+        self.writer.wait_written(sid)
+        self.writer.forget(sid)
+
+    def counts(self) -> dict[str, int]:
+        return {"streams": 0, "waiters": 0}
+
+
+def serve_feeder(feed: list[tuple[str, str]], setup: Any) -> None:
+    """The feeder of the Redis path, playing the worker: no server, the commands (create, append, feed) only."""
+    import asyncio
+    import sys
+
+    async def main() -> None:
+        import redis
+
+        from workbench.serving.redis_settings import RedisSettings, redis_url_from_env
+        from workbench.serving.redis_store import RedisRunStore
+        from workbench.serving.redis_writer import EventWriter
+        from workbench.serving.tokens import OWNER
+
+        loop = asyncio.get_running_loop()
+        url = redis_url_from_env()
+        assert url, "WORKBENCH_REDIS_URL is not set"
+        settings = RedisSettings(url)
+        store = RedisRunStore(settings, loop)
+
+        def conflict(run_id: str) -> None:  # nobody else writes the bench's runs: a bug if it happens
+            print(f"ERROR: the EventWriter found events of run {run_id} already in Redis", file=sys.stderr, flush=True)
+
+        writer = EventWriter(settings, on_conflict=conflict)
+        stopped = asyncio.Event()
+        setup(loop, RedisFeedHost(feed, store, writer, OWNER.name, loop), stopped.set)
+        version = store.client.info("server")["redis_version"]
+        emit({"ready": 0, "pid": os.getpid(), "server": f"feeder (EventWriter, redis-py {redis.__version__}, "
+                                                         f"redis-server {version})",
+              "redis_pid": store.client.info("server")["process_id"]})
+        await stopped.wait()
+        await asyncio.to_thread(writer.close)
+        store.close()
 
     asyncio.run(main())
