@@ -18,8 +18,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from jsonschema import Draft202012Validator
-
 from workbench.agent import prompts
 from workbench.agent.options import RunOptions, ToolBreakpoint
 from workbench.agent.tools import Tool
@@ -64,6 +62,10 @@ def check_decision(
     if not isinstance(params, dict):
         raise UserError("an edit needs params: the tool's input as a JSON object")
     if tool is not None:
+        # Imported here: jsonschema loads its format checkers' optional packages on import, and one
+        # that Jupyter installs (rfc3987-syntax) builds a grammar for 1.5 s, at every run's start.
+        from jsonschema import Draft202012Validator
+
         errors = sorted(Draft202012Validator(tool.input_schema).iter_errors(params), key=lambda e: list(e.path))
         if errors:
             problems = "; ".join(f"{'.'.join(str(p) for p in e.path) or 'params'}: {e.message}" for e in errors[:5])

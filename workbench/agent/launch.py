@@ -7,7 +7,6 @@ to change; nothing half-made is left behind.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -22,6 +21,7 @@ from workbench.agent.tools import Tool, resolve_tools
 from workbench.core import events as ev
 from workbench.core import otel
 from workbench.core.forking import plan_fork
+from workbench.core.home import workbench_home
 from workbench.core.handle import Run, new_run_id
 from workbench.core.log import RunLog
 from workbench.core.loop import background_loop, freezes_startup_objects_first, running_loop
@@ -34,11 +34,6 @@ __all__ = ["MAX_TASK_CHARS", "NOT_INHERITED", "check_request", "fork_edits", "re
 MAX_TASK_CHARS = 50_000
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def workbench_home() -> Path:
-    """Where runs keep their workspaces: ``$WORKBENCH_HOME``, default ``~/.workbench``."""
-    return Path(os.environ.get("WORKBENCH_HOME") or Path.home() / ".workbench").expanduser()
 
 
 def validate_task(task: Any) -> str:

@@ -127,7 +127,7 @@ def _redis_settings(args: argparse.Namespace) -> RedisSettings | None:
 
 
 async def _worker_command(args: argparse.Namespace, view: TerminalView) -> int:
-    from workbench.agent.launch import workbench_home
+    from workbench.core.home import workbench_home
 
     settings = _redis_settings(args)
     if settings is None:
@@ -237,7 +237,7 @@ async def _replay_command(args: argparse.Namespace, view: TerminalView) -> int:
 async def _serve_command(args: argparse.Namespace, view: TerminalView) -> int:
     import os
 
-    from workbench.agent.launch import workbench_home
+    from workbench.core.home import workbench_home
     from workbench.notebook.web.assets import WEB_VIEW
     from workbench.serving.listener import check_transport, serve
     from workbench.serving.middleware import is_loopback
