@@ -9,6 +9,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from servers import until
 from test_fork import FINAL, PHASES, PLAN
 
 import workbench as wb
@@ -88,22 +89,16 @@ async def test_a_run_taken_over_while_paused_pauses_again(scenario: str):
     await asyncio.wait_for(resumed.wait_async(), 10)
     assert contract_violations(list(resumed.events)) == []
 
-async def until(check: object, what: str, timeout: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():  # type: ignore[operator]
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
-
 async def test_a_run_taken_over_while_a_call_waits_for_a_decision_asks_for_it_again(scenario: str):
     options = {"scenario": scenario, "approve": "all"}
     run = wb.run("Write a haiku about tides", model="simulated", options=options)
-    await until(lambda: run.waiting, "a call to wait for its decision")
+    await until(lambda: run.waiting, 20, what="a call to wait for its decision")
     cut, waited = len(run.events), run.waiting[0]
     run.cancel()
     left = RunLog(run.id)
     left.extend(run.events[:cut])
     resumed = resume_run(left, attempt=2, worker="w2", task=run.task, model="simulated", options=options)
-    await until(lambda: resumed.waiting, "the call to wait again")
+    await until(lambda: resumed.waiting, 20, what="the call to wait again")
     after = resumed.events[cut:]
     # the wait the stopped worker left is ended as the contract wants (one decision per approval) ...
     assert [(e.type, e.data.tool_use_id) for e in after[:2]] == [("tool:decision", waited), ("tool:complete", waited)]
@@ -123,14 +118,14 @@ async def test_a_run_taken_over_while_a_call_waits_for_a_decision_asks_for_it_ag
 async def test_a_message_given_in_the_turn_done_again_reaches_its_new_model_call(scenario: str):
     options = {"scenario": scenario, "breakpoints": ["tool"]}
     run = wb.run("Write a haiku about tides", model="simulated", options=options)
-    await until(lambda: run.status == "paused", "the pause before the first tool call")
+    await until(lambda: run.status == "paused", 20, what="the pause before the first tool call")
     run.say("use the word moon")
     cut = len(run.events)
     run.cancel()
     left = RunLog(run.id)
     left.extend(run.events[:cut])
     resumed = resume_run(left, attempt=2, worker="w2", task=run.task, model="simulated", options={"scenario": scenario})
-    await until(lambda: resumed.status == "paused", "the pause again (it was paused)")
+    await until(lambda: resumed.status == "paused", 20, what="the pause again (it was paused)")
     resumed.resume()
     await asyncio.wait_for(resumed.wait_async(), 30)
     assert resumed.state.status == "complete" and contract_violations(list(resumed.events)) == []
