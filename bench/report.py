@@ -74,3 +74,13 @@ def finish(started: float, machine_line: str, bad: bool) -> int:
     if bad:
         print("SOMETHING WENT WRONG (see above): the figures are not to be trusted")
     return 1 if bad else 0
+
+
+def finish_listing(started: float, problems: Sequence[str]) -> int:
+    """The last lines of a benchmark that names each thing that went wrong; its exit status (1 if any did)."""
+    print(f"bench took {time.perf_counter() - started:.0f} s")
+    if problems:
+        print("SOMETHING WENT WRONG (the figures around it are not to be trusted):")
+        for line in problems:
+            print(f"  - {line}")
+    return 1 if problems else 0

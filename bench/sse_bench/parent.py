@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from report import print_summary, verdict  # bench/report.py
+from report import finish_listing, print_summary, verdict  # bench/report.py
 
 from sse_bench.common import (
     CLIENT_CPU,
@@ -291,9 +291,4 @@ def bench(mode: Mode, tmp: Path, quick: bool, force_profile: bool) -> int:
         print(f"  note: other work on this machine kept the server waiting for its CPU more than "
               f"{DISTURBED:.0%} of the time even in the judged run of: {', '.join(disturbed)}; those latencies are "
               "pessimistic")
-    print(f"bench took {time.perf_counter() - started:.0f} s")
-    if bad:
-        print("SOMETHING WENT WRONG (the figures around it are not to be trusted):")
-        for line in bad:
-            print(f"  - {line}")
-    return 1 if bad else 0
+    return finish_listing(started, bad)

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from report import machine, print_summary  # bench/report.py
+from report import finish_listing, machine, print_summary  # bench/report.py
 
 from sse_bench.children import free_port
 from sse_bench.common import CLIENT_CPU, DISTURBED, PRIORITY, RATE, SERVER_CPU, Mode, become_child, raise_nofile
@@ -207,15 +207,19 @@ def bench(mode: ScaleMode, tmp: Path) -> int:
             bad.append(f"{path} at {n}: {'; '.join(case.load.problems)}")
         return case
 
+    def warm_up_and_idle(path: str, server: Server, replicas: int, *, tag: str) -> None:
+        """A short load to warm the path up, then the memory of its idle subscribers."""
+        warm = measure_load(server, 20, min(200, count), load_mode, tmp, tag=tag)
+        if warm.problems:
+            bad.append(f"{path} warm-up: {warm.problems}")
+        idles[path] = measure_idle(server, mode.idle, tmp)
+        print_idle("memory per idle subscriber", idles[path], replicas)
+
     print("\n1. In-process: `workbench serve`'s application, one process, the run fed on its own loop (today's path)")
     local = start_server("standalone", feed_path, tmp)
     try:
         print(f"   ({local.label}; pid {local.child.pid})")
-        warm = measure_load(local, 20, min(200, count), load_mode, tmp, tag="warm")
-        if warm.problems:
-            bad.append(f"in-process warm-up: {warm.problems}")
-        idles["in-process"] = measure_idle(local, mode.idle, tmp)
-        print_idle("memory per idle subscriber", idles["in-process"], 1)
+        warm_up_and_idle("in-process", local, 1, tag="warm")
         for n in mode.sizes:
             run_case("in-process", local, 1, n)
     finally:
@@ -240,11 +244,7 @@ def bench(mode: ScaleMode, tmp: Path) -> int:
                      others={"redis": redis.pid})
         one = Server("replica", a.child, a.port, token, a.label, feeder=feeder.child,
                      others={"replica 2 (idle)": b.child.pid, "redis": redis.pid})
-        warm = measure_load(two, 20, min(200, count), load_mode, tmp, tag="warm-redis")
-        if warm.problems:
-            bad.append(f"redis warm-up: {warm.problems}")
-        idles["redis"] = measure_idle(two, mode.idle, tmp)
-        print_idle("memory per idle subscriber", idles["redis"], 2)
+        warm_up_and_idle("redis", two, 2, tag="warm-redis")
         for n in mode.sizes:
             run_case("redis ×2", two, 2, n)
         run_case("redis ×1", one, 1, big)
@@ -323,10 +323,5 @@ def bench(mode: ScaleMode, tmp: Path) -> int:
          ""),
     ]
     print_summary(f"{RATE:g} events/s for {load_mode.duration:g} s per case, all in this run", rows)
-    print(f"bench took {time.perf_counter() - started:.0f} s")
-    if bad:
-        print("SOMETHING WENT WRONG (the figures around it are not to be trusted):")
-        for line in bad:
-            print(f"  - {line}")
-    return 1 if bad else 0
+    return finish_listing(started, bad)
 
