@@ -335,3 +335,41 @@ async def test_a_replica_reads_a_run_from_redis_once_however_many_clients_watch_
     await asyncio.wait_for(asyncio.gather(*watchers), 120)
     # each of the fifty got the whole log, once
     assert sorted(counts) == sorted(list(range(1, max(counts) + 1)) * 50)
+
+
+async def test_blocking_reads_cancelled_at_any_moment_end_and_leave_the_pool_usable(real_redis: RedisServer):
+    """Every loop that follows Redis (a replica's follower, a worker's claims and controls) stops by
+    being cancelled. On Python 3.11, redis-py's sends can lose a cancellation (asyncio.wait_for),
+    and a loop that lost it read on for ever: a worker or a replica that never finished stopping."""
+    import random
+
+    import redis.asyncio as aioredis
+
+    from workbench.serving.redis_settings import blocking_read
+
+    client = aioredis.Redis.from_url(real_redis.url)
+    await client.xadd("full", {"e": "1"})
+    chance = random.Random(15)
+
+    async def follow(pool: aioredis.BlockingConnectionPool, key: str) -> None:
+        while True:  # as the loops do: a failed read is read again, only a cancellation ends it
+            try:
+                await blocking_read(pool, "XREAD", "COUNT", 10, "BLOCK", chance.choice([1, 5, 50, 2000]),
+                                    "STREAMS", key, "0-0")
+            except (aioredis.ConnectionError, OSError):
+                await asyncio.sleep(0.01)
+
+    for _ in range(40):
+        pool = aioredis.BlockingConnectionPool.from_url(real_redis.url, max_connections=chance.choice([2, 3, 6]))
+        loops = [asyncio.create_task(follow(pool, chance.choice(["full", "empty"]))) for _ in range(chance.randint(2, 8))]
+        for _ in range(chance.randint(0, 4)):  # some stop on their own while the others go on
+            await asyncio.sleep(chance.random() * 0.02)
+            chance.choice(loops).cancel()
+        await asyncio.sleep(chance.random() * 0.02)
+        for loop in loops:
+            loop.cancel()
+        _, going = await asyncio.wait(loops, timeout=5)
+        assert not going, "a loop read on after it was cancelled"
+        assert await blocking_read(pool, "XREAD", "COUNT", 1, "STREAMS", "full", "0-0")  # no answer left on a connection
+        await pool.disconnect()
+    await client.aclose()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 import redis
 import redis.asyncio as aioredis
@@ -24,8 +24,8 @@ from workbench.core import events as ev
 from workbench.core.run_archive import RunArchive
 from workbench.errors import UserError
 
-__all__ = ["Keys", "RedisSettings", "blocking_read", "check_reachable", "entry_id", "field_map", "open_archive", "parse_entries",
-           "read_entries", "redis_url_from_env"]
+__all__ = ["Keys", "RedisSettings", "blocking_read", "cancel_and_wait", "check_reachable", "entry_id", "field_map",
+           "open_archive", "parse_entries", "raise_if_cancelled", "read_entries", "redis_url_from_env"]
 
 GROUP = "workers"
 """The consumer group of the workers on the queue of runs."""
@@ -139,6 +139,28 @@ def check_reachable(client: redis.Redis) -> None:
         raise UserError(f"cannot reach Redis at {client.get_connection_kwargs().get('host', '?')}: {exc}") from None
 
 
+def raise_if_cancelled() -> None:
+    """Raise the cancellation of the current task that redis-py let through.
+
+    On Python 3.11, redis-py sends every command inside ``asyncio.wait_for``, which loses a
+    cancellation that arrives as the send ends (python/cpython#86296, fixed in 3.12): the task is
+    left "cancelling" and its loop would go on for ever, holding up whatever waits for it to stop.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]], every: float = 0.5) -> None:
+    """Cancel ``tasks`` and wait until they have ended, cancelling again those a lost cancellation
+    left going (see :func:`raise_if_cancelled`)."""
+    pending = set(tasks)
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=every)
+
+
 async def blocking_read(pool: aioredis.BlockingConnectionPool, *args: Any) -> Any:
     """One blocking command (``XREAD … BLOCK``, ``XREADGROUP``, ``BLPOP``) on a connection of ``pool``.
 
@@ -150,7 +172,9 @@ async def blocking_read(pool: aioredis.BlockingConnectionPool, *args: Any) -> An
     connection = await pool.get_connection()  # type: ignore[no-untyped-call]  # untyped in redis-py
     try:
         await connection.send_command(*args)
-        return await connection.read_response()
+        reply = await connection.read_response()
+        raise_if_cancelled()
+        return reply
     except BaseException:
         await asyncio.shield(connection.disconnect(nowait=True))
         raise

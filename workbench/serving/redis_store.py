@@ -34,6 +34,7 @@ from workbench.serving.redis_settings import (
     Keys,
     RedisSettings,
     blocking_read,
+    cancel_and_wait,
     check_reachable,
     open_archive,
     parse_entries,
@@ -272,10 +273,7 @@ class RedisRunStore:
 
     async def aclose(self) -> None:
         """Stop following runs and close the read pool (on the loop the store follows runs on)."""
-        tasks = list(self._followers)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(list(self._followers))
         await self.reads.disconnect()
 
     # --- following a run -----------------------------------------------------------------------

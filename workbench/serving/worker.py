@@ -40,6 +40,7 @@ from workbench.serving.redis_settings import (
     Keys,
     RedisSettings,
     blocking_read,
+    cancel_and_wait,
     field_map,
     open_archive,
     parse_entries,
@@ -98,9 +99,7 @@ class Worker:
         try:
             await stop.wait()
         finally:
-            for task in (*loops, *self._tasks):
-                task.cancel()
-            await asyncio.gather(*loops, *self._tasks, return_exceptions=True)
+            await cancel_and_wait([*loops, *self._tasks])
             await asyncio.to_thread(self.writer.close)
             await self._leave_group()
             await self.client.aclose()
