@@ -16,6 +16,7 @@ import pytest
 from test_orchestrator import assert_contract, scenario, shape
 
 import workbench as wb
+from workbench.agent.controls import MAX_MESSAGE_CHARS
 from workbench.core import events as ev
 from workbench.errors import NotWaiting, UnknownToolCall, UserError
 
@@ -420,6 +421,11 @@ def test_a_recorded_agent_waits_at_its_checkpoints_and_for_its_approvals():
     worker.start()
     wait_for(lambda: run.status == "paused")
     assert run.state.paused is not None and run.state.paused.before == "model"
+    events = len(run.events)
+    for refused, words in [("   ", "non-empty string"), ("x" * (MAX_MESSAGE_CHARS + 1), "the limit is 20,000")]:
+        with pytest.raises(UserError, match=words):  # refused as a run of the agent refuses it
+            run.say(refused)
+    assert len(run.events) == events
     run.say("Keep anything from this week")
     run.resume()
     wait_for(lambda: bool(run.waiting))

@@ -24,7 +24,7 @@ from workbench.agent.tools import Tool
 from workbench.core import events as ev
 from workbench.errors import NotWaiting, UnknownToolCall, UserError
 
-__all__ = ["Decision", "DECISIONS", "MAX_MESSAGE_CHARS", "RunControls", "check_decision"]
+__all__ = ["Decision", "DECISIONS", "MAX_MESSAGE_CHARS", "RunControls", "check_decision", "check_message"]
 
 DecisionKind = Literal["approve", "edit", "deny"]
 DECISIONS: tuple[str, ...] = ("approve", "edit", "deny")
@@ -45,6 +45,15 @@ class Decision:
     def denial(self) -> str:
         """What the model reads as the result of a denied call."""
         return prompts.denied_result(self.note)
+
+
+def check_message(text: Any, what: str = "a message to the agent") -> str:
+    """``text`` when it is a message the agent can be given (a :class:`UserError` saying why not)."""
+    if not isinstance(text, str) or not text.strip():
+        raise UserError(f"{what} must be a non-empty string")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise UserError(f"the message is {len(text):,} characters long; the limit is {MAX_MESSAGE_CHARS:,}")
+    return text
 
 
 def check_decision(
@@ -132,10 +141,7 @@ class RunControls:
     def say(self, text: Any, *, by: str | None = None) -> None:
         """A message the model sees as a user turn at the next model call."""
         self._check_going("send a message to")
-        if not isinstance(text, str) or not text.strip():
-            raise UserError("a message to the agent must be a non-empty string")
-        if len(text) > MAX_MESSAGE_CHARS:
-            raise UserError(f"the message is {len(text):,} characters long; the limit is {MAX_MESSAGE_CHARS:,}")
+        text = check_message(text)
         data = ev.UserMessageData(text=text, by=by, phase_id=self.phase_id)
         if self._held is not None:
             self._held.append(data)

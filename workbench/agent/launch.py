@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from workbench.agent.controls import MAX_MESSAGE_CHARS
+from workbench.agent.controls import check_message
 from workbench.agent.conversation import model_requests_of
 from workbench.agent.models import check_credentials, default_model, make_client, validate_model
 from workbench.agent.options import SERVER_PATHS, RunOptions, ToolBreakpoint, parse_options
@@ -233,10 +233,7 @@ def fork_edits(
                             f"(events 1 to {at}); its tool calls are {', '.join(known) or 'none'}")
         edited = ev.ToolResultEdit(tool_use_id=str(tool_use_id), result=tool_result["result"])
     if message is not None:
-        if not isinstance(message, str) or not message.strip():
-            raise UserError("message must be a non-empty string")
-        if len(message) > MAX_MESSAGE_CHARS:
-            raise UserError(f"the message is {len(message):,} characters long; the limit is {MAX_MESSAGE_CHARS:,}")
+        message = check_message(message, "message")
     return ev.ForkEdits(tool_result=edited, message=message, model=model, options=options or None)
 
 

@@ -41,7 +41,7 @@ from workbench.core import otel
 from workbench.core.handle import Run, new_run_id
 from workbench.core.pricing import run_cost
 from workbench.core.redact import StreamScrubber, redact
-from workbench.agent.controls import check_decision
+from workbench.agent.controls import check_decision, check_message
 from workbench.agent.prompts import denied_result
 from workbench.errors import NotWaiting, UnknownToolCall, UserError
 
@@ -127,8 +127,7 @@ class RecorderControls:
     def say(self, text: Any, *, by: str | None = None) -> None:
         with self._changed:
             self._check_going("send a message to")
-            if not isinstance(text, str) or not text.strip():
-                raise UserError("a message to the agent must be a non-empty string")
+            text = check_message(text)
             self._emit(ev.UserMessageData(text=text, by=by, phase_id=self.phase_id))
             self._messages.append(text)
 
