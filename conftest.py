@@ -25,7 +25,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["WORKBENCH_FREEZE_STARTUP_OBJECTS"] = "0"
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # optional: pytest -p no:timeout still runs
 def pytest_timeout_set_timer(item: pytest.Item, settings: object) -> bool | None:
     """pytest-timeout's signal timer, which also prints what every asyncio task was waiting on.
 
